@@ -64,9 +64,10 @@ export class Fields {
     return n;
   }
 
-  /** Hex bytes, of exactly `len` bytes when given. */
+  /** Lower-case hex bytes (one spelling per value), of exactly `len` bytes when given. */
   hex(k: string, len?: number, maxLen = 1 << 20): Uint8Array {
     const v = this.str(k, maxLen * 2 + 2);
+    if (v !== v.toLowerCase()) this.#bad(k, 'must be lower-case hex');
     const b = hexToBytes(v, `${this.where}.${k}`);
     if (len !== undefined && b.length !== len) this.#bad(k, `must be ${len} bytes`);
     return b;
