@@ -1,0 +1,381 @@
+/**
+ * The signer enclave as an explicit phase machine (QuorumOS style):
+ * BOOT → AWAITING_MANIFEST → READY, or ERROR. Every operation runs one at a
+ * time (a single queue), re-verifies everything it is handed, audits its
+ * decision through the host and persists sealed state before it answers.
+ */
+import { ed25519 } from '@noble/curves/ed25519.js';
+import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { CustodianError, isCustodianError } from '@custodian/core/errors';
+import type { Json } from '@custodian/core/canonical-json';
+import { Fields } from '@custodian/core/fields';
+import { bytesTo0x, bytesToHex, hexToBytes } from '@custodian/core/bytes';
+import { Secret } from '@custodian/core/secret';
+import { APPROVAL_TTL_MAX_MS } from '@custodian/core/limits';
+import { decodeUnsignedEip1559, eip1559SigningDigest, encodeSignedEip1559, txHash, type Eip1559Tx } from '@custodian/chains/evm/eip1559';
+import { addressFromPublicKey, toChecksumAddress } from '@custodian/chains/evm/address';
+import { verifySimEvidence, appraiseSimClaims } from '@custodian/attestation/sim/sim-evidence';
+import { decodeManifest, decodeSignedManifest, manifestHash, verifyManifestQuorum, type Manifest, type Operator } from '@custodian/protocol/manifest';
+import { authenticateRequest, decodeSignedRequest, payloadHash, type SignedRequest } from '@custodian/protocol/operator-request';
+import { decodeApproval, decodeTxProposal, decodeWalletCreate, type ApprovalPayload, type TxProposalPayload } from '@custodian/protocol/payloads';
+import { identityReportData } from '@custodian/protocol/identity-binding';
+import { encodeEnclaveSigned, signStatement, statementHash, SUMMARY_KIND } from '@custodian/protocol/enclave-signed';
+import type { RpcPeer } from '@custodian/protocol/frame-rpc';
+import type { Platform } from './platform.js';
+import { seal, unseal } from './sealed-state.js';
+import { decodeState, encodeState, initialState, type EnclaveState, type WalletRecord } from './state.js';
+import { evaluateFirstPolicy, type PolicyDecision } from './first-policy.js';
+import { buildSummary } from './summary.js';
+import { appendAudit } from './audit-writer.js';
+
+/** The enclave's phases. */
+export type Phase = 'BOOT' | 'AWAITING_MANIFEST' | 'READY' | 'ERROR';
+
+/** Most approvals one signing request may carry. */
+export const APPROVALS_PER_REQUEST_MAX = 64;
+
+/** A proposal after full verification inside the enclave. */
+interface CheckedProposal {
+  readonly requestId: string;
+  readonly payload: TxProposalPayload;
+  readonly initiator: Operator;
+  readonly wallet: WalletRecord;
+  readonly tx: Eip1559Tx;
+  readonly digest: Uint8Array;
+  readonly decision: PolicyDecision;
+  readonly summary: Json;
+  readonly summaryHash: string;
+}
+
+export class Enclave {
+  #phase: Phase = 'BOOT';
+  #state: EnclaveState | null = null;
+  #sealingKey: Secret<Uint8Array> | null = null;
+  #queue: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly platform: Platform,
+    readonly signerId: string,
+  ) {}
+
+  get phase(): Phase {
+    return this.#phase;
+  }
+
+  /** Unseals existing state or creates a fresh identity. */
+  async boot(): Promise<void> {
+    try {
+      this.#sealingKey = new Secret(await this.platform.sealingKey());
+      const blob = await this.platform.loadSealed();
+      if (blob) {
+        const { version, plaintext } = unseal(this.#sealingKey.expose(), this.signerId, blob);
+        this.#state = decodeState(plaintext, version);
+      } else {
+        this.#state = initialState(ed25519.utils.randomSecretKey());
+        await this.#persist();
+      }
+      this.#phase = this.#state.signedManifest ? 'READY' : 'AWAITING_MANIFEST';
+    } catch (e) {
+      this.#phase = 'ERROR';
+      throw e;
+    }
+  }
+
+  /** The identity public key (Ed25519) that evidence binds. */
+  identityKey(): Uint8Array {
+    return ed25519.getPublicKey(this.#s().identitySecret.expose());
+  }
+
+  /** Entry point for host calls: one operation at a time. */
+  handle(op: string, body: Json, peer: RpcPeer): Promise<Json> {
+    const run = this.#queue.then(() => this.#dispatch(op, body, peer));
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  async #dispatch(op: string, body: Json, peer: RpcPeer): Promise<Json> {
+    if (this.#phase === 'ERROR' || this.#phase === 'BOOT') throw new CustodianError('E_SIGNER_NOT_READY', `signer is in phase ${this.#phase}`);
+    switch (op) {
+      case 'hello':
+        return this.#hello(body);
+      case 'manifest.install':
+        return this.#installManifest(body, peer);
+      case 'peers.install':
+        return this.#installPeers(body, peer);
+      case 'wallet.create':
+        return this.#createWallet(body, peer);
+      case 'tx.propose':
+        return this.#propose(body, peer);
+      case 'approval.check':
+        return this.#checkApprovalOp(body, peer);
+      case 'tx.sign':
+        return this.#sign(body, peer);
+      default:
+        throw new CustodianError('E_UNKNOWN_OP', `unknown operation ${op.slice(0, 64)}`);
+    }
+  }
+
+  #s(): EnclaveState {
+    if (!this.#state) throw new CustodianError('E_SIGNER_NOT_READY', 'signer has no state');
+    return this.#state;
+  }
+
+  #manifest(): Manifest {
+    const sm = this.#s().signedManifest;
+    if (!sm || this.#phase !== 'READY') throw new CustodianError('E_NO_MANIFEST', 'no organisation manifest is installed on this signer');
+    return decodeManifest(sm.payload);
+  }
+
+  async #persist(): Promise<void> {
+    const s = this.#s();
+    s.version += 1n;
+    await this.platform.storeSealed(seal(this.#sealingKey!.expose(), this.signerId, s.version, encodeState(s)));
+  }
+
+  async #audit(peer: RpcPeer, kind: string, requestId: string | null, data: Json): Promise<void> {
+    await appendAudit(this.#s(), this.signerId, peer, this.platform.nowMs(), kind, requestId, data);
+  }
+
+  /** Audits a refusal, persists the chain head, and rethrows it. */
+  async #refuse(peer: RpcPeer, kind: string, requestId: string | null, e: unknown, extra: Record<string, Json> = {}): Promise<never> {
+    if (isCustodianError(e)) {
+      await this.#audit(peer, kind, requestId, { code: e.code, reason: e.message, ...extra });
+      await this.#persist();
+    }
+    throw e;
+  }
+
+  async #hello(body: Json): Promise<Json> {
+    const f = new Fields(body, 'hello');
+    const nonce = f.hex('nonce', 32);
+    f.done();
+    const identityKey = this.identityKey();
+    const evidence = await this.platform.attest(identityReportData(identityKey, nonce));
+    const sm = this.#s().signedManifest;
+    return { signerId: this.signerId, phase: this.#phase, identityKey: bytesToHex(identityKey), evidence: bytesToHex(evidence), manifestHash: sm ? manifestHash(sm.payload) : null };
+  }
+
+  async #installManifest(body: Json, peer: RpcPeer): Promise<Json> {
+    const f = new Fields(body, 'manifest.install');
+    const signed = decodeSignedManifest(f.raw('signedManifest'));
+    f.done();
+    const s = this.#s();
+    try {
+      const next = decodeManifest(signed.payload);
+      const current = s.signedManifest ? decodeManifest(s.signedManifest.payload) : null;
+      if (current && s.signedManifest && manifestHash(signed.payload) === manifestHash(s.signedManifest.payload)) return { manifestHash: manifestHash(signed.payload), installed: false };
+      if (current && (next.version !== current.version + 1 || next.previousHash !== manifestHash(s.signedManifest!.payload) || next.orgId !== current.orgId)) {
+        throw new CustodianError('E_MANIFEST_SEQUENCE', 'a new manifest must have the next version and name the installed one as previous');
+      }
+      if (!current && (next.version !== 1 || next.previousHash !== '')) throw new CustodianError('E_MANIFEST_SEQUENCE', 'a genesis manifest has version 1 and no previous hash');
+      verifyManifestQuorum(signed, current ?? next);
+    } catch (e) {
+      if (this.#phase === 'READY') return this.#refuse(peer, 'manifest.rejected', null, e);
+      throw e;
+    }
+    s.signedManifest = signed;
+    this.#phase = 'READY';
+    const m = decodeManifest(signed.payload);
+    await this.#audit(peer, 'manifest.installed', null, { manifestHash: manifestHash(signed.payload), orgId: m.orgId, version: m.version, signedBy: signed.signatures.map((x) => x.operatorId), measurements: [...m.enclave.measurements] });
+    await this.#persist();
+    return { manifestHash: manifestHash(signed.payload), installed: true };
+  }
+
+  /** Verifies peers' evidence against the manifest; audits each verdict. */
+  async #installPeers(body: Json, peer: RpcPeer): Promise<Json> {
+    const m = this.#manifest();
+    const f = new Fields(body, 'peers.install');
+    const peers = f.arr('peers', 64);
+    f.done();
+    const accepted: Json[] = [];
+    const rejected: Json[] = [];
+    for (const [i, p] of peers.entries()) {
+      const g = new Fields(p, `peers[${i}]`);
+      const signerId = g.str('signerId', 64);
+      const identityKey = g.hex('identityKey', 32);
+      const nonce = g.hex('nonce', 32);
+      const evidence = g.hex('evidence', undefined, 16 * 1024);
+      g.done();
+      try {
+        const claims = verifySimEvidence(evidence, { rootPublicKey: m.enclave.simRoot, nowMs: this.platform.nowMs(), expectedReportData: identityReportData(identityKey, nonce) });
+        appraiseSimClaims(claims, { measurements: m.enclave.measurements, allowSim: m.enclave.platform === 'sim' });
+        accepted.push({ signerId, identityKey: bytesToHex(identityKey), measurement: claims.measurement });
+        await this.#audit(peer, 'attest.accepted', null, { peer: signerId, identityKey: bytesToHex(identityKey), measurement: claims.measurement });
+      } catch (e) {
+        if (!isCustodianError(e)) throw e;
+        rejected.push({ signerId, code: e.code, message: e.message });
+        await this.#audit(peer, 'attest.rejected', null, { peer: signerId, code: e.code, reason: e.message });
+      }
+    }
+    await this.#persist();
+    return { accepted, rejected };
+  }
+
+  async #createWallet(body: Json, peer: RpcPeer): Promise<Json> {
+    const m = this.#manifest();
+    const req = decodeSignedRequest(new Fields(body, 'wallet.create').raw('request'));
+    const s = this.#s();
+    let payload;
+    try {
+      const op = authenticateRequest(req, m, 'admin');
+      payload = decodeWalletCreate(req.payload);
+      if (payload.orgId !== m.orgId) throw new CustodianError('E_ORG_MISMATCH', 'request is for another organisation');
+      if (payload.signerId !== this.signerId) throw new CustodianError('E_WRONG_SIGNER', `wallet is designated to ${payload.signerId}, not ${this.signerId}`);
+      if (s.wallets.has(payload.walletId)) throw new CustodianError('E_WALLET_EXISTS', `wallet ${payload.walletId} already exists`);
+      void op;
+    } catch (e) {
+      return this.#refuse(peer, 'wallet.rejected', null, e, { operatorId: req.operatorId });
+    }
+    const sk = secp256k1.utils.randomSecretKey();
+    const publicKey = secp256k1.getPublicKey(sk, true);
+    const address = toChecksumAddress(addressFromPublicKey(publicKey));
+    const record: WalletRecord = { walletId: payload.walletId, scheme: 'single', secretKey: new Secret(sk), publicKey, address };
+    s.wallets.set(record.walletId, record);
+    const statement = { walletId: record.walletId, scheme: record.scheme, signerId: this.signerId, publicKey: bytesToHex(publicKey), address };
+    await this.#audit(peer, 'wallet.created', null, { ...statement, requestedBy: req.operatorId });
+    await this.#persist();
+    return encodeEnclaveSigned(signStatement('wallet.v1', statement, s.identitySecret.expose()));
+  }
+
+  /** Verifies a proposal from scratch: initiator, wallet, raw tx, policy, summary. */
+  #checkProposal(req: SignedRequest, m: Manifest): CheckedProposal {
+    const initiator = authenticateRequest(req, m, 'initiator');
+    const payload = decodeTxProposal(req.payload);
+    if (payload.orgId !== m.orgId) throw new CustodianError('E_ORG_MISMATCH', 'proposal is for another organisation');
+    const wallet = this.#s().wallets.get(payload.walletId);
+    if (!wallet) throw new CustodianError('E_WALLET_UNKNOWN', `wallet ${payload.walletId} is not held by ${this.signerId}`);
+    const tx = decodeUnsignedEip1559(hexToBytes(payload.rawTx));
+    const digest = eip1559SigningDigest(tx);
+    const requestId = payloadHash(req.payload);
+    const decision = evaluateFirstPolicy(tx, m.policy, m.chainId);
+    const summary = buildSummary({ requestId, orgId: m.orgId, walletId: wallet.walletId, signerId: this.signerId, from: wallet.address, initiator: initiator.id, tx, txDigest: digest, decision });
+    return { requestId, payload, initiator, wallet, tx, digest, decision, summary, summaryHash: statementHash(summary) };
+  }
+
+  async #propose(body: Json, peer: RpcPeer): Promise<Json> {
+    const m = this.#manifest();
+    const req = decodeSignedRequest(new Fields(body, 'tx.propose').raw('request'));
+    let p: CheckedProposal;
+    try {
+      p = this.#checkProposal(req, m);
+    } catch (e) {
+      return this.#refuse(peer, 'request.rejected', null, e, { operatorId: req.operatorId });
+    }
+    await this.#audit(peer, 'request.proposed', p.requestId, { walletId: p.wallet.walletId, initiator: p.initiator.id, txDigest: bytesTo0x(p.digest), summaryHash: p.summaryHash, rawTxHash: payloadHash(p.payload.rawTx) });
+    const kind = p.decision.decision === 'deny' ? 'policy.denied' : 'policy.decision';
+    await this.#audit(peer, kind, p.requestId, { decision: p.decision.decision, code: p.decision.code, reasons: [...p.decision.reasons], requiredApprovals: { ...p.decision.requiredApprovals } });
+    await this.#persist();
+    return {
+      requestId: p.requestId,
+      txDigest: bytesTo0x(p.digest),
+      summaryHash: p.summaryHash,
+      summary: encodeEnclaveSigned(signStatement(SUMMARY_KIND, p.summary, this.#s().identitySecret.expose())),
+      decision: p.decision.decision,
+      code: p.decision.code,
+      reasons: [...p.decision.reasons],
+    };
+  }
+
+  /**
+   * Checks one approval against a verified proposal. `others` are approvals
+   * already counted (distinctness). Throws a typed error naming the reason.
+   */
+  #checkApproval(p: CheckedProposal, m: Manifest, req: SignedRequest, others: readonly ApprovalPayload[], otherIds: readonly string[]): ApprovalPayload {
+    const op = m.operators.find((o) => o.id === req.operatorId);
+    if (!op) throw new CustodianError('E_OPERATOR_UNKNOWN', `operator ${req.operatorId} is not in the manifest`);
+    const a = decodeApproval(req.payload);
+    authenticateRequest(req, m, 'approver');
+    const group = p.decision.requiredApprovals.group;
+    if (!op.groups.includes(group)) throw new CustodianError('E_APPROVER_GROUP', `${op.id} is not a member of group ${group}`, { operatorId: op.id, group });
+    if (a.orgId !== m.orgId || a.requestId !== p.requestId) throw new CustodianError('E_APPROVAL_REQUEST_MISMATCH', 'approval names another request', { requestId: a.requestId });
+    if (a.txDigest !== bytesTo0x(p.digest)) {
+      throw new CustodianError('E_APPROVAL_DIGEST_MISMATCH', 'approval was given for a different transaction digest', { approved: a.txDigest, actual: bytesTo0x(p.digest) });
+    }
+    if (a.summaryHash !== p.summaryHash) throw new CustodianError('E_APPROVAL_SUMMARY_MISMATCH', 'approval was given for a different summary', { approved: a.summaryHash, actual: p.summaryHash });
+    if (op.id === p.initiator.id) throw new CustodianError('E_APPROVER_IS_INITIATOR', `${op.id} initiated this request and cannot approve it`, { operatorId: op.id });
+    if (otherIds.includes(op.id)) throw new CustodianError('E_APPROVER_DUPLICATE', `${op.id} has already approved this request`, { operatorId: op.id });
+    const now = this.platform.nowMs();
+    if (a.expiresAtMs <= now) throw new CustodianError('E_APPROVAL_EXPIRED', `approval by ${op.id} expired at ${new Date(a.expiresAtMs).toISOString()}`, { expiresAtMs: a.expiresAtMs });
+    if (a.expiresAtMs > now + APPROVAL_TTL_MAX_MS) throw new CustodianError('E_APPROVAL_TTL_TOO_LONG', 'approval claims a validity longer than allowed');
+    const nonceKey = `${op.id}:${a.nonce}`;
+    if (this.#s().consumedNonces.has(nonceKey) || others.some((o) => o.nonce === a.nonce)) {
+      throw new CustodianError('E_APPROVAL_REPLAYED', `approval nonce of ${op.id} was already used`, { operatorId: op.id });
+    }
+    return a;
+  }
+
+  async #checkApprovalOp(body: Json, peer: RpcPeer): Promise<Json> {
+    const m = this.#manifest();
+    const f = new Fields(body, 'approval.check');
+    const proposal = decodeSignedRequest(f.raw('proposal'), 'proposal');
+    const approval = decodeSignedRequest(f.raw('approval'), 'approval');
+    const prior = f.arr('prior', APPROVALS_PER_REQUEST_MAX).map((x) => decodeSignedRequest(x, 'prior'));
+    f.done();
+    const p = this.#checkProposal(proposal, m);
+    if (this.#s().signed.has(p.requestId)) {
+      return this.#refuse(peer, 'approval.rejected', p.requestId, new CustodianError('E_REQUEST_ALREADY_SIGNED', 'request is already signed; the approval is superfluous'), { operatorId: approval.operatorId });
+    }
+    let a: ApprovalPayload;
+    try {
+      a = this.#checkApproval(p, m, approval, prior.map((x) => decodeApproval(x.payload)), prior.map((x) => x.operatorId));
+    } catch (e) {
+      return this.#refuse(peer, 'approval.rejected', p.requestId, e, { operatorId: approval.operatorId });
+    }
+    await this.#audit(peer, 'approval.accepted', p.requestId, { operatorId: approval.operatorId, txDigest: a.txDigest, summaryHash: a.summaryHash, expiresAtMs: a.expiresAtMs, nonce: a.nonce });
+    await this.#persist();
+    return { accepted: true, operatorId: approval.operatorId, approvalsNeeded: p.decision.requiredApprovals.count };
+  }
+
+  async #sign(body: Json, peer: RpcPeer): Promise<Json> {
+    const m = this.#manifest();
+    const f = new Fields(body, 'tx.sign');
+    const proposal = decodeSignedRequest(f.raw('proposal'), 'proposal');
+    const approvals = f.arr('approvals', APPROVALS_PER_REQUEST_MAX).map((x) => decodeSignedRequest(x, 'approval'));
+    f.done();
+    let p: CheckedProposal;
+    try {
+      p = this.#checkProposal(proposal, m);
+    } catch (e) {
+      return this.#refuse(peer, 'sign.refused', null, e, { operatorId: proposal.operatorId });
+    }
+    const done = this.#s().signed.get(p.requestId);
+    if (done) {
+      await this.#audit(peer, 'request.replayed', p.requestId, { txHash: done.txHash });
+      await this.#persist();
+      return { requestId: p.requestId, signedTx: done.signedTx, txHash: done.txHash, replayed: true };
+    }
+    const counted: ApprovalPayload[] = [];
+    const ids: string[] = [];
+    try {
+      if (p.decision.decision === 'deny') throw new CustodianError(p.decision.code ?? 'E_POLICY_DENIED', p.decision.reasons.join('; '));
+      for (const r of approvals) {
+        counted.push(this.#checkApproval(p, m, r, counted, ids));
+        ids.push(r.operatorId);
+      }
+      const need = p.decision.requiredApprovals.count;
+      if (counted.length < need) throw new CustodianError('E_QUORUM_NOT_MET', `${counted.length} valid approval(s) of ${need} required from ${p.decision.requiredApprovals.group}`, { have: counted.length, need });
+    } catch (e) {
+      return this.#refuse(peer, 'sign.refused', p.requestId, e);
+    }
+    const s = this.#s();
+    const sig = secp256k1.Signature.fromBytes(secp256k1.sign(p.digest, p.wallet.secretKey.expose(), { prehash: false, lowS: true, format: 'recovered' }), 'recovered');
+    if (!secp256k1.verify(sig.toBytes('compact'), p.digest, p.wallet.publicKey, { prehash: false, lowS: true })) {
+      throw new CustodianError('E_SIGNATURE_INVALID_TERMINAL', 'produced signature does not verify; nothing released');
+    }
+    const signedTx = encodeSignedEip1559(p.tx, { r: sig.r, s: sig.s, yParity: sig.recovery as 0 | 1 });
+    const hash = bytesTo0x(txHash(signedTx));
+    for (const a of counted) s.consumedNonces.set(`${ids[counted.indexOf(a)]}:${a.nonce}`, a.expiresAtMs);
+    this.#pruneNonces();
+    // Write-ahead: the decision and the signature's hash are durable in the log before release.
+    await this.#audit(peer, 'sign.approved', p.requestId, { approvals: ids, txDigest: bytesTo0x(p.digest), policy: p.decision.decision });
+    await this.#audit(peer, 'signature.released', p.requestId, { txHash: hash, from: p.wallet.address, walletId: p.wallet.walletId });
+    s.signed.set(p.requestId, { signedTx: bytesTo0x(signedTx), txHash: hash });
+    await this.#persist();
+    return { requestId: p.requestId, signedTx: bytesTo0x(signedTx), txHash: hash, replayed: false };
+  }
+
+  #pruneNonces(): void {
+    const now = this.platform.nowMs();
+    for (const [k, exp] of this.#s().consumedNonces) if (exp < now - 60_000) this.#s().consumedNonces.delete(k);
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * The `sim` platform: the launcher process (`custodian signer --platform sim`)
+ * plays the hardware. It measured the bundle before starting it, holds the sim
+ * root, derives the sealing key and stores sealed blobs; the enclave reaches
+ * it only through the Node IPC channel, as a real enclave reaches its NSM or
+ * TSM device.
+ */
+import { CustodianError } from '@custodian/core/errors';
+import type { Platform } from './platform.js';
+
+/** Most time the launcher may take to answer a device call. */
+export const SIM_DEVICE_TIMEOUT_MS = 10_000;
+
+interface DeviceReply {
+  readonly id: number;
+  readonly ok: boolean;
+  readonly hex?: string | null;
+  readonly error?: string;
+}
+
+/** Creates the sim platform over `process.send`. */
+export function createSimPlatform(): Platform {
+  if (typeof process.send !== 'function') throw new CustodianError('E_PLATFORM', 'sim enclave must be started by the sim launcher (no IPC channel)');
+  let next = 1;
+  const waiting = new Map<number, (r: DeviceReply) => void>();
+  process.on('message', (m: unknown) => {
+    const r = m as DeviceReply;
+    if (typeof r?.id === 'number') waiting.get(r.id)?.(r);
+  });
+  const call = (op: string, hex?: string): Promise<string | null> =>
+    new Promise((resolve, reject) => {
+      const id = next++;
+      const timer = setTimeout(() => {
+        waiting.delete(id);
+        reject(new CustodianError('E_PLATFORM', `sim device did not answer ${op}`));
+      }, SIM_DEVICE_TIMEOUT_MS);
+      waiting.set(id, (r) => {
+        clearTimeout(timer);
+        waiting.delete(id);
+        if (r.ok) resolve(r.hex ?? null);
+        else reject(new CustodianError('E_PLATFORM', `sim device refused ${op}: ${r.error ?? 'unknown'}`));
+      });
+      process.send!({ id, op, hex });
+    });
+  const bytes = (h: string | null): Uint8Array => new Uint8Array(Buffer.from(h ?? '', 'hex'));
+  return {
+    name: 'sim',
+    attest: async (reportData) => bytes(await call('attest', Buffer.from(reportData).toString('hex'))),
+    sealingKey: async () => bytes(await call('sealingKey')),
+    loadSealed: async () => {
+      const h = await call('loadSealed');
+      return h === null ? null : bytes(h);
+    },
+    storeSealed: async (blob) => {
+      await call('storeSealed', Buffer.from(blob).toString('hex'));
+    },
+    nowMs: () => Date.now(),
+  };
+}

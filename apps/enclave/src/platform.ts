@@ -1,0 +1,20 @@
+/**
+ * What the enclave needs from its TEE platform: attestation evidence for
+ * chosen report data, a sealing key bound to its measurement, and storage of
+ * sealed blobs (kept by the untrusted parent). `sim` implements it over the
+ * launcher's IPC channel; Nitro/TDX/SNP attesters slot in here.
+ */
+export interface Platform {
+  /** Platform name as evidence reports it. */
+  readonly name: 'sim';
+  /** Evidence binding `reportData` (64 bytes) and this enclave's measurement. */
+  attest(reportData: Uint8Array): Promise<Uint8Array>;
+  /** A 32-byte key bound to this enclave's measurement and identity slot. */
+  sealingKey(): Promise<Uint8Array>;
+  /** The last sealed blob the parent stored, if any. */
+  loadSealed(): Promise<Uint8Array | null>;
+  /** Asks the parent to store a sealed blob durably. */
+  storeSealed(blob: Uint8Array): Promise<void>;
+  /** The enclave's clock (ms since epoch). */
+  nowMs(): number;
+}

@@ -1,0 +1,64 @@
+/**
+ * The human-readable summary of a proposed transaction, built inside the
+ * enclave from the decoded raw bytes (never from the host's description) and
+ * signed with the enclave identity key. Approvers sign its hash together with
+ * the transaction digest (THREATS.md B14: what you see is what you sign).
+ */
+import { bytesTo0x } from '@custodian/core/bytes';
+import type { Json } from '@custodian/core/canonical-json';
+import { keccak_256 } from '@noble/hashes/sha3.js';
+import type { Eip1559Tx } from '@custodian/chains/evm/eip1559';
+import { toChecksumAddress } from '@custodian/chains/evm/address';
+import type { PolicyDecision } from './first-policy.js';
+
+/** Formats wei as ether with all significant decimals. */
+export function formatEther(wei: bigint): string {
+  const whole = wei / 10n ** 18n;
+  const frac = (wei % 10n ** 18n).toString().padStart(18, '0').replace(/0+$/, '');
+  return frac ? `${whole}.${frac}` : `${whole}`;
+}
+
+/** Inputs of a summary. */
+export interface SummaryInput {
+  readonly requestId: string;
+  readonly orgId: string;
+  readonly walletId: string;
+  readonly signerId: string;
+  readonly from: string;
+  readonly initiator: string;
+  readonly tx: Eip1559Tx;
+  readonly txDigest: Uint8Array;
+  readonly decision: PolicyDecision;
+}
+
+/** Builds the summary statement (deterministic in its inputs). */
+export function buildSummary(i: SummaryInput): Json {
+  const to = i.tx.to ? toChecksumAddress(i.tx.to) : null;
+  const needs = i.decision.decision === 'needs-approval' ? ` — needs ${i.decision.requiredApprovals.count} approval(s) from ${i.decision.requiredApprovals.group}` : '';
+  const text =
+    `Send ${formatEther(i.tx.value)} ETH (${i.tx.value} wei) from ${i.from} to ${to ?? '(contract creation)'} on chain ${i.tx.chainId}, ` +
+    `account nonce ${i.tx.nonce}, gas limit ${i.tx.gasLimit}, max fee ${i.tx.maxFeePerGas} wei/gas, ${i.tx.data.length} bytes of data. ` +
+    `Policy: ${i.decision.decision}${needs}. ${i.decision.reasons.join('; ')}`;
+  return {
+    type: 'custodian.tx-summary.v1',
+    requestId: i.requestId,
+    orgId: i.orgId,
+    walletId: i.walletId,
+    signerId: i.signerId,
+    initiator: i.initiator,
+    chain: 'eth',
+    chainId: i.tx.chainId.toString(),
+    from: i.from,
+    to,
+    valueWei: i.tx.value.toString(),
+    nonce: i.tx.nonce.toString(),
+    gasLimit: i.tx.gasLimit.toString(),
+    maxFeePerGas: i.tx.maxFeePerGas.toString(),
+    maxPriorityFeePerGas: i.tx.maxPriorityFeePerGas.toString(),
+    dataBytes: i.tx.data.length,
+    dataHash: bytesTo0x(keccak_256(i.tx.data)),
+    txDigest: bytesTo0x(i.txDigest),
+    policy: { decision: i.decision.decision, reasons: [...i.decision.reasons], requiredApprovals: { ...i.decision.requiredApprovals } },
+    text,
+  };
+}
