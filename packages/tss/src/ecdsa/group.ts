@@ -1,0 +1,96 @@
+/**
+ * secp256k1 group and scalar-field helpers over @noble/curves: strict wire
+ * forms (32-byte canonical scalars, 33-byte compressed non-identity points)
+ * whose decoders throw E_MPC_SHAPE, and uniform sampling from injected
+ * randomness.
+ */
+import { secp256k1 } from '@noble/curves/secp256k1.js';
+import type { WeierstrassPoint } from '@noble/curves/abstract/weierstrass.js';
+import type { Random } from '@custodian/core/clock';
+import { bytesToHex } from '@custodian/core/bytes';
+import { fail } from './errors.js';
+import { POINT_BYTES, SCALAR_BYTES } from './limits.js';
+
+/** A secp256k1 point. */
+export type Point = WeierstrassPoint<bigint>;
+/** The secp256k1 point constructor. */
+export const Point = secp256k1.Point;
+/** The generator G. */
+export const G: Point = Point.BASE;
+/** The group order q. */
+export const Q: bigint = Point.Fn.ORDER;
+
+/** Reduces `a` into [0, q). */
+export function mod(a: bigint): bigint {
+  const r = a % Q;
+  return r < 0n ? r + Q : r;
+}
+
+/** Multiplicative inverse mod q (q prime, a ≠ 0). */
+export function inv(a: bigint): bigint {
+  return Point.Fn.inv(mod(a));
+}
+
+/** Big-endian unsigned integer of `bytes`. */
+export function bytesToBig(bytes: Uint8Array): bigint {
+  return bytes.length === 0 ? 0n : BigInt('0x' + bytesToHex(bytes));
+}
+
+/** 32-byte big-endian encoding of a scalar in [0, q). */
+export function scalarToBytes(a: bigint): Uint8Array {
+  const hex = a.toString(16).padStart(SCALAR_BYTES * 2, '0');
+  return new Uint8Array(Buffer.from(hex, 'hex'));
+}
+
+/** Decodes a canonical 32-byte scalar (< q) or throws E_MPC_SHAPE. */
+export function scalarFromBytes(bytes: Uint8Array, what = 'scalar'): bigint {
+  if (bytes.length !== SCALAR_BYTES) fail('E_MPC_SHAPE', `${what} must be ${SCALAR_BYTES} bytes`, { what, length: bytes.length });
+  const a = bytesToBig(bytes);
+  if (a >= Q) fail('E_MPC_SHAPE', `${what} is not reduced modulo the group order`, { what });
+  return a;
+}
+
+/** A uniform scalar in [1, q) from injected randomness (48 bytes reduced: bias < 2^-128). */
+export function randomScalar(random: Random): bigint {
+  for (;;) {
+    const a = mod(bytesToBig(random.bytes(48)));
+    if (a !== 0n) return a;
+  }
+}
+
+/** `count` scalars from 48-byte chunks of `bytes` (RFC 9380 hash_to_field style reduction). */
+export function scalarsFromUniform(bytes: Uint8Array, count: number): bigint[] {
+  const out: bigint[] = [];
+  for (let i = 0; i < count; i++) out.push(mod(bytesToBig(bytes.subarray(48 * i, 48 * i + 48))));
+  return out;
+}
+
+/** Compressed SEC1 encoding of a non-identity point. */
+export function pointToBytes(p: Point): Uint8Array {
+  return p.toBytes(true);
+}
+
+/** Decodes a compressed, on-curve, non-identity point or throws E_MPC_SHAPE. */
+export function pointFromBytes(bytes: Uint8Array, what = 'point'): Point {
+  if (bytes.length !== POINT_BYTES) fail('E_MPC_SHAPE', `${what} must be a ${POINT_BYTES}-byte compressed point`, { what, length: bytes.length });
+  let p: Point;
+  try {
+    p = Point.fromBytes(bytes);
+  } catch {
+    return fail('E_MPC_SHAPE', `${what} is not a point on secp256k1`, { what });
+  }
+  if (p.is0()) fail('E_MPC_SHAPE', `${what} is the identity`, { what });
+  return p;
+}
+
+/** `a·G`, with a = 0 giving the identity. */
+export function mulBase(a: bigint): Point {
+  const r = mod(a);
+  return r === 0n ? Point.ZERO : G.multiply(r);
+}
+
+/** `a·P` (constant-time ladder of @noble/curves), with a = 0 giving the identity. */
+export function mulPoint(p: Point, a: bigint): Point {
+  const r = mod(a);
+  return r === 0n || p.is0() ? Point.ZERO : p.multiply(r);
+}
