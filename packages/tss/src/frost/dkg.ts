@@ -21,6 +21,7 @@ import { frostError } from './errors.js';
 import { fromLibraryKey, type FrostKeyShare } from './key-package.js';
 import { FROST_PARTIES_MAX, FROST_THRESHOLD_MIN } from './limits.js';
 import { libraryIdentifier, parseCommittee, parsePartyId, type PartyId } from './party-id.js';
+import { findBadProofs } from './pok-probe.js';
 import { checkSessionId } from './signing-messages.js';
 import { frostSuite, libraryRng, type FrostSuiteId } from './suite.js';
 import { untweakDkgShare } from './taproot.js';
@@ -117,6 +118,14 @@ export function dkgEcho(state: DkgState, messages: readonly DkgRound1Message[]):
     checkRound1Message(cfg, m, received);
     received.set(m.from, m);
   }
+  // B28: the library's own PoK check; a failure names each sender it rejects.
+  const suite = frostSuite(cfg.suite);
+  const list = [...received.values()];
+  const bad = findBadProofs(suite, cfg.threshold, list.map((m) => toLibraryRound1(cfg, m)));
+  if (bad.length > 0) {
+    const parties = bad.map((i) => list[i]!.from);
+    throw frostError('E_DKG_POK_INVALID', `party ${parties.join(', ')} sent an invalid proof of knowledge`, { sessionId: cfg.sessionId, party: parties[0], parties });
+  }
   checkRogueKeys(cfg, [state.own, ...received.values()]);
   const digests = new Map(state.digests);
   for (const [p, m] of received) digests.set(p, round1Digest(m));
@@ -181,13 +190,6 @@ function checkRound1Message(cfg: DkgConfig, m: DkgRound1Message, received: Reado
     throw frostError('E_MPC_SHAPE', `party ${from} sent ${Array.isArray(m.commitment) ? m.commitment.length : 'no'} commitments, expected ${cfg.threshold}`, { sessionId: cfg.sessionId, party: from });
   }
   m.commitment.forEach((c, i) => suite.group.decodeElement(c, `party ${from} commitment[${i}]`));
-  // B28: the library's own PoK check, run on this one package so that the culprit is named.
-  const probe: DKG_Secret = { identifier: BigInt(cfg.self), coefficients: new Array<bigint>(cfg.threshold).fill(1n), commitment: [], signers: { min: cfg.threshold, max: 2 }, step: 1 };
-  try {
-    suite.frost.DKG.round2(probe, [toLibraryRound1(cfg, m)]);
-  } catch {
-    throw frostError('E_DKG_POK_INVALID', `party ${from} sent an invalid proof of knowledge`, { sessionId: cfg.sessionId, party: from });
-  }
 }
 
 // B28: a constant-term commitment that cancels another party's (C_j = −C_i), or

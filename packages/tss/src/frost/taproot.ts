@@ -64,15 +64,13 @@ export function untweakDkgShare(tweaked: FrostKeyShare, internalKey: Uint8Array)
   let P = G.decodeElement(internalKey, 'internalKey');
   if (!hasEvenY(internalKey)) P = P.negate();
   const t = taprootTweakScalar(internalKey, new Uint8Array(0));
+  // The library adds t·G to the even-y internal key and does not normalise Q afterwards.
   const commitments: Uint8Array[] = tweaked.publicPackage.commitments.map((c) => c.slice());
-  // The library normalises the tweaked key to even y too; normalise ours the same way first.
-  const even = evenYKeyShare(tweaked);
-  const base = G.decodeElement(even.publicPackage.commitments[0]!, 'commitments[0]').subtract(G.base.multiply(t));
+  const base = G.decodeElement(commitments[0]!, 'commitments[0]').subtract(G.base.multiply(t));
   if (!base.equals(P)) throw frostError('E_DKG_SHARE_INVALID', 'DKG output does not match the transcript’s internal key');
-  commitments.splice(0, commitments.length, ...even.publicPackage.commitments.map((c) => c.slice()));
   commitments[0] = G.encodeElement(base);
-  const s = G.decodeScalar(even.signingShare.expose(), 'signingShare');
-  return rebuild(even, commitments, G.Fn.sub(s, t));
+  const s = G.decodeScalar(tweaked.signingShare.expose(), 'signingShare');
+  return rebuild(tweaked, commitments, G.Fn.sub(s, t));
 }
 
 function rebuild(share: FrostKeyShare, commitments: Uint8Array[], signingShare: bigint): FrostKeyShare {
