@@ -1,0 +1,301 @@
+/**
+ * The host's custody workflow: it stores and relays, and believes nothing it
+ * cannot check. Every custody decision is made and audited inside the signer
+ * enclaves; the host verifies their attestation and signatures, keeps the
+ * records, and broadcasts what they signed.
+ */
+import { CustodianError } from '@custodian/core/errors';
+import { parseJson, type Json } from '@custodian/core/canonical-json';
+import { Fields } from '@custodian/core/fields';
+import type { Clock } from '@custodian/core/clock';
+import { decodeManifest, decodeSignedManifest, encodeSignedManifest, manifestHash, verifyManifestQuorum, type Manifest } from '@custodian/protocol/manifest';
+import { decodeSignedRequest, encodeSignedRequest, payloadHash } from '@custodian/protocol/operator-request';
+import { decodeTxProposal, decodeWalletCreate } from '@custodian/protocol/payloads';
+import { decodeEnclaveSigned, encodeEnclaveSigned, SUMMARY_KIND, verifyStatement } from '@custodian/protocol/enclave-signed';
+import type { EthRpc } from './eth-rpc.js';
+import type { SignerLink } from './signer-link.js';
+import type { HostStore, RequestRow, SignerRecord } from './store.js';
+
+/** How often a broadcast transaction's receipt is polled. */
+export const RECEIPT_POLL_MS = 250;
+/** How long the host waits for a receipt before it marks the request failed. */
+export const RECEIPT_WAIT_MAX_MS = 120_000;
+
+/** Operator-facing view of a request. */
+export interface RequestView {
+  readonly requestId: string;
+  readonly walletId: string;
+  readonly initiator: string;
+  readonly status: string;
+  readonly decision: string;
+  readonly reasons: readonly string[];
+  readonly txDigest: string;
+  readonly summaryHash: string;
+  readonly summary: Json;
+  readonly approvals: readonly { operatorId: string; accepted: boolean; code: string | null }[];
+  readonly approvalsNeeded: number;
+  readonly signedTx: string | null;
+  readonly txHash: string | null;
+  readonly receiptStatus: string | null;
+  readonly error: string | null;
+}
+
+export class CustodyService {
+  #manifest: Manifest | null = null;
+  readonly #locks = new Map<string, Promise<unknown>>();
+  readonly #polling = new Set<string>();
+  #closed = false;
+
+  constructor(
+    private readonly store: HostStore,
+    private readonly links: ReadonlyMap<string, SignerLink>,
+    private readonly eth: EthRpc | null,
+    private readonly clock: Clock,
+    private readonly log: (line: string) => void = () => undefined,
+  ) {}
+
+  /** Loads the installed manifest, re-attests signers, resumes broadcasts. */
+  async start(): Promise<void> {
+    const m = await this.store.latestManifest();
+    if (m) {
+      this.#manifest = decodeManifest(decodeSignedManifest(parseJson(m.signedManifest)).payload);
+      for (const link of this.links.values()) {
+        try {
+          const rec = await link.attest(this.#manifest, this.clock.nowMs());
+          this.log(`signer ${rec.signerId} attested (measurement ${rec.measurement.slice(0, 16)}…)`);
+        } catch (e) {
+          this.log(`signer ${link.signerId} NOT usable: ${(e as Error).message}`);
+        }
+      }
+    }
+    for (const r of [...(await this.store.listRequests({ status: 'signed' })), ...(await this.store.listRequests({ status: 'broadcast' }))]) {
+      void this.#broadcast(r.requestId);
+    }
+  }
+
+  /** Stops background work. */
+  stop(): void {
+    this.#closed = true;
+  }
+
+  manifest(): Manifest {
+    if (!this.#manifest) throw new CustodianError('E_NO_MANIFEST', 'no organisation manifest has been installed');
+    return this.#manifest;
+  }
+
+  async #serial<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.#locks.get(key) ?? Promise.resolve();
+    const run = prev.then(fn, fn);
+    const tail = run.catch(() => undefined);
+    this.#locks.set(key, tail);
+    try {
+      return await run;
+    } finally {
+      if (this.#locks.get(key) === tail) this.#locks.delete(key);
+    }
+  }
+
+  #link(signerId: string): SignerLink {
+    const l = this.links.get(signerId);
+    if (!l) throw new CustodianError('E_SIGNER_UNKNOWN', `no signer ${signerId} is configured on this host`);
+    return l;
+  }
+
+  /** Installs a quorum-signed manifest on every signer after verifying each signer's evidence against it. */
+  async submitManifest(body: Json): Promise<Json> {
+    return this.#serial('manifest', async () => {
+      const signed = decodeSignedManifest(body);
+      const next = decodeManifest(signed.payload);
+      verifyManifestQuorum(signed, this.#manifest ?? next);
+      const now = this.clock.nowMs();
+      const records: SignerRecord[] = [];
+      for (const link of this.links.values()) records.push(await link.attest(next, now));
+      for (const link of this.links.values()) await link.call('manifest.install', { signedManifest: encodeSignedManifest(signed) });
+      const peers: Json[] = [];
+      for (const link of this.links.values()) {
+        const h = await link.hello();
+        peers.push({ signerId: h.signerId, identityKey: Buffer.from(h.identityKey).toString('hex'), nonce: Buffer.from(h.nonce).toString('hex'), evidence: Buffer.from(h.evidence).toString('hex') });
+      }
+      const verdicts: Json[] = [];
+      for (const link of this.links.values()) {
+        const r = (await link.call('peers.install', { peers: peers.filter((p) => (p as { signerId: string }).signerId !== link.signerId) })) as Json;
+        verdicts.push({ signerId: link.signerId, ...(r as Record<string, Json>) });
+      }
+      const hash = manifestHash(signed.payload);
+      await this.store.putManifest(hash, next.version, JSON.stringify(encodeSignedManifest(signed)));
+      this.#manifest = next;
+      return { manifestHash: hash, version: next.version, signers: records.map((r) => ({ signerId: r.signerId, measurement: r.measurement, identityKey: r.identityKey })), peerVerdicts: verdicts };
+    });
+  }
+
+  /** Relays an admin's wallet request to its designated signer. */
+  async createWallet(body: Json): Promise<Json> {
+    this.manifest();
+    const req = decodeSignedRequest(new Fields(body, 'body').raw('request'));
+    const payload = decodeWalletCreate(req.payload);
+    const link = this.#link(payload.signerId);
+    const res = decodeEnclaveSigned(await link.call('wallet.create', { request: encodeSignedRequest(req) }), 'wallet');
+    if (!link.identityKey || !verifyStatement('wallet.v1', res, link.identityKey)) throw new CustodianError('E_SIGNER_RESPONSE', 'wallet statement is not signed by the attested signer');
+    const f = new Fields(res.statement, 'wallet');
+    const row = { walletId: f.str('walletId', 64), scheme: f.str('scheme', 32), signerId: f.str('signerId', 64), address: f.str('address', 42), publicKey: f.str('publicKey', 66), statement: JSON.stringify(encodeEnclaveSigned(res)), createdAtMs: this.clock.nowMs() };
+    await this.store.putWallet(row);
+    return { walletId: row.walletId, scheme: row.scheme, signerId: row.signerId, address: row.address, publicKey: row.publicKey };
+  }
+
+  /** Relays a proposal; the enclave decodes the raw transaction and decides. */
+  async propose(body: Json): Promise<RequestView> {
+    this.manifest();
+    const req = decodeSignedRequest(new Fields(body, 'body').raw('request'));
+    const payload = decodeTxProposal(req.payload);
+    const requestId = payloadHash(req.payload);
+    return this.#serial(requestId, async () => {
+      const existing = await this.store.getRequest(requestId);
+      if (existing) return this.view(existing);
+      const wallet = await this.store.getWallet(payload.walletId);
+      if (!wallet) throw new CustodianError('E_WALLET_UNKNOWN', `wallet ${payload.walletId} does not exist`);
+      const link = this.#link(wallet.signerId);
+      const f = new Fields(await link.call('tx.propose', { request: encodeSignedRequest(req) }), 'proposal');
+      const summary = decodeEnclaveSigned(f.raw('summary'), 'summary');
+      if (!link.identityKey || !verifyStatement(SUMMARY_KIND, summary, link.identityKey)) throw new CustodianError('E_SIGNER_RESPONSE', 'summary is not signed by the attested signer');
+      const decision = f.str('decision', 32);
+      const now = this.clock.nowMs();
+      const row: RequestRow = {
+        requestId: f.str('requestId', 64),
+        walletId: payload.walletId,
+        initiator: req.operatorId,
+        proposal: JSON.stringify(encodeSignedRequest(req)),
+        summary: JSON.stringify(encodeEnclaveSigned(summary)),
+        txDigest: f.str('txDigest', 66),
+        summaryHash: f.str('summaryHash', 64),
+        decision,
+        reasons: JSON.stringify(f.arr('reasons', 64)),
+        status: decision === 'deny' ? 'denied' : 'pending',
+        signedTx: null,
+        txHash: null,
+        receiptStatus: null,
+        error: typeof f.optRaw('code') === 'string' ? (f.raw('code') as string) : null,
+        createdAtMs: now,
+        updatedAtMs: now,
+      };
+      await this.store.insertRequest(row);
+      if (decision === 'allow') await this.#sign(row);
+      return this.view((await this.store.getRequest(requestId))!);
+    });
+  }
+
+  /** Relays an approval; signs once the enclave has counted enough. */
+  async approve(requestId: string, body: Json): Promise<RequestView> {
+    const approval = decodeSignedRequest(new Fields(body, 'body').raw('approval'), 'approval');
+    return this.#serial(requestId, async () => {
+      const r = await this.#request(requestId);
+      const wallet = (await this.store.getWallet(r.walletId))!;
+      const link = this.#link(wallet.signerId);
+      const prior = (await this.store.listApprovals(requestId)).filter((a) => a.accepted).map((a) => parseJson(a.approval));
+      try {
+        await link.call('approval.check', { proposal: parseJson(r.proposal), approval: encodeSignedRequest(approval), prior });
+      } catch (e) {
+        if (e instanceof CustodianError) {
+          await this.store.addApproval({ requestId, operatorId: approval.operatorId, approval: JSON.stringify(encodeSignedRequest(approval)), accepted: false, code: e.code, createdAtMs: this.clock.nowMs() });
+        }
+        throw e;
+      }
+      await this.store.addApproval({ requestId, operatorId: approval.operatorId, approval: JSON.stringify(encodeSignedRequest(approval)), accepted: true, code: null, createdAtMs: this.clock.nowMs() });
+      const view = await this.view(r);
+      if (r.status === 'pending' && view.approvals.filter((a) => a.accepted).length >= view.approvalsNeeded) await this.#sign(r);
+      return this.view(await this.#request(requestId));
+    });
+  }
+
+  async #request(requestId: string): Promise<RequestRow> {
+    const r = await this.store.getRequest(requestId);
+    if (!r) throw new CustodianError('E_REQUEST_NOT_FOUND', `request ${requestId} does not exist`);
+    return r;
+  }
+
+  async #sign(r: RequestRow): Promise<void> {
+    const wallet = (await this.store.getWallet(r.walletId))!;
+    const approvals = (await this.store.listApprovals(r.requestId)).filter((a) => a.accepted).map((a) => parseJson(a.approval));
+    const f = new Fields(await this.#link(wallet.signerId).call('tx.sign', { proposal: parseJson(r.proposal), approvals }), 'signed');
+    const signedTx = f.str('signedTx', 1 << 20);
+    const txHash = f.str('txHash', 66);
+    await this.store.updateRequest(r.requestId, { status: 'signed', signedTx, txHash }, this.clock.nowMs());
+    this.log(`request ${r.requestId.slice(0, 12)}… signed: ${txHash}`);
+    void this.#broadcast(r.requestId);
+  }
+
+  async #broadcast(requestId: string): Promise<void> {
+    if (!this.eth || this.#polling.has(requestId)) return;
+    this.#polling.add(requestId);
+    try {
+      const r = await this.#request(requestId);
+      if (!r.signedTx || !r.txHash) return;
+      if (r.status === 'signed') {
+        try {
+          await this.eth.sendRaw(r.signedTx);
+        } catch (e) {
+          // Already known or already mined: the receipt below decides.
+          this.log(`broadcast of ${r.txHash}: ${(e as Error).message}`);
+        }
+        await this.store.updateRequest(requestId, { status: 'broadcast' }, this.clock.nowMs());
+      }
+      const deadline = this.clock.nowMs() + RECEIPT_WAIT_MAX_MS;
+      while (!this.#closed && this.clock.nowMs() < deadline) {
+        const receipt = await this.eth.receipt(r.txHash).catch(() => null);
+        if (receipt) {
+          await this.store.updateRequest(requestId, { status: receipt.status === 'success' ? 'confirmed' : 'failed', receiptStatus: receipt.status }, this.clock.nowMs());
+          this.log(`request ${requestId.slice(0, 12)}… mined in block ${receipt.blockNumber}: ${receipt.status}`);
+          return;
+        }
+        await new Promise((res) => setTimeout(res, RECEIPT_POLL_MS));
+      }
+    } finally {
+      this.#polling.delete(requestId);
+    }
+  }
+
+  /** The operator-facing view of a request. */
+  async view(r: RequestRow): Promise<RequestView> {
+    const summary = parseJson(r.summary);
+    const needed = new Fields(new Fields(new Fields(summary, 'summary').raw('statement'), 'statement').raw('policy'), 'policy');
+    const count = new Fields(needed.raw('requiredApprovals'), 'requiredApprovals').int('count');
+    return {
+      requestId: r.requestId,
+      walletId: r.walletId,
+      initiator: r.initiator,
+      status: r.status,
+      decision: r.decision,
+      reasons: JSON.parse(r.reasons) as string[],
+      txDigest: r.txDigest,
+      summaryHash: r.summaryHash,
+      summary,
+      approvals: (await this.store.listApprovals(r.requestId)).map((a) => ({ operatorId: a.operatorId, accepted: a.accepted, code: a.code })),
+      approvalsNeeded: count,
+      signedTx: r.signedTx,
+      txHash: r.txHash,
+      receiptStatus: r.receiptStatus,
+      error: r.error,
+    };
+  }
+
+  async getRequest(requestId: string): Promise<RequestView> {
+    return this.view(await this.#request(requestId));
+  }
+
+  async listRequests(): Promise<RequestView[]> {
+    return Promise.all((await this.store.listRequests()).map((r) => this.view(r)));
+  }
+
+  /** Chain facts an initiator needs to build a transaction (untrusted hints). */
+  async chainHints(address: string): Promise<Json> {
+    if (!this.eth) throw new CustodianError('E_UNAVAILABLE', 'no Ethereum node is configured');
+    const [nonce, fees, chainId] = await Promise.all([this.eth.nonceOf(address), this.eth.fees(), this.eth.chainId()]);
+    return { chainId: chainId.toString(), nonce: nonce.toString(), maxPriorityFeePerGas: fees.maxPriorityFeePerGas.toString(), maxFeePerGas: fees.maxFeePerGas.toString() };
+  }
+
+  /** Fresh evidence from one signer, for operators who verify it themselves. */
+  async attestation(signerId: string, nonce: Uint8Array): Promise<Json> {
+    const h = await this.#link(signerId).hello(nonce);
+    const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+    return { signerId: h.signerId, identityKey: hex(h.identityKey), evidence: hex(h.evidence), nonce: hex(h.nonce) };
+  }
+}

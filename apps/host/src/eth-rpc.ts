@@ -1,0 +1,79 @@
+/**
+ * A minimal Ethereum JSON-RPC client for broadcasting and reading receipts.
+ * The node is untrusted for custody decisions: the enclave decodes and signs
+ * on its own; the node only carries transactions to the chain.
+ */
+import { CustodianError } from '@custodian/core/errors';
+
+/** Most bytes of an RPC answer read. */
+export const ETH_RPC_RESPONSE_BYTES_MAX = 4 * 1024 * 1024;
+/** Most time one RPC call may take. */
+export const ETH_RPC_TIMEOUT_MS = 15_000;
+
+/** A receipt's fields the host uses. */
+export interface Receipt {
+  readonly status: 'success' | 'reverted';
+  readonly blockNumber: bigint;
+  readonly gasUsed: bigint;
+}
+
+/** JSON-RPC client over HTTP. */
+export class EthRpc {
+  #id = 1;
+  constructor(readonly url: string) {}
+
+  /** Calls a method; throws E_CHAIN_RPC on transport or node errors. */
+  async call<T>(method: string, params: unknown[]): Promise<T> {
+    let res: Response;
+    try {
+      res = await fetch(this.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: this.#id++, method, params }),
+        signal: AbortSignal.timeout(ETH_RPC_TIMEOUT_MS),
+      });
+    } catch (e) {
+      throw new CustodianError('E_UNAVAILABLE', `Ethereum node at ${this.url} is unreachable: ${(e as Error).message}`);
+    }
+    const text = await res.text();
+    if (text.length > ETH_RPC_RESPONSE_BYTES_MAX) throw new CustodianError('E_CHAIN_RPC', 'node answer is too large');
+    let body: { result?: T; error?: { message?: string; code?: number } };
+    try {
+      body = JSON.parse(text) as typeof body;
+    } catch {
+      throw new CustodianError('E_CHAIN_RPC', `node answered ${res.status} with non-JSON`);
+    }
+    if (body.error) throw new CustodianError('E_CHAIN_RPC', `node refused ${method}: ${body.error.message ?? 'unknown error'}`, { rpcCode: body.error.code ?? null });
+    return body.result as T;
+  }
+
+  async chainId(): Promise<bigint> {
+    return BigInt(await this.call<string>('eth_chainId', []));
+  }
+
+  async nonceOf(address: string): Promise<bigint> {
+    return BigInt(await this.call<string>('eth_getTransactionCount', [address, 'pending']));
+  }
+
+  async balanceOf(address: string): Promise<bigint> {
+    return BigInt(await this.call<string>('eth_getBalance', [address, 'latest']));
+  }
+
+  /** Suggested EIP-1559 fees: tip and a max fee of 2×base + tip. */
+  async fees(): Promise<{ maxPriorityFeePerGas: bigint; maxFeePerGas: bigint }> {
+    const block = await this.call<{ baseFeePerGas?: string }>('eth_getBlockByNumber', ['latest', false]);
+    const base = BigInt(block.baseFeePerGas ?? '0x0');
+    const tip = 1_000_000_000n;
+    return { maxPriorityFeePerGas: tip, maxFeePerGas: base * 2n + tip };
+  }
+
+  async sendRaw(signedTx: string): Promise<string> {
+    return this.call<string>('eth_sendRawTransaction', [signedTx]);
+  }
+
+  async receipt(txHash: string): Promise<Receipt | null> {
+    const r = await this.call<{ status: string; blockNumber: string; gasUsed: string } | null>('eth_getTransactionReceipt', [txHash]);
+    if (!r) return null;
+    return { status: r.status === '0x1' ? 'success' : 'reverted', blockNumber: BigInt(r.blockNumber), gasUsed: BigInt(r.gasUsed) };
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * Starts the untrusted host: store, signer links, custody service, HTTP API.
+ */
+import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { systemClock, type Clock } from '@custodian/core/clock';
+import { openSqliteStore } from './sqlite-store.js';
+import { SignerLink } from './signer-link.js';
+import { CustodyService } from './custody-service.js';
+import { EthRpc } from './eth-rpc.js';
+import { createHttpApi } from './http-api.js';
+import type { HostStore } from './store.js';
+
+/** Host configuration. */
+export interface HostOptions {
+  readonly dataDir: string;
+  readonly port: number;
+  readonly signers: readonly { signerId: string; endpoint: string }[];
+  readonly ethRpcUrl: string | null;
+  readonly clock?: Clock;
+  readonly log?: (line: string) => void;
+}
+
+/** A running host. */
+export interface RunningHost {
+  readonly url: string;
+  readonly port: number;
+  readonly service: CustodyService;
+  readonly store: HostStore;
+  close(): Promise<void>;
+}
+
+/** Starts the host and resolves once it listens. */
+export async function startHost(o: HostOptions): Promise<RunningHost> {
+  mkdirSync(o.dataDir, { recursive: true });
+  const store = openSqliteStore(join(o.dataDir, 'host.sqlite'));
+  const links = new Map(o.signers.map((s) => [s.signerId, new SignerLink(s.signerId, s.endpoint, store)]));
+  const service = new CustodyService(store, links, o.ethRpcUrl ? new EthRpc(o.ethRpcUrl) : null, o.clock ?? systemClock, o.log);
+  await service.start();
+  const server: Server = createHttpApi(service, store);
+  await new Promise<void>((resolve) => server.listen(o.port, '127.0.0.1', resolve));
+  const addr = server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : o.port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    service,
+    store,
+    close: async () => {
+      service.stop();
+      for (const l of links.values()) l.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await store.close();
+    },
+  };
+}

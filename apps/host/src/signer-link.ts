@@ -1,0 +1,118 @@
+/**
+ * The host's connection to one signer enclave: framed RPC over TCP (vsock in
+ * production). The host verifies the signer's attestation before using it,
+ * and stores the enclave's audit entries durably before acknowledging them —
+ * the acknowledgement is what lets the enclave release a signature.
+ */
+import { connect } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { CustodianError } from '@custodian/core/errors';
+import type { Json } from '@custodian/core/canonical-json';
+import { Fields } from '@custodian/core/fields';
+import { bytesToHex } from '@custodian/core/bytes';
+import { RpcPeer } from '@custodian/protocol/frame-rpc';
+import { AUDIT_ENTRY_KIND, decodeAuditEntry, decodeEnclaveSigned, encodeEnclaveSigned, statementHash, verifyStatement } from '@custodian/protocol/enclave-signed';
+import { identityReportData } from '@custodian/protocol/identity-binding';
+import type { Manifest } from '@custodian/protocol/manifest';
+import { verifySimEvidence, appraiseSimClaims } from '@custodian/attestation/sim/sim-evidence';
+import type { HostStore, SignerRecord } from './store.js';
+
+/** Most time a signer call may take (signing includes audit round trips). */
+export const SIGNER_CALL_TIMEOUT_MS = 30_000;
+
+/** What a signer says about itself in `hello`. */
+export interface SignerHello {
+  readonly signerId: string;
+  readonly phase: string;
+  readonly identityKey: Uint8Array;
+  readonly evidence: Uint8Array;
+  readonly nonce: Uint8Array;
+  readonly manifestHash: string | null;
+}
+
+/** Verifies a signer's evidence against the manifest; returns its measurement. */
+export function verifySignerEvidence(hello: SignerHello, manifest: Manifest, nowMs: number): string {
+  const claims = verifySimEvidence(hello.evidence, { rootPublicKey: manifest.enclave.simRoot, nowMs, expectedReportData: identityReportData(hello.identityKey, hello.nonce) });
+  appraiseSimClaims(claims, { measurements: manifest.enclave.measurements, allowSim: manifest.enclave.platform === 'sim' });
+  return claims.measurement;
+}
+
+/** A live connection to one signer. */
+export class SignerLink {
+  #peer: RpcPeer | null = null;
+  identityKey: Uint8Array | null = null;
+
+  constructor(
+    readonly signerId: string,
+    readonly endpoint: string,
+    private readonly store: HostStore,
+  ) {}
+
+  /** Opens the connection (idempotent). */
+  async connect(): Promise<void> {
+    if (this.#peer && !this.#peer.closed) return;
+    const [host, port] = this.endpoint.split(':');
+    const socket = connect({ host: host ?? '127.0.0.1', port: Number(port) });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve);
+      socket.once('error', (e) => reject(new CustodianError('E_SIGNER_UNAVAILABLE', `signer ${this.signerId} at ${this.endpoint} is unreachable: ${e.message}`)));
+    });
+    this.#peer = new RpcPeer(socket, (op, body) => this.#onEnclaveCall(op, body), SIGNER_CALL_TIMEOUT_MS);
+  }
+
+  /** Calls the enclave. */
+  async call(op: string, body: Json): Promise<Json> {
+    await this.connect();
+    return this.#peer!.call(op, body);
+  }
+
+  /** Asks for fresh evidence bound to a new nonce. */
+  async hello(nonce: Uint8Array = new Uint8Array(randomBytes(32))): Promise<SignerHello> {
+    const f = new Fields(await this.call('hello', { nonce: bytesToHex(nonce) }), 'hello');
+    const h: SignerHello = {
+      signerId: f.str('signerId', 64),
+      phase: f.str('phase', 32),
+      identityKey: f.hex('identityKey', 32),
+      evidence: f.hex('evidence', undefined, 16 * 1024),
+      nonce,
+      manifestHash: typeof f.optRaw('manifestHash') === 'string' ? (f.raw('manifestHash') as string) : null,
+    };
+    f.done();
+    if (h.signerId !== this.signerId) throw new CustodianError('E_SIGNER_MISMATCH', `endpoint ${this.endpoint} answers as ${h.signerId}, expected ${this.signerId}`);
+    return h;
+  }
+
+  /** Verifies the signer against the manifest and records it. */
+  async attest(manifest: Manifest, nowMs: number): Promise<SignerRecord> {
+    const h = await this.hello();
+    const measurement = verifySignerEvidence(h, manifest, nowMs);
+    this.identityKey = h.identityKey;
+    const rec: SignerRecord = { signerId: this.signerId, endpoint: this.endpoint, identityKey: bytesToHex(h.identityKey), measurement, evidence: bytesToHex(h.evidence), nonce: bytesToHex(h.nonce), verifiedAtMs: nowMs };
+    await this.store.upsertSigner(rec);
+    return rec;
+  }
+
+  close(): void {
+    this.#peer?.close();
+  }
+
+  async #onEnclaveCall(op: string, body: Json): Promise<Json> {
+    if (op !== 'audit.append') throw new CustodianError('E_UNKNOWN_OP', `host does not serve ${op.slice(0, 64)}`);
+    const signed = decodeEnclaveSigned(new Fields(body, 'audit.append').raw('entry'), 'entry');
+    if (!this.identityKey || !verifyStatement(AUDIT_ENTRY_KIND, signed, this.identityKey)) {
+      throw new CustodianError('E_AUDIT_SIGNATURE', 'audit entry is not signed by the attested signer identity');
+    }
+    const e = decodeAuditEntry(signed.statement);
+    if (e.signerId !== this.signerId) throw new CustodianError('E_AUDIT_SIGNATURE', 'audit entry names another signer');
+    const hash = statementHash(signed.statement);
+    await this.store.appendAudit({ signerId: e.signerId, seq: e.seq, hash, kind: e.kind, requestId: e.requestId, timeMs: e.timeMs, entry: JSON.stringify(encodeEnclaveSigned(signed)) });
+    return { hash };
+  }
+}
+
+/** Parses `id=host:port`. */
+export function parseSignerSpec(spec: string): { signerId: string; endpoint: string } {
+  const m = /^([a-z0-9][a-z0-9._-]{0,63})=([0-9a-zA-Z.-]+:[0-9]{1,5})$/.exec(spec);
+  if (!m) throw new CustodianError('E_USAGE', `signer "${spec}" must look like signer-1=127.0.0.1:7101`);
+  return { signerId: m[1]!, endpoint: m[2]! };
+}

@@ -1,0 +1,155 @@
+/**
+ * SQLite implementation of HostStore (better-sqlite3 12): WAL journal with
+ * synchronous=FULL, so a resolved write is on disk. Audit rows are
+ * append-only: triggers refuse UPDATE and DELETE.
+ */
+import Database from 'better-sqlite3';
+import { CustodianError } from '@custodian/core/errors';
+import type { AuditRow, HostStore, RequestRow, RequestStatus, WalletRow } from './store.js';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS manifests (hash TEXT PRIMARY KEY, version INTEGER NOT NULL UNIQUE, signed_manifest TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS signers (signer_id TEXT PRIMARY KEY, endpoint TEXT NOT NULL, identity_key TEXT NOT NULL, measurement TEXT NOT NULL, evidence TEXT NOT NULL, nonce TEXT NOT NULL, verified_at_ms INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS wallets (wallet_id TEXT PRIMARY KEY, scheme TEXT NOT NULL, signer_id TEXT NOT NULL, address TEXT NOT NULL, public_key TEXT NOT NULL, statement TEXT NOT NULL, created_at_ms INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS requests (request_id TEXT PRIMARY KEY, wallet_id TEXT NOT NULL, initiator TEXT NOT NULL, proposal TEXT NOT NULL, summary TEXT NOT NULL, tx_digest TEXT NOT NULL, summary_hash TEXT NOT NULL, decision TEXT NOT NULL, reasons TEXT NOT NULL, status TEXT NOT NULL, signed_tx TEXT, tx_hash TEXT, receipt_status TEXT, error TEXT, created_at_ms INTEGER NOT NULL, updated_at_ms INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS approvals (id INTEGER PRIMARY KEY AUTOINCREMENT, request_id TEXT NOT NULL, operator_id TEXT NOT NULL, approval TEXT NOT NULL, accepted INTEGER NOT NULL, code TEXT, created_at_ms INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS approvals_request ON approvals(request_id);
+CREATE TABLE IF NOT EXISTS audit (signer_id TEXT NOT NULL, seq INTEGER NOT NULL, hash TEXT NOT NULL, kind TEXT NOT NULL, request_id TEXT, time_ms INTEGER NOT NULL, entry TEXT NOT NULL, PRIMARY KEY (signer_id, seq));
+CREATE INDEX IF NOT EXISTS audit_request ON audit(request_id);
+CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+`;
+
+type Row = Record<string, unknown>;
+
+const str = (v: unknown): string => String(v);
+const optStr = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
+
+function toRequest(r: Row): RequestRow {
+  return {
+    requestId: str(r['request_id']),
+    walletId: str(r['wallet_id']),
+    initiator: str(r['initiator']),
+    proposal: str(r['proposal']),
+    summary: str(r['summary']),
+    txDigest: str(r['tx_digest']),
+    summaryHash: str(r['summary_hash']),
+    decision: str(r['decision']),
+    reasons: str(r['reasons']),
+    status: str(r['status']) as RequestStatus,
+    signedTx: optStr(r['signed_tx']),
+    txHash: optStr(r['tx_hash']),
+    receiptStatus: optStr(r['receipt_status']),
+    error: optStr(r['error']),
+    createdAtMs: Number(r['created_at_ms']),
+    updatedAtMs: Number(r['updated_at_ms']),
+  };
+}
+
+function toWallet(r: Row): WalletRow {
+  return { walletId: str(r['wallet_id']), scheme: str(r['scheme']), signerId: str(r['signer_id']), address: str(r['address']), publicKey: str(r['public_key']), statement: str(r['statement']), createdAtMs: Number(r['created_at_ms']) };
+}
+
+function toAudit(r: Row): AuditRow {
+  return { signerId: str(r['signer_id']), seq: Number(r['seq']), hash: str(r['hash']), kind: str(r['kind']), requestId: optStr(r['request_id']), timeMs: Number(r['time_ms']), entry: str(r['entry']) };
+}
+
+/** Opens (and migrates) a SQLite host store at `path`. */
+export function openSqliteStore(path: string): HostStore {
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.pragma('busy_timeout = 5000');
+  db.exec(SCHEMA);
+  const q = {
+    putManifest: db.prepare('INSERT OR IGNORE INTO manifests (hash, version, signed_manifest) VALUES (?, ?, ?)'),
+    latestManifest: db.prepare('SELECT * FROM manifests ORDER BY version DESC LIMIT 1'),
+    upsertSigner: db.prepare(
+      'INSERT INTO signers VALUES (@signerId, @endpoint, @identityKey, @measurement, @evidence, @nonce, @verifiedAtMs) ON CONFLICT(signer_id) DO UPDATE SET endpoint=excluded.endpoint, identity_key=excluded.identity_key, measurement=excluded.measurement, evidence=excluded.evidence, nonce=excluded.nonce, verified_at_ms=excluded.verified_at_ms',
+    ),
+    listSigners: db.prepare('SELECT * FROM signers ORDER BY signer_id'),
+    putWallet: db.prepare('INSERT INTO wallets VALUES (@walletId, @scheme, @signerId, @address, @publicKey, @statement, @createdAtMs)'),
+    getWallet: db.prepare('SELECT * FROM wallets WHERE wallet_id = ?'),
+    listWallets: db.prepare('SELECT * FROM wallets ORDER BY created_at_ms, wallet_id'),
+    insertRequest: db.prepare(
+      'INSERT OR IGNORE INTO requests VALUES (@requestId, @walletId, @initiator, @proposal, @summary, @txDigest, @summaryHash, @decision, @reasons, @status, @signedTx, @txHash, @receiptStatus, @error, @createdAtMs, @updatedAtMs)',
+    ),
+    getRequest: db.prepare('SELECT * FROM requests WHERE request_id = ?'),
+    listRequests: db.prepare('SELECT * FROM requests ORDER BY created_at_ms, request_id'),
+    listRequestsByStatus: db.prepare('SELECT * FROM requests WHERE status = ? ORDER BY created_at_ms, request_id'),
+    addApproval: db.prepare('INSERT INTO approvals (request_id, operator_id, approval, accepted, code, created_at_ms) VALUES (?, ?, ?, ?, ?, ?)'),
+    listApprovals: db.prepare('SELECT * FROM approvals WHERE request_id = ? ORDER BY id'),
+    getAudit: db.prepare('SELECT hash FROM audit WHERE signer_id = ? AND seq = ?'),
+    appendAudit: db.prepare('INSERT INTO audit VALUES (@signerId, @seq, @hash, @kind, @requestId, @timeMs, @entry)'),
+    listAudit: db.prepare('SELECT * FROM audit ORDER BY signer_id, seq'),
+    listAuditByRequest: db.prepare('SELECT * FROM audit WHERE request_id = ? ORDER BY time_ms, signer_id, seq'),
+    listAuditBySigner: db.prepare('SELECT * FROM audit WHERE signer_id = ? ORDER BY seq'),
+  };
+  const appendAudit = db.transaction((a: AuditRow) => {
+    const existing = q.getAudit.get(a.signerId, a.seq) as Row | undefined;
+    if (existing) {
+      if (existing['hash'] === a.hash) return;
+      throw new CustodianError('E_AUDIT_CONFLICT', `audit position ${a.signerId}#${a.seq} already holds another entry`, { signerId: a.signerId, seq: a.seq });
+    }
+    q.appendAudit.run(a);
+  });
+  return {
+    putManifest: async (hash, version, signedManifest) => void q.putManifest.run(hash, version, signedManifest),
+    latestManifest: async () => {
+      const r = q.latestManifest.get() as Row | undefined;
+      return r ? { hash: str(r['hash']), version: Number(r['version']), signedManifest: str(r['signed_manifest']) } : null;
+    },
+    upsertSigner: async (s) => void q.upsertSigner.run(s),
+    listSigners: async () =>
+      (q.listSigners.all() as Row[]).map((r) => ({
+        signerId: str(r['signer_id']),
+        endpoint: str(r['endpoint']),
+        identityKey: str(r['identity_key']),
+        measurement: str(r['measurement']),
+        evidence: str(r['evidence']),
+        nonce: str(r['nonce']),
+        verifiedAtMs: Number(r['verified_at_ms']),
+      })),
+    putWallet: async (w) => void q.putWallet.run(w),
+    getWallet: async (id) => {
+      const r = q.getWallet.get(id) as Row | undefined;
+      return r ? toWallet(r) : null;
+    },
+    listWallets: async () => (q.listWallets.all() as Row[]).map(toWallet),
+    insertRequest: async (r) => q.insertRequest.run(r).changes === 1,
+    getRequest: async (id) => {
+      const r = q.getRequest.get(id) as Row | undefined;
+      return r ? toRequest(r) : null;
+    },
+    listRequests: async (filter) => ((filter?.status ? q.listRequestsByStatus.all(filter.status) : q.listRequests.all()) as Row[]).map(toRequest),
+    updateRequest: async (id, patch, nowMs) => {
+      const cols: string[] = [];
+      const vals: unknown[] = [];
+      const map: Record<string, string> = { status: 'status', signedTx: 'signed_tx', txHash: 'tx_hash', receiptStatus: 'receipt_status', error: 'error' };
+      for (const [k, v] of Object.entries(patch)) {
+        const col = map[k];
+        if (col && v !== undefined) {
+          cols.push(`${col} = ?`);
+          vals.push(v);
+        }
+      }
+      cols.push('updated_at_ms = ?');
+      vals.push(nowMs);
+      db.prepare(`UPDATE requests SET ${cols.join(', ')} WHERE request_id = ?`).run(...vals, id);
+    },
+    addApproval: async (a) => void q.addApproval.run(a.requestId, a.operatorId, a.approval, a.accepted ? 1 : 0, a.code, a.createdAtMs),
+    listApprovals: async (id) =>
+      (q.listApprovals.all(id) as Row[]).map((r) => ({
+        requestId: str(r['request_id']),
+        operatorId: str(r['operator_id']),
+        approval: str(r['approval']),
+        accepted: r['accepted'] === 1,
+        code: optStr(r['code']),
+        createdAtMs: Number(r['created_at_ms']),
+      })),
+    appendAudit: async (a) => appendAudit(a),
+    listAudit: async (filter) =>
+      ((filter?.requestId ? q.listAuditByRequest.all(filter.requestId) : filter?.signerId ? q.listAuditBySigner.all(filter.signerId) : q.listAudit.all()) as Row[]).map(toAudit),
+    close: async () => void db.close(),
+  };
+}
