@@ -1,0 +1,50 @@
+/**
+ * The broker's audit output, injected: every release, refusal, measurement
+ * approval and break-glass step is appended here, and a release happens only
+ * after its entry is durable (`append` resolved). The lead wires this to the
+ * transparency log (packages/audit); `MemoryAuditSink` serves tests and dev.
+ */
+import type { Json } from '@custodian/core/canonical-json';
+
+/** The kinds of entry the key broker writes. */
+export type KbsAuditKind =
+  | 'kbs.key_released'
+  | 'kbs.release_refused'
+  | 'kbs.measurement_approved'
+  | 'kbs.measurement_refused'
+  | 'hsm.error'
+  | 'hsm.policy_denied'
+  | 'breakglass.requested'
+  | 'breakglass.approved'
+  | 'breakglass.vetoed'
+  | 'breakglass.cancelled'
+  | 'breakglass.executed'
+  | 'breakglass.refused';
+
+/** One audit entry; `body` never carries secrets. */
+export interface KbsAuditEvent {
+  readonly kind: KbsAuditKind;
+  readonly atMs: number;
+  readonly body: { readonly [k: string]: Json };
+}
+
+/** Where audit entries go; `append` resolves only when the entry is durable. */
+export interface KbsAuditSink {
+  append(event: KbsAuditEvent): Promise<void>;
+}
+
+/** An in-memory sink (tests, development); `failing` makes every append fail (F01). */
+export class MemoryAuditSink implements KbsAuditSink {
+  readonly events: KbsAuditEvent[] = [];
+  failing = false;
+
+  async append(event: KbsAuditEvent): Promise<void> {
+    if (this.failing) throw new Error('audit sink unavailable');
+    this.events.push(event);
+  }
+
+  /** The entries of one kind. */
+  ofKind(kind: KbsAuditKind): KbsAuditEvent[] {
+    return this.events.filter((e) => e.kind === kind);
+  }
+}

@@ -1,0 +1,135 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ManualClock, systemRandom } from '@custodian/core/clock';
+import { isCustodianError } from '@custodian/core/errors';
+import { openSoftwareRoot } from './hsm/software-root.js';
+import { MemoryAuditSink } from './audit-sink.js';
+import { NonceStore, KBS_NONCE_TTL_MS_DEFAULT } from './nonce-store.js';
+import { MeasurementRegistry } from './measurement-approvals.js';
+import { KeyBroker } from './key-broker.js';
+import { createWrappedSealingMaster } from './sealing-keys.js';
+import { generateHpkeKeyPair } from './hpke.js';
+import { openKeyRelease } from './release-client.js';
+import { verifyWorkloadCredential } from './workload-credential.js';
+import type { AppraiseFn } from './appraisal.js';
+import { fakeAppraise, fakeEvidence, makeQuorum, signedChange } from './test-fixtures.js';
+
+const M1 = 'a1'.repeat(48);
+const M2 = 'b2'.repeat(48);
+
+async function setup(appraise: AppraiseFn = fakeAppraise) {
+  const root = await openSoftwareRoot({ warn: () => undefined });
+  const clock = new ManualClock(1_700_000_000_000);
+  const audit = new MemoryAuditSink();
+  const { quorum, secrets } = makeQuorum(2, 3);
+  const measurements = new MeasurementRegistry(quorum);
+  const broker = new KeyBroker({
+    root,
+    wrappedMaster: await createWrappedSealingMaster(root),
+    nonces: new NonceStore(clock, systemRandom),
+    measurements,
+    appraise,
+    audit,
+    clock,
+  });
+  await broker.approveMeasurement(signedChange({ measurement: M1, previous: null, approvedAtMs: clock.nowMs(), reason: 'genesis' }, secrets, ['member-0', 'member-1']));
+  return { root, clock, audit, broker, secrets };
+}
+
+async function request(broker: KeyBroker, opts: { measurement?: string; debug?: boolean; otherKey?: boolean } = {}) {
+  const { nonce } = broker.issueNonce();
+  const kp = await generateHpkeKeyPair();
+  const bound = opts.otherKey ? (await generateHpkeKeyPair()).publicKey : kp.publicKey;
+  const evidence = fakeEvidence({ measurement: opts.measurement ?? M1, nonce, publicKey: bound, ...(opts.debug ? { debug: true } : {}) });
+  return { req: { nonce, evidence, publicKey: kp.publicKey }, kp };
+}
+
+test('releases the measurement sealing key to the attested ephemeral key, with a credential, and audits it', async () => {
+  const { broker, audit, root, clock } = await setup();
+  const { req, kp } = await request(broker);
+  const rel = await broker.release(req);
+  const key = await openKeyRelease(rel, kp.privateKey, { measurement: M1, nonce: req.nonce });
+  assert.equal(key.expose().length, 32);
+  // Stable per measurement: a second release gives the same key.
+  const second = await request(broker);
+  const rel2 = await broker.release(second.req);
+  assert.deepEqual((await openKeyRelease(rel2, second.kp.privateKey, { measurement: M1, nonce: second.req.nonce })).expose(), key.expose());
+  assert.equal(broker.releaseCount, 2);
+  assert.equal(audit.ofKind('kbs.key_released').length, 2);
+  const claims = verifyWorkloadCredential(JSON.parse(JSON.stringify(rel.credential)), await root.publicKey('kbs-signing'), clock.nowMs());
+  assert.equal(claims.measurement, M1);
+  // The ciphertext is bound to its nonce: opening with another nonce fails.
+  await assert.rejects(openKeyRelease(rel, kp.privateKey, { measurement: M1, nonce: second.req.nonce }), (e) => isCustodianError(e, 'E_HPKE_OPEN_FAILED'));
+});
+
+test('B21 refuses a replayed request, an unknown nonce and a stale nonce, each audited', async () => {
+  const { broker, audit, clock } = await setup();
+  const { req } = await request(broker);
+  await broker.release(req);
+  await assert.rejects(broker.release(req), (e) => isCustodianError(e, 'E_KBS_NONCE_REPLAYED'));
+  await assert.rejects(broker.release({ ...req, nonce: new Uint8Array(32).fill(9) }), (e) => isCustodianError(e, 'E_KBS_NONCE_UNKNOWN'));
+  const stale = await request(broker);
+  clock.advance(KBS_NONCE_TTL_MS_DEFAULT);
+  await assert.rejects(broker.release(stale.req), (e) => isCustodianError(e, 'E_KBS_NONCE_EXPIRED'));
+  assert.deepEqual(audit.ofKind('kbs.release_refused').map((e) => e.body['code']), ['E_KBS_NONCE_REPLAYED', 'E_KBS_NONCE_UNKNOWN', 'E_KBS_NONCE_EXPIRED']);
+  assert.equal(broker.releaseCount, 1);
+});
+
+test('B20 refuses evidence from a debug enclave with the appraisal reasons, audited', async () => {
+  const { broker, audit } = await setup();
+  const { req } = await request(broker, { debug: true });
+  await assert.rejects(broker.release(req), (e) => isCustodianError(e, 'E_KBS_APPRAISAL_FAILED') && /debug/.test(e.message));
+  assert.match(String(audit.ofKind('kbs.release_refused')[0]?.body['reasons']), /E_ATTEST_DEBUG/);
+});
+
+test('B21 refuses report data that binds another public key, and burns the nonce', async () => {
+  const { broker } = await setup();
+  const { req } = await request(broker, { otherKey: true });
+  await assert.rejects(broker.release(req), (e) => isCustodianError(e, 'E_KBS_APPRAISAL_FAILED') && /another public key/.test(e.message));
+  await assert.rejects(broker.release(req), (e) => isCustodianError(e, 'E_KBS_NONCE_REPLAYED'));
+});
+
+test('B24 refuses a measurement the quorum has not approved; releases it after an approved change', async () => {
+  const { broker, secrets, clock, audit } = await setup();
+  const first = await request(broker, { measurement: M2 });
+  await assert.rejects(broker.release(first.req), (e) => isCustodianError(e, 'E_KBS_MEASUREMENT_NOT_APPROVED'));
+  // One signature is not a quorum.
+  await assert.rejects(
+    broker.approveMeasurement(signedChange({ measurement: M2, previous: M1, approvedAtMs: clock.nowMs(), reason: 'v2' }, secrets, ['member-2', 'member-2'])),
+    (e) => isCustodianError(e, 'E_QUORUM_NOT_MET'),
+  );
+  assert.equal(audit.ofKind('kbs.measurement_refused').length, 1);
+  await broker.approveMeasurement(signedChange({ measurement: M2, previous: M1, approvedAtMs: clock.nowMs(), reason: 'v2' }, secrets, ['member-1', 'member-2']));
+  const second = await request(broker, { measurement: M2 });
+  const rel = await broker.release(second.req);
+  const k2 = await openKeyRelease(rel, second.kp.privateKey, { measurement: M2, nonce: second.req.nonce });
+  const third = await request(broker);
+  const k1 = await openKeyRelease(await broker.release(third.req), third.kp.privateKey, { measurement: M1, nonce: third.req.nonce });
+  assert.notDeepEqual(k1.expose(), k2.expose(), 'keys are per measurement');
+});
+
+test('refuses a measurement change whose predecessor is not approved, or whose signature was made over another change', async () => {
+  const { broker, secrets, clock } = await setup();
+  await assert.rejects(
+    broker.approveMeasurement(signedChange({ measurement: M2, previous: 'cc'.repeat(48), approvedAtMs: clock.nowMs(), reason: 'x' }, secrets, ['member-0', 'member-1'])),
+    (e) => isCustodianError(e, 'E_MEASUREMENT_CHANGE_INVALID'),
+  );
+  const rec = signedChange({ measurement: M2, previous: M1, approvedAtMs: clock.nowMs(), reason: 'x' }, secrets, ['member-0', 'member-1']);
+  await assert.rejects(broker.approveMeasurement({ ...rec, change: { ...rec.change, measurement: 'dd'.repeat(48) } }), (e) => isCustodianError(e, 'E_QUORUM_NOT_MET'));
+});
+
+test('F01 an audit sink that cannot write stops the release: nothing is released', async () => {
+  const { broker, audit } = await setup();
+  const { req } = await request(broker);
+  audit.failing = true;
+  await assert.rejects(broker.release(req), (e) => isCustodianError(e, 'E_AUDIT_UNAVAILABLE'));
+  assert.equal(broker.releaseCount, 0);
+});
+
+test('an appraiser that throws refuses (fail closed)', async () => {
+  const { broker } = await setup(async () => {
+    throw new Error('verifier crashed');
+  });
+  const { req } = await request(broker);
+  await assert.rejects(broker.release(req), (e) => isCustodianError(e, 'E_KBS_APPRAISAL_FAILED') && /verifier crashed/.test(e.message));
+});

@@ -1,0 +1,179 @@
+/**
+ * The key broker: attestation-gated release of per-measurement sealing keys
+ * (DESIGN.md flow 2). A release runs these steps in order, and any failing
+ * step refuses with its reasons and is audited:
+ *
+ *   consume nonce (single-use, expiring) → appraise evidence (binds nonce and
+ *   the ephemeral key) → measurement approved by the quorum → derive the
+ *   sealing key from the HSM-held master → HPKE-encrypt it to the ephemeral
+ *   key → audit `kbs.key_released` (durable) → respond.
+ *
+ * The nonce is consumed before appraisal, so a replayed request is refused
+ * whatever happened to the first one.
+ */
+import { createHash } from 'node:crypto';
+import { CustodianError, isCustodianError } from '@custodian/core/errors';
+import { bytesToHex, concatBytes, utf8 } from '@custodian/core/bytes';
+import type { Clock } from '@custodian/core/clock';
+import type { Json } from '@custodian/core/canonical-json';
+import type { RootOfTrust } from './hsm/root-of-trust.js';
+import type { AppraiseFn } from './appraisal.js';
+import type { KbsAuditSink, KbsAuditKind } from './audit-sink.js';
+import type { NonceStore, IssuedNonce } from './nonce-store.js';
+import type { MeasurementChangeRecord, MeasurementRegistry } from './measurement-approvals.js';
+import { deriveSealingKey } from './sealing-keys.js';
+import { hpkeSeal, X25519_PUBLIC_KEY_BYTES } from './hpke.js';
+import { issueWorkloadCredential, WORKLOAD_CREDENTIAL_TTL_MS_DEFAULT, type WorkloadCredential } from './workload-credential.js';
+
+/** HPKE `info` prefix for a released sealing key: `prefix ‖ 0x00 ‖ measurement`. */
+export const KEY_RELEASE_INFO_PREFIX = 'custodian/kbs/key-release/v1';
+
+/** The HPKE info binding a release to its measurement (the enclave uses the same bytes to open it). */
+export function keyReleaseInfo(measurement: string): Uint8Array {
+  return concatBytes(utf8(KEY_RELEASE_INFO_PREFIX), Uint8Array.of(0), utf8(measurement));
+}
+
+/** A decoded key-release request. */
+export interface KeyReleaseRequest {
+  readonly nonce: Uint8Array;
+  readonly evidence: Uint8Array;
+  /** The enclave's ephemeral X25519 public key, bound in the evidence's report data. */
+  readonly publicKey: Uint8Array;
+}
+
+/** A successful release: the sealing key encrypted to the request's public key (HPKE, aad = nonce). */
+export interface KeyRelease {
+  readonly measurement: string;
+  readonly enc: Uint8Array;
+  readonly ciphertext: Uint8Array;
+  readonly credential: WorkloadCredential;
+}
+
+/** Codes of a refused release (besides the nonce store's and the root's). */
+export type ReleaseRefusalCode = 'E_KBS_APPRAISAL_FAILED' | 'E_KBS_MEASUREMENT_NOT_APPROVED' | 'E_KBS_REQUEST_INVALID' | 'E_AUDIT_UNAVAILABLE';
+
+/** What the broker is built from; everything is injected. */
+export interface KeyBrokerDeps {
+  readonly root: RootOfTrust;
+  readonly wrappedMaster: Uint8Array;
+  readonly nonces: NonceStore;
+  readonly measurements: MeasurementRegistry;
+  readonly appraise: AppraiseFn;
+  readonly audit: KbsAuditSink;
+  readonly clock: Clock;
+  readonly credentialTtlMs?: number;
+  /** Persists the registry after an approval (the KBS state file); optional in tests. */
+  readonly onApproved?: (record: MeasurementChangeRecord) => Promise<void>;
+}
+
+/** The key broker. */
+export class KeyBroker {
+  #releases = 0;
+
+  constructor(private readonly deps: KeyBrokerDeps) {}
+
+  /** How many sealing keys this broker released since it started (the demo's `keyReleases`). */
+  get releaseCount(): number {
+    return this.#releases;
+  }
+
+  /** Issues a nonce for one release request. */
+  issueNonce(): IssuedNonce {
+    return this.deps.nonces.issue();
+  }
+
+  /** Runs the release pipeline; throws a typed, audited refusal on any failing step. */
+  async release(req: KeyReleaseRequest): Promise<KeyRelease> {
+    const ctx = { nonce: bytesToHex(req.nonce), publicKey: bytesToHex(req.publicKey), evidenceSha256: createHash('sha256').update(req.evidence).digest('hex') };
+    let measurement = '';
+    try {
+      if (req.publicKey.length !== X25519_PUBLIC_KEY_BYTES) {
+        throw new CustodianError('E_KBS_REQUEST_INVALID', `the public key must be an X25519 key of ${X25519_PUBLIC_KEY_BYTES} bytes`, {});
+      }
+      this.deps.nonces.consume(req.nonce);
+      const appraisal = await this.#appraise(req);
+      measurement = appraisal.measurement;
+      if (!appraisal.ok) {
+        throw new CustodianError('E_KBS_APPRAISAL_FAILED', `the evidence was refused: ${appraisal.reasons.join('; ') || 'no reason given'}`, { reasons: appraisal.reasons, measurement });
+      }
+      if (!this.deps.measurements.isApproved(measurement)) {
+        throw new CustodianError('E_KBS_MEASUREMENT_NOT_APPROVED', `measurement ${measurement.slice(0, 16)}… has not been approved by the quorum`, {
+          reasons: ['measurement not approved by a quorum-signed measurement change'],
+          measurement,
+        });
+      }
+      const out = await this.#seal(req, measurement, appraisal.platform ?? 'unknown');
+      await this.#audit('kbs.key_released', { ...ctx, measurement, credentialExpiresAtMs: out.credential.claims.expiresAtMs }, true);
+      this.#releases++;
+      return out;
+    } catch (e) {
+      if (isCustodianError(e, 'E_AUDIT_UNAVAILABLE')) throw e;
+      const err = isCustodianError(e) ? e : new CustodianError('E_INTERNAL', 'the key release failed unexpectedly', {});
+      if (err.code.startsWith('E_HSM_')) await this.#audit('hsm.error', { operation: 'release', code: err.code, message: err.message }, false);
+      await this.#audit('kbs.release_refused', { ...ctx, measurement, code: err.code, message: err.message, reasons: reasonsOf(err) }, true, err);
+      throw err;
+    }
+  }
+
+  /** Applies a quorum-signed measurement change; refusals are audited too. */
+  async approveMeasurement(record: MeasurementChangeRecord): Promise<readonly string[]> {
+    const body = { measurement: record.change.measurement, previous: record.change.previous, reason: record.change.reason };
+    try {
+      const signers = this.deps.measurements.approve(record);
+      await this.#audit('kbs.measurement_approved', { ...body, signers: [...signers] }, true);
+      await this.deps.onApproved?.(record);
+      return signers;
+    } catch (e) {
+      if (isCustodianError(e, 'E_AUDIT_UNAVAILABLE')) throw e;
+      const err = isCustodianError(e) ? e : new CustodianError('E_INTERNAL', 'the approval failed unexpectedly', {});
+      await this.#audit('kbs.measurement_refused', { ...body, code: err.code, message: err.message }, true, err);
+      throw err;
+    }
+  }
+
+  async #appraise(req: KeyReleaseRequest): Promise<{ ok: boolean; measurement: string; reasons: string[]; platform?: string }> {
+    try {
+      const r = await this.deps.appraise(req.evidence, { nonce: req.nonce, publicKeyBinding: req.publicKey });
+      return { ok: r.ok === true, measurement: typeof r.measurement === 'string' ? r.measurement : '', reasons: Array.isArray(r.reasons) ? r.reasons.map(String) : [], ...(r.platform !== undefined ? { platform: r.platform } : {}) };
+    } catch (e) {
+      // Fail closed: an appraiser that throws refuses.
+      return { ok: false, measurement: '', reasons: [`the appraisal failed: ${e instanceof Error ? e.message : String(e)}`] };
+    }
+  }
+
+  async #seal(req: KeyReleaseRequest, measurement: string, platform: string): Promise<KeyRelease> {
+    const key = await deriveSealingKey(this.deps.root, this.deps.wrappedMaster, measurement);
+    try {
+      const sealed = await hpkeSeal(req.publicKey, key.expose(), keyReleaseInfo(measurement), req.nonce);
+      const now = this.deps.clock.nowMs();
+      const credential = await issueWorkloadCredential(this.deps.root, {
+        measurement,
+        platform,
+        subjectKey: bytesToHex(req.publicKey),
+        issuedAtMs: now,
+        expiresAtMs: now + (this.deps.credentialTtlMs ?? WORKLOAD_CREDENTIAL_TTL_MS_DEFAULT),
+      });
+      return { measurement, enc: sealed.enc, ciphertext: sealed.ciphertext, credential };
+    } finally {
+      key.zeroise();
+    }
+  }
+
+  /** Appends an audit entry; with `required`, a failed append is E_AUDIT_UNAVAILABLE (fail closed, F01). */
+  async #audit(kind: KbsAuditKind, body: { readonly [k: string]: Json }, required: boolean, refusal?: CustodianError): Promise<void> {
+    try {
+      await this.deps.audit.append({ kind, atMs: this.deps.clock.nowMs(), body });
+    } catch {
+      if (!required) return;
+      throw new CustodianError('E_AUDIT_UNAVAILABLE', 'the audit log cannot be written; nothing is released', {
+        kind,
+        ...(refusal ? { refusal: refusal.code, reasons: reasonsOf(refusal) } : {}),
+      });
+    }
+  }
+}
+
+function reasonsOf(e: CustodianError): string[] {
+  const r = e.detail['reasons'];
+  return Array.isArray(r) ? r.map(String) : [e.message];
+}
