@@ -1,0 +1,228 @@
+/**
+ * The Cedar context of an EVM transaction, derived inside the enclave from
+ * the decoded raw bytes only — never from the host's description (issue 5 §2)
+ * — together with the integrity findings that deny whatever the policies say:
+ * chain id (B16), screening hits, non-allow-listed delegatecall (B15),
+ * approvals to unknown spenders (B17), declared intent vs calldata (B18).
+ */
+import type { Eip1559Tx } from '@custodian/chains/evm/eip1559';
+import type { CedarValueJson } from '@cedar-policy/cedar-wasm/nodejs';
+import type { AddressBook } from './address-book.js';
+import { addressKey } from './address-key.js';
+import type { ChainConfig } from './chain-config.js';
+import type { GuardFinding } from './decision.js';
+import { readEvmEffects, type EvmEffects } from './evm-effects.js';
+import { assertPriceTableFresh, NATIVE_ASSET, valueInMinor, type PriceTable } from './price-table.js';
+import type { PolicyAction } from './schema.js';
+import { assertScreeningListFresh, type ScreeningList } from './sanctions/screening-list.js';
+import type { Spend, VelocityLedger } from './velocity-ledger.js';
+import { isCustodianError } from '@custodian/core/errors';
+
+/** Address-book label that allow-lists a delegatecall target (e.g. Safe MultiSend). */
+export const LABEL_DELEGATECALL_ALLOWED = 'delegatecall-allowed';
+/** Address-book label that allow-lists a token spender. */
+export const LABEL_SPENDER_ALLOWED = 'spender-allowed';
+/** Largest value passed to Cedar as a Long (beyond it values saturate; limits use exact bigints). */
+const CEDAR_LONG_SAFE_MAX = BigInt(Number.MAX_SAFE_INTEGER);
+const UINT256_MAX = (1n << 256n) - 1n;
+
+/** What the initiator declared (signed request); compared with the calldata (B18). */
+export interface DeclaredIntent {
+  readonly destination?: string;
+  readonly amountBaseUnits?: bigint;
+  readonly asset?: string;
+}
+
+/** The wallet a request spends from. */
+export interface WalletRef {
+  readonly id: string;
+  readonly groups: readonly string[];
+  /** Chain ids this wallet is configured for (B16). */
+  readonly chainIds: readonly bigint[];
+}
+
+/** The governed data a decision reads. */
+export interface PolicyDataRefs {
+  readonly addressBook: AddressBook;
+  readonly priceTable: PriceTable;
+  readonly screening: ScreeningList;
+}
+
+/** Inputs of context derivation. */
+export interface EvmContextInput {
+  readonly tx: Eip1559Tx;
+  readonly chain: ChainConfig;
+  readonly wallet: WalletRef;
+  readonly initiator: string;
+  readonly intent: DeclaredIntent | null;
+  readonly data: PolicyDataRefs;
+  readonly ledger: VelocityLedger | null;
+  readonly nowMs: number;
+}
+
+/** The derived facts. */
+export interface EvmFacts {
+  readonly action: PolicyAction;
+  readonly context: Record<string, CedarValueJson>;
+  readonly findings: readonly GuardFinding[];
+  /** True when policy must demand a quorum and a time-lock (B15). */
+  readonly privileged: boolean;
+  /** The spend to check against limits (requestId, wallet, initiator filled by the caller). */
+  readonly spend: Omit<Spend, 'requestId' | 'wallet' | 'initiator'>;
+  readonly effects: EvmEffects;
+}
+
+interface Priced {
+  readonly valueMinor: bigint | null;
+  readonly symbol: string;
+}
+
+/** Derives the Cedar context and the integrity findings of an EVM transaction. */
+export function deriveEvmContext(input: EvmContextInput): EvmFacts {
+  const { tx, chain, wallet, data, nowMs } = input;
+  const findings: GuardFinding[] = [];
+  const fx = readEvmEffects(tx);
+  const chainIdConfigured = tx.chainId === chain.chainId && wallet.chainIds.includes(tx.chainId);
+  if (!chainIdConfigured) findings.push({ code: 'E_CHAIN_ID_MISMATCH', reason: `transaction chain id ${tx.chainId} is not ${chain.name} (${chain.chainId}) or not configured for wallet ${wallet.id}` });
+  if (fx.malformed !== null) findings.push({ code: 'E_CALLDATA_INVALID', reason: `calldata could not be decoded: ${fx.malformed}` });
+  const fresh = freshness(data, nowMs, findings);
+  screen(fx, chain, data.screening, findings);
+  const party = (key: string | null): Record<string, CedarValueJson> => partyFacts(key, chain, wallet, data.addressBook, input.ledger, data.screening);
+  for (const d of fx.delegatecalls) {
+    if (!labelsOf(data.addressBook, chain, d).includes(LABEL_DELEGATECALL_ALLOWED)) findings.push({ code: 'E_PRIVILEGED_OPERATION', reason: `delegatecall to ${d}, which is not on the delegatecall allow-list` });
+  }
+  for (const a of fx.approvals) {
+    if (a.amount === 0n && !a.unlimited) continue; // a revocation grants nothing
+    if (labelsOf(data.addressBook, chain, a.spender).includes(LABEL_SPENDER_ALLOWED)) continue;
+    findings.push(a.unlimited ? { code: 'E_UNLIMITED_APPROVAL', reason: `unlimited ${a.method} of ${a.token} to spender ${a.spender}, which is not allow-listed` } : { code: 'E_SPENDER_NOT_ALLOWLISTED', reason: `${a.method} of ${a.token} to spender ${a.spender}, which is not allow-listed` });
+  }
+  const action = actionOf(fx);
+  const assets = [...new Set(action === 'approve-token' ? fx.approvals.map((a) => a.token) : fx.movements.map((m) => m.asset))];
+  const asset = assets.length === 0 ? NATIVE_ASSET : assets.length === 1 ? assets[0]! : 'mixed';
+  const baseUnits = action === 'approve-token' ? fx.approvals.reduce((n, a) => n + a.amount, 0n) : fx.movements.reduce((n, m) => n + m.amount, 0n);
+  if (baseUnits > UINT256_MAX) findings.push({ code: 'E_AMOUNT_OVERFLOW', reason: 'the amounts moved add up to more than 256 bits' });
+  const priced = fresh ? priceOf(data.priceTable, chain, asset, baseUnits) : { valueMinor: null, symbol: '' };
+  const maxFee = tx.maxFeePerGas * tx.gasLimit;
+  const fee = fresh ? priceOf(data.priceTable, chain, NATIVE_ASSET, maxFee) : { valueMinor: null, symbol: '' };
+  const destinations = [...new Set(action === 'approve-token' ? fx.approvals.map((a) => a.spender) : fx.movements.map((m) => m.destination))];
+  const destination = destinations.length === 0 ? party(fx.target) : destinations.length === 1 ? party(destinations[0]!) : mergeParties(destinations.map((d) => party(d)));
+  checkIntent(input.intent, destinations, asset, baseUnits, chain, findings);
+  const privileged = fx.privileged.length > 0 || fx.delegatecalls.length > 0;
+  const context: Record<string, CedarValueJson> = {
+    chain: chain.name,
+    chainId: Number(tx.chainId > CEDAR_LONG_SAFE_MAX ? CEDAR_LONG_SAFE_MAX : tx.chainId),
+    chainIdConfigured,
+    asset,
+    assetSymbol: asset === NATIVE_ASSET ? chain.nativeSymbol : priced.symbol,
+    amount: amountFacts(baseUnits, priced),
+    destination,
+    call: {
+      kind: fx.kind,
+      method: fx.method,
+      known: fx.unknown.length === 0 && fx.malformed === null,
+      target: party(fx.target),
+      delegatecall: fx.delegatecalls.length > 0,
+      privileged,
+      unlimitedApproval: fx.approvals.some((a) => a.unlimited),
+      movements: fx.movements.length,
+    },
+    fee: amountFacts(maxFee, fee),
+    initiator: input.initiator,
+  };
+  const spendValue = action === 'approve-token' ? 0n : baseUnits;
+  const spend = { asset: `${chain.name}:${asset}`, destination: `${chain.name}:${destinations[0] ?? fx.target ?? 'none'}`, valueMinor: action === 'approve-token' ? 0n : priced.valueMinor, baseUnits: spendValue };
+  return { action, context, findings, privileged, spend, effects: fx };
+}
+
+function actionOf(fx: EvmEffects): PolicyAction {
+  if (fx.kind === 'create' || fx.kind === 'malformed' || fx.unknown.length > 0 || fx.privileged.length > 0 || fx.delegatecalls.length > 0) return 'contract-call';
+  if (fx.approvals.length > 0) return fx.movements.length === 0 ? 'approve-token' : 'contract-call';
+  return 'transfer';
+}
+
+function freshness(data: PolicyDataRefs, nowMs: number, findings: GuardFinding[]): boolean {
+  try {
+    assertScreeningListFresh(data.screening, nowMs);
+  } catch (e) {
+    if (!isCustodianError(e)) throw e;
+    findings.push({ code: e.code, reason: e.message });
+  }
+  try {
+    assertPriceTableFresh(data.priceTable, nowMs);
+    return true;
+  } catch (e) {
+    if (!isCustodianError(e)) throw e;
+    findings.push({ code: e.code, reason: e.message });
+    return false;
+  }
+}
+
+function screen(fx: EvmEffects, chain: ChainConfig, list: ScreeningList, findings: GuardFinding[]): void {
+  for (const a of fx.addresses) {
+    for (const hit of list.screen(a)) {
+      findings.push({ code: 'E_SANCTIONED_DESTINATION', reason: `${a} on ${chain.name} is on screening list ${list.version} (${hit.asset}, ${hit.reference})` });
+    }
+  }
+}
+
+function labelsOf(book: AddressBook, chain: ChainConfig, key: string): readonly string[] {
+  return book.lookup(chain.name, key)?.labels ?? [];
+}
+
+function partyFacts(key: string | null, chain: ChainConfig, wallet: WalletRef, book: AddressBook, ledger: VelocityLedger | null, list: ScreeningList): Record<string, CedarValueJson> {
+  if (key === null) return { address: '', listed: false, name: '', labels: [], firstTime: false, sanctioned: false };
+  const entry = book.lookup(chain.name, key);
+  return {
+    address: key,
+    listed: entry !== undefined,
+    name: entry?.name ?? '',
+    labels: [...(entry?.labels ?? [])],
+    firstTime: ledger === null ? true : !ledger.hasSent(wallet.id, `${chain.name}:${key}`),
+    sanctioned: list.screen(key).length > 0,
+  };
+}
+
+function mergeParties(parties: readonly Record<string, CedarValueJson>[]): Record<string, CedarValueJson> {
+  const labels = parties.map((p) => p['labels'] as string[]).reduce((a, b) => a.filter((l) => b.includes(l)));
+  return {
+    address: 'multiple',
+    listed: parties.every((p) => p['listed'] === true),
+    name: 'multiple',
+    labels,
+    firstTime: parties.some((p) => p['firstTime'] === true),
+    sanctioned: parties.some((p) => p['sanctioned'] === true),
+  };
+}
+
+function priceOf(table: PriceTable, chain: ChainConfig, asset: string, amount: bigint): Priced {
+  if (asset === 'mixed') return { valueMinor: null, symbol: '' };
+  const p = table.lookup(chain.name, asset);
+  if (p === undefined) return { valueMinor: null, symbol: '' };
+  return { valueMinor: valueInMinor(amount, p), symbol: p.symbol };
+}
+
+function amountFacts(baseUnits: bigint, p: Priced): Record<string, CedarValueJson> {
+  const v = p.valueMinor;
+  return { baseUnits: baseUnits.toString(), valueMinor: v === null ? 0 : Number(v > CEDAR_LONG_SAFE_MAX ? CEDAR_LONG_SAFE_MAX : v), priced: v !== null };
+}
+
+function checkIntent(intent: DeclaredIntent | null, destinations: readonly string[], asset: string, baseUnits: bigint, chain: ChainConfig, findings: GuardFinding[]): void {
+  if (intent === null) return;
+  const mismatch = (what: string): void => void findings.push({ code: 'E_INTENT_MISMATCH', reason: `the request declares ${what}, but the transaction bytes say otherwise` });
+  if (intent.destination !== undefined) {
+    let key: string;
+    try {
+      key = addressKey(intent.destination);
+    } catch (e) {
+      if (!isCustodianError(e)) throw e;
+      findings.push({ code: e.code, reason: `declared destination: ${e.message}` });
+      return;
+    }
+    if (destinations.length !== 1 || destinations[0] !== key) mismatch(`destination ${intent.destination}`);
+  }
+  if (intent.amountBaseUnits !== undefined && intent.amountBaseUnits !== baseUnits) mismatch(`amount ${intent.amountBaseUnits} base units`);
+  if (intent.asset !== undefined) {
+    const declared = intent.asset === NATIVE_ASSET || intent.asset === chain.nativeSymbol ? NATIVE_ASSET : intent.asset.toLowerCase();
+    if (declared !== asset) mismatch(`asset ${intent.asset}`);
+  }
+}
