@@ -1,0 +1,130 @@
+/**
+ * `custodian wallet create|list`, `custodian tx propose|approve|status|list`,
+ * `custodian audit list`: the custody path, step by step.
+ */
+import { CustodianError } from '@custodian/core/errors';
+import type { Json } from '@custodian/core/canonical-json';
+import { hexToBytes } from '@custodian/core/bytes';
+import { decodeEnclaveSigned, verifyAuditChain, type EnclaveSigned } from '@custodian/protocol/enclave-signed';
+import { readKeyFile } from '../key-file.js';
+import { HostClient } from '../host-client.js';
+import { approveRequest, buildTransfer, createWallet, proposeTx, type Actor } from '../operations.js';
+import { verifyOrg } from '../verify-org.js';
+import { emit, parseArgs, UsageError } from '../output.js';
+
+function req(values: Map<string, string[]>, name: string): string {
+  const v = values.get(name)?.[0];
+  if (v === undefined) throw new UsageError(`--${name} is required`);
+  return v;
+}
+
+function actor(values: Map<string, string[]>): Actor {
+  return { operatorId: req(values, 'operator'), key: readKeyFile(req(values, 'key')) };
+}
+
+type R = Record<string, Json>;
+
+function describe(r: R): string {
+  const approvals = (r['approvals'] as R[]).map((a) => `${String(a['operatorId'])}${a['accepted'] ? '' : ` (rejected: ${String(a['code'])})`}`).join(', ');
+  const summary = (r['summary'] as R)['statement'] as R;
+  return [
+    `request ${String(r['requestId'])}`,
+    `  ${String(summary['text'])}`,
+    `  status: ${String(r['status'])}; approvals: ${approvals || 'none'} (${String(r['approvalsNeeded'])} needed)`,
+    ...(r['txHash'] ? [`  tx hash: ${String(r['txHash'])}${r['receiptStatus'] ? ` (${String(r['receiptStatus'])})` : ''}`] : []),
+  ].join('\n');
+}
+
+/** `custodian wallet ...` */
+export async function walletCommand(args: readonly string[], json: boolean, hostUrl: string): Promise<number> {
+  const [sub, ...rest] = args;
+  const client = new HostClient(hostUrl);
+  if (sub === 'create') {
+    const { values } = parseArgs(rest, { strings: ['id', 'signer', 'key', 'operator', 'scheme'] });
+    const scheme = values.get('scheme')?.[0] ?? 'single';
+    if (scheme !== 'single') throw new CustodianError('E_SCHEME_UNSUPPORTED', `scheme ${scheme} is not wired into signers yet; use single`);
+    const org = await verifyOrg(client);
+    const w = (await createWallet(client, actor(values), { orgId: org.manifest.orgId, walletId: req(values, 'id'), signerId: req(values, 'signer'), scheme })) as R;
+    emit(json, w, `wallet ${String(w['walletId'])} (${String(w['scheme'])} on ${String(w['signerId'])}): ${String(w['address'])}`);
+    return 0;
+  }
+  if (sub === 'list') {
+    const ws = (await client.get('/v1/wallets')) as R[];
+    emit(json, { wallets: ws }, ws.map((w) => `${String(w['walletId'])}\t${String(w['scheme'])}\t${String(w['signerId'])}\t${String(w['address'])}`).join('\n') || 'no wallets');
+    return 0;
+  }
+  throw new UsageError('usage: custodian wallet create|list');
+}
+
+/** `custodian tx ...` */
+export async function txCommand(args: readonly string[], json: boolean, hostUrl: string): Promise<number> {
+  const [sub, ...rest] = args;
+  const client = new HostClient(hostUrl);
+  if (sub === 'propose') {
+    const { values } = parseArgs(rest, { strings: ['wallet', 'to', 'value-wei', 'nonce', 'raw', 'key', 'operator'] });
+    const org = await verifyOrg(client, []);
+    const walletId = req(values, 'wallet');
+    let raw = values.get('raw')?.[0];
+    if (!raw) {
+      const wallet = ((await client.get('/v1/wallets')) as R[]).find((w) => w['walletId'] === walletId);
+      if (!wallet) throw new CustodianError('E_WALLET_UNKNOWN', `wallet ${walletId} does not exist`);
+      const nonce = values.get('nonce')?.[0];
+      raw = await buildTransfer(client, String(wallet['address']), req(values, 'to'), BigInt(req(values, 'value-wei')), nonce === undefined ? undefined : BigInt(nonce));
+    }
+    hexToBytes(raw, '--raw');
+    const r = (await proposeTx(client, actor(values), { orgId: org.manifest.orgId, walletId, rawTx: raw })) as R;
+    emit(json, r, describe(r));
+    return r['status'] === 'denied' ? 1 : 0;
+  }
+  if (sub === 'approve') {
+    const { values } = parseArgs(rest, { strings: ['request', 'key', 'operator', 'ttl-seconds'] });
+    const ttl = Number(values.get('ttl-seconds')?.[0] ?? '3600');
+    const { check, result } = await approveRequest(client, actor(values), req(values, 'request'), ttl * 1000);
+    emit(json, result, `approved after checking the enclave-signed summary:\n  ${check.text}\n${describe(result as R)}`);
+    return 0;
+  }
+  if (sub === 'status') {
+    const { values } = parseArgs(rest, { strings: ['request'] });
+    const r = (await client.get(`/v1/requests/${req(values, 'request')}`)) as R;
+    emit(json, r, describe(r));
+    return 0;
+  }
+  if (sub === 'list') {
+    const rs = (await client.get('/v1/requests')) as R[];
+    emit(json, { requests: rs }, rs.map(describe).join('\n') || 'no requests');
+    return 0;
+  }
+  throw new UsageError('usage: custodian tx propose|approve|status|list');
+}
+
+/** `custodian audit list [--request ID]`: entries, with each signer's chain verified. */
+export async function auditListCommand(args: readonly string[], json: boolean, hostUrl: string): Promise<number> {
+  const { values } = parseArgs(args, { strings: ['request'] });
+  const client = new HostClient(hostUrl);
+  const org = await verifyOrg(client);
+  const all = (await client.get('/v1/audit')) as R[];
+  const bySigner = new Map<string, EnclaveSigned[]>();
+  for (const row of all) {
+    const list = bySigner.get(String(row['signerId'])) ?? [];
+    list.push(decodeEnclaveSigned(row['entry'] as Json, 'entry'));
+    bySigner.set(String(row['signerId']), list);
+  }
+  const chains: R = {};
+  let ok = true;
+  for (const [signerId, entries] of bySigner) {
+    const key = org.identityKeys.get(signerId);
+    const bad = key ? verifyAuditChain(entries, key) : 0;
+    chains[signerId] = { entries: entries.length, verified: bad === -1, ...(bad >= 0 ? { firstBadSeq: bad } : {}) };
+    if (bad !== -1) ok = false;
+  }
+  const requestId = values.get('request')?.[0];
+  const shown = all
+    .filter((r) => !requestId || r['requestId'] === requestId)
+    .map((r) => ({ signerId: r['signerId'], seq: r['seq'], kind: r['kind'], requestId: r['requestId'], timeMs: r['timeMs'], data: ((r['entry'] as R)['statement'] as R)['data'] as Json }));
+  const human = [
+    ...Object.entries(chains).map(([s, c]) => `chain ${s}: ${String((c as R)['entries'])} entries, ${(c as R)['verified'] ? 'signatures and links verified' : 'BROKEN at seq ' + String((c as R)['firstBadSeq'])}`),
+    ...shown.map((e) => `${String(e.signerId)}#${String(e.seq)}\t${new Date(Number(e.timeMs)).toISOString()}\t${String(e.kind)}\t${JSON.stringify(e.data)}`),
+  ].join('\n');
+  emit(json, { ok, chains, entries: shown }, human);
+  return ok ? 0 : 1;
+}

@@ -1,0 +1,95 @@
+/**
+ * `custodian kbs serve`: runs the key broker over HTTP.
+ *
+ *   custodian kbs serve --data-dir DIR --quorum FILE [--host 127.0.0.1] [--port 8700]
+ *     [--hsm software|softhsm|pkcs11] [--pkcs11-module PATH] [--pkcs11-token LABEL | --pkcs11-slot N]
+ *     [--pkcs11-pin-env VAR] [--json]
+ *
+ * `--hsm software` (the default) is the loudly-labelled software root;
+ * `softhsm` creates a SoftHSM2 token inside DIR and uses it through PKCS#11;
+ * `pkcs11` uses any module (Luna, CloudHSM, YubiHSM 2; apps/kbs/README.md).
+ * The PIN is read from the environment variable named by --pkcs11-pin-env
+ * (default CUSTODIAN_HSM_PIN), never from the command line. Until the lead
+ * wires the attestation appraisal in, every release is refused (fail closed).
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseJson } from '@custodian/core/canonical-json';
+import { Secret } from '@custodian/core/secret';
+import { decodeQuorum } from '@custodian/kbs/quorum';
+import { openKbs, type RootConfig } from '@custodian/kbs/kbs-runtime';
+import { createKbsServer, listenKbs } from '@custodian/kbs/server';
+import { ensureSoftHsmToken } from '@custodian/kbs/hsm/softhsm-token';
+import type { AppraiseFn } from '@custodian/kbs/appraisal';
+import { emit, emitError, parseArgs, progress, UsageError } from '../output.js';
+
+/** Default port of the key broker. */
+export const KBS_PORT_DEFAULT = 8700;
+/** Default environment variable holding the HSM PIN. */
+export const KBS_PIN_ENV_DEFAULT = 'CUSTODIAN_HSM_PIN';
+/** PIN of the development SoftHSM2 token created by `--hsm softhsm` (not a secret: development only). */
+export const SOFTHSM_DEV_PIN = '1234';
+
+const USAGE = `usage: custodian kbs serve --data-dir DIR --quorum FILE [--host H] [--port N] [--hsm software|softhsm|pkcs11]
+       [--pkcs11-module PATH] [--pkcs11-token LABEL | --pkcs11-slot N] [--pkcs11-pin-env VAR] [--json]`;
+
+/** Entry point of `custodian kbs ...`; `appraise` is the lead's hook for the real appraisal. */
+export async function kbsCommand(args: readonly string[], appraise?: AppraiseFn): Promise<number> {
+  const json = args.includes('--json');
+  try {
+    const [sub, ...rest] = args;
+    if (sub !== 'serve') throw new UsageError(USAGE);
+    return await serve(rest, json, appraise);
+  } catch (e) {
+    return emitError(json, e);
+  }
+}
+
+function one(values: Map<string, string[]>, name: string): string | undefined {
+  return values.get(name)?.[0];
+}
+
+function rootConfig(values: Map<string, string[]>, dataDir: string): RootConfig {
+  const hsm = one(values, 'hsm') ?? 'software';
+  if (hsm === 'software') return { kind: 'software' };
+  if (hsm === 'softhsm') {
+    const t = ensureSoftHsmToken(join(dataDir, 'softhsm'), 'custodian-kbs', SOFTHSM_DEV_PIN);
+    return { kind: 'pkcs11', modulePath: t.modulePath, tokenLabel: t.tokenLabel, pin: new Secret(SOFTHSM_DEV_PIN) };
+  }
+  if (hsm !== 'pkcs11') throw new UsageError(`--hsm must be software, softhsm or pkcs11\n${USAGE}`);
+  const modulePath = one(values, 'pkcs11-module');
+  if (modulePath === undefined) throw new UsageError(`--hsm pkcs11 needs --pkcs11-module\n${USAGE}`);
+  const tokenLabel = one(values, 'pkcs11-token');
+  const slot = one(values, 'pkcs11-slot');
+  if ((tokenLabel === undefined) === (slot === undefined)) throw new UsageError(`give exactly one of --pkcs11-token and --pkcs11-slot\n${USAGE}`);
+  if (slot !== undefined && !/^[0-9]{1,3}$/.test(slot)) throw new UsageError('--pkcs11-slot must be a small non-negative integer');
+  const pinEnv = one(values, 'pkcs11-pin-env') ?? KBS_PIN_ENV_DEFAULT;
+  const pin = process.env[pinEnv];
+  if (pin === undefined || pin === '') throw new UsageError(`set the HSM PIN in the environment variable ${pinEnv}`);
+  return { kind: 'pkcs11', modulePath, pin: new Secret(pin), ...(tokenLabel !== undefined ? { tokenLabel } : { slotIndex: Number(slot) }) };
+}
+
+async function serve(args: readonly string[], json: boolean, appraise: AppraiseFn | undefined): Promise<number> {
+  const { values } = parseArgs(args, { strings: ['data-dir', 'quorum', 'host', 'port', 'hsm', 'pkcs11-module', 'pkcs11-token', 'pkcs11-slot', 'pkcs11-pin-env'], booleans: ['json'] });
+  const dataDir = one(values, 'data-dir');
+  const quorumFile = one(values, 'quorum');
+  if (dataDir === undefined || quorumFile === undefined) throw new UsageError(USAGE);
+  const port = Number(one(values, 'port') ?? KBS_PORT_DEFAULT);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError('--port must be 0..65535');
+  const host = one(values, 'host') ?? '127.0.0.1';
+  const quorum = decodeQuorum(parseJson(readFileSync(quorumFile)), 'quorum');
+  const rt = await openKbs({ dataDir, root: rootConfig(values, dataDir), quorum, ...(appraise ? { appraise } : {}), warn: progress });
+  const server = createKbsServer({ broker: rt.broker, root: rt.root, measurements: rt.measurements });
+  const url = await listenKbs(server, host, port);
+  emit(json, { ok: true, url, hsm: rt.root.kind, dataDir }, `key broker listening on ${url} (root: ${rt.root.kind})`);
+  await new Promise<void>((resolve) => {
+    const stop = (): void => {
+      server.close(() => resolve());
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  await rt.close();
+  progress(`key broker stopped; ${rt.broker.releaseCount} key release(s)`);
+  return 0;
+}

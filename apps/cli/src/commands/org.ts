@@ -1,0 +1,160 @@
+/**
+ * `custodian init`, `custodian operator keygen`, `custodian manifest
+ * create|sign|submit|show`: setting up an organisation.
+ */
+import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { CustodianError } from '@custodian/core/errors';
+import { parseJson, type Json } from '@custodian/core/canonical-json';
+import { Fields } from '@custodian/core/fields';
+import { bytesToHex } from '@custodian/core/bytes';
+import { createSimRoot, type SimRoot } from '@custodian/attestation/sim/sim-evidence';
+import { generateOperatorKey, type OperatorKeyAlg } from '@custodian/protocol/operator-key';
+import { decodeManifest, decodeSignedManifest, encodeSignedManifest, manifestHash, MANIFEST_TYPE, ROLES, signManifest } from '@custodian/protocol/manifest';
+import { readKeyFile, writeKeyFile } from '../key-file.js';
+import { emit, parseArgs, progress, UsageError } from '../output.js';
+import { HostClient } from '../host-client.js';
+
+/** File name of the sim root inside a data directory (development only). */
+export const SIM_ROOT_FILE = 'sim-root.json';
+
+/** Creates a sim root file in `dataDir` (development TEE stand-in). */
+export function initDataDir(dataDir: string): SimRoot {
+  mkdirSync(dataDir, { recursive: true });
+  const path = join(dataDir, SIM_ROOT_FILE);
+  if (existsSync(path)) return readSimRoot(path);
+  const root = createSimRoot();
+  writeFileSync(path, JSON.stringify({ type: 'custodian.sim-root.v1', warning: 'DEVELOPMENT ONLY: simulated TEE root, never trusted in production', secretKey: bytesToHex(root.secretKey.expose()), publicKey: bytesToHex(root.publicKey) }, null, 2) + '\n', { mode: 0o600 });
+  return root;
+}
+
+/** Reads a sim root file. */
+export function readSimRoot(path: string): SimRoot {
+  const f = new Fields(parseJson(readFileSync(path, 'utf8'), 4096), 'simRoot');
+  f.str('type', 64);
+  f.str('warning', 200);
+  const root = createSimRoot(f.hex('secretKey', 32));
+  f.hex('publicKey', 32);
+  f.done();
+  return root;
+}
+
+function one(values: Map<string, string[]>, name: string): string {
+  const v = values.get(name)?.[0];
+  if (v === undefined) throw new UsageError(`--${name} is required`);
+  return v;
+}
+
+/** `custodian init --data-dir D` */
+export async function initCommand(args: readonly string[], json: boolean): Promise<number> {
+  const { values } = parseArgs(args, { strings: ['data-dir'] });
+  const dir = one(values, 'data-dir');
+  const root = initDataDir(dir);
+  emit(json, { dataDir: dir, simRootPublicKey: bytesToHex(root.publicKey) }, `initialised ${dir}\nsim root (development only): ${bytesToHex(root.publicKey)}`);
+  return 0;
+}
+
+/** `custodian operator keygen --out FILE [--alg ed25519|p256]` */
+export async function operatorCommand(args: readonly string[], json: boolean): Promise<number> {
+  const [sub, ...rest] = args;
+  if (sub !== 'keygen') throw new UsageError('usage: custodian operator keygen --out FILE [--alg ed25519|p256]');
+  const { values } = parseArgs(rest, { strings: ['out', 'alg'] });
+  const alg = (values.get('alg')?.[0] ?? 'ed25519') as OperatorKeyAlg;
+  if (alg !== 'ed25519' && alg !== 'p256') throw new UsageError('--alg must be ed25519 or p256');
+  const out = one(values, 'out');
+  const key = generateOperatorKey(alg);
+  writeKeyFile(out, key);
+  emit(json, { keyFile: out, alg, publicKey: bytesToHex(key.publicKey) }, `wrote ${out} (${alg})\npublic key: ${bytesToHex(key.publicKey)}`);
+  return 0;
+}
+
+/** Parses `id=alice,roles=admin+approver,groups=treasury,key=FILE`. */
+function parseOperatorSpec(spec: string): Json {
+  const kv = new Map(spec.split(',').map((p) => p.split('=') as [string, string]));
+  const id = kv.get('id');
+  const keyPath = kv.get('key');
+  if (!id || !keyPath) throw new UsageError(`operator "${spec}" needs id= and key=`);
+  const roles = (kv.get('roles') ?? '').split('+').filter(Boolean);
+  for (const r of roles) if (!(ROLES as readonly string[]).includes(r)) throw new UsageError(`unknown role ${r} (roles: ${ROLES.join(', ')})`);
+  const key = readKeyFile(keyPath);
+  return { id, name: kv.get('name') ?? id, roles, groups: (kv.get('groups') ?? '').split('+').filter(Boolean), publicKey: { alg: key.alg, key: bytesToHex(key.publicKey) } };
+}
+
+/** Builds a genesis manifest payload. */
+export function buildManifestPayload(o: {
+  orgId: string;
+  chainId: bigint;
+  operators: Json[];
+  quorum: { threshold: number; members: string[] };
+  measurements: string[];
+  simRoot: Uint8Array;
+  maxValueWei: bigint;
+  allowlist: string[];
+  approvals: { group: string; count: number };
+}): Json {
+  const payload: Json = {
+    type: MANIFEST_TYPE,
+    orgId: o.orgId,
+    version: 1,
+    previousHash: '',
+    chainId: o.chainId.toString(),
+    operators: o.operators,
+    quorum: o.quorum,
+    enclave: { platform: 'sim', measurements: o.measurements, simRoot: bytesToHex(o.simRoot) },
+    policy: { maxValueWei: o.maxValueWei.toString(), allowlist: o.allowlist.map((a) => a.toLowerCase()), approvals: o.approvals },
+  };
+  decodeManifest(payload);
+  return payload;
+}
+
+/** `custodian manifest create|sign|submit|show` */
+export async function manifestCommand(args: readonly string[], json: boolean, hostUrl: string): Promise<number> {
+  const [sub, ...rest] = args;
+  if (sub === 'create') {
+    const { values } = parseArgs(rest, { strings: ['out', 'org', 'chain-id', 'sim-root', 'quorum', 'max-value-wei', 'approvals'], multi: ['operator', 'measurement', 'allow'] });
+    const [t, members] = one(values, 'quorum').split(':');
+    const [group, count] = one(values, 'approvals').split(':');
+    const payload = buildManifestPayload({
+      orgId: one(values, 'org'),
+      chainId: BigInt(one(values, 'chain-id')),
+      operators: (values.get('operator') ?? []).map(parseOperatorSpec),
+      quorum: { threshold: Number(t), members: (members ?? '').split(',').filter(Boolean) },
+      measurements: values.get('measurement') ?? [],
+      simRoot: readSimRoot(one(values, 'sim-root')).publicKey,
+      maxValueWei: BigInt(one(values, 'max-value-wei')),
+      allowlist: values.get('allow') ?? [],
+      approvals: { group: group ?? '', count: Number(count) },
+    });
+    const out = one(values, 'out');
+    writeFileSync(out, JSON.stringify({ payload, signatures: [] }, null, 2) + '\n');
+    emit(json, { manifest: out, manifestHash: manifestHash(payload) }, `wrote ${out}\nmanifest hash: ${manifestHash(payload)}`);
+    return 0;
+  }
+  if (sub === 'sign') {
+    const { values } = parseArgs(rest, { strings: ['manifest', 'key', 'operator'] });
+    const path = one(values, 'manifest');
+    const signed = decodeSignedManifest(parseJson(readFileSync(path, 'utf8')));
+    const m = decodeManifest(signed.payload);
+    const operatorId = one(values, 'operator');
+    if (!m.quorum.members.includes(operatorId)) throw new CustodianError('E_NOT_QUORUM_MEMBER', `${operatorId} is not a member of the root quorum`);
+    const sig = signManifest(signed.payload, operatorId, readKeyFile(one(values, 'key')));
+    const next = { payload: signed.payload, signatures: [...signed.signatures.filter((s) => s.operatorId !== operatorId), sig] };
+    writeFileSync(path, JSON.stringify(encodeSignedManifest(next), null, 2) + '\n');
+    emit(json, { manifest: path, signatures: next.signatures.length, threshold: m.quorum.threshold }, `signed by ${operatorId}: ${next.signatures.length} of ${m.quorum.threshold} signature(s)`);
+    return 0;
+  }
+  if (sub === 'submit') {
+    const { values } = parseArgs(rest, { strings: ['manifest'] });
+    const res = await new HostClient(hostUrl).post('/v1/manifest', parseJson(readFileSync(one(values, 'manifest'), 'utf8')));
+    const f = res as Record<string, Json>;
+    emit(json, res, `manifest ${String(f['manifestHash'])} installed on every signer`);
+    return 0;
+  }
+  if (sub === 'show') {
+    const res = await new HostClient(hostUrl).get('/v1/manifest');
+    emit(json, res, JSON.stringify(res, null, 2));
+    return 0;
+  }
+  progress('usage: custodian manifest create|sign|submit|show ...');
+  throw new UsageError(`unknown manifest command ${sub ?? ''}`);
+}

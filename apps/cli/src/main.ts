@@ -1,0 +1,102 @@
+/**
+ * The `custodian` command: one dispatcher, the output contract of
+ * CONTRACTS.md (`--json`, exit codes 0/1/2/3) applied to every command.
+ */
+import { emitError, progress, UsageError } from './output.js';
+import { DEFAULT_HOST_URL } from './host-client.js';
+import { initCommand, manifestCommand, operatorCommand } from './commands/org.js';
+import { serveCommand, signerCommand } from './commands/run.js';
+import { auditListCommand, txCommand, walletCommand } from './commands/custody.js';
+
+const USAGE = `usage: custodian <command> [options] [--json] [--host URL]
+
+  init --data-dir D                         create a data directory (sim root, development only)
+  operator keygen --out FILE [--alg ed25519|p256]
+  manifest create|sign|submit|show ...      organisation manifest, signed by the root quorum
+  signer --platform sim --id ID --data-dir D [--port N]
+  serve --data-dir D --signer ID=HOST:PORT ... [--port N] [--eth-rpc URL]
+  wallet create|list ...
+  tx propose|approve|status|list ...
+  audit list [--request ID]                 enclave-signed audit entries, chains verified
+  audit verify|prove ...                    transparency log (see CONTRACTS.md)
+  attest verify ...                         verify TEE evidence (see CONTRACTS.md)
+  tss sign-demo ...                         threshold signing demo
+  policy simulate ...                       evaluate a policy on a transaction
+  kbs ... | breakglass list                 key broker, break-glass requests
+`;
+
+/** Commands implemented in their own modules, loaded when present. */
+const OPTIONAL: Record<string, [string, string]> = {
+  attest: ['./commands/attest.js', 'attestCommand'],
+  tss: ['./commands/tss.js', 'tssCommand'],
+  policy: ['./commands/policy.js', 'policyCommand'],
+  kbs: ['./commands/kbs.js', 'kbsCommand'],
+  breakglass: ['./commands/breakglass.js', 'breakglassCommand'],
+};
+
+async function runOptional(name: string, args: readonly string[]): Promise<number> {
+  const [path, fn] = OPTIONAL[name]!;
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(path)) as Record<string, unknown>;
+  } catch {
+    throw new UsageError(`custodian ${name} is not available in this build`);
+  }
+  return (mod[fn] as (a: readonly string[]) => Promise<number>)(args);
+}
+
+/** Runs the CLI with `argv` (without node and script) and returns the exit code. */
+export async function main(argv: readonly string[]): Promise<number> {
+  const json = argv.includes('--json');
+  let hostUrl = process.env['CUSTODIAN_HOST'] ?? DEFAULT_HOST_URL;
+  const args: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--host') hostUrl = argv[++i] ?? hostUrl;
+    else if (argv[i]!.startsWith('--host=')) hostUrl = argv[i]!.slice(7);
+    else args.push(argv[i]!);
+  }
+  const [cmd, ...rest] = args;
+  const own = rest.filter((a) => a !== '--json');
+  try {
+    switch (cmd) {
+      case 'init':
+        return await initCommand(own, json);
+      case 'operator':
+        return await operatorCommand(own, json);
+      case 'manifest':
+        return await manifestCommand(own, json, hostUrl);
+      case 'signer':
+        return await signerCommand(own);
+      case 'serve':
+        return await serveCommand(own);
+      case 'wallet':
+        return await walletCommand(own, json, hostUrl);
+      case 'tx':
+        return await txCommand(own, json, hostUrl);
+      case 'audit':
+        if (own[0] === 'list') return await auditListCommand(own.slice(1), json, hostUrl);
+        return await runAuditLog(rest);
+      case undefined:
+      case 'help':
+      case '--help':
+        progress(USAGE);
+        return cmd === undefined ? 2 : 0;
+      default:
+        if (cmd in OPTIONAL) return await runOptional(cmd, rest);
+        throw new UsageError(`unknown command ${cmd} (custodian help lists the commands)`);
+    }
+  } catch (e) {
+    return emitError(json, e);
+  }
+}
+
+async function runAuditLog(args: readonly string[]): Promise<number> {
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import('./commands/' + 'audit-log.js')) as Record<string, unknown>;
+  } catch {
+    throw new UsageError('custodian audit verify|prove is not available in this build');
+  }
+  return (mod['auditLogCommand'] as (a: readonly string[]) => Promise<number>)(args);
+}
+

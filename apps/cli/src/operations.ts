@@ -1,0 +1,110 @@
+/**
+ * Operator actions shared by the CLI commands and the demo: build, sign and
+ * submit requests, and — for approvals — verify independently what is being
+ * approved before signing it.
+ */
+import { randomBytes } from 'node:crypto';
+import { CustodianError } from '@custodian/core/errors';
+import type { Json } from '@custodian/core/canonical-json';
+import { Fields } from '@custodian/core/fields';
+import { bytesTo0x, bytesToHex, hexToBytes } from '@custodian/core/bytes';
+import { APPROVAL_TTL_MAX_MS } from '@custodian/core/limits';
+import { decodeUnsignedEip1559, eip1559SigningDigest, encodeUnsignedEip1559 } from '@custodian/chains/evm/eip1559';
+import { parseAddress, toChecksumAddress } from '@custodian/chains/evm/address';
+import type { OperatorKeyPair } from '@custodian/protocol/operator-key';
+import { decodeSignedRequest, encodeSignedRequest, payloadHash, signRequest } from '@custodian/protocol/operator-request';
+import { APPROVAL_TYPE, TX_PROPOSAL_TYPE, WALLET_CREATE_TYPE, decodeTxProposal } from '@custodian/protocol/payloads';
+import { decodeEnclaveSigned, statementHash, SUMMARY_KIND, verifyStatement } from '@custodian/protocol/enclave-signed';
+import type { HostClient } from './host-client.js';
+import { verifyOrg } from './verify-org.js';
+
+/** A fresh 16-byte request nonce (hex). */
+export function newNonce(): string {
+  return bytesToHex(new Uint8Array(randomBytes(16)));
+}
+
+/** Who acts: an operator id and its key. */
+export interface Actor {
+  readonly operatorId: string;
+  readonly key: OperatorKeyPair;
+}
+
+/** Asks the designated signer to create a wallet. */
+export async function createWallet(client: HostClient, actor: Actor, o: { orgId: string; walletId: string; signerId: string; scheme: 'single' }): Promise<Json> {
+  const payload = { type: WALLET_CREATE_TYPE, orgId: o.orgId, walletId: o.walletId, scheme: o.scheme, signerId: o.signerId, nonce: newNonce(), createdAtMs: Date.now() };
+  return client.post('/v1/wallets', { request: encodeSignedRequest(signRequest(payload, actor.operatorId, actor.key)) });
+}
+
+/** Builds an unsigned EIP-1559 transfer with chain hints from the host (the enclave checks the result). */
+export async function buildTransfer(client: HostClient, from: string, to: string, valueWei: bigint, nonce?: bigint): Promise<string> {
+  const h = new Fields(await client.get(`/v1/chain/hints?address=${from}`), 'hints');
+  const tx = {
+    chainId: BigInt(h.str('chainId', 32)),
+    nonce: nonce ?? BigInt(h.str('nonce', 32)),
+    maxPriorityFeePerGas: BigInt(h.str('maxPriorityFeePerGas', 80)),
+    maxFeePerGas: BigInt(h.str('maxFeePerGas', 80)),
+    gasLimit: 21_000n,
+    to: parseAddress(to),
+    value: valueWei,
+    data: new Uint8Array(0),
+    accessList: [],
+  };
+  return bytesTo0x(encodeUnsignedEip1559(tx));
+}
+
+/** Signs and submits a proposal of a raw unsigned transaction. */
+export async function proposeTx(client: HostClient, actor: Actor, o: { orgId: string; walletId: string; rawTx: string }): Promise<Json> {
+  const payload = { type: TX_PROPOSAL_TYPE, orgId: o.orgId, walletId: o.walletId, chain: 'eth', rawTx: o.rawTx.toLowerCase(), nonce: newNonce(), createdAtMs: Date.now() };
+  return client.post('/v1/requests', { request: encodeSignedRequest(signRequest(payload, actor.operatorId, actor.key)) });
+}
+
+/** What the approver saw and checked before signing. */
+export interface ApprovalCheck {
+  readonly requestId: string;
+  readonly text: string;
+  readonly txDigest: string;
+  readonly summaryHash: string;
+}
+
+/**
+ * Verifies a request independently: the manifest quorum and the signer's
+ * attestation, the enclave's signature on the summary, the initiator's
+ * proposal, and that the summary's digest and fields match the raw
+ * transaction this CLI decodes itself.
+ */
+export async function checkRequest(client: HostClient, requestId: string): Promise<ApprovalCheck & { orgId: string }> {
+  const r = new Fields(await client.get(`/v1/requests/${requestId}`), 'request');
+  const summary = decodeEnclaveSigned(r.raw('summary'), 'summary');
+  const s = new Fields(summary.statement, 'summary');
+  const signerId = s.str('signerId', 64);
+  const org = await verifyOrg(client, [signerId]);
+  if (!verifyStatement(SUMMARY_KIND, summary, org.identityKeys.get(signerId)!)) throw new CustodianError('E_SUMMARY_SIGNATURE', 'summary is not signed by the attested signer');
+  const proposal = decodeSignedRequest(r.raw('proposal'), 'proposal');
+  if (payloadHash(proposal.payload) !== requestId) throw new CustodianError('E_REQUEST_MISMATCH', 'proposal does not hash to the request id');
+  const p = decodeTxProposal(proposal.payload);
+  const tx = decodeUnsignedEip1559(hexToBytes(p.rawTx));
+  const digest = bytesTo0x(eip1559SigningDigest(tx));
+  if (s.str('txDigest', 66) !== digest) throw new CustodianError('E_APPROVAL_DIGEST_MISMATCH', 'summary digest differs from the proposed transaction', { summary: s.str('txDigest', 66), actual: digest });
+  if (s.str('valueWei', 80) !== tx.value.toString() || s.raw('to') !== (tx.to ? toChecksumAddress(tx.to) : null)) throw new CustodianError('E_SUMMARY_MISMATCH', 'summary does not describe the proposed transaction');
+  return { requestId, orgId: org.manifest.orgId, text: s.str('text', 4000), txDigest: digest, summaryHash: statementHash(summary.statement) };
+}
+
+/** Signs an approval over the checked digest and summary, and submits it. */
+export async function approveRequest(client: HostClient, actor: Actor, requestId: string, ttlMs = 60 * 60 * 1000): Promise<{ check: ApprovalCheck; result: Json }> {
+  if (ttlMs <= 0 || ttlMs > APPROVAL_TTL_MAX_MS) throw new CustodianError('E_USAGE', `approval validity must be between 1 ms and ${APPROVAL_TTL_MAX_MS} ms`);
+  const check = await checkRequest(client, requestId);
+  const payload = { type: APPROVAL_TYPE, orgId: check.orgId, requestId, txDigest: check.txDigest, summaryHash: check.summaryHash, expiresAtMs: Date.now() + ttlMs, nonce: newNonce() };
+  const result = await client.post(`/v1/requests/${requestId}/approvals`, { approval: encodeSignedRequest(signRequest(payload, actor.operatorId, actor.key)) });
+  return { check, result };
+}
+
+/** Polls a request until its status is one of `statuses`. */
+export async function waitForStatus(client: HostClient, requestId: string, statuses: readonly string[], timeoutMs = 60_000): Promise<Record<string, Json>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const r = (await client.get(`/v1/requests/${requestId}`)) as Record<string, Json>;
+    if (statuses.includes(String(r['status']))) return r;
+    if (Date.now() > deadline) throw new CustodianError('E_TIMEOUT', `request ${requestId} is still ${String(r['status'])} after ${timeoutMs} ms`);
+    await new Promise((res) => setTimeout(res, 200));
+  }
+}
