@@ -4,6 +4,7 @@
  * after its entry is durable (`append` resolved). The lead wires this to the
  * transparency log (packages/audit); `MemoryAuditSink` serves tests and dev.
  */
+import { open } from 'node:fs/promises';
 import type { Json } from '@custodian/core/canonical-json';
 
 /** The kinds of entry the key broker writes. */
@@ -46,5 +47,23 @@ export class MemoryAuditSink implements KbsAuditSink {
   /** The entries of one kind. */
   ofKind(kind: KbsAuditKind): KbsAuditEvent[] {
     return this.events.filter((e) => e.kind === kind);
+  }
+}
+
+/**
+ * Appends entries as JSON lines to a file and fsyncs each one before
+ * resolving — the stand-in until the transparency log is wired in.
+ */
+export class JsonlFileAuditSink implements KbsAuditSink {
+  constructor(readonly path: string) {}
+
+  async append(event: KbsAuditEvent): Promise<void> {
+    const fh = await open(this.path, 'a', 0o600);
+    try {
+      await fh.appendFile(JSON.stringify(event) + '\n');
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
   }
 }

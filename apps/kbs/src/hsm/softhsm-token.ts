@@ -46,3 +46,25 @@ export function initSoftHsmToken(store: SoftHsmStore, label: string, pin: string
     throw new CustodianError('E_HSM_CONFIG', `softhsm2-util could not initialise token "${label}"`, { cause: e instanceof Error ? e.message : String(e) });
   }
 }
+
+/** A token prepared by `ensureSoftHsmToken`. */
+export interface SoftHsmToken extends SoftHsmStore {
+  readonly tokenLabel: string;
+}
+
+/**
+ * Makes sure `dir` holds a SoftHSM2 store with a token labelled `label`
+ * (created once; a marker file records it) and points this process's
+ * SOFTHSM2_CONF at it. Used by `custodian kbs serve --hsm softhsm` and the
+ * demo; must run before the module is first loaded in the process.
+ */
+export function ensureSoftHsmToken(dir: string, label: string, pin: string): SoftHsmToken {
+  const store = createSoftHsmStore(dir);
+  const marker = join(dir, `token-${label}.created`);
+  if (!existsSync(marker)) {
+    initSoftHsmToken(store, label, pin, `${pin}-so`);
+    writeFileSync(marker, `${label}\n`);
+  }
+  process.env['SOFTHSM2_CONF'] = store.confPath;
+  return { ...store, tokenLabel: label };
+}

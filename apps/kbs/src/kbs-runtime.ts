@@ -1,0 +1,108 @@
+/**
+ * Assembles a running key broker from configuration: the root of trust
+ * (PKCS#11 or the software default), the state in the data directory, the
+ * quorum, the appraisal hook and the audit sink. The CLI (`custodian kbs`)
+ * and the demo use this; every piece can be injected.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { CustodianError } from '@custodian/core/errors';
+import { systemClock, systemRandom, type Clock } from '@custodian/core/clock';
+import type { Secret } from '@custodian/core/secret';
+import type { RootOfTrust } from './hsm/root-of-trust.js';
+import { openPkcs11Root } from './hsm/pkcs11-root.js';
+import { openSoftwareRoot } from './hsm/software-root.js';
+import { refuseAllAppraiser, type AppraiseFn } from './appraisal.js';
+import { JsonlFileAuditSink, type KbsAuditSink } from './audit-sink.js';
+import { KeyBroker } from './key-broker.js';
+import { MeasurementRegistry } from './measurement-approvals.js';
+import { NonceStore } from './nonce-store.js';
+import type { Quorum } from './quorum.js';
+import { createWrappedSealingMaster } from './sealing-keys.js';
+import { readKbsState, writeKbsState } from './kbs-state.js';
+
+/** Which root, and how to reach a PKCS#11 one. */
+export type RootConfig =
+  | { readonly kind: 'software' }
+  | {
+      readonly kind: 'pkcs11';
+      readonly modulePath: string;
+      readonly tokenLabel?: string;
+      readonly slotIndex?: number;
+      readonly pin: Secret<string>;
+      readonly keyLabelPrefix?: string;
+    };
+
+/** Everything `openKbs` needs. */
+export interface KbsRuntimeOptions {
+  readonly dataDir: string;
+  readonly root: RootConfig;
+  readonly quorum: Quorum;
+  readonly appraise?: AppraiseFn;
+  readonly audit?: KbsAuditSink;
+  readonly clock?: Clock;
+  readonly warn?: (line: string) => void;
+}
+
+/** A running broker and what it holds. */
+export interface KbsRuntime {
+  readonly broker: KeyBroker;
+  readonly root: RootOfTrust;
+  readonly measurements: MeasurementRegistry;
+  close(): Promise<void>;
+}
+
+/** Opens the root (provisioning its keys on first start), loads or creates the state, builds the broker. */
+export async function openKbs(options: KbsRuntimeOptions): Promise<KbsRuntime> {
+  mkdirSync(options.dataDir, { recursive: true });
+  const warn = options.warn ?? ((l: string) => process.stderr.write(l + '\n'));
+  const root = await openRoot(options.root, options.dataDir, warn);
+  try {
+    let state = readKbsState(options.dataDir);
+    if (!state) {
+      state = { wrappedMaster: await createWrappedSealingMaster(root), approvals: [] };
+      writeKbsState(options.dataDir, state);
+    }
+    // The master must unwrap under this root: a state from another root is refused now, not at the first release.
+    (await root.unwrapKey(state.wrappedMaster)).zeroise();
+    const measurements = new MeasurementRegistry(options.quorum);
+    for (const r of state.approvals) measurements.approve(r);
+    if (!options.appraise) warn('WARNING: no attestation appraisal is wired into this KBS; every key release will be refused.');
+    const clock = options.clock ?? systemClock;
+    const wrappedMaster = state.wrappedMaster;
+    const broker = new KeyBroker({
+      root,
+      wrappedMaster,
+      nonces: new NonceStore(clock, systemRandom),
+      measurements,
+      appraise: options.appraise ?? refuseAllAppraiser,
+      audit: options.audit ?? new JsonlFileAuditSink(join(options.dataDir, 'kbs-audit.jsonl')),
+      clock,
+      onApproved: async () => writeKbsState(options.dataDir, { wrappedMaster, approvals: measurements.records() }),
+    });
+    return { broker, root, measurements, close: () => root.close() };
+  } catch (e) {
+    await root.close();
+    throw e;
+  }
+}
+
+async function openRoot(config: RootConfig, dataDir: string, warn: (l: string) => void): Promise<RootOfTrust> {
+  switch (config.kind) {
+    case 'software':
+      return openSoftwareRoot({ file: join(dataDir, 'software-root.json'), warn });
+    case 'pkcs11':
+      return openPkcs11Root(
+        {
+          modulePath: config.modulePath,
+          pin: config.pin,
+          ...(config.tokenLabel !== undefined ? { tokenLabel: config.tokenLabel } : {}),
+          ...(config.slotIndex !== undefined ? { slotIndex: config.slotIndex } : {}),
+          ...(config.keyLabelPrefix !== undefined ? { keyLabelPrefix: config.keyLabelPrefix } : {}),
+        },
+        { provision: true },
+      );
+    default:
+      throw new CustodianError('E_HSM_CONFIG', 'unknown root kind', {});
+  }
+}

@@ -1,0 +1,135 @@
+/**
+ * The key broker's HTTP interface (node:http, JSON bodies, bounded):
+ *
+ *   GET  /v1/health            → { ok, hsm, description, releases }
+ *   POST /v1/nonce             → { nonce, expiresAtMs }
+ *   POST /v1/release           { nonce, evidence, publicKey } (hex) → { ok, measurement, enc, ciphertext, credential }
+ *   GET  /v1/measurements      → { measurements: [record] }
+ *   POST /v1/measurements      { change, signatures } → { ok, signers }
+ *   GET  /v1/kbs-public-key    → { signing, recovery } (hex SEC1)
+ *
+ * Refusals are `{ ok: false, error: { code, message, detail } }` with the
+ * status chosen in `statusFor`, one place.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { CustodianError, isCustodianError } from '@custodian/core/errors';
+import { bytesToHex } from '@custodian/core/bytes';
+import { parseJson, type Json } from '@custodian/core/canonical-json';
+import { Fields } from '@custodian/core/fields';
+import { JSON_BYTES_MAX } from '@custodian/core/limits';
+import type { RootOfTrust } from './hsm/root-of-trust.js';
+import type { KeyBroker } from './key-broker.js';
+import { KBS_NONCE_BYTES } from './nonce-store.js';
+import { X25519_PUBLIC_KEY_BYTES } from './hpke.js';
+import { decodeMeasurementChangeRecord, encodeMeasurementChangeRecord, type MeasurementRegistry } from './measurement-approvals.js';
+
+/** Largest attestation evidence accepted (a TDX quote with its PCK chain is ~10 KiB; Nitro ~5 KiB). */
+export const EVIDENCE_BYTES_MAX = 256 * 1024;
+/** Seconds a client should wait after a 503. */
+export const RETRY_AFTER_S = 2;
+
+const BAD_REQUEST = new Set(['E_KBS_REQUEST_INVALID', 'E_FIELD_INVALID', 'E_FIELD_MISSING', 'E_FIELD_UNKNOWN', 'E_HEX_INVALID', 'E_JSON_SYNTAX', 'E_JSON_DEPTH', 'E_JSON_DUPLICATE_KEY', 'E_JSON_NUMBER', 'E_HPKE_KEY_INVALID']);
+const UNAVAILABLE = new Set(['E_KBS_BUSY', 'E_HSM_UNAVAILABLE', 'E_AUDIT_UNAVAILABLE']);
+
+/** The HTTP status for an error code (one place). */
+export function statusFor(code: string): number {
+  if (BAD_REQUEST.has(code)) return 400;
+  if (code === 'E_JSON_TOO_LARGE') return 413;
+  if (UNAVAILABLE.has(code)) return 503;
+  if (code.startsWith('E_KBS_') || code.startsWith('E_QUORUM') || code.startsWith('E_MEASUREMENT')) return 403;
+  return 500;
+}
+
+/** What the server serves. */
+export interface KbsServerDeps {
+  readonly broker: KeyBroker;
+  readonly root: RootOfTrust;
+  readonly measurements?: MeasurementRegistry;
+}
+
+/** Creates (does not start) the HTTP server. */
+export function createKbsServer(deps: KbsServerDeps): Server {
+  return createServer((req, res) => {
+    handle(deps, req, res).catch((e: unknown) => sendError(res, e));
+  });
+}
+
+/** Starts the server on `host:port` (port 0 picks a free one) and returns its URL. */
+export async function listenKbs(server: Server, host: string, port: number): Promise<string> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  const a = server.address() as AddressInfo;
+  return `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
+}
+
+async function handle(deps: KbsServerDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const path = (req.url ?? '/').split('?')[0];
+  const route = `${req.method ?? 'GET'} ${path}`;
+  switch (route) {
+    case 'GET /v1/health': {
+      const h = await deps.root.health();
+      return send(res, h.ok ? 200 : 503, { ok: h.ok, hsm: h.kind, description: h.description, reasons: [...h.reasons], releases: deps.broker.releaseCount });
+    }
+    case 'POST /v1/nonce': {
+      await readBody(req);
+      const n = deps.broker.issueNonce();
+      return send(res, 200, { ok: true, nonce: bytesToHex(n.nonce), expiresAtMs: n.expiresAtMs });
+    }
+    case 'POST /v1/release': {
+      const f = new Fields(await readBody(req), 'release');
+      const request = { nonce: f.hex('nonce', KBS_NONCE_BYTES), evidence: f.hex('evidence', undefined, EVIDENCE_BYTES_MAX), publicKey: f.hex('publicKey', X25519_PUBLIC_KEY_BYTES) };
+      f.done();
+      const r = await deps.broker.release(request);
+      return send(res, 200, {
+        ok: true,
+        measurement: r.measurement,
+        enc: bytesToHex(r.enc),
+        ciphertext: bytesToHex(r.ciphertext),
+        credential: { claims: { ...r.credential.claims }, signature: r.credential.signature },
+      });
+    }
+    case 'GET /v1/measurements':
+      return send(res, 200, { ok: true, measurements: (deps.measurements?.records() ?? []).map(encodeMeasurementChangeRecord) });
+    case 'POST /v1/measurements': {
+      const signers = await deps.broker.approveMeasurement(decodeMeasurementChangeRecord(await readBody(req)));
+      return send(res, 200, { ok: true, signers: [...signers] });
+    }
+    case 'GET /v1/kbs-public-key':
+      return send(res, 200, { ok: true, signing: bytesToHex(await deps.root.publicKey('kbs-signing')), recovery: bytesToHex(await deps.root.publicKey('recovery')) });
+    default:
+      return send(res, 404, { ok: false, error: { code: 'E_NOT_FOUND', message: `no route ${route}`, detail: {} } });
+  }
+}
+
+async function readBody(req: IncomingMessage): Promise<Json> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    const b = chunk as Buffer;
+    size += b.length;
+    // attacker-controlled length: stop reading past the bound
+    if (size > JSON_BYTES_MAX) throw new CustodianError('E_JSON_TOO_LARGE', `request body exceeds ${JSON_BYTES_MAX} bytes`, { maxBytes: JSON_BYTES_MAX });
+    chunks.push(b);
+  }
+  if (size === 0) return {};
+  return parseJson(new Uint8Array(Buffer.concat(chunks)));
+}
+
+function send(res: ServerResponse, status: number, body: Json): void {
+  const text = JSON.stringify(body);
+  const headers: Record<string, string> = { 'content-type': 'application/json', 'cache-control': 'no-store' };
+  if (status === 503) headers['retry-after'] = String(RETRY_AFTER_S);
+  res.writeHead(status, headers).end(text);
+}
+
+function sendError(res: ServerResponse, e: unknown): void {
+  const err = isCustodianError(e) ? e : new CustodianError('E_INTERNAL', 'internal error', {});
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  send(res, statusFor(err.code), { ok: false, error: err.toJSON() as unknown as Json });
+}
