@@ -24,12 +24,21 @@ export function createEcho(sessionId: string, round: string, from: PartyId, dige
 }
 
 /**
- * Compares the echoes of the n−1 other parties with our own view. Throws
+ * Compares the echoes of the n−1 other parties of `committee` with our own
+ * view of the broadcasts of `senders` (the committee itself, or the dealers of a reshare). Throws
  * E_MPC_SHAPE for a missing, extra or duplicate echo, E_SESSION_MISMATCH for
  * another session's echo, and E_BROADCAST_EQUIVOCATION naming the sender whose
  * digests differ (detail carries every reporter's digest as evidence).
  */
-export function checkEchoes(sessionId: string, round: string, self: PartyId, committee: readonly PartyId[], mine: ReadonlyMap<PartyId, string>, echoes: readonly EchoMessage[]): void {
+export function checkEchoes(
+  sessionId: string,
+  round: string,
+  self: PartyId,
+  committee: readonly PartyId[],
+  mine: ReadonlyMap<PartyId, string>,
+  echoes: readonly EchoMessage[],
+  senders: readonly PartyId[] = committee,
+): void {
   if (echoes.length !== committee.length - 1) {
     throw frostError('E_MPC_SHAPE', `expected ${committee.length - 1} echoes, got ${echoes.length}`, { sessionId, round });
   }
@@ -39,9 +48,9 @@ export function checkEchoes(sessionId: string, round: string, self: PartyId, com
     if (!committee.includes(e.from) || e.from === self || seen.has(e.from)) throw frostError('E_PARTY_ID_INVALID', `unexpected echo from party ${e.from}`, { sessionId, party: e.from });
     seen.add(e.from);
     const keys = Object.keys(e.digests);
-    if (keys.length !== committee.length) throw frostError('E_MPC_SHAPE', `echo from party ${e.from} covers ${keys.length} senders, expected ${committee.length}`, { sessionId, party: e.from });
+    if (keys.length !== senders.length) throw frostError('E_MPC_SHAPE', `echo from party ${e.from} covers ${keys.length} senders, expected ${senders.length}`, { sessionId, party: e.from });
   }
-  for (const sender of committee) {
+  for (const sender of senders) {
     const own = mine.get(sender);
     const views = echoes.map((e) => ({ reporter: e.from, digest: e.digests[sender] }));
     if (own === undefined || views.some((v) => v.digest !== own)) {
