@@ -34,3 +34,11 @@ export function fail(code: EcdsaErrorCode, message: string, detail: Record<strin
 export function blame(code: EcdsaErrorCode, culprit: bigint, message: string, detail: Record<string, unknown> = {}): never {
   throw new CustodianError(code, `party ${culprit}: ${message}`, { ...detail, culprit: culprit.toString() });
 }
+
+/** The error `e` with `culprit` added when it is a CustodianError that names none (a peer's malformed message). */
+export function withCulprit(e: unknown, culprit: bigint): unknown {
+  if (e instanceof CustodianError && e.detail['culprit'] === undefined) {
+    return new CustodianError(e.code, `party ${culprit}: ${e.message}`, { ...e.detail, culprit: culprit.toString() });
+  }
+  return e;
+}

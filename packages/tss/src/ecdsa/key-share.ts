@@ -1,0 +1,50 @@
+/**
+ * One party's ECDSA key share after key generation, refresh or resharing:
+ * public committee data, the secret Shamir share and, for every peer, the
+ * OT-extension setup of both directions (the DKLs23 "pairwise setup" whose base
+ * OTs run once at key generation). Secret material sits inside `Secret`.
+ */
+import { Secret } from '@custodian/core/secret';
+import type { Point } from './group.js';
+import type { CotReceiverSetup, CotSenderSetup } from './ot-extension.js';
+import { fail } from './errors.js';
+
+/** The OT-extension setups this party holds with one peer. */
+export interface PairSetup {
+  /** This party as Alice (extension sender) towards the peer. */
+  readonly alice: CotSenderSetup;
+  /** This party as Bob (extension receiver) towards the peer. */
+  readonly bob: CotReceiverSetup;
+}
+
+/** Secret part of a key share. */
+export interface KeyShareSecret {
+  /** p(id), this party's Shamir share of the secret key. */
+  readonly share: bigint;
+  /** OT setups keyed by peer id. */
+  readonly pairs: ReadonlyMap<bigint, PairSetup>;
+}
+
+/** Mutable status shared by every session that uses one key share (F06: frozen after a failed signature). */
+export interface KeyStatus {
+  frozen: boolean;
+}
+
+/** One party's share of a t-of-n secp256k1 key. */
+export interface EcdsaKeyShare {
+  readonly id: bigint;
+  readonly threshold: number;
+  /** The committee, sorted. */
+  readonly parties: readonly bigint[];
+  /** The group public key. */
+  readonly publicKey: Point;
+  /** p(j)·G for every committee member j. */
+  readonly publicShares: ReadonlyMap<bigint, Point>;
+  readonly secret: Secret<KeyShareSecret>;
+  readonly status: KeyStatus;
+}
+
+/** Throws E_KEY_FROZEN when a failed signature has frozen this key share (F06). */
+export function assertNotFrozen(share: EcdsaKeyShare): void {
+  if (share.status.frozen) fail('E_KEY_FROZEN', 'this key is frozen after a signature failed to verify; a quorum-approved refresh or re-key is required');
+}

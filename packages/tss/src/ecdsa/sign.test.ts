@@ -1,0 +1,123 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { systemRandom } from '@custodian/core/clock';
+import { isCustodianError } from '@custodian/core/errors';
+import { inboxOf, runKeygen, runOnline, runPresign } from './local-run.js';
+import { EcdsaPresignSession } from './sign.js';
+import { pointToBytes } from './group.js';
+
+const shares = runKeygen(2, 3, systemRandom.bytes(32), systemRandom);
+
+test('2-of-3 signing: the signature verifies under plain secp256k1, is low-S and recovers the group key', () => {
+  for (const signers of [[1n, 2n], [2n, 3n]]) {
+    const digest = sha256(systemRandom.bytes(40));
+    const sigs = runOnline(runPresign(shares, signers, systemRandom.bytes(32), systemRandom), digest);
+    const sig = sigs.get(signers[0]!)!;
+    const pk = pointToBytes(shares.get(1n)!.publicKey);
+    assert.ok(secp256k1.verify(sig.compact, digest, pk, { prehash: false }));
+    assert.ok(sig.s <= secp256k1.Point.Fn.ORDER >> 1n);
+    const rec = new secp256k1.Signature(sig.r, sig.s, sig.recovery).recoverPublicKey(digest);
+    assert.ok(rec.equals(shares.get(1n)!.publicKey));
+    for (const other of sigs.values()) assert.deepEqual(other.compact, sig.compact);
+  }
+});
+
+test('E_PRESIGNATURE_REUSED: a pre-signature signs once', () => {
+  const pre = runPresign(shares, [1n, 3n], systemRandom.bytes(32), systemRandom);
+  runOnline(pre, sha256(new Uint8Array([1])));
+  assert.throws(() => pre.get(1n)!.online(sha256(new Uint8Array([2]))), (e) => isCustodianError(e, 'E_PRESIGNATURE_REUSED'));
+});
+
+function startRound1(sid: Uint8Array) {
+  const a = new EcdsaPresignSession(shares.get(1n)!, { sessionId: sid, signers: [1n, 2n], random: systemRandom });
+  const b = new EcdsaPresignSession(shares.get(2n)!, { sessionId: sid, signers: [1n, 2n], random: systemRandom });
+  return { a, b, ra: a.round1(), rb: b.round1() };
+}
+
+test('L08 a round-1 message replayed from another session is refused (E_SESSION_MISMATCH) and names the sender', () => {
+  const one = startRound1(systemRandom.bytes(32));
+  const two = startRound1(systemRandom.bytes(32));
+  assert.throws(() => one.b.round2(two.ra), (e) => isCustodianError(e, 'E_SESSION_MISMATCH') && e.detail['culprit'] === '1');
+});
+
+test('B31 a round with a missing or duplicated peer message is refused (E_MPC_SHAPE)', () => {
+  const s = startRound1(systemRandom.bytes(32));
+  assert.throws(() => s.b.round2([]), (e) => isCustodianError(e, 'E_MPC_SHAPE'));
+  const s2 = startRound1(systemRandom.bytes(32));
+  assert.throws(() => s2.b.round2([...s2.ra, ...s2.ra]), (e) => isCustodianError(e, 'E_MPC_SHAPE'));
+});
+
+test('a message from a party outside the session is refused (E_PARTY_UNKNOWN)', () => {
+  const s = startRound1(systemRandom.bytes(32));
+  const forged = s.ra.map((m) => ({ ...m, from: 3n }));
+  assert.throws(() => s.b.round2(forged), (e) => isCustodianError(e, 'E_PARTY_UNKNOWN'));
+});
+
+test('B31 a truncated round-1 body is refused (E_MPC_SHAPE) and blames its sender', () => {
+  const s = startRound1(systemRandom.bytes(32));
+  const bad = s.ra.map((m) => ({ ...m, body: m.body.subarray(0, m.body.length - 1) }));
+  assert.throws(() => s.b.round2(bad), (e) => isCustodianError(e, 'E_MPC_SHAPE') && e.detail['culprit'] === '1');
+});
+
+function runToRound2(sid: Uint8Array, signers: bigint[]) {
+  const sessions = signers.map((id) => new EcdsaPresignSession(shares.get(id)!, { sessionId: sid, signers, random: systemRandom }));
+  const r1 = sessions.flatMap((s) => s.round1());
+  const r2 = sessions.flatMap((s, i) => s.round2(inboxOf(r1, signers[i]!)));
+  return { sessions, r2 };
+}
+
+test('a commitment opened to a different R is refused (E_MPC_COMMITMENT_INVALID) and blames the opener', () => {
+  const { sessions, r2 } = runToRound2(systemRandom.bytes(32), [1n, 2n]);
+  const tampered = inboxOf(r2, 2n).map((m) => {
+    const body = m.body.slice();
+    const echoLen = 2 + 2 * 32;
+    body.set(pointToBytes(secp256k1.Point.BASE), echoLen); // another R
+    return { ...m, body };
+  });
+  assert.throws(() => sessions[1]!.finish(tampered), (e) => isCustodianError(e, 'E_MPC_COMMITMENT_INVALID') && e.detail['culprit'] === '1');
+});
+
+test('a multiplication input inconsistent with the key share is refused (E_MPC_PROOF_INVALID)', () => {
+  const { sessions, r2 } = runToRound2(systemRandom.bytes(32), [1n, 2n]);
+  const tampered = inboxOf(r2, 2n).map((m) => {
+    const body = m.body.slice();
+    // Γ^v sits after echo, R, salt, RVOLE answer and Γ^u: replace it with G.
+    const off = body.length - 32 - 33;
+    body.set(pointToBytes(secp256k1.Point.BASE), off);
+    return { ...m, body };
+  });
+  assert.throws(() => sessions[1]!.finish(tampered), (e) => isCustodianError(e, 'E_MPC_PROOF_INVALID') && e.detail['culprit'] === '1');
+});
+
+test('F05 a party that sends different commitments to different peers is identified (E_BROADCAST_EQUIVOCATION)', () => {
+  const signers = [1n, 2n, 3n];
+  const sh = runKeygen(3, 3, systemRandom.bytes(32), systemRandom);
+  const sid = systemRandom.bytes(32);
+  const sessions = signers.map((id) => new EcdsaPresignSession(sh.get(id)!, { sessionId: sid, signers, random: systemRandom }));
+  const r1 = sessions.flatMap((s) => s.round1()).map((m) => {
+    if (m.from !== 1n || m.to !== 3n) return m;
+    const body = m.body.slice();
+    body[0]! ^= 1; // party 1 shows party 3 another commitment
+    return { ...m, body };
+  });
+  const r2 = sessions.flatMap((s, i) => s.round2(inboxOf(r1, signers[i]!)));
+  assert.throws(() => sessions[1]!.finish(inboxOf(r2, 2n)), (e) => isCustodianError(e, 'E_BROADCAST_EQUIVOCATION') && e.detail['culprit'] === '1');
+});
+
+test('F06 a signature that fails to verify is terminal: E_SIGNATURE_INVALID_TERMINAL, key frozen, no retry', () => {
+  const sh = runKeygen(2, 2, systemRandom.bytes(32), systemRandom);
+  const pre = runPresign(sh, [1n, 2n], systemRandom.bytes(32), systemRandom);
+  const digest = sha256(new Uint8Array([9]));
+  const m1 = pre.get(1n)!.online(digest);
+  pre.get(2n)!.online(digest);
+  const bad = m1.map((m) => {
+    const body = m.body.slice();
+    body[63]! ^= 1; // party 1 sends a wrong w
+    return { ...m, body };
+  });
+  assert.throws(() => pre.get(2n)!.combine(bad), (e) => isCustodianError(e, 'E_SIGNATURE_INVALID_TERMINAL'));
+  assert.equal(sh.get(2n)!.status.frozen, true);
+  assert.throws(() => new EcdsaPresignSession(sh.get(2n)!, { sessionId: systemRandom.bytes(32), signers: [1n, 2n], random: systemRandom }), (e) => isCustodianError(e, 'E_KEY_FROZEN'));
+});
