@@ -34,11 +34,11 @@ export interface SummaryInput {
 /** Builds the summary statement (deterministic in its inputs). */
 export function buildSummary(i: SummaryInput): Json {
   const to = i.tx.to ? toChecksumAddress(i.tx.to) : null;
-  const needs = i.decision.decision === 'needs-approval' ? ` — needs ${i.decision.requiredApprovals.count} approval(s) from ${i.decision.requiredApprovals.group}` : '';
+  const needs = i.decision.decision === 'needs-approval' ? '' : ` — ${i.decision.reasons.join('; ')}`;
   const text =
     `Send ${formatEther(i.tx.value)} ETH (${i.tx.value} wei) from ${i.from} to ${to ?? '(contract creation)'} on chain ${i.tx.chainId}, ` +
     `account nonce ${i.tx.nonce}, gas limit ${i.tx.gasLimit}, max fee ${i.tx.maxFeePerGas} wei/gas, ${i.tx.data.length} bytes of data. ` +
-    `Policy: ${i.decision.decision}${needs}. ${i.decision.reasons.join('; ')}`;
+    `Policy: ${i.decision.decision}${needs}${i.decision.decision === 'needs-approval' ? ` — ${i.decision.reasons.join('; ')}` : ''}.`;
   return {
     type: 'custodian.tx-summary.v1',
     requestId: i.requestId,
