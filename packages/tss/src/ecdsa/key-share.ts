@@ -4,7 +4,7 @@
  * OT-extension setup of both directions (the DKLs23 "pairwise setup" whose base
  * OTs run once at key generation). Secret material sits inside `Secret`.
  */
-import { Secret } from '@custodian/core/secret';
+import type { Secret } from '@custodian/core/secret';
 import type { Point } from './group.js';
 import type { CotReceiverSetup, CotSenderSetup } from './ot-extension.js';
 import { fail } from './errors.js';

@@ -281,7 +281,7 @@ function finalizeSignature(share: EcdsaKeyShare, R: PointT, u: bigint, w: bigint
   const sig = new secp256k1.Signature(r, s === 0n ? 1n : s, recovery);
   const compact = sig.toBytes('compact');
   const pk = pointToBytes(share.publicKey);
-  let ok = false;
+  let ok: boolean;
   try {
     ok = s !== 0n && r !== 0n && secp256k1.verify(compact, digest, pk, { prehash: false, lowS: true }) && sig.recoverPublicKey(digest).equals(share.publicKey);
   } catch {
