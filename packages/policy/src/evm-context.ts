@@ -88,8 +88,9 @@ export function deriveEvmContext(input: EvmContextInput): EvmFacts {
   const fresh = freshness(data, nowMs, findings);
   screen(fx, chain, data.screening, findings);
   const party = (key: string | null): Record<string, CedarValueJson> => partyFacts(key, chain, wallet, data.addressBook, input.ledger, data.screening);
-  for (const d of fx.delegatecalls) {
-    if (!labelsOf(data.addressBook, chain, d).includes(LABEL_DELEGATECALL_ALLOWED)) findings.push({ code: 'E_PRIVILEGED_OPERATION', reason: `delegatecall to ${d}, which is not on the delegatecall allow-list` });
+  const unlistedDelegatecalls = fx.delegatecalls.filter((d) => !labelsOf(data.addressBook, chain, d).includes(LABEL_DELEGATECALL_ALLOWED));
+  for (const d of unlistedDelegatecalls) {
+    findings.push({ code: 'E_PRIVILEGED_OPERATION', reason: `delegatecall to ${d}, which is not on the delegatecall allow-list` });
   }
   for (const a of fx.approvals) {
     if (a.amount === 0n && !a.unlimited) continue; // a revocation grants nothing
@@ -122,6 +123,7 @@ export function deriveEvmContext(input: EvmContextInput): EvmFacts {
       known: fx.unknown.length === 0 && fx.malformed === null,
       target: party(fx.target),
       delegatecall: fx.delegatecalls.length > 0,
+      delegatecallAllowed: unlistedDelegatecalls.length === 0,
       privileged,
       unlimitedApproval: fx.approvals.some((a) => a.unlimited),
       movements: fx.movements.length,

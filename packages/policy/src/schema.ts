@@ -42,12 +42,15 @@ export const CUSTODIAN_SCHEMA = `namespace Custodian {
     sanctioned: Bool
   };
 
+  // delegatecallAllowed: every delegatecall target carries the address-book
+  // label "delegatecall-allowed" (true when there is no delegatecall).
   type Call = {
     kind: String,
     method: String,
     known: Bool,
     target: Party,
     delegatecall: Bool,
+    delegatecallAllowed: Bool,
     privileged: Bool,
     unlimitedApproval: Bool,
     movements: Long

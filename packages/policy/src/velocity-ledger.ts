@@ -204,15 +204,20 @@ export class VelocityLedger {
     if (!Array.isArray(entries) || !Array.isArray(closed) || !Array.isArray(known)) return bad();
     if (entries.length > LEDGER_ENTRIES_MAX || closed.length > CLOSED_IDS_MAX || known.length > KNOWN_DESTINATIONS_MAX) return bad();
     for (const raw of entries as readonly Json[]) {
+      if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) bad();
       const e = raw as Record<string, Json>;
       const str = (k: string): string => (typeof e[k] === 'string' ? (e[k] as string) : bad());
       const num = (k: string): number => (typeof e[k] === 'number' ? (e[k] as number) : bad());
+      const big = (k: string): bigint => {
+        const v = str(k);
+        return /^(0|[1-9][0-9]{0,79})$/.test(v) ? BigInt(v) : bad();
+      };
       const state = str('state');
       if (state !== 'reserved' && state !== 'committed') bad();
-      const valueMinor = e['valueMinor'] === null ? null : BigInt(str('valueMinor'));
+      const valueMinor = e['valueMinor'] === null ? null : big('valueMinor');
       l.#entries.set(str('requestId'), {
         requestId: str('requestId'), wallet: str('wallet'), initiator: str('initiator'), asset: str('asset'), destination: str('destination'),
-        valueMinor, baseUnits: BigInt(str('baseUnits')), atMs: num('atMs'), state: state as 'reserved' | 'committed', expiresAtMs: num('expiresAtMs'),
+        valueMinor, baseUnits: big('baseUnits'), atMs: num('atMs'), state: state as 'reserved' | 'committed', expiresAtMs: num('expiresAtMs'),
       });
     }
     for (const raw of closed as readonly Json[]) {
