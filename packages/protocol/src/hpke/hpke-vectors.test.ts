@@ -28,14 +28,15 @@ interface HpkeVector {
   exports: { exporter_context: string; L: number; exported_value: string }[];
 }
 
-const kems = { 32: () => new DhkemX25519HkdfSha256(), 16: () => new DhkemP256HkdfSha256(), 18: () => new DhkemP521HkdfSha512() } as const;
-const kdfs = { 1: () => new HkdfSha256(), 3: () => new HkdfSha512() } as const;
-const aeads = { 1: () => new Aes128Gcm(), 2: () => new Aes256Gcm(), 65535: () => new ExportOnly() } as const;
+type Make<T> = Partial<Record<number, () => T>>;
+const kems: Make<CipherSuite['kem']> = { 32: () => new DhkemX25519HkdfSha256(), 16: () => new DhkemP256HkdfSha256(), 18: () => new DhkemP521HkdfSha512() };
+const kdfs: Make<CipherSuite['kdf']> = { 1: () => new HkdfSha256(), 3: () => new HkdfSha512() };
+const aeads: Make<CipherSuite['aead']> = { 1: () => new Aes128Gcm(), 2: () => new Aes256Gcm(), 65535: () => new ExportOnly() };
 
 function suiteFor(v: HpkeVector): CipherSuite | undefined {
-  const kem = kems[v.kem_id as keyof typeof kems];
-  const kdf = kdfs[v.kdf_id as keyof typeof kdfs];
-  const aead = aeads[v.aead_id as keyof typeof aeads];
+  const kem = kems[v.kem_id];
+  const kdf = kdfs[v.kdf_id];
+  const aead = aeads[v.aead_id];
   return kem && kdf && aead ? new CipherSuite({ kem: kem(), kdf: kdf(), aead: aead() }) : undefined;
 }
 
