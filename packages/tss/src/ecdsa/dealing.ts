@@ -27,7 +27,8 @@ import { hashTranscript } from './transcript.js';
 import { OT_BASE_COUNT, POINT_BYTES } from './limits.js';
 import { Reader, Writer } from './wire.js';
 import type { EcdsaKeyShare, PairSetup } from './key-share.js';
-import { checkEchoes, writeEcho } from './echo.js';
+import { compareEcho, echoDigest, readEcho, writeEcho } from './echo.js';
+import { ROT_REVERSE_BATCH, extensionMessageBytes, rotReverseFinish, rotReverseStart, type CotReceiverSetup, type CotSenderSetup } from './ot-extension.js';
 
 /** Which dealing to run. */
 export type DealingMode = 'keygen' | 'refresh' | 'reshare';
@@ -78,7 +79,10 @@ export class EcdsaDealing {
   readonly #otSenders = new Map<bigint, BaseOtSenderState>();
   readonly #otReceivers = new Map<bigint, BaseOtReceiverState>();
   #dealings = new Map<bigint, Dealt>();
-  #result: EcdsaKeyShare | undefined;
+  readonly #aliceSetups = new Map<bigint, CotSenderSetup>();
+  readonly #bobSetups = new Map<bigint, CotReceiverSetup>();
+  readonly #reverseMessages = new Map<bigint, Uint8Array>();
+  #ownShare = 0n;
 
   constructor(config: DealingConfig) {
     checkSessionId(config.sessionId);
@@ -138,8 +142,27 @@ export class EcdsaDealing {
     return [...new Set([...this.#dealers, ...this.#receivers])].filter((p) => p !== this.#self).sort((a, b) => (a < b ? -1 : 1));
   }
 
-  #otContext(alice: bigint, bob: bigint): Uint8Array {
-    return hashTranscript('custodian/ecdsa/dkg/base-ot/v1', this.#c.sessionId, partyIdBytes(alice), partyIdBytes(bob));
+  /** Context of the pair's one base-OT batch: the lower id is Alice (base-OT receiver), the higher Bob. */
+  #otContext(peer: bigint, purpose: 'base-ot' | 'reverse'): Uint8Array {
+    const [lo, hi] = this.#self < peer ? [this.#self, peer] : [peer, this.#self];
+    return hashTranscript(`custodian/ecdsa/dkg/${purpose}/v1`, this.#c.sessionId, partyIdBytes(lo), partyIdBytes(hi));
+  }
+
+  /**
+   * One base-OT batch per pair (docs/decisions/ecdsa-ot.md): the lower id is
+   * the base-OT receiver (Alice towards the higher id), the higher id the
+   * sender (Bob); the other direction is then made by one OT extension.
+   */
+  #startBaseOts(peer: bigint): Uint8Array {
+    if (this.#self < peer) {
+      const choices = Array.from(this.#c.random.bytes(OT_BASE_COUNT), (b) => b & 1);
+      const r = baseOtReceiverStart(this.#otContext(peer, 'base-ot'), choices, this.#c.random);
+      this.#otReceivers.set(peer, r);
+      return r.message;
+    }
+    const s = baseOtSenderStart(this.#c.random);
+    this.#otSenders.set(peer, s.state);
+    return s.message;
   }
 
   #commitmentCount(): number {
@@ -156,14 +179,7 @@ export class EcdsaDealing {
       if (j === this.#self) continue;
       const w = new Writer();
       if (this.#dealt !== undefined && this.#poly !== undefined) w.fixed(this.#dealt.broadcast).scalar(evalPolynomial(this.#poly, j));
-      if (this.#isReceiver()) {
-        const s = baseOtSenderStart(this.#c.random);
-        this.#otSenders.set(j, s.state);
-        const choices = Array.from(this.#c.random.bytes(OT_BASE_COUNT), (b) => b & 1);
-        const r = baseOtReceiverStart(this.#otContext(this.#self, j), choices, this.#c.random);
-        this.#otReceivers.set(j, r);
-        w.fixed(s.message).fixed(r.message);
-      }
+      if (this.#isReceiver()) w.fixed(this.#startBaseOts(j));
       out.push({ sessionId: this.#c.sessionId, protocol: 'dkg', round: 1, from: this.#self, to: j, body: w.bytes() });
     }
     if (!this.#isReceiver()) this.#phase = 'done';
@@ -192,7 +208,6 @@ export class EcdsaDealing {
   round2(inbound: readonly EcdsaMessage[]): EcdsaMessage[] {
     if (this.#phase !== 'round1' || !this.#isReceiver()) fail('E_MPC_PHASE', 'round2 runs once, after round1, on receivers only');
     const bodies = collectRound(inbound, { sessionId: this.#c.sessionId, protocol: 'dkg', round: 1, self: this.#self, peers: this.#peersOf() });
-    const pairs = new Map<bigint, PairSetup>();
     let ownShare = 0n;
     for (const [from, body] of bodies) {
       const rd = new Reader(body, `dkg round 1 from ${from}`);
@@ -204,7 +219,7 @@ export class EcdsaDealing {
           ownShare += share;
           this.#dealings.set(from, dealt);
         }
-        if (this.#receivers.includes(from)) pairs.set(from, this.#finishBaseOts(from, rd));
+        if (this.#receivers.includes(from)) this.#finishBaseOts(from, rd);
         rd.end();
       } catch (e) {
         throw withCulprit(e, from);
@@ -215,12 +230,15 @@ export class EcdsaDealing {
       ownShare += evalPolynomial(this.#poly, this.#self);
     }
     this.#checkConstants();
-    this.#result = this.#assemble(ownShare, pairs);
+    this.#ownShare = ownShare;
     this.#phase = 'round2';
     const echo = writeEcho(this.#c.sessionId, this.#dealers, (d) => this.#dealings.get(d)!.broadcast);
     return this.#receivers
       .filter((j) => j !== this.#self)
-      .map((j) => ({ sessionId: this.#c.sessionId, protocol: 'dkg' as const, round: 2, from: this.#self, to: j, body: echo }));
+      .map((j) => {
+        const body = new Writer().fixed(echo).fixed(this.#reverseMessages.get(j) ?? new Uint8Array(0)).bytes();
+        return { sessionId: this.#c.sessionId, protocol: 'dkg' as const, round: 2, from: this.#self, to: j, body };
+      });
   }
 
   #readDealing(from: bigint, rd: Reader): Dealt {
@@ -246,15 +264,21 @@ export class EcdsaDealing {
     return { commitments, proof, broadcast: raw.bytes() };
   }
 
-  #finishBaseOts(peer: bigint, rd: Reader): PairSetup {
-    const B = rd.fixed(POINT_BYTES, 'baseOt.B');
+  /** Round 2 side of the pair's base OTs; the higher id also reverses the batch for the other direction. */
+  #finishBaseOts(peer: bigint, rd: Reader): void {
+    if (this.#self < peer) {
+      const B = rd.fixed(POINT_BYTES, 'baseOt.B');
+      const r = this.#otReceivers.get(peer)!;
+      this.#aliceSetups.set(peer, { delta: r.choices, seeds: baseOtReceiverFinish(this.#otContext(peer, 'base-ot'), r, B) });
+      return;
+    }
     const receiverMsg = rd.fixed(2 + OT_BASE_COUNT * 2 * POINT_BYTES, 'baseOt.receiver');
-    // peer → self: self is Bob (extension receiver) and was the base-OT sender.
-    const { k0, k1 } = baseOtSenderFinish(this.#otContext(peer, this.#self), this.#otSenders.get(peer)!, receiverMsg);
-    // self → peer: self is Alice (extension sender) and was the base-OT receiver with choices Δ.
-    const r = this.#otReceivers.get(peer)!;
-    const seeds = baseOtReceiverFinish(this.#otContext(this.#self, peer), r, B);
-    return { alice: { delta: r.choices, seeds }, bob: { seeds0: k0, seeds1: k1 } };
+    const { k0, k1 } = baseOtSenderFinish(this.#otContext(peer, 'base-ot'), this.#otSenders.get(peer)!, receiverMsg);
+    const bob = { seeds0: k0, seeds1: k1 };
+    const rev = rotReverseStart(bob, this.#otContext(peer, 'reverse'), this.#c.random);
+    this.#bobSetups.set(peer, bob);
+    this.#aliceSetups.set(peer, rev.reversed);
+    this.#reverseMessages.set(peer, rev.message);
   }
 
   /** B28 and reshare checks on the constant-term commitments. */
@@ -314,12 +338,28 @@ export class EcdsaDealing {
 
   /** Finish (receivers): compares the echoes (F05) and returns the key share. */
   finish(inbound: readonly EcdsaMessage[]): EcdsaKeyShare {
-    if (this.#phase !== 'round2' || this.#result === undefined) fail('E_MPC_PHASE', 'finish runs once, after round2');
+    if (this.#phase !== 'round2') fail('E_MPC_PHASE', 'finish runs once, after round2');
     const peers = this.#receivers.filter((j) => j !== this.#self);
     const bodies = collectRound(inbound, { sessionId: this.#c.sessionId, protocol: 'dkg', round: 2, self: this.#self, peers });
-    checkEchoes(this.#c.sessionId, this.#dealers, (d) => this.#dealings.get(d)!.broadcast, bodies, this.#self);
+    const mine = this.#dealers.map((d) => this.#dealings.get(d)!.broadcast);
+    const pairs = new Map<bigint, PairSetup>();
+    for (const [from, body] of bodies) {
+      try {
+        const rd = new Reader(body, `dkg round 2 from ${from}`);
+        const theirs = readEcho(rd, this.#dealers.length);
+        compareEcho(this.#dealers, mine.map((b, i) => echoDigest(this.#c.sessionId, this.#dealers[i]!, b)), theirs, from, this.#self);
+        if (this.#self < from) {
+          const reverse = rd.fixed(extensionMessageBytes(ROT_REVERSE_BATCH), 'reverse');
+          this.#bobSetups.set(from, rotReverseFinish(this.#aliceSetups.get(from)!, this.#otContext(from, 'reverse'), reverse));
+        }
+        rd.end();
+      } catch (e) {
+        throw withCulprit(e, from);
+      }
+      pairs.set(from, { alice: this.#aliceSetups.get(from)!, bob: this.#bobSetups.get(from)! });
+    }
     this.#phase = 'done';
-    return this.#result;
+    return this.#assemble(this.#ownShare, pairs);
   }
 }
 

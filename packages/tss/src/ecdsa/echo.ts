@@ -6,19 +6,20 @@
  * own), with the reporter in `detail.reportedBy`.
  */
 import { equalBytes } from '@custodian/core/bytes';
-import { blame, withCulprit } from './errors.js';
+import { blame } from './errors.js';
 import { hashTranscript } from './transcript.js';
 import { partyIdBytes } from './party-id.js';
-import { Reader, Writer } from './wire.js';
+import { Writer, type Reader } from './wire.js';
 
-function digest(sessionId: Uint8Array, sender: bigint, broadcast: Uint8Array): Uint8Array {
+/** Digest of one sender's broadcast, bound to the session. */
+export function echoDigest(sessionId: Uint8Array, sender: bigint, broadcast: Uint8Array): Uint8Array {
   return hashTranscript('custodian/ecdsa/echo/v1', sessionId, partyIdBytes(sender), broadcast);
 }
 
 /** The echo body: a count and one digest per sender, in `senders` order. */
 export function writeEcho(sessionId: Uint8Array, senders: readonly bigint[], broadcastOf: (sender: bigint) => Uint8Array): Uint8Array {
   const w = new Writer().count(senders.length);
-  for (const s of senders) w.fixed(digest(sessionId, s, broadcastOf(s)));
+  for (const s of senders) w.fixed(echoDigest(sessionId, s, broadcastOf(s)));
   return w.bytes();
 }
 
@@ -26,22 +27,6 @@ export function writeEcho(sessionId: Uint8Array, senders: readonly bigint[], bro
 export function readEcho(reader: Reader, count: number): Uint8Array[] {
   reader.count('echo', count);
   return Array.from({ length: count }, (_, i) => reader.fixed(32, `echo[${i}]`));
-}
-
-/** Compares every peer's echo with our own view. */
-export function checkEchoes(sessionId: Uint8Array, senders: readonly bigint[], broadcastOf: (sender: bigint) => Uint8Array, echoes: ReadonlyMap<bigint, Uint8Array>, self?: bigint): void {
-  const mine = senders.map((s) => digest(sessionId, s, broadcastOf(s)));
-  for (const [from, body] of echoes) {
-    const rd = new Reader(body, `echo from ${from}`);
-    let theirs: Uint8Array[];
-    try {
-      theirs = readEcho(rd, senders.length);
-      rd.end();
-    } catch (e) {
-      throw withCulprit(e, from);
-    }
-    compareEcho(senders, mine, theirs, from, self);
-  }
 }
 
 /** Compares one peer's echoed digests with ours. */

@@ -13,10 +13,6 @@ export const SCALAR_BITS = 256;
 export const MUL_BATCH = SCALAR_BITS + 2 * STAT_SECURITY;
 /** KOS15 padding of the extended choice vector (κ_OT + s_KOS bits), a multiple of 8. */
 export const OT_EXT_PAD = OT_BASE_COUNT + 64;
-/** Extended OTs per multiplication, m' = ξ + padding. */
-export const OT_EXT_COUNT = MUL_BATCH + OT_EXT_PAD;
-/** Bytes of one extended column (m' bits). */
-export const OT_EXT_COLUMN_BYTES = OT_EXT_COUNT / 8;
 /** DKLs23 F_RVOLE vector length ℓ (instance key and secret key share). */
 export const RVOLE_WIDTH = 2;
 /** Most parties in one ECDSA committee. */

@@ -24,13 +24,23 @@ import { assert } from '@custodian/core/errors';
 import { equalBytes } from '@custodian/core/bytes';
 import { fail } from './errors.js';
 import { gfBitSum, gfColumnSum, gfFromBytes, gfMul, gfToBytes } from './gf128.js';
-import { MUL_BATCH, OT_BASE_COUNT, OT_EXT_COLUMN_BYTES, OT_EXT_COUNT, SCALAR_BYTES } from './limits.js';
+import { MUL_BATCH, OT_BASE_COUNT, OT_EXT_PAD, SCALAR_BYTES } from './limits.js';
 import { expandTranscript, hashTranscript } from './transcript.js';
 import { mod, scalarFromBytes, scalarToBytes, scalarsFromUniform } from './group.js';
 
 const NONCE_BYTES = 32;
-/** Bytes of Bob's extension message: nonce, κ columns, x̃, t̃. */
-export const COT_RECEIVER_MESSAGE_BYTES = NONCE_BYTES + OT_BASE_COUNT * OT_EXT_COLUMN_BYTES + 32;
+/** Bytes of Bob's extension message for `batch` OTs: nonce, κ columns, x̃, t̃. */
+export function extensionMessageBytes(batch: number): number {
+  return NONCE_BYTES + OT_BASE_COUNT * columnBytes(batch) + 32;
+}
+/** Bytes of Bob's extension message in a multiplication. */
+export const COT_RECEIVER_MESSAGE_BYTES = extensionMessageBytes(MUL_BATCH);
+/** Random OTs that one extension yields to reverse the direction of a base-OT batch. */
+export const ROT_REVERSE_BATCH = OT_BASE_COUNT;
+
+function columnBytes(batch: number): number {
+  return (batch + OT_EXT_PAD) / 8;
+}
 
 /** Bob's long-term state for one direction of a pair: both seeds of every base OT. */
 export interface CotReceiverSetup {
@@ -62,12 +72,12 @@ function u32(i: number): Uint8Array {
   return b;
 }
 
-function prg(seed: Uint8Array, ctx: Uint8Array): Uint8Array {
-  return expandTranscript(OT_EXT_COLUMN_BYTES, 'custodian/ecdsa/kos/prg/v1', seed, ctx);
+function prg(seed: Uint8Array, ctx: Uint8Array, bytes: number): Uint8Array {
+  return expandTranscript(bytes, 'custodian/ecdsa/kos/prg/v1', seed, ctx);
 }
 
-function challenges(ctx: Uint8Array, columns: Uint8Array): Uint8Array {
-  return expandTranscript(16 * OT_EXT_COUNT, 'custodian/ecdsa/kos/chi/v1', ctx, columns);
+function challenges(ctx: Uint8Array, columns: Uint8Array, rows: number): Uint8Array {
+  return expandTranscript(16 * rows, 'custodian/ecdsa/kos/chi/v1', ctx, columns);
 }
 
 function transpose(columns: readonly Uint8Array[], rows: number): Uint8Array[] {
@@ -89,31 +99,64 @@ export function cotContext(pairContext: Uint8Array, nonce: Uint8Array): Uint8Arr
   return hashTranscript('custodian/ecdsa/kos/ctx/v1', pairContext, nonce);
 }
 
-/** Bob's first message for MUL_BATCH choice bits (packed, little-endian bit order). */
-export function cotReceiverStart(setup: CotReceiverSetup, pairContext: Uint8Array, choices: Uint8Array, random: Random): CotReceiverState {
-  assert(choices.length === MUL_BATCH / 8, 'choice vector has the batch size');
+/** KOS15 extension, receiver side: columns u and the check values (x̃, t̃) for `batch` choice bits. */
+function extendReceiver(setup: CotReceiverSetup, pairContext: Uint8Array, choices: Uint8Array, batch: number, random: Random): CotReceiverState {
+  assert(choices.length === batch / 8, 'choice vector has the batch size');
+  const colBytes = columnBytes(batch);
+  const rowsTotal = colBytes * 8;
+  const size = extensionMessageBytes(batch);
   const nonce = random.bytes(NONCE_BYTES);
   const ctx = cotContext(pairContext, nonce);
-  const x = new Uint8Array(OT_EXT_COLUMN_BYTES);
+  const x = new Uint8Array(colBytes);
   x.set(choices);
-  x.set(random.bytes(OT_EXT_COLUMN_BYTES - choices.length), choices.length); // KOS padding
+  x.set(random.bytes(colBytes - choices.length), choices.length); // KOS padding
   const t0: Uint8Array[] = [];
-  const message = new Uint8Array(COT_RECEIVER_MESSAGE_BYTES);
+  const message = new Uint8Array(size);
   message.set(nonce, 0);
   for (let i = 0; i < OT_BASE_COUNT; i++) {
-    const a = prg(setup.seeds0[i]!, ctx);
-    const b = prg(setup.seeds1[i]!, ctx);
+    const a = prg(setup.seeds0[i]!, ctx, colBytes);
+    const b = prg(setup.seeds1[i]!, ctx, colBytes);
     t0.push(a);
-    const off = NONCE_BYTES + i * OT_EXT_COLUMN_BYTES;
-    for (let k = 0; k < OT_EXT_COLUMN_BYTES; k++) message[off + k] = a[k]! ^ b[k]! ^ x[k]!;
+    const off = NONCE_BYTES + i * colBytes;
+    for (let k = 0; k < colBytes; k++) message[off + k] = a[k]! ^ b[k]! ^ x[k]!;
   }
-  const columnsBytes = message.subarray(NONCE_BYTES, NONCE_BYTES + OT_BASE_COUNT * OT_EXT_COLUMN_BYTES);
-  const chis = challenges(ctx, columnsBytes);
-  const xTilde = gfBitSum(x, chis, OT_EXT_COUNT);
-  const tTilde = gfColumnSum(t0, chis, OT_EXT_COUNT);
-  message.set(gfToBytes(xTilde), COT_RECEIVER_MESSAGE_BYTES - 32);
-  message.set(gfToBytes(tTilde), COT_RECEIVER_MESSAGE_BYTES - 16);
-  return { ctx, choices: x, rows: transpose(t0, MUL_BATCH), message };
+  const chis = challenges(ctx, message.subarray(NONCE_BYTES, size - 32), rowsTotal);
+  message.set(gfToBytes(gfBitSum(x, chis, rowsTotal)), size - 32);
+  message.set(gfToBytes(gfColumnSum(t0, chis, rowsTotal)), size - 16);
+  return { ctx, choices: x, rows: transpose(t0, batch), message };
+}
+
+/** KOS15 extension, sender side: the consistency check, then the rows q_j and Δ. */
+function extendSender(setup: CotSenderSetup, pairContext: Uint8Array, message: Uint8Array, batch: number): { ctx: Uint8Array; rows: Uint8Array[]; delta: Uint8Array } {
+  const size = extensionMessageBytes(batch);
+  if (message.length !== size) fail('E_MPC_SHAPE', `OT extension message must be ${size} bytes`, { length: message.length });
+  const colBytes = columnBytes(batch);
+  const rowsTotal = colBytes * 8;
+  const ctx = cotContext(pairContext, message.subarray(0, NONCE_BYTES));
+  const q: Uint8Array[] = [];
+  for (let i = 0; i < OT_BASE_COUNT; i++) {
+    const col = prg(setup.seeds[i]!, ctx, colBytes);
+    if (setup.delta[i] === 1) {
+      const off = NONCE_BYTES + i * colBytes;
+      for (let k = 0; k < colBytes; k++) col[k]! ^= message[off + k]!;
+    }
+    q.push(col);
+  }
+  const chis = challenges(ctx, message.subarray(NONCE_BYTES, size - 32), rowsTotal);
+  const xTilde = gfFromBytes(message.subarray(size - 32, size - 16));
+  const tTilde = gfFromBytes(message.subarray(size - 16));
+  const delta = new Uint8Array(OT_BASE_COUNT / 8);
+  for (let i = 0; i < OT_BASE_COUNT; i++) delta[i >> 3]! |= setup.delta[i]! << (i & 7);
+  const qTilde = gfColumnSum(q, chis, rowsTotal);
+  if (!equalBytes(gfToBytes(qTilde), gfToBytes(tTilde ^ gfMul(xTilde, gfFromBytes(delta))))) {
+    fail('E_MPC_OT_CHECK_FAILED', 'the OT extension consistency check failed');
+  }
+  return { ctx, rows: transpose(q, batch), delta };
+}
+
+/** Bob's first message for MUL_BATCH choice bits (packed, little-endian bit order). */
+export function cotReceiverStart(setup: CotReceiverSetup, pairContext: Uint8Array, choices: Uint8Array, random: Random): CotReceiverState {
+  return extendReceiver(setup, pairContext, choices, MUL_BATCH, random);
 }
 
 /**
@@ -122,37 +165,13 @@ export function cotReceiverStart(setup: CotReceiverSetup, pairContext: Uint8Arra
  * z^A (MUL_BATCH × W) and her answer τ.
  */
 export function cotSenderRespond(setup: CotSenderSetup, pairContext: Uint8Array, receiverMessage: Uint8Array, alpha: readonly bigint[]): { zA: bigint[][]; message: Uint8Array } {
-  if (receiverMessage.length !== COT_RECEIVER_MESSAGE_BYTES) {
-    fail('E_MPC_SHAPE', `OT extension message must be ${COT_RECEIVER_MESSAGE_BYTES} bytes`, { length: receiverMessage.length });
-  }
-  const ctx = cotContext(pairContext, receiverMessage.subarray(0, NONCE_BYTES));
-  const q: Uint8Array[] = [];
-  for (let i = 0; i < OT_BASE_COUNT; i++) {
-    const col = prg(setup.seeds[i]!, ctx);
-    if (setup.delta[i] === 1) {
-      const off = NONCE_BYTES + i * OT_EXT_COLUMN_BYTES;
-      for (let k = 0; k < OT_EXT_COLUMN_BYTES; k++) col[k]! ^= receiverMessage[off + k]!;
-    }
-    q.push(col);
-  }
-  const columnsBytes = receiverMessage.subarray(NONCE_BYTES, NONCE_BYTES + OT_BASE_COUNT * OT_EXT_COLUMN_BYTES);
-  const chis = challenges(ctx, columnsBytes);
-  const xTilde = gfFromBytes(receiverMessage.subarray(COT_RECEIVER_MESSAGE_BYTES - 32, COT_RECEIVER_MESSAGE_BYTES - 16));
-  const tTilde = gfFromBytes(receiverMessage.subarray(COT_RECEIVER_MESSAGE_BYTES - 16));
-  const deltaBytes = new Uint8Array(OT_BASE_COUNT / 8);
-  for (let i = 0; i < OT_BASE_COUNT; i++) deltaBytes[i >> 3]! |= setup.delta[i]! << (i & 7);
-  const delta = gfFromBytes(deltaBytes);
-  const qTilde = gfColumnSum(q, chis, OT_EXT_COUNT);
-  if (!equalBytes(gfToBytes(qTilde), gfToBytes(tTilde ^ gfMul(xTilde, delta)))) {
-    fail('E_MPC_OT_CHECK_FAILED', 'the OT extension consistency check failed');
-  }
-  const rows = transpose(q, MUL_BATCH);
+  const { ctx, rows, delta } = extendSender(setup, pairContext, receiverMessage, MUL_BATCH);
   const width = alpha.length;
   const zA: bigint[][] = [];
   const message = new Uint8Array(MUL_BATCH * width * SCALAR_BYTES);
   for (let j = 0; j < MUL_BATCH; j++) {
     const row0 = rows[j]!;
-    const row1 = row0.map((v, k) => v ^ deltaBytes[k]!);
+    const row1 = row0.map((v, k) => v ^ delta[k]!);
     const rho0 = rowScalars(ctx, j, row0, width);
     const rho1 = rowScalars(ctx, j, row1, width);
     zA.push(rho0.map((r) => mod(-r)));
@@ -181,4 +200,30 @@ export function cotReceiverFinish(state: CotReceiverState, senderMessage: Uint8A
     zB.push(out);
   }
   return zB;
+}
+
+function rowSeed(ctx: Uint8Array, j: number, row: Uint8Array): Uint8Array {
+  return hashTranscript('custodian/ecdsa/kos/rot-seed/v1', ctx, u32(j), row);
+}
+
+/**
+ * Reverses a base-OT batch (the extension's receiver Bob becomes the new
+ * Alice): Bob extends ROT_REVERSE_BATCH random OTs with fresh choice bits Δ'
+ * and keeps the chosen 32-byte seeds. Returns his message and his new setup.
+ */
+export function rotReverseStart(setup: CotReceiverSetup, pairContext: Uint8Array, random: Random): { message: Uint8Array; reversed: CotSenderSetup } {
+  const choices = random.bytes(ROT_REVERSE_BATCH / 8);
+  const st = extendReceiver(setup, pairContext, choices, ROT_REVERSE_BATCH, random);
+  const delta = Array.from({ length: ROT_REVERSE_BATCH }, (_, j) => bit(choices, j));
+  const seeds = st.rows.map((row, j) => rowSeed(st.ctx, j, row));
+  return { message: st.message, reversed: { delta, seeds } };
+}
+
+/** The old Alice checks Bob's reversing message and gets both seeds of every new OT: her new Bob setup. */
+export function rotReverseFinish(setup: CotSenderSetup, pairContext: Uint8Array, message: Uint8Array): CotReceiverSetup {
+  const { ctx, rows, delta } = extendSender(setup, pairContext, message, ROT_REVERSE_BATCH);
+  return {
+    seeds0: rows.map((row, j) => rowSeed(ctx, j, row)),
+    seeds1: rows.map((row, j) => rowSeed(ctx, j, row.map((v, k) => v ^ delta[k]!))),
+  };
 }
