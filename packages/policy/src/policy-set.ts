@@ -28,6 +28,8 @@ export interface PolicySource {
 export interface CompiledPolicy extends PolicyAnnotations {
   readonly effect: 'permit' | 'forbid';
   readonly source: string;
+  /** The policy's Cedar text as written. */
+  readonly text: string;
 }
 
 /** A validated, pre-parsed policy set. */
@@ -77,7 +79,7 @@ export function compilePolicySet(sources: readonly PolicySource[]): CompiledPoli
       if (json.type !== 'success') invalid(`${src.name}: a policy does not parse`, json.errors, { file: src.name });
       const ann = readAnnotations(json.json.annotations ?? {}, json.json.effect, src.name);
       if (policies.has(ann.id)) invalid(`policy id ${ann.id} is used twice`, [], { policy: ann.id, file: src.name });
-      policies.set(ann.id, { ...ann, effect: json.json.effect, source: src.name });
+      policies.set(ann.id, { ...ann, effect: json.json.effect, source: src.name, text });
       texts[ann.id] = text;
     }
   }
