@@ -182,6 +182,27 @@ export function verifyQeIdentity(text: string, signingCerts: readonly Certificat
   };
 }
 
+/**
+ * Chooses which collateral document to verify: those for `fmspc` (when given),
+ * preferring one current at `now`, then the highest evaluation number. Reads
+ * the unverified body only to choose; the chosen one is then fully verified.
+ */
+export function pickCollateral(texts: readonly string[], key: 'tcbInfo' | 'enclaveIdentity', now: Date, fmspc?: string): string | undefined {
+  const peek = texts.map((text) => {
+    try {
+      const b = parseJson(splitSigned(text, key).body, COLLATERAL_BYTES_MAX) as Record<string, Json>;
+      return { text, fmspc: String(b.fmspc ?? '').toLowerCase(), from: Date.parse(String(b.issueDate)), to: Date.parse(String(b.nextUpdate)), n: Number(b.tcbEvaluationDataNumber ?? 0) };
+    } catch {
+      return { text, fmspc: '', from: NaN, to: NaN, n: -1 };
+    }
+  });
+  const candidates = peek.filter((p) => fmspc === undefined || p.fmspc === fmspc);
+  const t = now.getTime();
+  const current = candidates.filter((p) => p.from <= t && t <= p.to);
+  const pool = current.length > 0 ? current : candidates;
+  return pool.sort((a, b) => b.n - a.n)[0]?.text;
+}
+
 /** The worse of two statuses. */
 export function worseStatus(a: TcbStatus, b: TcbStatus): TcbStatus {
   return TCB_STATUS_ORDER.indexOf(a) >= TCB_STATUS_ORDER.indexOf(b) ? a : b;

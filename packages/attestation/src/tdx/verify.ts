@@ -17,7 +17,7 @@ import { CHAIN_DEPTH_MAX } from '../limits.js';
 import type { AttestationClaims, Collateral, TcbClaim, VerifyOptions } from '../claims.js';
 import { decodeTdxQuote, type TdxQuote } from './quote.js';
 import { readPckFacts, type PckFacts } from './pck.js';
-import { evaluateQe, evaluateTdxTcb, verifyQeIdentity, verifyTdxTcbInfo, worseStatus } from './collateral.js';
+import { evaluateQe, evaluateTdxTcb, pickCollateral, verifyQeIdentity, verifyTdxTcbInfo, worseStatus } from './collateral.js';
 
 /** TD_ATTRIBUTES bit 0 (TUD.DEBUG) and bit 28 (SEPT_VE_DISABLE), TDX ABI spec Table 3.x. */
 const TD_ATTR_DEBUG = 0n;
@@ -76,18 +76,19 @@ function judgeTcb(q: TdxQuote, facts: PckFacts, collateral: Collateral | undefin
   const components: Record<string, number> = { pcesvn: facts.pceSvn, qeIsvSvn: q.qeReport.isvSvn, tdxModuleSvn: q.body.teeTcbSvn[0]!, tdxModuleMajor: q.body.teeTcbSvn[1]! };
   facts.sgxTcbComponents.forEach((c, i) => (components[`sgx${i + 1}`] = c));
   const signers = (collateral?.certificates ?? []).map(parseCertificate);
-  const infos = (collateral?.tcbInfo ?? []).map((t) => verifyTdxTcbInfo(t, signers, root, now)).filter((i) => i.fmspc === facts.fmspc && i.pceId === facts.pceId);
-  if (infos.length === 0) {
+  const infoText = pickCollateral(collateral?.tcbInfo ?? [], 'tcbInfo', now, facts.fmspc);
+  if (infoText === undefined) {
     return { status: 'Unevaluated', components, detail: `no TCB info for FMSPC ${facts.fmspc} was supplied` };
   }
-  const info = infos.reduce((a, b) => (b.evaluationDataNumber > a.evaluationDataNumber ? b : a));
+  const info = verifyTdxTcbInfo(infoText, signers, root, now);
+  if (info.fmspc !== facts.fmspc || info.pceId !== facts.pceId) attestFail('E_COLLATERAL_INVALID', 'claims', `TCB info is for FMSPC ${info.fmspc}, not ${facts.fmspc}`);
   const platform = evaluateTdxTcb(info, facts, q.body);
   let status = platform.status;
   let detail = `tcbInfo fmspc ${info.fmspc} evaluation ${info.evaluationDataNumber}: platform ${platform.status}`;
   if (platform.module) detail += `, module ${platform.module}`;
-  const ids = (collateral?.qeIdentity ?? []).map((t) => verifyQeIdentity(t, signers, root, now));
-  if (ids.length > 0) {
-    const qe = evaluateQe(ids[0]!, q.qeReport);
+  const qeText = pickCollateral(collateral?.qeIdentity ?? [], 'enclaveIdentity', now);
+  if (qeText !== undefined) {
+    const qe = evaluateQe(verifyQeIdentity(qeText, signers, root, now), q.qeReport);
     status = worseStatus(status, qe);
     detail += `; QE ${qe}`;
   } else {

@@ -1,0 +1,109 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { vectorPath } from '@custodian/core/vectors';
+import { attestCommand } from './attest.js';
+
+/** Runs the command, capturing stdout and stderr. */
+async function run(args: string[]): Promise<{ code: number; last: Record<string, unknown>; out: string }> {
+  const chunks: string[] = [];
+  const origOut = process.stdout.write.bind(process.stdout);
+  const origErr = process.stderr.write.bind(process.stderr);
+  process.stdout.write = ((s: string) => (chunks.push(String(s)), true)) as typeof process.stdout.write;
+  process.stderr.write = (() => true) as typeof process.stderr.write;
+  try {
+    const code = await attestCommand(args);
+    const out = chunks.join('');
+    const lines = out.trim().split('\n');
+    let last: Record<string, unknown> = {};
+    try {
+      last = JSON.parse(lines[lines.length - 1]!) as Record<string, unknown>;
+    } catch {
+      last = {};
+    }
+    return { code, last, out };
+  } finally {
+    process.stdout.write = origOut;
+    process.stderr.write = origErr;
+  }
+}
+
+const nitro = (f: string): string => vectorPath('attestation', 'nitro', f);
+
+test('attest verify affirms a real Nitro document (exit 0, CONTRACTS.md JSON)', async () => {
+  const r = await run(['verify', '--evidence', nitro('attestation-doc-2.cbor'), '--at', '2023-07-10T13:00:00Z', '--json']);
+  assert.equal(r.code, 0);
+  assert.equal(r.last.ok, true);
+  assert.equal(r.last.format, 'nitro');
+  assert.equal(r.last.status, 'affirming');
+  const claims = r.last.claims as { measurements: Record<string, string>; debug: boolean; reportData: string; tcb: { status: string } };
+  assert.equal(claims.measurements.PCR0, '7048a0ff10dc087e1ec62792684e68d77d004c7f5785e7dd983f1b7d97610026477aba57124244b1b34848cdafa18c08');
+  assert.equal(claims.debug, false);
+  assert.equal(claims.reportData, '');
+  assert.deepEqual(r.last.reasons, []);
+});
+
+test('attest verify refuses a debug enclave with exit 1 and a reason', async () => {
+  const r = await run(['verify', '--evidence', nitro('attestation-doc-debug-1.cbor'), '--format', 'nitro', '--at', '2024-09-07T15:00:00Z', '--json']);
+  assert.equal(r.code, 1);
+  assert.equal(r.last.status, 'contraindicated');
+  assert.match((r.last.reasons as string[])[0]!, /E_ATTEST_DEBUG/);
+});
+
+test('attest verify reports a verification failure as an error object with exit 1', async () => {
+  const r = await run(['verify', '--evidence', nitro('attestation-doc-1.cbor'), '--json']);
+  assert.equal(r.code, 1);
+  assert.equal(r.last.ok, false);
+  assert.equal((r.last.error as { code: string }).code, 'E_ATTEST_CERT_EXPIRED');
+});
+
+test('attest verify applies a policy file and a nonce', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'attest-'));
+  const policy = join(dir, 'policy.json');
+  writeFileSync(policy, JSON.stringify({ version: 1, platforms: { nitro: { measurements: { PCR0: ['00'] } } } }));
+  const r = await run(['verify', '--evidence', nitro('attestation-doc-1.cbor'), '--policy', policy, '--at', '2024-09-07T15:00:00Z', '--nonce', '01'.repeat(1024), '--json']);
+  assert.equal(r.code, 1);
+  assert.match((r.last.reasons as string[])[0]!, /E_ATTEST_MEASUREMENT/);
+  const bad = await run(['verify', '--evidence', nitro('attestation-doc-1.cbor'), '--at', '2024-09-07T15:00:00Z', '--nonce', 'abcd', '--json']);
+  assert.equal((bad.last.error as { code: string }).code, 'E_ATTEST_NONCE');
+});
+
+test('attest verify takes SEV-SNP, TDX and CCA collateral from files and directories', async () => {
+  const snp = await run([
+    'verify',
+    '--evidence',
+    vectorPath('attestation', 'sev-snp', 'milan-report-3.bin'),
+    '--collateral',
+    vectorPath('attestation', 'sev-snp', 'milan-vcek-3.der'),
+    '--at',
+    '2026-01-01T00:00:00Z',
+    '--json',
+  ]);
+  assert.equal(snp.code, 0, snp.out);
+  assert.equal(snp.last.format, 'sev-snp');
+  const tdx = await run(['verify', '--evidence', vectorPath('attestation', 'tdx', 'quote-v4-debug-td.bin'), '--collateral', vectorPath('attestation', 'tdx', 'collateral'), '--at', '2023-07-01T01:00:00Z', '--json']);
+  assert.equal(tdx.code, 1, tdx.out);
+  assert.equal((tdx.last.claims as { tcb: { status: string } }).tcb.status, 'UpToDate');
+  assert.match((tdx.last.reasons as string[])[0]!, /E_ATTEST_DEBUG/);
+  const cca = await run(['verify', '--evidence', vectorPath('attestation', 'cca', 'cca-token-ffm-profile-3.cbor'), '--collateral', vectorPath('attestation', 'cca', 'cpak-tfrmm-fvp-p384.pub.pem'), '--json']);
+  assert.equal(cca.code, 0, cca.out);
+});
+
+test('attest verify: usage errors exit 2, unreadable files exit 3', async () => {
+  assert.equal((await run(['verify', '--json'])).code, 2);
+  assert.equal((await run(['verify', '--evidence', 'x', '--format', 'bogus', '--json'])).code, 2);
+  assert.equal((await run(['verify', '--evidence', nitro('attestation-doc-1.cbor'), '--at', 'yesterday', '--json'])).code, 2);
+  assert.equal((await run(['frobnicate'])).code, 2);
+  assert.equal((await run(['verify', '--evidence', '/nonexistent/file', '--json'])).code, 3);
+});
+
+test('attest verify refuses sim evidence under the default policy (B20b)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'attest-'));
+  const f = join(dir, 'sim.json');
+  writeFileSync(f, '{"body":{"format":"custodian-sim-v1"},"signature":"00"}');
+  const r = await run(['verify', '--evidence', f, '--json']);
+  assert.equal(r.code, 1);
+  assert.equal((r.last.error as { code: string }).code, 'E_ATTEST_SIMULATED');
+});

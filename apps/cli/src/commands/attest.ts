@@ -1,0 +1,159 @@
+/**
+ * `custodian attest ...` (issue 3 §5, CONTRACTS.md "Attestation").
+ *
+ *   custodian attest verify --evidence FILE [--format auto|nitro|sev-snp|tdx|cca|tpm|sim]
+ *                           [--policy FILE] [--at ISO-TIME] [--nonce HEX]
+ *                           [--collateral PATH]... [--json]
+ *
+ * Verifies the evidence (signatures, chain to the pinned vendor root,
+ * validity at --at or now), appraises the claims against the policy (the
+ * built-in default without --policy) and prints claims, status and reasons.
+ * Exit 0 only when affirming; 1 when verification or appraisal refuses.
+ */
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { bytesToHex, hexToBytes } from '@custodian/core/bytes';
+import { CustodianError } from '@custodian/core/errors';
+import { appraise, type AttestationResult } from '@custodian/attestation/appraisal';
+import { DEFAULT_POLICY, parsePolicy, POLICY_BYTES_MAX, type AppraisalPolicy } from '@custodian/attestation/policy';
+import { detectFormat, verifyEvidence } from '@custodian/attestation/verify';
+import { loadCollateral, COLLATERAL_FILES_MAX, type CollateralFile } from '@custodian/attestation/collateral';
+import { ATTESTATION_FORMATS, type AttestationClaims, type AttestationFormat, type VerifyOptions } from '@custodian/attestation/claims';
+import { EVIDENCE_BYTES_MAX, COLLATERAL_BYTES_MAX } from '@custodian/attestation/limits';
+import { AttestationError } from '@custodian/attestation/errors';
+import { emit, emitError, EXIT_OK, EXIT_REFUSED, parseArgs, progress, UsageError } from '../output.js';
+
+const USAGE = `usage: custodian attest verify --evidence FILE [--format auto|${ATTESTATION_FORMATS.join('|')}|tpm] [--policy FILE] [--at ISO-TIME] [--nonce HEX] [--collateral PATH]... [--json]
+       custodian attest collect --report-data HEX [--json]`;
+
+/** Entry point of `custodian attest ...`. */
+export async function attestCommand(args: readonly string[]): Promise<number> {
+  const json = args.includes('--json');
+  try {
+    const [sub, ...rest] = args;
+    if (sub === 'verify') return verifyCommand(rest, json);
+    if (sub === 'collect') {
+      parseArgs(rest, { strings: ['report-data'], booleans: ['json'] });
+      throw new CustodianError('E_UNAVAILABLE', 'evidence collection (configfs-tsm, Nitro NSM) is not implemented yet on this build');
+    }
+    throw new UsageError(USAGE);
+  } catch (e) {
+    return emitError(json, e);
+  }
+}
+
+/** The CONTRACTS.md JSON shape of a verification. */
+export interface AttestVerifyOutput {
+  readonly ok: boolean;
+  readonly format: AttestationFormat;
+  readonly status: AttestationResult['status'];
+  readonly claims: Record<string, unknown>;
+  readonly reasons: readonly string[];
+}
+
+function verifyCommand(args: readonly string[], json: boolean): number {
+  const { values, positionals } = parseArgs(args, { strings: ['evidence', 'format', 'policy', 'at', 'nonce'], multi: ['collateral'], booleans: ['json'] });
+  if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]}\n${USAGE}`);
+  const evidencePath = values.get('evidence')?.[0];
+  if (evidencePath === undefined) throw new UsageError(`--evidence is required\n${USAGE}`);
+  const format = values.get('format')?.[0] ?? 'auto';
+  if (format !== 'auto' && format !== 'tpm' && !(ATTESTATION_FORMATS as readonly string[]).includes(format)) throw new UsageError(`--format must be auto, ${ATTESTATION_FORMATS.join(', ')} or tpm`);
+  const atText = values.get('at')?.[0];
+  const now = atText === undefined ? new Date() : new Date(atText);
+  if (Number.isNaN(now.getTime()) || (atText !== undefined && !/^\d{4}-\d\d-\d\dT/.test(atText))) throw new UsageError('--at must be an ISO 8601 time, e.g. 2024-09-07T15:00:00Z');
+  const nonceHex = values.get('nonce')?.[0];
+  const nonce = nonceHex === undefined ? undefined : hexToBytes(nonceHex, '--nonce');
+  const policyPath = values.get('policy')?.[0];
+  const policy: AppraisalPolicy = policyPath === undefined ? DEFAULT_POLICY : parsePolicy(readBounded(policyPath, POLICY_BYTES_MAX));
+  const evidence = readBounded(evidencePath, EVIDENCE_BYTES_MAX);
+  const collateral = loadCollateral(collateralFiles(values.get('collateral') ?? []));
+
+  if (format === 'tpm') throw new AttestationError('E_ATTEST_FORMAT', 'TPM evidence is not supported yet', { step: 'decode' });
+  const detected = format === 'auto' ? detectFormat(evidence) : (format as AttestationFormat);
+  if (detected === 'sim') return simRefusal(policy);
+  progress(`attest verify: ${detected} evidence, ${evidence.length} bytes, at ${now.toISOString()}`);
+  const opts: VerifyOptions = { now, collateral, ...(nonce ? { nonce } : {}) };
+  const claims = verifyEvidence(detected, evidence, opts);
+  const result = appraise(claims, policy, now);
+  const out = toOutput(result);
+  emit(json, out, human(out));
+  return result.status === 'affirming' ? EXIT_OK : EXIT_REFUSED;
+}
+
+/** Sim evidence needs the sim root, held by the host that runs the simulator; without a policy that allows it, it is refused outright (B20b). */
+function simRefusal(policy: AppraisalPolicy): never {
+  if (!policy.allowSimulated) throw new AttestationError('E_ATTEST_SIMULATED', 'simulated (development) evidence is not accepted by this policy', { step: 'appraisal' });
+  throw new AttestationError('E_COLLATERAL_MISSING', 'sim evidence is verified by the sim platform with its development root; this command has no sim root configured', { step: 'chain' });
+}
+
+function readBounded(path: string, max: number): Uint8Array {
+  let size: number;
+  try {
+    size = statSync(path).size;
+  } catch {
+    throw new CustodianError('E_IO', `cannot read ${path}`, { path });
+  }
+  // refuse before reading (issue 3: a size far above the format's maximum is refused before parsing)
+  if (size > max) throw new AttestationError('E_ATTEST_TOO_LARGE', `${path} is ${size} bytes, above the limit of ${max}`, { step: 'bounds', path });
+  try {
+    return new Uint8Array(readFileSync(path));
+  } catch {
+    throw new CustodianError('E_IO', `cannot read ${path}`, { path });
+  }
+}
+
+/** Each --collateral PATH is a file or a directory of files (not recursive). */
+function collateralFiles(paths: readonly string[]): CollateralFile[] {
+  const out: CollateralFile[] = [];
+  for (const p of paths) {
+    let isDir: boolean;
+    try {
+      isDir = statSync(p).isDirectory();
+    } catch {
+      throw new CustodianError('E_IO', `cannot read collateral ${p}`, { path: p });
+    }
+    const files = isDir ? readdirSync(p).sort().map((n) => join(p, n)).filter((f) => statSync(f).isFile()) : [p];
+    for (const f of files) {
+      if (out.length >= COLLATERAL_FILES_MAX) throw new UsageError(`more than ${COLLATERAL_FILES_MAX} collateral files`);
+      out.push({ name: f, bytes: readBounded(f, COLLATERAL_BYTES_MAX) });
+    }
+  }
+  return out;
+}
+
+function claimsJson(c: AttestationClaims): Record<string, unknown> {
+  return {
+    measurements: c.measurements,
+    reportData: bytesToHex(c.reportData),
+    debug: c.debug,
+    insecure: c.insecure,
+    tcb: c.tcb,
+    ...(c.nonce !== undefined ? { nonce: bytesToHex(c.nonce) } : {}),
+    ...(c.publicKey !== undefined ? { publicKey: bytesToHex(c.publicKey) } : {}),
+    ...(c.issuedAt !== undefined ? { issuedAt: c.issuedAt } : {}),
+    platform: c.platform,
+    chain: c.chain,
+    steps: c.steps,
+  };
+}
+
+/** Maps an attestation result to the CONTRACTS.md JSON. */
+export function toOutput(r: AttestationResult): AttestVerifyOutput {
+  return {
+    ok: r.status === 'affirming',
+    format: r.format,
+    status: r.status,
+    claims: claimsJson(r.claims),
+    reasons: r.reasons.map((x) => `${x.message} (${x.code})`),
+  };
+}
+
+function human(o: AttestVerifyOutput): string {
+  const c = o.claims as { measurements: Record<string, string>; tcb: { status: string; detail: string }; debug: boolean; reportData: string; chain: string[] };
+  const lines = [`${o.format}: ${o.status}`];
+  for (const r of o.reasons) lines.push(`  reason: ${r}`);
+  lines.push(`  debug: ${c.debug}`, `  tcb: ${c.tcb.status} (${c.tcb.detail})`, `  reportData: ${c.reportData}`);
+  for (const [k, v] of Object.entries(c.measurements)) lines.push(`  ${k}: ${v}`);
+  if (c.chain.length > 0) lines.push(`  chain: ${c.chain.join(' <- ')}`);
+  return lines.join('\n');
+}
