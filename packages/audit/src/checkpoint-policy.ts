@@ -15,6 +15,13 @@ import { decodeVerifierKey, noteVerifierFromKey, NOTE_KEY_TYPE_COSIGNATURE_V1, N
 import { openNote, type NoteVerifier, type VerifiedSignature } from './note.js';
 import { NOTE_NAME_CHARS_MAX, POLICY_KEYS_MAX } from './limits.js';
 
+/**
+ * File name of a policy document kept beside a log directory. It is a
+ * convenience, not a trust anchor: whoever controls the directory controls
+ * it, so auditors should pass the keys themselves (the CLI says which it used).
+ */
+export const LOG_POLICY_FILE_NAME = 'custodian-log-policy.json';
+
 /** Who must sign and cosign a checkpoint for it to count. */
 export interface CheckpointPolicy {
   /** The log's origin line. */
