@@ -1,0 +1,120 @@
+/**
+ * The break-glass requests of one organisation, persisted in the data
+ * directory (`breakglass.json`, written atomically) and audited: every
+ * accepted step and every refusal goes to the audit sink before the book
+ * changes (fail closed). The state machine itself is `breakglass.ts`.
+ */
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { CustodianError, isCustodianError } from '@custodian/core/errors';
+import { canonicalJson, parseJson, type Json } from '@custodian/core/canonical-json';
+import { Fields } from '@custodian/core/fields';
+import type { Clock } from '@custodian/core/clock';
+import type { KbsAuditSink } from '../audit-sink.js';
+import { applyBreakglassEvent, BREAKGLASS_ACTIONS, summary, type BreakglassAction, type BreakglassConfig, type BreakglassEvent, type BreakglassState, type BreakglassStatus } from './breakglass.js';
+
+/** File name of the book inside the data directory. */
+export const BREAKGLASS_FILE = 'breakglass.json';
+/** Most requests kept in one book. */
+export const BREAKGLASS_REQUESTS_MAX = 10_000;
+
+const STATUSES: readonly BreakglassStatus[] = ['pending', 'time-locked', 'executed', 'vetoed', 'cancelled'];
+
+/** Reads the summaries in a data directory (for `custodian breakglass list`); empty when none. */
+export function readBreakglassFile(dataDir: string): BreakglassState[] {
+  const path = join(dataDir, BREAKGLASS_FILE);
+  if (!existsSync(path)) return [];
+  const f = new Fields(parseJson(readFileSync(path)), 'breakglass');
+  f.int('version', 1, 1);
+  const out = f.arr('requests', BREAKGLASS_REQUESTS_MAX).map((j, i) => decodeState(j, `breakglass.requests[${i}]`));
+  f.done();
+  return out;
+}
+
+function nullableInt(f: Fields, k: string): number | null {
+  return f.optRaw(k) === null ? null : f.int(k);
+}
+
+function decodeState(json: Json, where: string): BreakglassState {
+  const f = new Fields(json, where);
+  const action = f.str('action', 32);
+  if (!(BREAKGLASS_ACTIONS as readonly string[]).includes(action)) throw new CustodianError('E_FIELD_INVALID', `${where}.action is unknown`, {});
+  const status = f.str('status', 16);
+  if (!(STATUSES as readonly string[]).includes(status)) throw new CustodianError('E_FIELD_INVALID', `${where}.status is unknown`, {});
+  const strings = (k: string) => f.arr(k, 256).map((x) => String(x));
+  const vetoedBy = f.optRaw('vetoedBy') === null ? null : f.str('vetoedBy', 64);
+  const vetoReason = f.optRaw('vetoReason') === null ? null : f.str('vetoReason', 1024);
+  const s: BreakglassState = {
+    request: { id: f.str('id', 64), action: action as BreakglassAction, payloadHash: f.str('payloadHash', 64), requestedBy: f.str('requestedBy', 64), requestedAtMs: f.int('requestedAtMs') },
+    status: status as BreakglassStatus,
+    approvals: strings('approvals'),
+    threshold: f.int('threshold', 1, 256),
+    unlocksAtMs: nullableInt(f, 'unlocksAtMs'),
+    vetoedBy,
+    vetoReason,
+    cancelledBy: strings('cancelledBy'),
+    executedAtMs: nullableInt(f, 'executedAtMs'),
+    lastEventAtMs: f.int('lastEventAtMs'),
+  };
+  f.done();
+  return s;
+}
+
+/** The book: states by request id, a config, an audit sink and (optionally) a data directory. */
+export class BreakglassBook {
+  readonly #states = new Map<string, BreakglassState>();
+
+  constructor(
+    private readonly config: BreakglassConfig,
+    private readonly audit: KbsAuditSink,
+    private readonly clock: Clock,
+    private readonly dataDir?: string,
+  ) {
+    if (dataDir !== undefined) for (const s of readBreakglassFile(dataDir)) this.#states.set(s.request.id, s);
+  }
+
+  /** Every request, oldest first. */
+  list(): BreakglassState[] {
+    return [...this.#states.values()];
+  }
+
+  /** Applies an event: audited, then persisted; a refusal is audited as `breakglass.refused` and thrown. */
+  async submit(event: BreakglassEvent): Promise<BreakglassState> {
+    const id = event.type === 'request' ? event.request.id : event.requestId;
+    let next;
+    try {
+      if (event.type === 'request' && this.#states.size >= BREAKGLASS_REQUESTS_MAX) throw new CustodianError('E_BREAKGLASS_BOOK_FULL', 'too many break-glass requests are kept', {});
+      next = applyBreakglassEvent(this.config, this.#states.get(id), event);
+    } catch (e) {
+      const err = isCustodianError(e) ? e : new CustodianError('E_INTERNAL', 'break-glass step failed', {});
+      await this.#append('breakglass.refused', { id, event: event.type, code: err.code, message: err.message });
+      throw err;
+    }
+    await this.#append(next.audit.kind, next.audit.body);
+    this.#states.set(id, next.state);
+    this.#persist();
+    return next.state;
+  }
+
+  async #append(kind: Parameters<KbsAuditSink['append']>[0]['kind'], body: { readonly [k: string]: Json }): Promise<void> {
+    try {
+      await this.audit.append({ kind, atMs: this.clock.nowMs(), body });
+    } catch {
+      throw new CustodianError('E_AUDIT_UNAVAILABLE', 'the audit log cannot be written; the break-glass step is not taken', { kind });
+    }
+  }
+
+  #persist(): void {
+    if (this.dataDir === undefined) return;
+    const path = join(this.dataDir, BREAKGLASS_FILE);
+    const tmp = `${path}.tmp`;
+    const fd = openSync(tmp, 'w', 0o600);
+    try {
+      writeSync(fd, canonicalJson({ version: 1, requests: this.list().map(summary) }) + '\n');
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+  }
+}
