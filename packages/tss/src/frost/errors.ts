@@ -21,7 +21,8 @@ export type FrostErrorCode =
   | 'E_FROST_ELEMENT_INVALID' // zero/identity elements, scalars out of range, bad encodings
   | 'E_REFRESH_NOT_ZERO' // a refresh contribution that does not sum to zero
   | 'E_RESHARE_INVALID' // a reshare contribution inconsistent with the old key
-  | 'E_FROST_SUITE_UNKNOWN';
+  | 'E_FROST_SUITE_UNKNOWN'
+  | 'E_FROST_MESSAGE_INVALID'; // a wire message that is not one of ours
 
 /** Builds a CustodianError carrying a FROST error code. */
 export function frostError(code: FrostErrorCode, message: string, detail: Record<string, unknown> = {}): CustodianError<FrostErrorCode> {
