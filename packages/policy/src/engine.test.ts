@@ -226,3 +226,12 @@ test('governance: a policy change needs 2 admins and 24 h; others may not ask', 
 test('an unconfigured chain name is denied', () => {
   assert.deepEqual(decide(tx(COLD, ETH), { chain: 'doge' }).codes, ['E_CHAIN_UNSUPPORTED']);
 });
+
+test('amounts that add up past 256 bits are refused (E_AMOUNT_OVERFLOW)', () => {
+  const t1 = encodeFunctionData({ abi, functionName: 'transfer', args: [COLD, maxUint256] });
+  const one = encodePacked(['uint8', 'address', 'uint256', 'uint256', 'bytes'], [0, USDC, 0n, BigInt((t1.length - 2) / 2), t1]);
+  const ms = encodeFunctionData({ abi, functionName: 'multiSend', args: [`0x${one.slice(2).repeat(2)}`] });
+  const d = decide(tx(SAFE, 0n, safeExec(MULTISEND, ms, 1)), { initiator: { id: 'root', groups: ['admins'] } });
+  assert.equal(d.decision, 'deny');
+  assert.ok(d.codes.includes('E_AMOUNT_OVERFLOW'));
+});

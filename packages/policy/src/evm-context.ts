@@ -224,7 +224,14 @@ function checkIntent(intent: DeclaredIntent | null, destinations: readonly strin
   }
   if (intent.amountBaseUnits !== undefined && intent.amountBaseUnits !== baseUnits) mismatch(`amount ${intent.amountBaseUnits} base units`);
   if (intent.asset !== undefined) {
-    const declared = intent.asset === NATIVE_ASSET || intent.asset === chain.nativeSymbol ? NATIVE_ASSET : intent.asset.toLowerCase();
+    let declared: string;
+    try {
+      declared = intent.asset === NATIVE_ASSET || intent.asset === chain.nativeSymbol ? NATIVE_ASSET : addressKey(intent.asset);
+    } catch (e) {
+      if (!isCustodianError(e)) throw e;
+      findings.push({ code: e.code, reason: `declared asset: ${e.message}` });
+      return;
+    }
     if (declared !== asset) mismatch(`asset ${intent.asset}`);
   }
 }
