@@ -99,3 +99,18 @@ test('policy documents are schema-validated', () => {
     assert.throws(() => parsePolicy(bad), (e) => isCustodianError(e), bad);
   }
 });
+
+test('B22b a denied CPU family is refused; SEPT_VE_DISABLE and MIGRATE_MA follow the policy', () => {
+  const deny = parsePolicy(JSON.stringify({ version: 1, platforms: { 'sev-snp': { denyProducts: ['Milan'] } } }));
+  const r = appraise(snp('milan-report-3.bin', 'milan-vcek-3.der'), deny);
+  assert.equal(r.reasons[0]?.code, 'E_ATTEST_PLATFORM_DENIED');
+  assert.equal(appraise(snp('azure-genoa-1-report.bin', 'azure-genoa-1-vcek.der'), deny).status, 'affirming'); // Genoa is not denied
+  const sept = parsePolicy(JSON.stringify({ version: 1, platforms: { tdx: { requireSeptVeDisable: true } } }));
+  const v41 = verifyEvidence('tdx', readVector('attestation', 'tdx', 'quote-v4-1.bin'), { now: new Date('2026-02-03T01:00:00Z') });
+  assert.equal(appraise(v41, sept).reasons[0]?.code, 'E_ATTEST_POLICY');
+  const v51 = verifyEvidence('tdx', readVector('attestation', 'tdx', 'quote-v5-1.bin'), { now: new Date('2026-02-03T01:00:00Z') });
+  assert.equal(v51.platform.septVeDisable, true);
+  assert.equal(appraise(v51, sept).status, 'affirming');
+  const ma: AttestationClaims = { ...snp('milan-report-3.bin', 'milan-vcek-3.der'), platform: { ...snp('milan-report-3.bin', 'milan-vcek-3.der').platform, migrateMa: true } };
+  assert.equal(appraise(ma).reasons[0]?.code, 'E_ATTEST_POLICY');
+});

@@ -51,6 +51,12 @@ function judge(c: AttestationClaims, p: PlatformPolicy, now: Date, no: Add, warn
   if (c.format === 'sev-snp' && typeof c.platform.vmpl === 'number' && c.platform.vmpl > p.maxVmpl) {
     no('E_ATTEST_DEBUG', `the SEV-SNP report comes from VMPL ${c.platform.vmpl}, above the allowed ${p.maxVmpl}`);
   }
+  if (c.format === 'sev-snp' && c.platform.migrateMa === true && !p.allowMigrationAgent) no('E_ATTEST_POLICY', 'the SEV-SNP guest policy allows a migration agent');
+  if (c.format === 'tdx' && p.requireSeptVeDisable && c.platform.septVeDisable !== true) no('E_ATTEST_POLICY', 'the TD does not set SEPT_VE_DISABLE');
+  const product = typeof c.platform.product === 'string' ? c.platform.product.toLowerCase() : undefined;
+  if (product !== undefined && p.denyProducts.some((d) => product === d || product.startsWith(d + '-'))) {
+    no('E_ATTEST_PLATFORM_DENIED', `platform ${String(c.platform.product)} is on the deny list`);
+  }
   for (const [name, allowed] of Object.entries(p.measurements)) {
     const got = c.measurements[name];
     if (got === undefined) no('E_ATTEST_MEASUREMENT', `measurement ${name} is missing from the evidence`);

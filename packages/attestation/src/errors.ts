@@ -19,6 +19,7 @@ export type AttestationErrorCode =
   | 'E_COLLATERAL_MISSING'
   | 'E_ATTEST_DEBUG'
   | 'E_ATTEST_TCB'
+  | 'E_ATTEST_PLATFORM_DENIED'
   | 'E_ATTEST_MEASUREMENT'
   | 'E_ATTEST_NONCE'
   | 'E_ATTEST_BINDING'

@@ -37,6 +37,12 @@ export interface PlatformPolicy {
   readonly maxVmpl: number;
   /** Oldest evidence accepted, for formats that carry a timestamp. */
   readonly maxAgeSeconds?: number;
+  /** SEV-SNP: accept a guest policy with MIGRATE_MA set (default false). */
+  readonly allowMigrationAgent: boolean;
+  /** TDX: require TD_ATTRIBUTES.SEPT_VE_DISABLE (THREATS.md §5; default false, most real quotes lack it). */
+  readonly requireSeptVeDisable: boolean;
+  /** Platform product names refused outright, e.g. ["Milan"] after a root-seed advisory (B22b). */
+  readonly denyProducts: readonly string[];
 }
 
 /** A decoded appraisal policy. */
@@ -56,6 +62,9 @@ export const DEFAULT_PLATFORM_POLICY: PlatformPolicy = Object.freeze<PlatformPol
   tcbWarnStatuses: [],
   requireTcbEvaluated: false,
   maxVmpl: 0,
+  allowMigrationAgent: false,
+  requireSeptVeDisable: false,
+  denyProducts: [],
 });
 
 /** The built-in policy used without `--policy` (CONTRACTS.md). */
@@ -129,6 +138,17 @@ function parsePlatform(f: Fields): PlatformPolicy {
     tcbWarnStatuses: statuses('tcbWarnStatuses', []),
     requireTcbEvaluated: opt('requireTcbEvaluated', () => f.bool('requireTcbEvaluated'), false),
     maxVmpl: opt('maxVmpl', () => f.int('maxVmpl', 0, 3), 0),
+    allowMigrationAgent: opt('allowMigrationAgent', () => f.bool('allowMigrationAgent'), false),
+    requireSeptVeDisable: opt('requireSeptVeDisable', () => f.bool('requireSeptVeDisable'), false),
+    denyProducts: opt(
+      'denyProducts',
+      () =>
+        f.arr('denyProducts', 16).map((x: Json) => {
+          if (typeof x !== 'string' || x.length > 64) bad(`${f.where}.denyProducts must list product names`);
+          return x.toLowerCase();
+        }),
+      [],
+    ),
     ...(maxAge !== undefined ? { maxAgeSeconds: maxAge } : {}),
   };
   f.done();
