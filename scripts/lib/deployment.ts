@@ -33,6 +33,7 @@ export const DEMO_OPERATORS: readonly { id: string; roles: string[]; groups: str
   { id: 'bob', roles: ['approver'], groups: ['treasury'], alg: 'ed25519' },
   { id: 'carol', roles: ['approver'], groups: ['treasury'], alg: 'p256' },
   { id: 'erin', roles: ['guardian', 'auditor', 'approver'], groups: ['risk'], alg: 'ed25519' },
+  { id: 'frank', roles: ['initiator', 'approver'], groups: ['treasury'], alg: 'ed25519' },
 ];
 
 /** A running deployment. */

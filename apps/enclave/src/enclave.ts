@@ -315,6 +315,9 @@ export class Enclave {
     if (this.#s().signed.has(p.requestId)) {
       return this.#refuse(peer, 'approval.rejected', p.requestId, new CustodianError('E_REQUEST_ALREADY_SIGNED', 'request is already signed; the approval is superfluous'), { operatorId: approval.operatorId });
     }
+    if (p.decision.decision === 'deny') {
+      return this.#refuse(peer, 'approval.rejected', p.requestId, new CustodianError('E_REQUEST_DENIED', `request was denied by policy: ${p.decision.reasons.join('; ')}`), { operatorId: approval.operatorId });
+    }
     let a: ApprovalPayload;
     try {
       a = this.#checkApproval(p, m, approval, prior.map((x) => decodeApproval(x.payload)), prior.map((x) => x.operatorId));
