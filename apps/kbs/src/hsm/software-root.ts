@@ -6,7 +6,7 @@
  * It reports itself as `kind: 'software'` everywhere (health, demo output)
  * and prints a warning when opened, so it is never mistaken for an HSM.
  */
-import { createCipheriv, createDecipheriv, createECDH, createPrivateKey, sign as nodeSign, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createECDH, createPrivateKey, sign as nodeSign, randomBytes, type KeyObject } from 'node:crypto';
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { CustodianError } from '@custodian/core/errors';
 import { bytesToHex, hexToBytes } from '@custodian/core/bytes';
@@ -93,9 +93,15 @@ function loadKeys(file: string): SoftwareKeys {
 class SoftwareRoot implements RootOfTrust {
   readonly kind = 'software' as const;
   #keys: SoftwareKeys | undefined;
+  readonly #signingKey: KeyObject;
 
   constructor(keys: SoftwareKeys) {
     this.#keys = keys;
+    const pub = p256Public(keys.signingPrivate);
+    this.#signingKey = createPrivateKey({
+      key: { kty: 'EC', crv: 'P-256', d: b64u(keys.signingPrivate), x: b64u(pub.subarray(1, 33)), y: b64u(pub.subarray(33, 65)) },
+      format: 'jwk',
+    });
   }
 
   #k(): SoftwareKeys {
@@ -123,13 +129,8 @@ class SoftwareRoot implements RootOfTrust {
   }
 
   async sign(message: Uint8Array): Promise<Uint8Array> {
-    const k = this.#k();
-    const pub = p256Public(k.signingPrivate);
-    const key = createPrivateKey({
-      key: { kty: 'EC', crv: 'P-256', d: b64u(k.signingPrivate), x: b64u(pub.subarray(1, 33)), y: b64u(pub.subarray(33, 65)) },
-      format: 'jwk',
-    });
-    return new Uint8Array(nodeSign('sha256', message, { key, dsaEncoding: 'ieee-p1363' }));
+    this.#k();
+    return new Uint8Array(nodeSign('sha256', message, { key: this.#signingKey, dsaEncoding: 'ieee-p1363' }));
   }
 
   async publicKey(role: AsymmetricRootRole): Promise<Uint8Array> {
