@@ -235,3 +235,36 @@ test('amounts that add up past 256 bits are refused (E_AMOUNT_OVERFLOW)', () => 
   assert.equal(d.decision, 'deny');
   assert.ok(d.codes.includes('E_AMOUNT_OVERFLOW'));
 });
+
+test('L10 a request decided before a screening-list update is blocked when re-checked at signing', async () => {
+  const { buildScreeningList } = await import('./sanctions/screening-list.js');
+  const t = tx(COLD, ETH);
+  const before = decide(t);
+  assert.equal(before.decision, 'allow');
+  const updated = { ...rulebook, screening: buildScreeningList({ version: 'new', asOfMs: NOW, maxAgeMs: 86_400_000 }, [{ address: COLD, asset: 'ETH', reference: 'update 1' }]) };
+  const { recheckAtSigning } = await import('./engine.js');
+  const r = recheckAtSigning(updated, req(t), before, NOW, null);
+  assert.equal(r.versionsChanged, true);
+  assert.equal(r.decision.decision, 'deny');
+  assert.ok(r.decision.codes.includes('E_SANCTIONED_DESTINATION'));
+  assert.equal(r.decision.versions.screeningList, updated.screening.hash);
+});
+
+test('L01 100 concurrent approved requests through the engine never reserve more than the wallet limit', async () => {
+  const ledger = new VelocityLedger(rulebook.limits);
+  const at = NOW + 24 * H;
+  const outcomes = await Promise.all(
+    Array.from({ length: 100 }, async (_, i) => {
+      const t = tx(`0x${(0xa000 + i).toString(16).padStart(40, '0')}`, 10n * ETH); // 30,000 USD each
+      const r = decideEvmTransaction(rulebook, req(t, { requestId: `c${i}`, approvals: { treasury: 2, risk: 1 } }), at, ledger);
+      for (let k = 0; k < i % 4; k++) await Promise.resolve(); // interleave decision and reservation
+      const d = reserveForDecision(ledger, r.decision, r.spend!, at, 60_000);
+      if (d.decision === 'allow') ledger.commit(`c${i}`, at + 1);
+      return d;
+    }),
+  );
+  const allowed = outcomes.filter((d) => d.decision === 'allow').length;
+  assert.equal(allowed, 33); // floor(1,000,000 / 30,000)
+  assert.ok(outcomes.filter((d) => d.decision === 'deny').every((d) => d.codes.includes('E_POLICY_VELOCITY_EXCEEDED')));
+  assert.ok(ledger.usage('wallet', 'hot-1', 24 * H, at + 2).valueMinor <= 100_000_000n);
+});

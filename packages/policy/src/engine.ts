@@ -83,6 +83,19 @@ export function decideEvmTransaction(data: PolicyData, req: EvmTxRequest, nowMs:
   return { decision: assembleDecision(data, verdict, findings, req, nowMs, facts.privileged), facts, spend };
 }
 
+/**
+ * Re-decides a request at signing time against the documents in force then
+ * (THREATS.md L10): a request approved under an older screening list or
+ * policy set is blocked if the current ones deny it. Returns the fresh
+ * decision and whether any document version changed since `prior`.
+ */
+export function recheckAtSigning(data: PolicyData, req: EvmTxRequest, prior: Decision, nowMs: number, ledger: VelocityLedger | null): { decision: Decision; versionsChanged: boolean } {
+  const { decision } = decideEvmTransaction(data, req, nowMs, ledger);
+  const now = versionsOf(data) as unknown as Record<string, string>;
+  const before = prior.versions as unknown as Record<string, string>;
+  return { decision, versionsChanged: Object.keys(now).some((k) => now[k] !== before[k]) };
+}
+
 /** Decides a non-transaction action (governance, wallet creation, break-glass, messages). */
 export function decideAction(data: PolicyData, req: ActionRequest, nowMs: number): Decision {
   const verdict = evaluateCedar(data.policySet, req);
