@@ -107,7 +107,8 @@ test('F05 a party that sends different commitments to different peers is identif
 });
 
 test('F06 a signature that fails to verify is terminal: E_SIGNATURE_INVALID_TERMINAL, key frozen, no retry', () => {
-  const sh = runKeygen(2, 2, systemRandom.bytes(32), systemRandom);
+  // Runs last: it freezes party 2's share of the file's key.
+  const sh = shares;
   const pre = runPresign(sh, [1n, 2n], systemRandom.bytes(32), systemRandom);
   const digest = sha256(new Uint8Array([9]));
   const m1 = pre.get(1n)!.online(digest);
