@@ -6,12 +6,12 @@ import { join } from 'node:path';
 import { vectorPath } from '@custodian/core/vectors';
 import { attestCommand } from './attest.js';
 
-/** Runs the command, capturing stdout and stderr. */
+/** Runs the command, capturing its JSON stdout lines (the test reporter's own lines pass through) and silencing stderr. */
 async function run(args: string[]): Promise<{ code: number; last: Record<string, unknown>; out: string }> {
   const chunks: string[] = [];
   const origOut = process.stdout.write.bind(process.stdout);
   const origErr = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((s: string) => (chunks.push(String(s)), true)) as typeof process.stdout.write;
+  process.stdout.write = ((s: string, ...rest: never[]) => (String(s).startsWith('{') ? (chunks.push(String(s)), true) : origOut(s, ...rest))) as typeof process.stdout.write;
   process.stderr.write = (() => true) as typeof process.stderr.write;
   try {
     const code = await attestCommand(args);
@@ -106,4 +106,12 @@ test('attest verify refuses sim evidence under the default policy (B20b)', async
   const r = await run(['verify', '--evidence', f, '--json']);
   assert.equal(r.code, 1);
   assert.equal((r.last.error as { code: string }).code, 'E_ATTEST_SIMULATED');
+});
+
+test('attest collect without configfs-tsm exits 3; without --report-data exits 2', async () => {
+  assert.equal((await run(['collect', '--json'])).code, 2);
+  assert.equal((await run(['collect', '--report-data', '00'.repeat(65), '--json'])).code, 2);
+  const r = await run(['collect', '--report-data', '00'.repeat(64), '--json']);
+  assert.equal(r.code, 3);
+  assert.equal((r.last.error as { code: string }).code, 'E_UNAVAILABLE');
 });
