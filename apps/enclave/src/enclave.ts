@@ -160,25 +160,41 @@ export class Enclave {
     const signed = decodeSignedManifest(f.raw('signedManifest'));
     f.done();
     const s = this.#s();
+    const hash = manifestHash(signed.payload);
+    if (s.signedManifest && hash === manifestHash(s.signedManifest.payload)) return { manifestHash: hash, installed: false };
+    let next: Manifest;
     try {
-      const next = decodeManifest(signed.payload);
+      next = decodeManifest(signed.payload);
       const current = s.signedManifest ? decodeManifest(s.signedManifest.payload) : null;
-      if (current && s.signedManifest && manifestHash(signed.payload) === manifestHash(s.signedManifest.payload)) return { manifestHash: manifestHash(signed.payload), installed: false };
       if (current && (next.version !== current.version + 1 || next.previousHash !== manifestHash(s.signedManifest!.payload) || next.orgId !== current.orgId)) {
         throw new CustodianError('E_MANIFEST_SEQUENCE', 'a new manifest must have the next version and name the installed one as previous');
       }
       if (!current && (next.version !== 1 || next.previousHash !== '')) throw new CustodianError('E_MANIFEST_SEQUENCE', 'a genesis manifest has version 1 and no previous hash');
       verifyManifestQuorum(signed, current ?? next);
+      await this.#checkOwnMeasurement(next);
     } catch (e) {
-      if (this.#phase === 'READY') return this.#refuse(peer, 'manifest.rejected', null, e);
-      throw e;
+      return this.#refuse(peer, 'manifest.rejected', null, e, { manifestHash: hash });
     }
     s.signedManifest = signed;
     this.#phase = 'READY';
-    const m = decodeManifest(signed.payload);
-    await this.#audit(peer, 'manifest.installed', null, { manifestHash: manifestHash(signed.payload), orgId: m.orgId, version: m.version, signedBy: signed.signatures.map((x) => x.operatorId), measurements: [...m.enclave.measurements] });
+    await this.#audit(peer, 'manifest.installed', null, { manifestHash: hash, orgId: next.orgId, version: next.version, signedBy: signed.signatures.map((x) => x.operatorId), measurements: [...next.enclave.measurements] });
     await this.#persist();
-    return { manifestHash: manifestHash(signed.payload), installed: true };
+    return { manifestHash: hash, installed: true };
+  }
+
+  /** Refuses a manifest under which this very enclave would not be accepted. */
+  async #checkOwnMeasurement(m: Manifest): Promise<void> {
+    const nonce = ed25519.utils.randomSecretKey();
+    const expected = identityReportData(this.identityKey(), nonce);
+    const claims = verifySimEvidence(await this.platform.attest(expected), { rootPublicKey: m.enclave.simRoot, nowMs: this.platform.nowMs(), expectedReportData: expected });
+    try {
+      appraiseSimClaims(claims, { measurements: m.enclave.measurements, allowSim: m.enclave.platform === 'sim' });
+    } catch (e) {
+      if (isCustodianError(e, 'E_ATTEST_MEASUREMENT')) {
+        throw new CustodianError('E_ATTEST_MEASUREMENT', `this signer's own measurement ${claims.measurement.slice(0, 16)}… is not among the manifest's expected measurements`, { measurement: claims.measurement });
+      }
+      throw e;
+    }
   }
 
   /** Verifies peers' evidence against the manifest; audits each verdict. */

@@ -8,7 +8,7 @@ import { CustodianError } from '@custodian/core/errors';
 import { parseJson, type Json } from '@custodian/core/canonical-json';
 import { Fields } from '@custodian/core/fields';
 import type { Clock } from '@custodian/core/clock';
-import { decodeManifest, decodeSignedManifest, encodeSignedManifest, manifestHash, verifyManifestQuorum, type Manifest } from '@custodian/protocol/manifest';
+import { decodeManifest, decodeSignedManifest, encodeSignedManifest, manifestHash, type Manifest } from '@custodian/protocol/manifest';
 import { decodeSignedRequest, encodeSignedRequest, payloadHash } from '@custodian/protocol/operator-request';
 import { decodeTxProposal, decodeWalletCreate } from '@custodian/protocol/payloads';
 import { decodeEnclaveSigned, encodeEnclaveSigned, SUMMARY_KIND, verifyStatement } from '@custodian/protocol/enclave-signed';
@@ -32,6 +32,8 @@ export interface RequestView {
   readonly txDigest: string;
   readonly summaryHash: string;
   readonly summary: Json;
+  /** The initiator-signed proposal, for approvers to check themselves. */
+  readonly proposal: Json;
   readonly approvals: readonly { operatorId: string; accepted: boolean; code: string | null }[];
   readonly approvalsNeeded: number;
   readonly signedTx: string | null;
@@ -106,11 +108,23 @@ export class CustodyService {
     return this.#serial('manifest', async () => {
       const signed = decodeSignedManifest(body);
       const next = decodeManifest(signed.payload);
-      verifyManifestQuorum(signed, this.#manifest ?? next);
+      // Signers judge the manifest themselves (quorum, sequence, their own measurement) and audit
+      // their verdict; the host learns their identity keys first so it can check those entries.
+      for (const link of this.links.values()) link.identityKey ??= (await link.hello()).identityKey;
+      const refusals: CustodianError[] = [];
+      for (const link of this.links.values()) {
+        try {
+          await link.call('manifest.install', { signedManifest: encodeSignedManifest(signed) });
+        } catch (e) {
+          if (!(e instanceof CustodianError)) throw e;
+          refusals.push(e);
+        }
+      }
+      if (refusals.length > 0) throw new CustodianError(refusals[0]!.code, `${refusals.length} signer(s) refused the manifest: ${refusals[0]!.message}`, { ...refusals[0]!.detail, refusals: refusals.length });
+      // Defence in depth: the host verifies every signer's fresh evidence against the new manifest before using it.
       const now = this.clock.nowMs();
       const records: SignerRecord[] = [];
       for (const link of this.links.values()) records.push(await link.attest(next, now));
-      for (const link of this.links.values()) await link.call('manifest.install', { signedManifest: encodeSignedManifest(signed) });
       const peers: Json[] = [];
       for (const link of this.links.values()) {
         const h = await link.hello();
@@ -268,6 +282,7 @@ export class CustodyService {
       txDigest: r.txDigest,
       summaryHash: r.summaryHash,
       summary,
+      proposal: parseJson(r.proposal),
       approvals: (await this.store.listApprovals(r.requestId)).map((a) => ({ operatorId: a.operatorId, accepted: a.accepted, code: a.code })),
       approvalsNeeded: count,
       signedTx: r.signedTx,
