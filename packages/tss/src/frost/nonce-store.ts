@@ -6,6 +6,7 @@
  * the public commitment pair, so the set of keys is the global set of
  * (share, commitment) pairs ever used; a consumed key is never fresh again.
  */
+import { CustodianError } from '@custodian/core/errors';
 import type { Secret } from '@custodian/core/secret';
 
 /** The secret nonce pair of RFC 9591 §5.1, SerializeScalar form. */
@@ -48,7 +49,7 @@ export class MemoryNonceStore implements NonceStore {
   readonly #consumed = new Set<string>();
 
   async reserve(key: string, record: StoredNonce): Promise<void> {
-    if (this.#fresh.has(key) || this.#consumed.has(key)) throw new Error('nonce key already used');
+    if (this.#fresh.has(key) || this.#consumed.has(key)) throw new CustodianError('E_NONCE_REUSED', 'nonce key already used');
     this.#fresh.set(key, record);
   }
 
