@@ -32,6 +32,15 @@ export const HSM_OBJECTS_PER_LABEL_MAX = 4;
 /** DER OID of prime256v1 / secp256r1, the value of CKA_EC_PARAMS. */
 const P256_EC_PARAMS = Buffer.from('06082a8648ce3d030107', 'hex');
 
+/** Mechanisms every root needs: key generation, RFC 5649 wrap, ECDSA, ECDH. */
+export const REQUIRED_MECHANISMS: readonly (readonly [number, string])[] = [
+  [pkcs11js.CKM_AES_KEY_GEN, 'CKM_AES_KEY_GEN'],
+  [pkcs11js.CKM_AES_KEY_WRAP_PAD, 'CKM_AES_KEY_WRAP_PAD'],
+  [pkcs11js.CKM_EC_KEY_PAIR_GEN, 'CKM_EC_KEY_PAIR_GEN'],
+  [pkcs11js.CKM_ECDSA, 'CKM_ECDSA'],
+  [pkcs11js.CKM_ECDH1_DERIVE, 'CKM_ECDH1_DERIVE'],
+];
+
 /** How to reach the token. */
 export interface Pkcs11RootConfig {
   /** Path of the vendor's PKCS#11 module (`/usr/lib/softhsm/libsofthsm2.so`, `/opt/cloudhsm/lib/libcloudhsm_pkcs11.so`, ...). */
@@ -200,6 +209,11 @@ class Pkcs11Root implements RootOfTrust {
 
   #connect(provision: boolean): Handles {
     const slot = this.#findSlot();
+    const available = new Set(this.p11.C_GetMechanismList(slot));
+    const missing = REQUIRED_MECHANISMS.filter(([m]) => !available.has(m)).map(([, name]) => name);
+    if (missing.length > 0) {
+      throw new CustodianError('E_HSM_CONFIG', `the token (${this.#label}) lacks mechanisms the key broker needs: ${missing.join(', ')}`, { missing });
+    }
     const session = this.p11.C_OpenSession(slot, pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION);
     try {
       try {
