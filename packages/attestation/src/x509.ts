@@ -112,13 +112,29 @@ export function checkValidity(cert: Certificate, now: Date, step: VerifyStep): v
   }
 }
 
+/** Most remembered certificate signature results (DESIGN.md: cache parsed certificates). */
+export const LINK_CACHE_MAX = 1024;
+const linkCache = new Map<string, boolean>();
+
+/**
+ * True when `issuer` signed `child`. A signature over fixed bytes under a fixed
+ * key verifies the same way every time, so results are remembered by the pair
+ * of certificate hashes; validity at `now` is still judged on every call.
+ */
 function signedBy(child: Certificate, issuer: Certificate): boolean {
   if (!Buffer.from(child.issuerRaw).equals(Buffer.from(issuer.subjectRaw))) return false;
+  const key = child.sha256 + issuer.sha256;
+  const hit = linkCache.get(key);
+  if (hit !== undefined) return hit;
+  let ok: boolean;
   try {
-    return child.x509.verify(issuer.publicKey);
+    ok = child.x509.verify(issuer.publicKey);
   } catch {
-    return false;
+    ok = false;
   }
+  if (linkCache.size >= LINK_CACHE_MAX) linkCache.delete(linkCache.keys().next().value!);
+  linkCache.set(key, ok);
+  return ok;
 }
 
 /**
