@@ -7,23 +7,30 @@
  */
 import type { Eip1559Tx } from '@custodian/chains/evm/eip1559';
 import type { CedarValueJson } from '@cedar-policy/cedar-wasm/nodejs';
-import type { AddressBook } from './address-book.js';
+import { isCustodianError } from '@custodian/core/errors';
 import { addressKey } from './address-key.js';
 import type { ChainConfig } from './chain-config.js';
 import type { GuardFinding } from './decision.js';
 import { readEvmEffects, type EvmEffects } from './evm-effects.js';
-import { assertPriceTableFresh, NATIVE_ASSET, valueInMinor, type PriceTable } from './price-table.js';
+import { NATIVE_ASSET } from './price-table.js';
 import type { PolicyAction } from './schema.js';
-import { assertScreeningListFresh, type ScreeningList } from './sanctions/screening-list.js';
-import type { Spend, VelocityLedger } from './velocity-ledger.js';
-import { isCustodianError } from '@custodian/core/errors';
+import type { VelocityLedger } from './velocity-ledger.js';
+import {
+  amountFacts,
+  CEDAR_LONG_SAFE_MAX,
+  checkFreshness,
+  LABEL_DELEGATECALL_ALLOWED,
+  LABEL_SPENDER_ALLOWED,
+  labelsOf,
+  mergeParties,
+  partyFacts,
+  priceOf,
+  screenAddresses,
+  type PolicyDataRefs,
+  type PolicyFacts,
+  type WalletRef,
+} from './context-facts.js';
 
-/** Address-book label that allow-lists a delegatecall target (e.g. Safe MultiSend). */
-export const LABEL_DELEGATECALL_ALLOWED = 'delegatecall-allowed';
-/** Address-book label that allow-lists a token spender. */
-export const LABEL_SPENDER_ALLOWED = 'spender-allowed';
-/** Largest value passed to Cedar as a Long (beyond it values saturate; limits use exact bigints). */
-const CEDAR_LONG_SAFE_MAX = BigInt(Number.MAX_SAFE_INTEGER);
 const UINT256_MAX = (1n << 256n) - 1n;
 
 /** What the initiator declared (signed request); compared with the calldata (B18). */
@@ -31,21 +38,6 @@ export interface DeclaredIntent {
   readonly destination?: string;
   readonly amountBaseUnits?: bigint;
   readonly asset?: string;
-}
-
-/** The wallet a request spends from. */
-export interface WalletRef {
-  readonly id: string;
-  readonly groups: readonly string[];
-  /** Chain ids this wallet is configured for (B16). */
-  readonly chainIds: readonly bigint[];
-}
-
-/** The governed data a decision reads. */
-export interface PolicyDataRefs {
-  readonly addressBook: AddressBook;
-  readonly priceTable: PriceTable;
-  readonly screening: ScreeningList;
 }
 
 /** Inputs of context derivation. */
@@ -60,22 +52,11 @@ export interface EvmContextInput {
   readonly nowMs: number;
 }
 
-/** The derived facts. */
-export interface EvmFacts {
-  readonly action: PolicyAction;
-  readonly context: Record<string, CedarValueJson>;
-  readonly findings: readonly GuardFinding[];
-  /** True when policy must demand a quorum and a time-lock (B15). */
-  readonly privileged: boolean;
-  /** The spend to check against limits (requestId, wallet, initiator filled by the caller). */
-  readonly spend: Omit<Spend, 'requestId' | 'wallet' | 'initiator'>;
+/** The derived facts of an EVM transaction. */
+export interface EvmFacts extends PolicyFacts {
   readonly effects: EvmEffects;
 }
 
-interface Priced {
-  readonly valueMinor: bigint | null;
-  readonly symbol: string;
-}
 
 /** Derives the Cedar context and the integrity findings of an EVM transaction. */
 export function deriveEvmContext(input: EvmContextInput): EvmFacts {
@@ -85,8 +66,8 @@ export function deriveEvmContext(input: EvmContextInput): EvmFacts {
   const chainIdConfigured = tx.chainId === chain.chainId && wallet.chainIds.includes(tx.chainId);
   if (!chainIdConfigured) findings.push({ code: 'E_CHAIN_ID_MISMATCH', reason: `transaction chain id ${tx.chainId} is not ${chain.name} (${chain.chainId}) or not configured for wallet ${wallet.id}` });
   if (fx.malformed !== null) findings.push({ code: 'E_CALLDATA_INVALID', reason: `calldata could not be decoded: ${fx.malformed}` });
-  const fresh = freshness(data, nowMs, findings);
-  screen(fx, chain, data.screening, findings);
+  const fresh = checkFreshness(data, nowMs, findings);
+  screenAddresses(fx.addresses, chain, data.screening, findings);
   const party = (key: string | null): Record<string, CedarValueJson> => partyFacts(key, chain, wallet, data.addressBook, input.ledger, data.screening);
   const unlistedDelegatecalls = fx.delegatecalls.filter((d) => !labelsOf(data.addressBook, chain, d).includes(LABEL_DELEGATECALL_ALLOWED));
   for (const d of unlistedDelegatecalls) {
@@ -140,72 +121,6 @@ function actionOf(fx: EvmEffects): PolicyAction {
   if (fx.kind === 'create' || fx.kind === 'malformed' || fx.unknown.length > 0 || fx.privileged.length > 0 || fx.delegatecalls.length > 0) return 'contract-call';
   if (fx.approvals.length > 0) return fx.movements.length === 0 ? 'approve-token' : 'contract-call';
   return 'transfer';
-}
-
-function freshness(data: PolicyDataRefs, nowMs: number, findings: GuardFinding[]): boolean {
-  try {
-    assertScreeningListFresh(data.screening, nowMs);
-  } catch (e) {
-    if (!isCustodianError(e)) throw e;
-    findings.push({ code: e.code, reason: e.message });
-  }
-  try {
-    assertPriceTableFresh(data.priceTable, nowMs);
-    return true;
-  } catch (e) {
-    if (!isCustodianError(e)) throw e;
-    findings.push({ code: e.code, reason: e.message });
-    return false;
-  }
-}
-
-function screen(fx: EvmEffects, chain: ChainConfig, list: ScreeningList, findings: GuardFinding[]): void {
-  for (const a of fx.addresses) {
-    for (const hit of list.screen(a)) {
-      findings.push({ code: 'E_SANCTIONED_DESTINATION', reason: `${a} on ${chain.name} is on screening list ${list.version} (${hit.asset}, ${hit.reference})` });
-    }
-  }
-}
-
-function labelsOf(book: AddressBook, chain: ChainConfig, key: string): readonly string[] {
-  return book.lookup(chain.name, key)?.labels ?? [];
-}
-
-function partyFacts(key: string | null, chain: ChainConfig, wallet: WalletRef, book: AddressBook, ledger: VelocityLedger | null, list: ScreeningList): Record<string, CedarValueJson> {
-  if (key === null) return { address: '', listed: false, name: '', labels: [], firstTime: false, sanctioned: false };
-  const entry = book.lookup(chain.name, key);
-  return {
-    address: key,
-    listed: entry !== undefined,
-    name: entry?.name ?? '',
-    labels: [...(entry?.labels ?? [])],
-    firstTime: ledger === null ? true : !ledger.hasSent(wallet.id, `${chain.name}:${key}`),
-    sanctioned: list.screen(key).length > 0,
-  };
-}
-
-function mergeParties(parties: readonly Record<string, CedarValueJson>[]): Record<string, CedarValueJson> {
-  const labels = parties.map((p) => p['labels'] as string[]).reduce((a, b) => a.filter((l) => b.includes(l)));
-  return {
-    address: 'multiple',
-    listed: parties.every((p) => p['listed'] === true),
-    name: 'multiple',
-    labels,
-    firstTime: parties.some((p) => p['firstTime'] === true),
-    sanctioned: parties.some((p) => p['sanctioned'] === true),
-  };
-}
-
-function priceOf(table: PriceTable, chain: ChainConfig, asset: string, amount: bigint): Priced {
-  if (asset === 'mixed') return { valueMinor: null, symbol: '' };
-  const p = table.lookup(chain.name, asset);
-  if (p === undefined) return { valueMinor: null, symbol: '' };
-  return { valueMinor: valueInMinor(amount, p), symbol: p.symbol };
-}
-
-function amountFacts(baseUnits: bigint, p: Priced): Record<string, CedarValueJson> {
-  const v = p.valueMinor;
-  return { baseUnits: baseUnits.toString(), valueMinor: v === null ? 0 : Number(v > CEDAR_LONG_SAFE_MAX ? CEDAR_LONG_SAFE_MAX : v), priced: v !== null };
 }
 
 function checkIntent(intent: DeclaredIntent | null, destinations: readonly string[], asset: string, baseUnits: bigint, chain: ChainConfig, findings: GuardFinding[]): void {
