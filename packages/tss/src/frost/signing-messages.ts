@@ -64,8 +64,14 @@ export function validateSigningPackage(pkg: FrostPublicKeyPackage, signing: Sign
     if (!pkg.parties.includes(c.party)) throw frostError('E_SIGNER_NOT_IN_SET', `party ${c.party} is not in the committee`, { sessionId, party: c.party });
     if (seen.has(c.party)) throw frostError('E_PARTY_ID_INVALID', `party ${c.party} appears twice in the signing set`, { sessionId, party: c.party });
     seen.add(c.party);
-    group.decodeElement(c.hiding, `commitments[${c.party}].hiding`);
-    group.decodeElement(c.binding, `commitments[${c.party}].binding`);
+    for (const [name, bytes] of [['hiding', c.hiding], ['binding', c.binding]] as const) {
+      try {
+        group.decodeElement(bytes, `commitments[${c.party}].${name}`);
+      } catch (e) {
+        // Name the signer so that a robust coordinator can exclude it.
+        throw frostError('E_FROST_ELEMENT_INVALID', `party ${c.party} sent an invalid ${name} commitment`, { sessionId, party: c.party, reason: e instanceof Error ? e.message : 'invalid' });
+      }
+    }
   }
   return Object.freeze({ sessionId, message: signing.message, commitments: Object.freeze([...list].sort((a, b) => a.party - b.party)) });
 }

@@ -155,7 +155,7 @@ test('rejects a signing package with too few signers, a duplicate signer, an ide
 });
 
 /** Local transport over in-process signers, with per-party misbehaviour. */
-function transportFor(shares: readonly FrostKeyShare[], behaviour: Record<number, 'silent' | 'bad-share' | 'silent-round2'>): SigningTransport & { calls: string[] } {
+function transportFor(shares: readonly FrostKeyShare[], behaviour: Record<number, 'silent' | 'bad-share' | 'silent-round2' | 'identity-commitment'>): SigningTransport & { calls: string[] } {
   const stores = storesFor(shares);
   const calls: string[] = [];
   return {
@@ -163,7 +163,9 @@ function transportFor(shares: readonly FrostKeyShare[], behaviour: Record<number
     async commit(party, sessionId) {
       calls.push(`commit ${party} ${sessionId}`);
       if (behaviour[party] === 'silent') throw new Error('timeout');
-      return commitNonces(shares.find((s) => s.party === party)!, sessionId, systemRandom, stores.get(party)!);
+      const c = await commitNonces(shares.find((s) => s.party === party)!, sessionId, systemRandom, stores.get(party)!);
+      if (behaviour[party] === 'identity-commitment') return { ...c, binding: Uint8Array.of(1, ...new Uint8Array(31)) }; // Ed25519 neutral element
+      return c;
     },
     async sign(party, signing) {
       if (behaviour[party] === 'silent-round2') throw new Error('timeout');
@@ -206,4 +208,22 @@ test('F04 a signer silent in round two is excluded and nonces are never reused a
 test('F04 with fewer than t honest signers: E_QUORUM_UNAVAILABLE and nothing signed', async () => {
   const transport = transportFor(keys35, { 1: 'silent', 2: 'bad-share', 3: 'silent' });
   await rejectsAsync(signRobustly({ publicPackage: keys35[0]!.publicPackage, message: msg, transport, sessionIdFor: (i) => `q-${i}` }), 'E_QUORUM_UNAVAILABLE');
+});
+
+test('F04 a signer that sends an identity commitment is named and excluded', async () => {
+  const transport = transportFor(keys35, { 1: 'identity-commitment' });
+  const r = await signRobustly({ publicPackage: keys35[0]!.publicPackage, message: msg, transport, sessionIdFor: (i) => `id-${i}` });
+  assert.deepEqual(r.blamed.map((b) => [b.party, b.reason, b.code]), [[1, 'invalid-commitment', 'E_FROST_ELEMENT_INVALID']]);
+});
+
+test('binding factor mismatch: a share computed over another commitment list is refused and nothing is aggregated', async () => {
+  const signers = [keys35[0]!, keys35[1]!, keys35[2]!];
+  const stores = storesFor(signers);
+  const c = await round1(signers, 'bf', stores);
+  const pkg = createSigningPackage(signers[0]!.publicPackage, 'bf', msg, c);
+  // a relay shows signer 1 a package whose message differs, so its binding factors differ
+  const forged = createSigningPackage(signers[0]!.publicPackage, 'bf', Uint8Array.of(0), c);
+  const z1 = await signPackage(signers[0]!, forged, stores.get(1)!);
+  const rest = await Promise.all([signers[1]!, signers[2]!].map((s) => signPackage(s, pkg, stores.get(s.party)!)));
+  rejects(() => aggregateSignature(signers[0]!.publicPackage, pkg, [z1, ...rest]), 'E_SIGNATURE_SHARE_INVALID', 1);
 });
