@@ -8,6 +8,7 @@ import { detectFormat, verifyEvidence } from './verify.js';
 import { isAttestationError } from './errors.js';
 import type { AttestationClaims } from './claims.js';
 import { importCpak } from './collateral.js';
+import { simClaims } from './sim-claims.js';
 
 const nitro1 = verifyEvidence('auto', readVector('attestation', 'nitro', 'attestation-doc-1.cbor'), { now: new Date('2024-09-07T15:00:00Z') });
 const nitroDebug = verifyEvidence('nitro', readVector('attestation', 'nitro', 'attestation-doc-debug-1.cbor'), { now: new Date('2024-09-07T15:00:00Z') });
@@ -113,4 +114,18 @@ test('B22b a denied CPU family is refused; SEPT_VE_DISABLE and MIGRATE_MA follow
   assert.equal(appraise(v51, sept).status, 'affirming');
   const ma: AttestationClaims = { ...snp('milan-report-3.bin', 'milan-vcek-3.der'), platform: { ...snp('milan-report-3.bin', 'milan-vcek-3.der').platform, migrateMa: true } };
   assert.equal(appraise(ma).reasons[0]?.code, 'E_ATTEST_POLICY');
+});
+
+test('the result carries an AR4SI trust vector', () => {
+  assert.deepEqual(appraise(nitro1).trustVector, { 'instance-identity': 2, configuration: 2, executables: 0, hardware: 2 });
+  assert.equal(appraise(nitroDebug).trustVector.configuration, 96);
+  const policy = parsePolicy(JSON.stringify({ version: 1, platforms: { nitro: { measurements: { PCR0: [PCR0_DOC2] } } } }));
+  assert.equal(appraise(nitro1, policy).trustVector.executables, 96);
+});
+
+test('sim facts map onto the common claims and are refused by default (B20b)', () => {
+  const c = simClaims({ measurement: 'ab'.repeat(48), reportData: new Uint8Array(64), timestampMs: 1_760_000_000_000 });
+  assert.equal(appraise(c).reasons[0]?.code, 'E_ATTEST_SIMULATED');
+  const allow = parsePolicy(JSON.stringify({ version: 1, allowSimulated: true, platforms: { sim: { measurements: { MEASUREMENT: ['ab'.repeat(48)] } } } }));
+  assert.equal(appraise(c, allow).status, 'affirming');
 });

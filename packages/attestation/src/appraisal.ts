@@ -20,10 +20,22 @@ export interface AppraisalReason {
   readonly message: string;
 }
 
+/**
+ * AR4SI trustworthiness claims (draft-ietf-rats-ar4si §2.3): 0 no claim,
+ * 2 affirming, 32 warning, 96 contraindicated.
+ */
+export interface TrustVector {
+  readonly 'instance-identity': number;
+  readonly configuration: number;
+  readonly executables: number;
+  readonly hardware: number;
+}
+
 /** The attestation result. */
 export interface AttestationResult {
   readonly format: AttestationFormat;
   readonly status: AppraisalStatus;
+  readonly trustVector: TrustVector;
   readonly reasons: readonly AppraisalReason[];
   readonly policyVersion: number;
   readonly claims: AttestationClaims;
@@ -41,7 +53,24 @@ export function appraise(claims: AttestationClaims, policy: AppraisalPolicy = DE
   else judge(claims, rules, now, no, warn);
 
   const status: AppraisalStatus = reasons.some((r) => r.severity === 'contraindicated') ? 'contraindicated' : reasons.length > 0 ? 'warning' : 'affirming';
-  return { format: claims.format, status, reasons, policyVersion: policy.version, claims };
+  return { format: claims.format, status, trustVector: trustVector(claims, rules, reasons), reasons, policyVersion: policy.version, claims };
+}
+
+const TV = { NONE: 0, AFFIRMING: 2, WARNING: 32, CONTRAINDICATED: 96 } as const;
+
+function trustVector(c: AttestationClaims, rules: PlatformPolicy | undefined, reasons: readonly AppraisalReason[]): TrustVector {
+  const worst = (codes: readonly AttestationErrorCode[]): number => {
+    const hits = reasons.filter((r) => codes.includes(r.code));
+    if (hits.some((r) => r.severity === 'contraindicated')) return TV.CONTRAINDICATED;
+    return hits.length > 0 ? TV.WARNING : TV.AFFIRMING;
+  };
+  const judgedMeasurements = rules !== undefined && Object.keys(rules.measurements).length > 0;
+  return {
+    'instance-identity': c.insecure ? TV.CONTRAINDICATED : TV.AFFIRMING,
+    configuration: worst(['E_ATTEST_DEBUG', 'E_ATTEST_TCB', 'E_ATTEST_POLICY', 'E_ATTEST_PLATFORM_DENIED', 'E_ATTEST_NONCE']),
+    executables: judgedMeasurements ? worst(['E_ATTEST_MEASUREMENT']) : TV.NONE,
+    hardware: c.insecure ? TV.CONTRAINDICATED : TV.AFFIRMING,
+  };
 }
 
 type Add = (code: AttestationErrorCode, message: string) => void;
