@@ -7,10 +7,10 @@
  * state is saved durably before a cosignature is returned, so a crash can
  * never make it forget what it vouched for.
  */
-import { equalBytes } from '@custodian/core/bytes';
+import { isCustodianError } from '@custodian/core/errors';
 import { auditError } from './errors.js';
-import { decodeCheckpoint, type Checkpoint } from './checkpoint.js';
-import { verifyConsistency } from './consistency-proof.js';
+import { decodeCheckpoint } from './checkpoint.js';
+import { verifyCheckpointAdvance } from './checkpoint-advance.js';
 import { decodeNoteUnverified, openNote, type NoteSignature, type NoteSigner, type NoteVerifier } from './note.js';
 import { PROOF_HASHES_MAX } from './limits.js';
 
@@ -97,34 +97,23 @@ export class Witness {
     const lastSize = last?.size ?? 0;
     if (last !== null && cp.size < last.size) await this.#refuse('rollback', last, req, `checkpoint size ${cp.size} is smaller than the cosigned size ${last.size}`);
     if (req.oldSize !== lastSize) throw auditError('E_WITNESS_CONFLICT', `the witness last cosigned size ${lastSize}, not ${req.oldSize}`, { size: lastSize });
-    if (last !== null) await this.#checkExtends(last, cp, req);
-    else if (req.proof.length !== 0) throw auditError('E_PROOF_INVALID', 'a first checkpoint needs an empty proof');
+    try {
+      verifyCheckpointAdvance(last === null ? null : { origin, size: last.size, rootHash: last.rootHash, extensions: [] }, cp, req.proof);
+    } catch (e) {
+      if (last !== null && isCustodianError(e, 'E_CHECKPOINT_FORK', 'E_CHECKPOINT_INCONSISTENT')) {
+        await this.#refuse(e.code === 'E_CHECKPOINT_FORK' ? 'fork' : 'inconsistent', last, req, e.message);
+      }
+      throw e;
+    }
     await this.#o.store.save({ origin, size: cp.size, rootHash: cp.rootHash, note: req.checkpoint });
     const signature = await this.#o.key.sign(new TextEncoder().encode(text));
     return { name: this.#o.key.name, keyId: this.#o.key.keyId, signature };
   }
 
-  async #checkExtends(last: WitnessRecord, cp: Checkpoint, req: AddCheckpointRequest): Promise<void> {
-    if (cp.size === last.size) {
-      if (!equalBytes(cp.rootHash, last.rootHash)) await this.#refuse('fork', last, req, `two checkpoints of size ${cp.size} with different roots`);
-      if (req.proof.length !== 0) throw auditError('E_PROOF_INVALID', 'equal sizes need an empty proof');
-      return;
-    }
-    if (last.size === 0) {
-      if (req.proof.length !== 0) throw auditError('E_PROOF_INVALID', 'a proof from the empty tree must be empty');
-      return;
-    }
-    try {
-      verifyConsistency(last.size, cp.size, last.rootHash, cp.rootHash, req.proof);
-    } catch {
-      await this.#refuse('inconsistent', last, req, `checkpoint of size ${cp.size} is not consistent with the cosigned size ${last.size}`);
-    }
-  }
-
   async #refuse(reason: WitnessEvidence['reason'], last: WitnessRecord, req: AddCheckpointRequest, message: string): Promise<never> {
     await this.#o.store.saveEvidence({ origin: last.origin, reason, offending: req.checkpoint, proof: req.proof, trusted: last.note, atMs: this.#o.nowMs() });
     const code = reason === 'fork' ? 'E_CHECKPOINT_FORK' : reason === 'rollback' ? 'E_CHECKPOINT_ROLLBACK' : 'E_CHECKPOINT_INCONSISTENT';
-    throw auditError(code, `witness refuses to cosign: ${message}`, { origin: last.origin, cosignedSize: last.size });
+    throw auditError(code, `witness refuses to cosign: ${message}`, { origin: last.origin, cosignedSize: last.size, reason });
   }
 }
 
