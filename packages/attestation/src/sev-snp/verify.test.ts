@@ -160,6 +160,6 @@ test('property: only typed errors escape verifySevSnp on mutated reports and VCE
         assert.ok(isCustodianError(e), String(e));
       }
     }),
-    { numRuns: 500 },
+    { numRuns: 2000 },
   );
 });

@@ -181,6 +181,6 @@ test('property: only typed errors escape verifyTdx on mutated quotes', () => {
         assert.ok(isCustodianError(e), String(e));
       }
     }),
-    { numRuns: 500 },
+    { numRuns: 2000 },
   );
 });
