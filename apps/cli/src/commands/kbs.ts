@@ -3,14 +3,17 @@
  *
  *   custodian kbs serve --data-dir DIR --quorum FILE [--host 127.0.0.1] [--port 8700]
  *     [--hsm software|softhsm|pkcs11] [--pkcs11-module PATH] [--pkcs11-token LABEL | --pkcs11-slot N]
- *     [--pkcs11-pin-env VAR] [--json]
+ *     [--pkcs11-pin-env VAR] [--policy FILE] [--sim-root FILE] [--json]
  *
  * `--hsm software` (the default) is the loudly-labelled software root;
  * `softhsm` creates a SoftHSM2 token inside DIR and uses it through PKCS#11;
  * `pkcs11` uses any module (Luna, CloudHSM, YubiHSM 2; apps/kbs/README.md).
  * The PIN is read from the environment variable named by --pkcs11-pin-env
- * (default CUSTODIAN_HSM_PIN), never from the command line. Until the lead
- * wires the attestation appraisal in, every release is refused (fail closed).
+ * (default CUSTODIAN_HSM_PIN), never from the command line. Evidence is
+ * appraised with packages/attestation under `--policy` (default: the built-in
+ * production policy, hardware TEEs only); `sim` evidence is accepted only
+ * when the policy allows it and `--sim-root` names the development sim root
+ * (the `sim-root.json` written by `custodian init`).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -21,6 +24,10 @@ import { openKbs, type RootConfig } from '@custodian/kbs/kbs-runtime';
 import { createKbsServer, listenKbs } from '@custodian/kbs/server';
 import { ensureSoftHsmToken } from '@custodian/kbs/hsm/softhsm-token';
 import type { AppraiseFn } from '@custodian/kbs/appraisal';
+import { attestationAppraiser } from '@custodian/kbs/attestation-appraiser';
+import { DEFAULT_POLICY, parsePolicy } from '@custodian/attestation/policy';
+import { systemClock } from '@custodian/core/clock';
+import { readSimRoot } from './org.js';
 import { emit, emitError, parseArgs, progress, UsageError } from '../output.js';
 
 /** Default port of the key broker. */
@@ -31,9 +38,10 @@ export const KBS_PIN_ENV_DEFAULT = 'CUSTODIAN_HSM_PIN';
 export const SOFTHSM_DEV_PIN = '1234';
 
 const USAGE = `usage: custodian kbs serve --data-dir DIR --quorum FILE [--host H] [--port N] [--hsm software|softhsm|pkcs11]
-       [--pkcs11-module PATH] [--pkcs11-token LABEL | --pkcs11-slot N] [--pkcs11-pin-env VAR] [--json]`;
+       [--pkcs11-module PATH] [--pkcs11-token LABEL | --pkcs11-slot N] [--pkcs11-pin-env VAR]
+       [--policy FILE] [--sim-root FILE] [--json]`;
 
-/** Entry point of `custodian kbs ...`; `appraise` is the lead's hook for the real appraisal. */
+/** Entry point of `custodian kbs ...`; `appraise` overrides the appraisal built from --policy/--sim-root. */
 export async function kbsCommand(args: readonly string[], appraise?: AppraiseFn): Promise<number> {
   const json = args.includes('--json');
   try {
@@ -70,7 +78,7 @@ function rootConfig(values: Map<string, string[]>, dataDir: string): RootConfig 
 }
 
 async function serve(args: readonly string[], json: boolean, appraise: AppraiseFn | undefined): Promise<number> {
-  const { values } = parseArgs(args, { strings: ['data-dir', 'quorum', 'host', 'port', 'hsm', 'pkcs11-module', 'pkcs11-token', 'pkcs11-slot', 'pkcs11-pin-env'], booleans: ['json'] });
+  const { values } = parseArgs(args, { strings: ['data-dir', 'quorum', 'host', 'port', 'hsm', 'pkcs11-module', 'pkcs11-token', 'pkcs11-slot', 'pkcs11-pin-env', 'policy', 'sim-root'], booleans: ['json'] });
   const dataDir = one(values, 'data-dir');
   const quorumFile = one(values, 'quorum');
   if (dataDir === undefined || quorumFile === undefined) throw new UsageError(USAGE);
@@ -78,7 +86,13 @@ async function serve(args: readonly string[], json: boolean, appraise: AppraiseF
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError('--port must be 0..65535');
   const host = one(values, 'host') ?? '127.0.0.1';
   const quorum = decodeQuorum(parseJson(readFileSync(quorumFile)), 'quorum');
-  const rt = await openKbs({ dataDir, root: rootConfig(values, dataDir), quorum, ...(appraise ? { appraise } : {}), warn: progress });
+  const policyFile = one(values, 'policy');
+  const simRootFile = one(values, 'sim-root');
+  const policy = policyFile === undefined ? DEFAULT_POLICY : parsePolicy(readFileSync(policyFile));
+  const appraiseFn =
+    appraise ??
+    attestationAppraiser({ policy, clock: systemClock, ...(simRootFile !== undefined ? { simRootPublicKey: readSimRoot(simRootFile).publicKey } : {}) });
+  const rt = await openKbs({ dataDir, root: rootConfig(values, dataDir), quorum, appraise: appraiseFn, warn: progress });
   const server = createKbsServer({ broker: rt.broker, root: rt.root, measurements: rt.measurements });
   const url = await listenKbs(server, host, port);
   emit(json, { ok: true, url, hsm: rt.root.kind, dataDir }, `key broker listening on ${url} (root: ${rt.root.kind})`);
