@@ -14,7 +14,9 @@ import type { ChainConfig } from './chain-config.js';
 import { evaluateCedar, type CedarVerdict, type EntityRef } from './cedar-evaluate.js';
 import type { Decision, DecisionVersions, GuardFinding } from './decision.js';
 import { deriveEvmContext, type DeclaredIntent, type EvmFacts } from './evm-context.js';
-import type { WalletRef } from './context-facts.js';
+import type { PolicyFacts, WalletRef } from './context-facts.js';
+import type { TypedData } from './typed-data.js';
+import { deriveTypedDataContext } from './typed-data-context.js';
 import type { LimitSet } from './limits.js';
 import type { CompiledPolicySet } from './policy-set.js';
 import type { PriceTable } from './price-table.js';
@@ -72,16 +74,40 @@ export function versionsOf(data: PolicyData): DecisionVersions {
 /** Decides an EVM transaction; `ledger` (when given) supplies first-time and velocity facts but is not changed. */
 export function decideEvmTransaction(data: PolicyData, req: EvmTxRequest, nowMs: number, ledger: VelocityLedger | null): { decision: Decision; facts: EvmFacts | null; spend: Spend | null } {
   const chain = data.chains.get(req.chain);
-  if (chain === undefined) {
-    return { decision: denied(data, [{ code: 'E_CHAIN_UNSUPPORTED', reason: `chain ${req.chain} is not configured in this rulebook` }]), facts: null, spend: null };
-  }
+  if (chain === undefined) return { decision: unsupportedChain(data, req.chain), facts: null, spend: null };
   const facts = deriveEvmContext({ tx: req.tx, chain, wallet: req.wallet, initiator: req.initiator.id, intent: req.intent, data, ledger, nowMs });
+  return { ...decideFacts(data, facts, req, nowMs, ledger), facts };
+}
+
+/** An EIP-712 signature request to decide (a permit is a spend, B17). */
+export interface TypedDataRequest extends ApprovalState {
+  readonly requestId: string;
+  readonly chain: string;
+  readonly typedData: TypedData;
+  readonly initiator: EntityRef;
+  readonly wallet: WalletRef;
+}
+
+/** Decides an EIP-712 signature request: permits as `approve-token`, anything else as `sign-message`. */
+export function decideTypedData(data: PolicyData, req: TypedDataRequest, nowMs: number, ledger: VelocityLedger | null): { decision: Decision; facts: PolicyFacts | null; spend: Spend | null } {
+  const chain = data.chains.get(req.chain);
+  if (chain === undefined) return { decision: unsupportedChain(data, req.chain), facts: null, spend: null };
+  const facts = deriveTypedDataContext({ typedData: req.typedData, chain, wallet: req.wallet, initiator: req.initiator.id, data, ledger, nowMs });
+  return { ...decideFacts(data, facts, req, nowMs, ledger), facts };
+}
+
+function unsupportedChain(data: PolicyData, chain: string): Decision {
+  return denied(data, [{ code: 'E_CHAIN_UNSUPPORTED', reason: `chain ${chain.slice(0, 32)} is not configured in this rulebook` }]);
+}
+
+/** Runs Cedar, the limits check and the assembly on derived facts. */
+function decideFacts(data: PolicyData, facts: PolicyFacts, req: ApprovalState & { readonly requestId: string; readonly initiator: EntityRef; readonly wallet: WalletRef }, nowMs: number, ledger: VelocityLedger | null): { decision: Decision; spend: Spend } {
   const verdict = evaluateCedar(data.policySet, { action: facts.action, principal: req.initiator, resource: req.wallet, resourceType: 'Wallet', context: facts.context });
   const spend: Spend = { ...facts.spend, requestId: req.requestId, wallet: req.wallet.id, initiator: req.initiator.id };
   const findings = [...facts.findings];
   const breach = ledger?.check(spend, nowMs) ?? null;
   if (breach) findings.push({ code: breach.code, reason: describeBreach(breach) });
-  return { decision: assembleDecision(data, verdict, findings, req, nowMs, facts.privileged), facts, spend };
+  return { decision: assembleDecision(data, verdict, findings, req, nowMs, facts.privileged), spend };
 }
 
 /**
