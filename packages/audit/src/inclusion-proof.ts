@@ -13,20 +13,20 @@ import { half, isOdd, largestPowerOfTwoBelow } from './tree-math.js';
 export function proveInclusion(source: HashSource, index: number, size: number): Uint8Array[] {
   checkIndex(index, size);
   const proof: Uint8Array[] = [];
-  path(source, index, 0, size, proof);
+  inclusionPath(source, index, 0, size, proof);
   return proof;
 }
 
-// PATH(m, D[start:end]) appends the deepest sibling first, as the RFC orders it.
-function path(source: HashSource, m: number, start: number, end: number, out: Uint8Array[]): void {
+/** PATH(m, D[start:end]) (RFC 9162 §2.1.3.1) over a range; appends the deepest sibling first. */
+export function inclusionPath(source: HashSource, m: number, start: number, end: number, out: Uint8Array[]): void {
   const n = end - start;
   if (n === 1) return;
   const k = largestPowerOfTwoBelow(n);
   if (m < k) {
-    path(source, m, start, start + k, out);
+    inclusionPath(source, m, start, start + k, out);
     out.push(subtreeHash(source, start + k, end));
   } else {
-    path(source, m - k, start + k, end, out);
+    inclusionPath(source, m - k, start + k, end, out);
     out.push(subtreeHash(source, start, start + k));
   }
 }

@@ -177,3 +177,26 @@ test('B34 rejects a consistency proof from a forked tree', () => {
   assert.throws(() => verifyConsistency(30, 50, honest.root(30), forked.root(50), proveConsistency(honest, 30, 50)), isProofError);
   assert.throws(() => verifyConsistency(100, 100, honest.root(), forked.root(), []), isProofError);
 });
+
+test('only E_PROOF_INVALID escapes the proof verifiers over arbitrary inputs (property)', async () => {
+  const { verifySubtreeConsistency, verifySubtreeInclusion } = await import('./subtree-proof.js');
+  const hash = fc.oneof(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.uint8Array({ maxLength: 40 }));
+  const n = fc.oneof(fc.integer({ min: -2, max: 70 }), fc.constantFrom(2 ** 53, -1, 0.5, Number.MAX_SAFE_INTEGER));
+  fc.assert(
+    fc.property(n, n, n, hash, hash, fc.array(hash, { maxLength: 10 }), (a, b, c, h1, h2, proof) => {
+      for (const run of [
+        () => verifyInclusion(h1, a, b, proof, h2),
+        () => verifyConsistency(a, b, h1, h2, proof),
+        () => verifySubtreeInclusion(h1, a, b, c, proof, h2),
+        () => verifySubtreeConsistency(a, b, c, h1, h2, proof),
+      ]) {
+        try {
+          run();
+        } catch (e) {
+          assert.ok(isProofError(e), String(e));
+        }
+      }
+    }),
+    { numRuns: 3000 },
+  );
+});
