@@ -82,3 +82,17 @@ test('validate and diff report on rulebooks', async () => {
   assert.equal(b.code, 1);
   assert.equal((b.last!['error'] as { code: string }).code, 'E_POLICY_INVALID');
 });
+
+test('simulate: an EIP-712 unlimited permit file is decided as a spend and denied (B17)', async () => {
+  const file = join(tmp, 'permit.json');
+  const now = Math.floor(Date.parse('2026-11-25T12:00:00Z') / 1000);
+  writeFileSync(file, JSON.stringify({
+    types: { EIP712Domain: [{ name: 'name', type: 'string' }, { name: 'chainId', type: 'uint256' }, { name: 'verifyingContract', type: 'address' }], Permit: [{ name: 'owner', type: 'address' }, { name: 'spender', type: 'address' }, { name: 'value', type: 'uint256' }, { name: 'nonce', type: 'uint256' }, { name: 'deadline', type: 'uint256' }] },
+    primaryType: 'Permit',
+    domain: { name: 'USD Coin', chainId: 1, verifyingContract: '0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48' },
+    message: { owner: '0x4444444444444444444444444444444444444444', spender: '0x3333333333333333333333333333333333333333', value: ((1n << 256n) - 1n).toString(), nonce: 0, deadline: now + 60 },
+  }));
+  const r = await run(['simulate', '--policy', RULEBOOK, '--chain', 'eth', '--tx', file, '--context', context, '--json']);
+  assert.equal(r.code, 1);
+  assert.ok((r.last!['codes'] as string[]).includes('E_UNLIMITED_APPROVAL'));
+});

@@ -8,6 +8,8 @@
  *
  * simulate decodes the raw unsigned EIP-1559 transaction itself (as the
  * enclave does), derives the context from its bytes and prints the decision.
+ * A `--tx` file holding EIP-712 typed data (`eth_signTypedData_v4` JSON) is
+ * decided as a signature request: permits as spends (THREATS.md B17).
  * `--context FILE` supplies what a real request carries besides the bytes:
  * `{ "now", "requestedAt", "initiator": { "id", "groups" }, "wallet": { "id",
  * "groups", "chainIds" }, "approvals": { group: n }, "intent": { "destination",
@@ -23,7 +25,8 @@ import { decodeSignedEip1559, decodeUnsignedEip1559, type Eip1559Tx } from '@cus
 import { loadRulebookDir } from '@custodian/policy/rulebook-dir';
 import type { Rulebook } from '@custodian/policy/rulebook';
 import { compilePolicySet } from '@custodian/policy/policy-set';
-import { decideEvmTransaction, type EvmTxRequest } from '@custodian/policy/engine';
+import { decideEvmTransaction, decideTypedData, type EvmTxRequest } from '@custodian/policy/engine';
+import { decodeTypedData, TYPED_DATA_BYTES_MAX, type TypedData } from '@custodian/policy/typed-data';
 import type { Decision } from '@custodian/policy/decision';
 import type { DeclaredIntent } from '@custodian/policy/evm-context';
 import { emit, emitError, EXIT_OK, EXIT_REFUSED, parseArgs, UsageError } from '../output.js';
@@ -65,10 +68,14 @@ function simulate(args: readonly string[], json: boolean): number {
   const rulebook = loadRulebookDir(need('policy'));
   const chain = need('chain');
   if (chain === 'btc' || chain === 'sol') throw new CustodianError('E_CHAIN_UNSUPPORTED', `policy simulation for ${chain} is not implemented yet (EVM chains only)`);
-  const tx = readTx(need('tx'));
+  const input = readTxOrTypedData(need('tx'));
   const ctxPath = values.get('context')?.[0];
+  const tx = 'typedData' in input ? EMPTY_TX : input.tx;
   const req = requestFrom(ctxPath === undefined ? null : readContext(ctxPath), chain, tx, rulebook);
-  const { decision } = decideEvmTransaction(rulebook, req.request, req.nowMs, null);
+  const { decision } =
+    'typedData' in input
+      ? decideTypedData(rulebook, { ...req.request, typedData: input.typedData }, req.nowMs, null)
+      : decideEvmTransaction(rulebook, req.request, req.nowMs, null);
   emit(json, decision, humanDecision(decision));
   return decision.decision === 'deny' ? EXIT_REFUSED : EXIT_OK;
 }
@@ -84,17 +91,25 @@ function humanDecision(d: Decision): string {
   return lines.join('\n');
 }
 
-/** Reads `--tx`: hex on the command line, or a file holding hex or raw bytes. */
-function readTx(arg: string): Eip1559Tx {
+/** Placeholder transaction for typed-data requests (never decided as a transaction). */
+const EMPTY_TX: Eip1559Tx = { chainId: 0n, nonce: 0n, maxPriorityFeePerGas: 0n, maxFeePerGas: 0n, gasLimit: 0n, to: null, value: 0n, data: new Uint8Array(0), accessList: [] };
+
+/** Reads `--tx`: hex on the command line, or a file holding hex, raw bytes or EIP-712 JSON. */
+function readTxOrTypedData(arg: string): { tx: Eip1559Tx } | { typedData: TypedData } {
   let raw: Uint8Array;
   if (/^(0x)?[0-9a-fA-F]+$/.test(arg) && !existsSync(arg)) raw = hexToBytes(arg, '--tx');
   else {
     const size = statOrFail(arg);
-    if (size > 2 * RAW_TX_BYTES_MAX + 4) throw new CustodianError('E_TX_MALFORMED', `--tx file is larger than a transaction can be`);
+    if (size > Math.max(2 * RAW_TX_BYTES_MAX + 4, TYPED_DATA_BYTES_MAX)) throw new CustodianError('E_TX_MALFORMED', `--tx file is larger than a transaction can be`);
     const bytes = new Uint8Array(readFileSync(arg));
     const text = Buffer.from(bytes).toString('latin1').trim();
+    if (text.startsWith('{')) return { typedData: decodeTypedData(bytes) };
     raw = /^(0x)?[0-9a-fA-F]+$/.test(text) ? hexToBytes(text, '--tx') : bytes;
   }
+  return { tx: decodeRawTx(raw) };
+}
+
+function decodeRawTx(raw: Uint8Array): Eip1559Tx {
   try {
     return decodeUnsignedEip1559(raw);
   } catch (e) {
