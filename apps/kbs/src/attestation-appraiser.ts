@@ -19,8 +19,8 @@ import { verifySimEvidence } from '@custodian/attestation/sim/sim-evidence';
 import { identityReportData } from '@custodian/protocol/identity-binding';
 import type { AppraiseFn, AppraisalResult } from './appraisal.js';
 
-/** The measurement that names an enclave build, per format. */
-export const PRIMARY_MEASUREMENT: Readonly<Record<Exclude<AttestationFormat, 'sim'>, string>> = Object.freeze({ nitro: 'PCR0', 'sev-snp': 'MEASUREMENT', tdx: 'MRTD', cca: 'RIM' });
+/** The measurement that names an enclave build, per format; formats without one (TPM quotes) are refused. */
+export const PRIMARY_MEASUREMENT: Readonly<Partial<Record<AttestationFormat, string>>> = Object.freeze({ nitro: 'PCR0', 'sev-snp': 'MEASUREMENT', tdx: 'MRTD', cca: 'RIM' });
 
 /** How to appraise. */
 export interface AttestationAppraiserOptions {
@@ -59,14 +59,16 @@ export function attestationAppraiser(o: AttestationAppraiserOptions): AppraiseFn
         return refused(describe(e), '', 'sim');
       }
     }
+    const primary = PRIMARY_MEASUREMENT[format];
+    if (primary === undefined) return refused(`E_ATTEST_POLICY: the key broker releases no keys to ${format} evidence (no enclave measurement to gate on)`, '', format);
     try {
       const now = new Date(o.clock.nowMs());
       const claims = verifyEvidence(format, evidence, { now, reportData });
       const result = appraise(claims, policy, now);
-      const measurement = claims.measurements[PRIMARY_MEASUREMENT[format]] ?? '';
+      const measurement = claims.measurements[primary] ?? '';
       const ok = result.status === 'affirming' || (o.allowWarning === true && result.status === 'warning');
       const reasons = result.reasons.map((r) => `${r.code}: ${r.message}`);
-      if (measurement === '') return refused(`E_ATTEST_MEASUREMENT: the evidence carries no ${PRIMARY_MEASUREMENT[format]}`, '', format);
+      if (measurement === '') return refused(`E_ATTEST_MEASUREMENT: the evidence carries no ${primary}`, '', format);
       return { ok, measurement, reasons, platform: format };
     } catch (e) {
       return refused(describe(e), '', format);

@@ -20,6 +20,10 @@ import { NonceStore } from './nonce-store.js';
 import type { Quorum } from './quorum.js';
 import { createWrappedSealingMaster } from './sealing-keys.js';
 import { readKbsState, writeKbsState } from './kbs-state.js';
+import { performance } from 'node:perf_hooks';
+import { BreakglassBook } from './breakglass/breakglass-book.js';
+import type { BreakglassConfig } from './breakglass/breakglass.js';
+import { BoundedClock } from './breakglass/trusted-time.js';
 
 /** Which root, and how to reach a PKCS#11 one. */
 export type RootConfig =
@@ -42,6 +46,8 @@ export interface KbsRuntimeOptions {
   readonly audit?: KbsAuditSink;
   readonly clock?: Clock;
   readonly warn?: (line: string) => void;
+  /** Enables the break-glass book (persisted in the data directory). */
+  readonly breakglass?: BreakglassConfig;
 }
 
 /** A running broker and what it holds. */
@@ -49,6 +55,10 @@ export interface KbsRuntime {
   readonly broker: KeyBroker;
   readonly root: RootOfTrust;
   readonly measurements: MeasurementRegistry;
+  /** The break-glass book, when configured. */
+  readonly breakglass?: BreakglassBook;
+  /** Trusted time for break-glass steps (monotonic, host drift bounded). */
+  readonly trustedClock: Clock;
   close(): Promise<void>;
 }
 
@@ -69,6 +79,8 @@ export async function openKbs(options: KbsRuntimeOptions): Promise<KbsRuntime> {
     for (const r of state.approvals) measurements.approve(r);
     if (!options.appraise) warn('WARNING: no attestation appraisal is wired into this KBS; every key release will be refused.');
     const clock = options.clock ?? systemClock;
+    const audit = options.audit ?? new JsonlFileAuditSink(join(options.dataDir, 'kbs-audit.jsonl'));
+    const trustedClock = new BoundedClock(clock, () => performance.now());
     const wrappedMaster = state.wrappedMaster;
     const broker = new KeyBroker({
       root,
@@ -76,11 +88,12 @@ export async function openKbs(options: KbsRuntimeOptions): Promise<KbsRuntime> {
       nonces: new NonceStore(clock, systemRandom),
       measurements,
       appraise: options.appraise ?? refuseAllAppraiser,
-      audit: options.audit ?? new JsonlFileAuditSink(join(options.dataDir, 'kbs-audit.jsonl')),
+      audit,
       clock,
       onApproved: async () => writeKbsState(options.dataDir, { wrappedMaster, approvals: measurements.records() }),
     });
-    return { broker, root, measurements, close: () => root.close() };
+    const breakglass = options.breakglass ? new BreakglassBook(options.breakglass, audit, clock, options.dataDir) : undefined;
+    return { broker, root, measurements, trustedClock, ...(breakglass ? { breakglass } : {}), close: () => root.close() };
   } catch (e) {
     await root.close();
     throw e;

@@ -17,6 +17,9 @@ import { generateHpkeKeyPair } from './hpke.js';
 import { openKeyRelease } from './release-client.js';
 import { fakeAppraise, fakeEvidence, makeQuorum, signedChange } from './test-fixtures.js';
 import { MemoryAuditSink } from './audit-sink.js';
+import { signStatement } from './quorum.js';
+import { BREAKGLASS_DOMAIN, payloadHashOf, requestStatement } from './breakglass/breakglass.js';
+import { readBreakglassFile } from './breakglass/breakglass-book.js';
 
 const M = 'c3'.repeat(48);
 const dataDir = mkdtempSync(join(tmpdir(), 'kbs-srv-'));
@@ -73,4 +76,35 @@ test('HTTP: approve a measurement, get a nonce, release through the PKCS#11 root
   const bad = await post(`${base}/v1/release`, { ...body, extra: 1 });
   assert.equal(bad.status, 400);
   assert.deepEqual(audit.events.map((e) => e.kind), ['kbs.measurement_approved', 'kbs.key_released', 'kbs.release_refused']);
+});
+
+test('HTTP: break-glass steps are stamped with trusted time, persisted and listed', async () => {
+  const { quorum: approvers, secrets: asecrets } = makeQuorum(2, 3);
+  const dir = mkdtempSync(join(tmpdir(), 'kbs-srv-bg-'));
+  const rt2 = await openKbs({
+    dataDir: dir,
+    root: { kind: 'software' },
+    quorum,
+    audit: new MemoryAuditSink(),
+    warn: () => undefined,
+    breakglass: { approvers, dailyThreshold: 1, guardians: approvers.members, timelockMs: 3_600_000 },
+  });
+  const srv = createKbsServer({ broker: rt2.broker, root: rt2.root, trustedClock: rt2.trustedClock, ...(rt2.breakglass ? { breakglass: rt2.breakglass } : {}) });
+  const base = await listenKbs(srv, '127.0.0.1', 0);
+  try {
+    const request = { id: 'bg-http', action: 'unfreeze' as const, payloadHash: payloadHashOf({ wallet: 'w1' }), requestedBy: 'member-0', requestedAtMs: 1 };
+    const sig = signStatement(BREAKGLASS_DOMAIN, requestStatement(request), 'member-0', asecrets.get('member-0')!);
+    const r1 = await post(`${base}/v1/breakglass`, { type: 'request', request, signature: { memberId: 'member-0', signature: bytesToHex(sig.signature) } });
+    assert.equal(r1.status, 200, JSON.stringify(r1.json));
+    const early = await post(`${base}/v1/breakglass`, { type: 'execute', requestId: 'bg-http', payload: { wallet: 'w1' } });
+    assert.equal(early.status, 403);
+    assert.equal((early.json['error'] as { code: string }).code, 'E_QUORUM_NOT_MET');
+    const listed = readBreakglassFile(dir);
+    assert.equal(listed[0]?.status, 'pending');
+    const got = (await (await fetch(`${base}/v1/breakglass`)).json()) as { requests: unknown[] };
+    assert.equal(got.requests.length, 1);
+  } finally {
+    await new Promise<void>((r) => srv.close(() => r()));
+    await rt2.close();
+  }
 });

@@ -7,6 +7,8 @@
  *   GET  /v1/measurements      → { measurements: [record] }
  *   POST /v1/measurements      { change, signatures } → { ok, signers }
  *   GET  /v1/kbs-public-key    → { signing, recovery } (hex SEC1)
+ *   GET  /v1/breakglass        → { requests: [state] }
+ *   POST /v1/breakglass        event (request/approve/veto/cancel/execute), stamped with trusted time → { state }
  *
  * Refusals are `{ ok: false, error: { code, message, detail } }` with the
  * status chosen in `statusFor`, one place.
@@ -22,6 +24,10 @@ import type { RootOfTrust } from './hsm/root-of-trust.js';
 import type { KeyBroker } from './key-broker.js';
 import { KBS_NONCE_BYTES } from './nonce-store.js';
 import { X25519_PUBLIC_KEY_BYTES } from './hpke.js';
+import type { Clock } from '@custodian/core/clock';
+import type { BreakglassBook } from './breakglass/breakglass-book.js';
+import { summary } from './breakglass/breakglass.js';
+import { decodeBreakglassEvent } from './breakglass/breakglass-codec.js';
 import { decodeMeasurementChangeRecord, encodeMeasurementChangeRecord, type MeasurementRegistry } from './measurement-approvals.js';
 
 /** Largest attestation evidence accepted (a TDX quote with its PCK chain is ~10 KiB; Nitro ~5 KiB). */
@@ -37,7 +43,8 @@ export function statusFor(code: string): number {
   if (BAD_REQUEST.has(code)) return 400;
   if (code === 'E_JSON_TOO_LARGE') return 413;
   if (UNAVAILABLE.has(code)) return 503;
-  if (code.startsWith('E_KBS_') || code.startsWith('E_QUORUM') || code.startsWith('E_MEASUREMENT')) return 403;
+  if (code === 'E_TIME_SKEW_DETECTED' || code === 'E_CLOCK_BACKWARDS') return 503;
+  if (['E_KBS_', 'E_QUORUM', 'E_MEASUREMENT', 'E_BREAKGLASS', 'E_TIMELOCK'].some((p) => code.startsWith(p))) return 403;
   return 500;
 }
 
@@ -46,6 +53,9 @@ export interface KbsServerDeps {
   readonly broker: KeyBroker;
   readonly root: RootOfTrust;
   readonly measurements?: MeasurementRegistry;
+  readonly breakglass?: BreakglassBook;
+  /** Time stamped on break-glass events (BoundedClock); required with `breakglass`. */
+  readonly trustedClock?: Clock;
 }
 
 /** Creates (does not start) the HTTP server. */
@@ -99,6 +109,14 @@ async function handle(deps: KbsServerDeps, req: IncomingMessage, res: ServerResp
     }
     case 'GET /v1/kbs-public-key':
       return send(res, 200, { ok: true, signing: bytesToHex(await deps.root.publicKey('kbs-signing')), recovery: bytesToHex(await deps.root.publicKey('recovery')) });
+    case 'GET /v1/breakglass':
+      return send(res, 200, { ok: true, requests: (deps.breakglass?.list() ?? []).map(summary) });
+    case 'POST /v1/breakglass': {
+      if (!deps.breakglass || !deps.trustedClock) throw new CustodianError('E_BREAKGLASS_NOT_CONFIGURED', 'this key broker has no break-glass configuration', {});
+      const body = await readBody(req);
+      const state = await deps.breakglass.submit(decodeBreakglassEvent(body, deps.trustedClock.nowMs()));
+      return send(res, 200, { ok: true, state: summary(state) });
+    }
     default:
       return send(res, 404, { ok: false, error: { code: 'E_NOT_FOUND', message: `no route ${route}`, detail: {} } });
   }

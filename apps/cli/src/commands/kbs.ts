@@ -3,7 +3,7 @@
  *
  *   custodian kbs serve --data-dir DIR --quorum FILE [--host 127.0.0.1] [--port 8700]
  *     [--hsm software|softhsm|pkcs11] [--pkcs11-module PATH] [--pkcs11-token LABEL | --pkcs11-slot N]
- *     [--pkcs11-pin-env VAR] [--policy FILE] [--sim-root FILE] [--json]
+ *     [--pkcs11-pin-env VAR] [--policy FILE] [--sim-root FILE] [--breakglass FILE] [--json]
  *
  * `--hsm software` (the default) is the loudly-labelled software root;
  * `softhsm` creates a SoftHSM2 token inside DIR and uses it through PKCS#11;
@@ -13,7 +13,9 @@
  * appraised with packages/attestation under `--policy` (default: the built-in
  * production policy, hardware TEEs only); `sim` evidence is accepted only
  * when the policy allows it and `--sim-root` names the development sim root
- * (the `sim-root.json` written by `custodian init`).
+ * (the `sim-root.json` written by `custodian init`). `--breakglass FILE`
+ * (`{ approvers: { threshold, members }, dailyThreshold, guardians, timelockMs }`)
+ * enables the break-glass book that `custodian breakglass list` reads.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -28,6 +30,7 @@ import { attestationAppraiser } from '@custodian/kbs/attestation-appraiser';
 import { DEFAULT_POLICY, parsePolicy } from '@custodian/attestation/policy';
 import { systemClock } from '@custodian/core/clock';
 import { readSimRoot } from './org.js';
+import { decodeBreakglassConfig } from '@custodian/kbs/breakglass/breakglass-codec';
 import { emit, emitError, parseArgs, progress, UsageError } from '../output.js';
 
 /** Default port of the key broker. */
@@ -39,7 +42,7 @@ export const SOFTHSM_DEV_PIN = '1234';
 
 const USAGE = `usage: custodian kbs serve --data-dir DIR --quorum FILE [--host H] [--port N] [--hsm software|softhsm|pkcs11]
        [--pkcs11-module PATH] [--pkcs11-token LABEL | --pkcs11-slot N] [--pkcs11-pin-env VAR]
-       [--policy FILE] [--sim-root FILE] [--json]`;
+       [--policy FILE] [--sim-root FILE] [--breakglass FILE] [--json]`;
 
 /** Entry point of `custodian kbs ...`; `appraise` overrides the appraisal built from --policy/--sim-root. */
 export async function kbsCommand(args: readonly string[], appraise?: AppraiseFn): Promise<number> {
@@ -78,7 +81,7 @@ function rootConfig(values: Map<string, string[]>, dataDir: string): RootConfig 
 }
 
 async function serve(args: readonly string[], json: boolean, appraise: AppraiseFn | undefined): Promise<number> {
-  const { values } = parseArgs(args, { strings: ['data-dir', 'quorum', 'host', 'port', 'hsm', 'pkcs11-module', 'pkcs11-token', 'pkcs11-slot', 'pkcs11-pin-env', 'policy', 'sim-root'], booleans: ['json'] });
+  const { values } = parseArgs(args, { strings: ['data-dir', 'quorum', 'host', 'port', 'hsm', 'pkcs11-module', 'pkcs11-token', 'pkcs11-slot', 'pkcs11-pin-env', 'policy', 'sim-root', 'breakglass'], booleans: ['json'] });
   const dataDir = one(values, 'data-dir');
   const quorumFile = one(values, 'quorum');
   if (dataDir === undefined || quorumFile === undefined) throw new UsageError(USAGE);
@@ -92,8 +95,16 @@ async function serve(args: readonly string[], json: boolean, appraise: AppraiseF
   const appraiseFn =
     appraise ??
     attestationAppraiser({ policy, clock: systemClock, ...(simRootFile !== undefined ? { simRootPublicKey: readSimRoot(simRootFile).publicKey } : {}) });
-  const rt = await openKbs({ dataDir, root: rootConfig(values, dataDir), quorum, appraise: appraiseFn, warn: progress });
-  const server = createKbsServer({ broker: rt.broker, root: rt.root, measurements: rt.measurements });
+  const bgFile = one(values, 'breakglass');
+  const breakglass = bgFile === undefined ? undefined : decodeBreakglassConfig(parseJson(readFileSync(bgFile)));
+  const rt = await openKbs({ dataDir, root: rootConfig(values, dataDir), quorum, appraise: appraiseFn, warn: progress, ...(breakglass ? { breakglass } : {}) });
+  const server = createKbsServer({
+    broker: rt.broker,
+    root: rt.root,
+    measurements: rt.measurements,
+    trustedClock: rt.trustedClock,
+    ...(rt.breakglass ? { breakglass: rt.breakglass } : {}),
+  });
   const url = await listenKbs(server, host, port);
   emit(json, { ok: true, url, hsm: rt.root.kind, dataDir }, `key broker listening on ${url} (root: ${rt.root.kind})`);
   await new Promise<void>((resolve) => {

@@ -30,7 +30,7 @@ export class BoundedClock implements Clock {
   nowMs(): number {
     const elapsed = this.monotonic() - this.#monoAnchorMs;
     if (elapsed < 0) throw new CustodianError('E_CLOCK_BACKWARDS', 'the monotonic clock ran backwards', { elapsedMs: elapsed });
-    const trusted = this.#hostAnchorMs + elapsed;
+    const trusted = Math.floor(this.#hostAnchorMs + elapsed);
     const hostMs = this.host.nowMs();
     if (Math.abs(hostMs - trusted) > this.maxSkewMs) {
       throw new CustodianError('E_TIME_SKEW_DETECTED', `the host clock differs from the enclave's by ${Math.round((hostMs - trusted) / 1000)} s (bound ${this.maxSkewMs / 1000} s); time-locked actions are refused`, {
