@@ -8,10 +8,10 @@ import type { KeyObject } from 'node:crypto';
 import type { VerifyStep } from './errors.js';
 
 /** Evidence formats Custodian verifies. */
-export type AttestationFormat = 'nitro' | 'sev-snp' | 'tdx' | 'cca' | 'sim';
+export type AttestationFormat = 'nitro' | 'sev-snp' | 'tdx' | 'cca' | 'tpm' | 'sim';
 
 /** Every format, in the order auto-detection tries them. */
-export const ATTESTATION_FORMATS: readonly AttestationFormat[] = ['nitro', 'sev-snp', 'tdx', 'cca', 'sim'];
+export const ATTESTATION_FORMATS: readonly AttestationFormat[] = ['nitro', 'sev-snp', 'tdx', 'cca', 'tpm', 'sim'];
 
 /**
  * TCB status in Intel's vocabulary (TDX/SGX TCB info), plus `NotSupported`

@@ -21,6 +21,9 @@ export const PINNED_ROOTS = {
   'amd-turin-ask': '5b77ef5fe7a7a004fd9032668fba9d0fda22f88c4442069a479636a6ae3b3185',
   'amd-turin-asvk': '104e10a8bd060a3c20a434261a57d0588fd65a88915b4f65b08bdecaf8df1a3c',
   'intel-sgx-root-ca': '44a0196b2b99f889b8e149e95b807a350e7424964399e885a7cbb8ccfab674d3',
+  'google-tpm-ek-root-1': '9bd5285f8fb18502a7947e621ffd470266f49fcd3b73e19a190f690ad32a7caf',
+  'google-tpm-ek-intermediate-2': '5d8dbcf8c8053dd8ffad711b6219355032b7122c34cac0f90ccb49def69ec504',
+  'google-tpm-ek-intermediate-3': '7132b6ea71101f6c51bb58f98c3798c19b65be510eca0344318900510b593178',
 } as const;
 
 /** Name of a pinned root or intermediate file. */

@@ -11,6 +11,7 @@ import { verifyNitro } from './nitro/verify.js';
 import { verifySevSnp } from './sev-snp/verify.js';
 import { verifyTdx } from './tdx/verify.js';
 import { verifyCca } from './cca/verify.js';
+import { verifyTpm } from './tpm/verify.js';
 import { SNP_REPORT_BYTES } from './sev-snp/report.js';
 
 /** The common verifier signature. */
@@ -22,6 +23,7 @@ export const VERIFIERS: Readonly<Record<Exclude<AttestationFormat, 'sim'>, Verif
   'sev-snp': verifySevSnp,
   tdx: verifyTdx,
   cca: verifyCca,
+  tpm: verifyTpm,
 });
 
 /** Guesses the format from the first bytes (and size for SEV-SNP); refuses what it cannot place. */
@@ -33,7 +35,9 @@ export function detectFormat(evidence: Uint8Array): AttestationFormat {
   if (b.length >= 8 && (b.readUInt16LE(0) === 4 || b.readUInt16LE(0) === 5) && b.readUInt16LE(2) === 2 && b.readUInt32LE(4) === 0x81) return 'tdx';
   if (b.length === SNP_REPORT_BYTES && [2, 3, 5].includes(b.readUInt32LE(0))) return 'sev-snp';
   if (b[0] === 0x7b && b.includes('custodian-sim')) return 'sim';
-  return attestFail('E_ATTEST_FORMAT', 'decode', 'evidence format not recognised (expected Nitro, SEV-SNP, TDX, CCA or sim)');
+  // go-tpm-tools Attestation: field 1 (ak_pub, length-delimited) holding an RSA or ECC TPMT_PUBLIC
+  if (b.length > 6 && b[0] === 0x0a && b[1]! >= 0x80 && b[3] === 0x00 && (b[4] === 0x01 || b[4] === 0x23)) return 'tpm';
+  return attestFail('E_ATTEST_FORMAT', 'decode', 'evidence format not recognised (expected Nitro, SEV-SNP, TDX, CCA, TPM or sim)');
 }
 
 /** Verifies hardware evidence of `format` ('auto' detects it). */

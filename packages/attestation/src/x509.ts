@@ -68,7 +68,7 @@ export function parseCertificate(der: Uint8Array): Certificate {
     serialHex: Buffer.from(serial.content).toString('hex'),
     issuerRaw: issuer.raw,
     subjectRaw: subject.raw,
-    subject: x509.subject.replace(/\n/g, ', '),
+    subject: (x509.subject ?? '').replace(/\n/g, ', '),
     notBefore: derTime(validity[0]!),
     notAfter: derTime(validity[1]!),
     extensions,

@@ -89,6 +89,9 @@ test('attest verify takes SEV-SNP, TDX and CCA collateral from files and directo
   assert.match((tdx.last.reasons as string[])[0]!, /E_ATTEST_DEBUG/);
   const cca = await run(['verify', '--evidence', vectorPath('attestation', 'cca', 'cca-token-ffm-profile-3.cbor'), '--collateral', vectorPath('attestation', 'cca', 'cpak-tfrmm-fvp-p384.pub.pem'), '--json']);
   assert.equal(cca.code, 0, cca.out);
+  const tpm = await run(['verify', '--evidence', vectorPath('attestation', 'tpm', 'gcp', 'gce-cos85-attestation-nonce9009.pb'), '--nonce', '9009', '--at', '2026-01-01T00:00:00Z', '--json']);
+  assert.equal(tpm.code, 0, tpm.out);
+  assert.equal(tpm.last.format, 'tpm');
 });
 
 test('attest verify: usage errors exit 2, unreadable files exit 3', async () => {

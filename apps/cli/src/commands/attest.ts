@@ -25,7 +25,7 @@ import { ConfigfsTsmAttester, TSM_INBLOB_BYTES_MAX } from '@custodian/attestatio
 import { systemRandom } from '@custodian/core/clock';
 import { emit, emitError, EXIT_OK, EXIT_REFUSED, parseArgs, progress, UsageError } from '../output.js';
 
-const USAGE = `usage: custodian attest verify --evidence FILE [--format auto|${ATTESTATION_FORMATS.join('|')}|tpm] [--policy FILE] [--at ISO-TIME] [--nonce HEX] [--collateral PATH]... [--json]
+const USAGE = `usage: custodian attest verify --evidence FILE [--format auto|${ATTESTATION_FORMATS.join('|')}] [--policy FILE] [--at ISO-TIME] [--nonce HEX] [--collateral PATH]... [--json]
        custodian attest collect --report-data HEX [--json]`;
 
 /** Entry point of `custodian attest ...`. */
@@ -70,7 +70,7 @@ function verifyCommand(args: readonly string[], json: boolean): number {
   const evidencePath = values.get('evidence')?.[0];
   if (evidencePath === undefined) throw new UsageError(`--evidence is required\n${USAGE}`);
   const format = values.get('format')?.[0] ?? 'auto';
-  if (format !== 'auto' && format !== 'tpm' && !(ATTESTATION_FORMATS as readonly string[]).includes(format)) throw new UsageError(`--format must be auto, ${ATTESTATION_FORMATS.join(', ')} or tpm`);
+  if (format !== 'auto' && !(ATTESTATION_FORMATS as readonly string[]).includes(format)) throw new UsageError(`--format must be auto or one of ${ATTESTATION_FORMATS.join(', ')}`);
   const atText = values.get('at')?.[0];
   const now = atText === undefined ? new Date() : new Date(atText);
   if (Number.isNaN(now.getTime()) || (atText !== undefined && !/^\d{4}-\d\d-\d\dT/.test(atText))) throw new UsageError('--at must be an ISO 8601 time, e.g. 2024-09-07T15:00:00Z');
@@ -81,7 +81,6 @@ function verifyCommand(args: readonly string[], json: boolean): number {
   const evidence = readBounded(evidencePath, EVIDENCE_BYTES_MAX);
   const collateral = loadCollateral(collateralFiles(values.get('collateral') ?? []));
 
-  if (format === 'tpm') throw new AttestationError('E_ATTEST_FORMAT', 'TPM evidence is not supported yet', { step: 'decode' });
   const detected = format === 'auto' ? detectFormat(evidence) : (format as AttestationFormat);
   if (detected === 'sim') return simRefusal(policy);
   progress(`attest verify: ${detected} evidence, ${evidence.length} bytes, at ${now.toISOString()}`);
