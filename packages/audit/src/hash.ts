@@ -17,11 +17,14 @@ type OneShotHash = (algorithm: string, data: Uint8Array, outputEncoding: 'buffer
 // DESIGN.md measured facts); fall back to createHash where it is missing.
 const oneShot = (crypto as unknown as { hash?: OneShotHash }).hash;
 
+// Plain Uint8Array views (not Buffer) so hashes compare and serialise like every other byte value.
+const view = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+
 /** SHA-256 of `data`. */
 export const sha256: (data: Uint8Array) => Uint8Array =
   typeof oneShot === 'function'
-    ? (data) => oneShot('sha256', data, 'buffer')
-    : (data) => crypto.createHash('sha256').update(data).digest();
+    ? (data) => view(oneShot('sha256', data, 'buffer'))
+    : (data) => view(crypto.createHash('sha256').update(data).digest());
 
 /** MTH({}) = SHA-256() — the root of the empty tree (RFC 6962 §2.1). */
 export const EMPTY_TREE_ROOT: Uint8Array = sha256(new Uint8Array(0));

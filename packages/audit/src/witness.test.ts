@@ -99,3 +99,22 @@ test('file-backed witness state survives a restart and keeps evidence files', as
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('tlog-witness protocol: request round-trip, 200 with a cosignature line, 409 with the size, 422 for a fork', async () => {
+  const { decodeAddCheckpointRequest, encodeAddCheckpointRequest, handleAddCheckpoint } = await import('./witness-protocol.js');
+  const t = tree(30);
+  const w = witness(new MemoryWitnessStore());
+  const first = encodeAddCheckpointRequest({ oldSize: 0, proof: [], checkpoint: await checkpointOf(t, 10) });
+  const ok = await handleAddCheckpoint(w, first);
+  assert.equal(ok.status, 200);
+  assert.match(ok.body, /^— witness\.example\/w1 [A-Za-z0-9+/=]+\n$/);
+  const req = { oldSize: 10, proof: proveConsistency(t, 10, 30), checkpoint: await checkpointOf(t, 30) };
+  assert.deepEqual(decodeAddCheckpointRequest(encodeAddCheckpointRequest(req)), req);
+  const stale = await handleAddCheckpoint(w, encodeAddCheckpointRequest({ ...req, oldSize: 4 }));
+  assert.deepEqual([stale.status, stale.body], [409, '10\n']);
+  const fork = await handleAddCheckpoint(w, encodeAddCheckpointRequest({ oldSize: 10, proof: [], checkpoint: await checkpointOf(tree(10, 1), 10) }));
+  assert.equal(fork.status, 422);
+  const bad = await handleAddCheckpoint(w, new TextEncoder().encode('old x\n\nnope'));
+  assert.equal(bad.status, 400);
+  assert.equal((await handleAddCheckpoint(w, encodeAddCheckpointRequest(req))).status, 200);
+});
