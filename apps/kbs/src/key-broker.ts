@@ -115,6 +115,13 @@ export class KeyBroker {
     }
   }
 
+  /** Audits a release request that could not even be decoded (bad JSON, wrong field sizes), then rethrows it. */
+  async refuseMalformed(e: unknown): Promise<never> {
+    const err = isCustodianError(e) ? e : new CustodianError('E_KBS_REQUEST_INVALID', 'the release request is malformed', {});
+    await this.#audit('kbs.release_refused', { code: err.code, message: err.message, reasons: reasonsOf(err) }, true, err);
+    throw err;
+  }
+
   /** Applies a quorum-signed measurement change; refusals are audited too. */
   async approveMeasurement(record: MeasurementChangeRecord): Promise<readonly string[]> {
     const body = { measurement: record.change.measurement, previous: record.change.previous, reason: record.change.reason };

@@ -75,7 +75,8 @@ test('HTTP: approve a measurement, get a nonce, release through the PKCS#11 root
 
   const bad = await post(`${base}/v1/release`, { ...body, extra: 1 });
   assert.equal(bad.status, 400);
-  assert.deepEqual(audit.events.map((e) => e.kind), ['kbs.measurement_approved', 'kbs.key_released', 'kbs.release_refused']);
+  assert.deepEqual(audit.events.map((e) => e.kind), ['kbs.measurement_approved', 'kbs.key_released', 'kbs.release_refused', 'kbs.release_refused']);
+  assert.equal(audit.events.at(-1)?.body['code'], 'E_FIELD_UNKNOWN');
 });
 
 test('HTTP: break-glass steps are stamped with trusted time, persisted and listed', async () => {

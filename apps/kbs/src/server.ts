@@ -89,9 +89,14 @@ async function handle(deps: KbsServerDeps, req: IncomingMessage, res: ServerResp
       return send(res, 200, { ok: true, nonce: bytesToHex(n.nonce), expiresAtMs: n.expiresAtMs });
     }
     case 'POST /v1/release': {
-      const f = new Fields(await readBody(req), 'release');
-      const request = { nonce: f.hex('nonce', KBS_NONCE_BYTES), evidence: f.hex('evidence', undefined, EVIDENCE_BYTES_MAX), publicKey: f.hex('publicKey', X25519_PUBLIC_KEY_BYTES) };
-      f.done();
+      let request;
+      try {
+        const f = new Fields(await readBody(req), 'release');
+        request = { nonce: f.hex('nonce', KBS_NONCE_BYTES), evidence: f.hex('evidence', undefined, EVIDENCE_BYTES_MAX), publicKey: f.hex('publicKey', X25519_PUBLIC_KEY_BYTES) };
+        f.done();
+      } catch (e) {
+        return await deps.broker.refuseMalformed(e);
+      }
       const r = await deps.broker.release(request);
       return send(res, 200, {
         ok: true,
