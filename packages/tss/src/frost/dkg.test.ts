@@ -1,9 +1,11 @@
 // DKG orchestration: the happy path and every refusal, each naming its culprit.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { ed25519 } from '@noble/curves/ed25519.js';
 import { systemRandom } from '@custodian/core/clock';
 import { isCustodianError } from '@custodian/core/errors';
 import { Secret } from '@custodian/core/secret';
+import type { BroadcastAuthenticator } from './broadcast-auth.js';
 import { dkgEcho, dkgFinish, dkgShares, dkgStart, type DkgRound1Message, type DkgShareMessage } from './dkg.js';
 import type { EchoMessage } from './echo.js';
 import { validateKeyShare } from './key-package.js';
@@ -129,4 +131,53 @@ test('rejects a share from a party that did not take part, and steps run out of 
   const s = start();
   rejects(() => dkgShares(s[0]!.state, []), 'E_MPC_SHAPE');
   rejects(() => dkgFinish(s[0]!.state, []), 'E_MPC_SHAPE');
+});
+
+// --- F05 with signed broadcasts: attributable blame -------------------------
+
+const identity = new Map(parties.map((p) => [p, ed25519.utils.randomSecretKey()]));
+const authFor = (self: PartyId): BroadcastAuthenticator => ({
+  sign: (m) => ed25519.sign(m, identity.get(self)!),
+  verify: (party, m, sig) => {
+    const sk = identity.get(party);
+    return sk !== undefined && ed25519.verify(sig, m, ed25519.getPublicKey(sk));
+  },
+});
+const startSigned = (sessionId = 'dkg-signed') => parties.map((self) => dkgStart({ suite: 'frost-ed25519', sessionId, threshold: 2, parties, self, authenticator: authFor(self) }, systemRandom));
+
+test('DKG with signed broadcasts completes, echoes carry the senders’ signatures', () => {
+  const s = startSigned();
+  const echoes = s.map(({ state }) => dkgEcho(state, s.filter((o) => o.state !== state).map((o) => o.broadcast)));
+  assert.equal(Object.keys(echoes[0]!.signatures ?? {}).length, 3);
+  const out = s.flatMap(({ state }) => dkgShares(state, echoes.filter((e) => e.from !== state.config.self)));
+  for (const { state } of s) validateKeyShare(dkgFinish(state, out.filter((m) => m.to === state.config.self)));
+});
+
+test('F05 signed equivocation is proven: the sender is named with both signed digests as evidence', () => {
+  const s = startSigned('dkg-eq-signed');
+  const twin = dkgStart({ suite: 'frost-ed25519', sessionId: 'dkg-eq-signed', threshold: 2, parties, self: 2 as PartyId, authenticator: authFor(2 as PartyId) }, systemRandom);
+  dkgEcho(s[0]!.state, [s[1]!.broadcast, s[2]!.broadcast]);
+  const e2 = dkgEcho(s[1]!.state, [s[0]!.broadcast, s[2]!.broadcast]);
+  const e3 = dkgEcho(s[2]!.state, [s[0]!.broadcast, twin.broadcast]);
+  assert.throws(
+    () => dkgShares(s[0]!.state, [e2, e3]),
+    (e: unknown) => isCustodianError(e, 'E_BROADCAST_EQUIVOCATION') && e.detail['party'] === 2 && e.detail['attributable'] === true && (e.detail['evidence'] as unknown[]).length === 2,
+  );
+});
+
+test('F05 a reporter that lies about another party’s message is named, never the honest sender (E_ECHO_FORGED)', () => {
+  const s = startSigned('dkg-liar');
+  dkgEcho(s[0]!.state, [s[1]!.broadcast, s[2]!.broadcast]);
+  const e2 = dkgEcho(s[1]!.state, [s[0]!.broadcast, s[2]!.broadcast]);
+  const honest3 = dkgEcho(s[2]!.state, [s[0]!.broadcast, s[1]!.broadcast]);
+  const lie: EchoMessage = { ...honest3, digests: { ...honest3.digests, 2: 'ab'.repeat(32) } };
+  rejects(() => dkgShares(s[0]!.state, [e2, lie]), 'E_ECHO_FORGED', 3);
+});
+
+test('rejects an unsigned or wrongly signed round-1 message when broadcasts are signed', () => {
+  const s = startSigned('dkg-unsigned');
+  const { signature: _drop, ...unsigned } = s[1]!.broadcast;
+  rejects(() => dkgEcho(s[0]!.state, [unsigned, s[2]!.broadcast]), 'E_BROADCAST_SIGNATURE_INVALID', 2);
+  const s2 = startSigned('dkg-wrongsig');
+  rejects(() => dkgEcho(s2[0]!.state, [{ ...s2[1]!.broadcast, signature: s2[2]!.broadcast.signature! }, s2[2]!.broadcast]), 'E_BROADCAST_SIGNATURE_INVALID', 2);
 });

@@ -16,6 +16,7 @@
 import type { DKG_Round1, DKG_Secret } from '@noble/curves/abstract/frost.js';
 import type { Random } from '@custodian/core/clock';
 import { Secret } from '@custodian/core/secret';
+import { broadcastSignedBytes, type BroadcastAuthenticator } from './broadcast-auth.js';
 import { checkEchoes, createEcho, type EchoMessage } from './echo.js';
 import { frostError } from './errors.js';
 import { fromLibraryKey, type FrostKeyShare } from './key-package.js';
@@ -34,6 +35,8 @@ export interface DkgConfig {
   readonly threshold: number;
   readonly parties: readonly PartyId[];
   readonly self: PartyId;
+  /** Signs our broadcasts and checks peers' (F05 attribution); optional. */
+  readonly authenticator?: BroadcastAuthenticator;
 }
 
 /** DKG round 1 broadcast: the Feldman commitment (length t) and the PoK of its constant term. */
@@ -42,6 +45,8 @@ export interface DkgRound1Message {
   readonly from: PartyId;
   readonly commitment: readonly Uint8Array[];
   readonly proofOfKnowledge: Uint8Array;
+  /** The sender's signature over the message digest, when broadcasts are signed. */
+  readonly signature?: Uint8Array;
 }
 
 /** DKG round 2 point-to-point message: a secret share for one peer; seal it to the peer (HPKE). */
@@ -58,6 +63,7 @@ export interface DkgState {
   readonly own: DkgRound1Message;
   readonly received: ReadonlyMap<PartyId, DkgRound1Message>;
   readonly digests: ReadonlyMap<PartyId, string>;
+  readonly signatures: ReadonlyMap<PartyId, Uint8Array>;
   readonly secret: Secret<DKG_Secret>;
   step: 'round1' | 'echoed' | 'shared' | 'done';
 }
@@ -74,7 +80,8 @@ export function checkDkgConfig(config: DkgConfig): DkgConfig {
   if (!Number.isSafeInteger(config.threshold) || config.threshold < FROST_THRESHOLD_MIN || config.threshold > parties.length || parties.length > FROST_PARTIES_MAX) {
     throw frostError('E_MPC_SHAPE', `threshold must satisfy ${FROST_THRESHOLD_MIN} ≤ t ≤ n`, { threshold: config.threshold, parties: parties.length });
   }
-  return Object.freeze({ suite: config.suite, sessionId: config.sessionId, threshold: config.threshold, parties, self });
+  const base = { suite: config.suite, sessionId: config.sessionId, threshold: config.threshold, parties, self };
+  return Object.freeze(config.authenticator === undefined ? base : { ...base, authenticator: config.authenticator });
 }
 
 /** Step 1: samples our polynomial (injected randomness) and returns our round-1 broadcast. */
@@ -101,8 +108,12 @@ export function restoreDkgState(config: DkgConfig, coefficients: Secret<readonly
 }
 
 function startFrom(cfg: DkgConfig, secret: DKG_Secret, pub: DKG_Round1): { state: DkgState; broadcast: DkgRound1Message } {
-  const own: DkgRound1Message = Object.freeze({ sessionId: cfg.sessionId, from: cfg.self, commitment: Object.freeze(pub.commitment.map((c) => c.slice())), proofOfKnowledge: pub.proofOfKnowledge.slice() });
-  const state: DkgState = { config: cfg, own, received: new Map(), digests: new Map([[cfg.self, round1Digest(own)]]), secret: new Secret(secret), step: 'round1' };
+  const unsigned: DkgRound1Message = { sessionId: cfg.sessionId, from: cfg.self, commitment: Object.freeze(pub.commitment.map((c) => c.slice())), proofOfKnowledge: pub.proofOfKnowledge.slice() };
+  const digest = round1Digest(unsigned);
+  const signature = cfg.authenticator?.sign(broadcastSignedBytes(digest));
+  const own: DkgRound1Message = Object.freeze(signature === undefined ? unsigned : { ...unsigned, signature });
+  const signatures = new Map<PartyId, Uint8Array>(signature === undefined ? [] : [[cfg.self, signature]]);
+  const state: DkgState = { config: cfg, own, received: new Map(), digests: new Map([[cfg.self, digest]]), signatures, secret: new Secret(secret), step: 'round1' };
   return { state, broadcast: own };
 }
 
@@ -128,17 +139,22 @@ export function dkgEcho(state: DkgState, messages: readonly DkgRound1Message[]):
   }
   checkRogueKeys(cfg, [state.own, ...received.values()]);
   const digests = new Map(state.digests);
-  for (const [p, m] of received) digests.set(p, round1Digest(m));
-  Object.assign(state, { received, digests });
+  const signatures = new Map(state.signatures);
+  for (const [p, m] of received) {
+    digests.set(p, round1Digest(m));
+    if (m.signature !== undefined) signatures.set(p, m.signature);
+  }
+  Object.assign(state, { received, digests, signatures });
   state.step = 'echoed';
-  return createEcho(cfg.sessionId, ROUND1, cfg.self, digests);
+  return createEcho(cfg.sessionId, ROUND1, cfg.self, digests, cfg.authenticator === undefined ? undefined : signatures);
 }
 
 /** Step 3: checks the echoes (F05) and returns one secret share message per peer. */
 export function dkgShares(state: DkgState, echoes: readonly EchoMessage[]): DkgShareMessage[] {
   if (state.step !== 'echoed') throw frostError('E_MPC_SHAPE', 'DKG share step run out of order', { step: state.step });
   const { config: cfg } = state;
-  checkEchoes(cfg.sessionId, ROUND1, cfg.self, cfg.parties, state.digests, echoes);
+  const view = cfg.authenticator === undefined ? { digests: state.digests } : { digests: state.digests, signatures: state.signatures, authenticator: cfg.authenticator };
+  checkEchoes(cfg.sessionId, ROUND1, cfg.self, cfg.parties, view, echoes);
   const suite = frostSuite(cfg.suite);
   const out = suite.frost.DKG.round2(state.secret.expose(), [...state.received.values()].map((m) => toLibraryRound1(cfg, m)));
   state.step = 'shared';
@@ -184,6 +200,9 @@ function checkRound1Message(cfg: DkgConfig, m: DkgRound1Message, received: Reado
   const from = parsePartyId(m.from, suite.group.Fn.ORDER, 'from');
   if (!cfg.parties.includes(from) || from === cfg.self || received.has(from)) {
     throw frostError('E_PARTY_ID_INVALID', `unexpected round-1 message from party ${from}`, { sessionId: cfg.sessionId, party: from });
+  }
+  if (cfg.authenticator !== undefined && (m.signature === undefined || !cfg.authenticator.verify(from, broadcastSignedBytes(round1Digest(m)), m.signature))) {
+    throw frostError('E_BROADCAST_SIGNATURE_INVALID', `party ${from}'s round-1 message is not signed by it`, { sessionId: cfg.sessionId, party: from });
   }
   if (!Array.isArray(m.commitment) || m.commitment.length !== cfg.threshold) {
     // B31: a longer vector would silently raise the threshold; a shorter one lower it.

@@ -12,6 +12,8 @@ export type FrostErrorCode =
   | 'E_DKG_POK_INVALID' // B28
   | 'E_DKG_SHARE_INVALID' // a VSS share that fails its commitment check
   | 'E_BROADCAST_EQUIVOCATION' // F05
+  | 'E_ECHO_FORGED' // F05: a reporter echoed a digest the sender never signed
+  | 'E_BROADCAST_SIGNATURE_INVALID' // a signed broadcast whose signature does not verify
   | 'E_NONCE_REUSED' // B30
   | 'E_NONCE_UNKNOWN' // a commitment this signer never produced
   | 'E_SESSION_MISMATCH' // L08

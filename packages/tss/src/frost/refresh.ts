@@ -102,7 +102,7 @@ export function refreshFinish(state: RefreshState, echoes: readonly EchoMessage[
   const { share, sessionId } = state;
   const pkg = share.publicPackage;
   const { group } = frostSuite(pkg.suite);
-  checkEchoes(sessionId, ROUND, share.party, pkg.parties, state.digests, echoes);
+  checkEchoes(sessionId, ROUND, share.party, pkg.parties, { digests: state.digests }, echoes);
   if (shares.length !== pkg.parties.length - 1) throw frostError('E_MPC_SHAPE', `expected ${pkg.parties.length - 1} refresh shares, got ${shares.length}`, { sessionId });
   let sum = state.ownDelta.expose();
   const seen = new Set<number>();

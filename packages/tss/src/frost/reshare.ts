@@ -132,7 +132,7 @@ export function reshareFinish(state: ReshareReceiverState, echoes: readonly Echo
   const old = cfg.oldPackage;
   const { group } = frostSuite(old.suite);
   // Echo among the new committee, about the dealers' broadcasts.
-  checkEchoes(cfg.sessionId, ROUND, self, cfg.newParties, state.digests, echoes, cfg.dealers);
+  checkEchoes(cfg.sessionId, ROUND, self, cfg.newParties, { digests: state.digests }, echoes, cfg.dealers);
   if (shares.length !== cfg.dealers.length) throw frostError('E_MPC_SHAPE', `expected ${cfg.dealers.length} sub-shares, got ${shares.length}`, { sessionId: cfg.sessionId });
   let s = group.Fn.ZERO;
   const seen = new Set<number>();

@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { ed25519 } from '@noble/curves/ed25519.js';
 import { systemRandom } from '@custodian/core/clock';
 import { CustodianError } from '@custodian/core/errors';
 import { aggregateSignature, createSigningPackage } from './coordinator.js';
@@ -89,4 +90,15 @@ test('rejects unknown kinds, extra fields, party 0 and oversized identifiers', (
     assert.throws(() => decodeFrostMessage(enc(o)), (e: unknown) => e instanceof CustodianError && e.code === code);
   }
   assert.throws(() => decodeFrostMessage(new TextEncoder().encode(' ' + new TextDecoder().decode(ok))), (e: unknown) => e instanceof CustodianError);
+});
+
+test('signed round-1 messages and echoes with signatures round-trip', () => {
+  const sk = new Map(parties.map((p) => [p, ed25519.utils.randomSecretKey()]));
+  const auth = (self: PartyId) => ({ sign: (m: Uint8Array) => ed25519.sign(m, sk.get(self)!), verify: (p: PartyId, m: Uint8Array, s: Uint8Array) => ed25519.verify(s, m, ed25519.getPublicKey(sk.get(p)!)) });
+  const s = parties.map((self) => dkgStart({ suite: 'frost-secp256k1', sessionId: 'wire-signed', threshold: 2, parties, self, authenticator: auth(self) }, systemRandom));
+  const r1 = s.map((x) => via<DkgRound1Message>('frost/dkg-round1', x.broadcast));
+  assert.deepEqual(r1[0]!.signature, s[0]!.broadcast.signature);
+  const echoes = s.map(({ state }) => via<EchoMessage>('frost/echo', dkgEcho(state, r1.filter((m) => m.from !== state.config.self))));
+  assert.equal(Object.keys(echoes[1]!.signatures ?? {}).length, 3);
+  for (const { state } of s) assert.equal(dkgShares(state, echoes.filter((e) => e.from !== state.config.self)).length, 2);
 });

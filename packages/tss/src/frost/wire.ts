@@ -39,6 +39,8 @@ const ELEMENT_BYTES_MAX = 33;
 const SCALAR_BYTES = 32;
 /** Longest serialised proof of knowledge (R ‖ z). */
 const PROOF_BYTES_MAX = 65;
+/** Longest broadcast signature (the caller's identity signature scheme, e.g. Ed25519 64 bytes, DER ECDSA ≤ 72). */
+const SIGNATURE_BYTES_MAX = 128;
 /** Longest transcript digest (SHA-256 hex). */
 const DIGEST_RE = /^[0-9a-f]{64}$/;
 const SESSION_RE = /^[\x21-\x7e]+$/;
@@ -61,13 +63,15 @@ export function encodeShareForSealing(kind: 'frost/dkg-share' | 'frost/refresh-s
 
 function toJson(m: object): Record<string, Json> {
   const out: Record<string, Json> = {};
-  for (const [k, v] of Object.entries(m)) {
-    if (v instanceof Uint8Array) out[k] = hex(v);
-    else if (Array.isArray(v)) out[k] = v.map((x: unknown) => (x instanceof Uint8Array ? hex(x) : toJson(x as object)));
-    else if (typeof v === 'object' && v !== null) out[k] = v as Record<string, string>;
-    else out[k] = v as Json;
-  }
+  for (const [k, v] of Object.entries(m)) out[k] = value(v);
   return out;
+}
+
+function value(v: unknown): Json {
+  if (v instanceof Uint8Array) return hex(v);
+  if (Array.isArray(v)) return v.map(value);
+  if (typeof v === 'object' && v !== null) return toJson(v);
+  return v as Json;
 }
 
 /** Decodes any public FROST message; throws E_FROST_MESSAGE_INVALID or a field error. */
@@ -84,12 +88,14 @@ export function decodeFrostMessage(bytes: Uint8Array):
   const sessionId = f.str('sessionId', FROST_SESSION_ID_CHARS_MAX, SESSION_RE);
   switch (kind) {
     case 'frost/dkg-round1': {
-      const message = { sessionId, from: party(f, 'from'), commitment: elements(f, 'commitment'), proofOfKnowledge: f.hex('proofOfKnowledge', undefined, PROOF_BYTES_MAX) };
-      return done(f, { kind, message });
+      const base = { sessionId, from: party(f, 'from'), commitment: elements(f, 'commitment'), proofOfKnowledge: f.hex('proofOfKnowledge', undefined, PROOF_BYTES_MAX) };
+      const signature = f.optRaw('signature') === undefined ? undefined : f.hex('signature', undefined, SIGNATURE_BYTES_MAX);
+      return done(f, { kind, message: signature === undefined ? base : { ...base, signature } });
     }
     case 'frost/echo': {
-      const message = { sessionId, round: f.str('round', 32, /^[a-z0-9-]+$/), from: party(f, 'from'), digests: digests(f.raw('digests')) };
-      return done(f, { kind, message });
+      const base = { sessionId, round: f.str('round', 32, /^[a-z0-9-]+$/), from: party(f, 'from'), digests: digests(f.raw('digests')) };
+      const raw = f.optRaw('signatures');
+      return done(f, { kind, message: raw === undefined ? base : { ...base, signatures: signatures(raw) } });
     }
     case 'frost/commitment': {
       const message = { sessionId, party: party(f, 'party'), hiding: f.hex('hiding', undefined, ELEMENT_BYTES_MAX), binding: f.hex('binding', undefined, ELEMENT_BYTES_MAX) };
@@ -183,6 +189,19 @@ function digests(v: Json): Readonly<Record<number, string>> {
     if (!/^[1-9][0-9]{0,4}$/.test(k) || Number(k) > FROST_PARTY_ID_MAX) throw new CustodianError('E_PARTY_ID_INVALID', 'echo digest keyed by an invalid party', { field: k });
     if (typeof d !== 'string' || !DIGEST_RE.test(d)) throw new CustodianError('E_FIELD_INVALID', 'echo digest must be 64 lower-case hex characters', { field: k });
     out[Number(k)] = d;
+  }
+  return Object.freeze(out);
+}
+
+function signatures(v: Json): Readonly<Record<number, Uint8Array>> {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new CustodianError('E_FIELD_INVALID', 'frostMessage.signatures must be an object');
+  const entries = Object.entries(v);
+  if (entries.length > FROST_PARTIES_MAX) throw new CustodianError('E_MPC_SHAPE', 'too many echo signatures');
+  const out: Record<number, Uint8Array> = {};
+  for (const [k, sig] of entries) {
+    if (!/^[1-9][0-9]{0,4}$/.test(k) || Number(k) > FROST_PARTY_ID_MAX) throw new CustodianError('E_PARTY_ID_INVALID', 'echo signature keyed by an invalid party', { field: k });
+    if (typeof sig !== 'string' || !/^([0-9a-f]{2}){1,128}$/.test(sig)) throw new CustodianError('E_FIELD_INVALID', 'echo signature must be lower-case hex', { field: k });
+    out[Number(k)] = new Uint8Array(Buffer.from(sig, 'hex'));
   }
   return Object.freeze(out);
 }
