@@ -10,7 +10,7 @@ import { CustodianError } from '@custodian/core/errors';
 import { systemClock, systemRandom, type Clock } from '@custodian/core/clock';
 import type { Secret } from '@custodian/core/secret';
 import type { RootOfTrust } from './hsm/root-of-trust.js';
-import { openPkcs11Root } from './hsm/pkcs11-root.js';
+import { openPkcs11Root, type Pkcs11RootConfig } from './hsm/pkcs11-root.js';
 import { openSoftwareRoot } from './hsm/software-root.js';
 import { refuseAllAppraiser, type AppraiseFn } from './appraisal.js';
 import { JsonlFileAuditSink, type KbsAuditSink } from './audit-sink.js';
@@ -66,7 +66,13 @@ export interface KbsRuntime {
 export async function openKbs(options: KbsRuntimeOptions): Promise<KbsRuntime> {
   mkdirSync(options.dataDir, { recursive: true });
   const warn = options.warn ?? ((l: string) => process.stderr.write(l + '\n'));
-  const root = await openRoot(options.root, options.dataDir, warn);
+  const clock = options.clock ?? systemClock;
+  const audit = options.audit ?? new JsonlFileAuditSink(join(options.dataDir, 'kbs-audit.jsonl'));
+  // Every module error, retried or final, is audited as hsm.error (THREATS.md F10); best effort, the operation's own result is what fails closed.
+  const onHsmError = (e: { operation: string; ckr: string; attempt: number; final: boolean }): void => {
+    audit.append({ kind: 'hsm.error', atMs: clock.nowMs(), body: { ...e } }).catch(() => undefined);
+  };
+  const root = await openRoot(options.root, options.dataDir, warn, onHsmError);
   try {
     let state = readKbsState(options.dataDir);
     if (!state) {
@@ -78,8 +84,6 @@ export async function openKbs(options: KbsRuntimeOptions): Promise<KbsRuntime> {
     const measurements = new MeasurementRegistry(options.quorum);
     for (const r of state.approvals) measurements.approve(r);
     if (!options.appraise) warn('WARNING: no attestation appraisal is wired into this KBS; every key release will be refused.');
-    const clock = options.clock ?? systemClock;
-    const audit = options.audit ?? new JsonlFileAuditSink(join(options.dataDir, 'kbs-audit.jsonl'));
     const trustedClock = new BoundedClock(clock, () => performance.now());
     const wrappedMaster = state.wrappedMaster;
     const broker = new KeyBroker({
@@ -100,7 +104,7 @@ export async function openKbs(options: KbsRuntimeOptions): Promise<KbsRuntime> {
   }
 }
 
-async function openRoot(config: RootConfig, dataDir: string, warn: (l: string) => void): Promise<RootOfTrust> {
+async function openRoot(config: RootConfig, dataDir: string, warn: (l: string) => void, onError: NonNullable<Pkcs11RootConfig['onError']>): Promise<RootOfTrust> {
   switch (config.kind) {
     case 'software':
       return openSoftwareRoot({ file: join(dataDir, 'software-root.json'), warn });
@@ -109,6 +113,7 @@ async function openRoot(config: RootConfig, dataDir: string, warn: (l: string) =
         {
           modulePath: config.modulePath,
           pin: config.pin,
+          onError,
           ...(config.tokenLabel !== undefined ? { tokenLabel: config.tokenLabel } : {}),
           ...(config.slotIndex !== undefined ? { slotIndex: config.slotIndex } : {}),
           ...(config.keyLabelPrefix !== undefined ? { keyLabelPrefix: config.keyLabelPrefix } : {}),
