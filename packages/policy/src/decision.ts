@@ -10,6 +10,8 @@ export interface DecisionVersions {
   readonly priceTable: string;
   readonly screeningList: string;
   readonly limits: string;
+  /** Hash of the chain configuration (names, chain ids, native coins). */
+  readonly chains: string;
 }
 
 /** A decision with its reasons. */

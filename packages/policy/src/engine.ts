@@ -11,6 +11,7 @@ import { isCustodianError } from '@custodian/core/errors';
 import type { Eip1559Tx } from '@custodian/chains/evm/eip1559';
 import type { AddressBook } from './address-book.js';
 import type { ChainConfig } from './chain-config.js';
+import { documentHash } from './document-hash.js';
 import { evaluateCedar, type CedarVerdict, type EntityRef } from './cedar-evaluate.js';
 import type { Decision, DecisionVersions, GuardFinding } from './decision.js';
 import { deriveEvmContext, type DeclaredIntent, type EvmFacts } from './evm-context.js';
@@ -68,7 +69,19 @@ export function versionsOf(data: PolicyData): DecisionVersions {
     priceTable: data.priceTable.hash,
     screeningList: data.screening.hash,
     limits: data.limits.hash,
+    chains: chainsHash(data.chains),
   };
+}
+
+const chainHashes = new WeakMap<ReadonlyMap<string, ChainConfig>, string>();
+
+function chainsHash(chains: ReadonlyMap<string, ChainConfig>): string {
+  let h = chainHashes.get(chains);
+  if (h === undefined) {
+    h = documentHash([...chains.values()].map((c) => [c.name, c.family, c.chainId.toString(), c.nativeSymbol, c.nativeDecimals]));
+    chainHashes.set(chains, h);
+  }
+  return h;
 }
 
 /** Decides an EVM transaction; `ledger` (when given) supplies first-time and velocity facts but is not changed. */
