@@ -2,9 +2,11 @@
 // new shares sign (checked by the plain verifier); refusals name the culprit.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { ed25519 } from '@noble/curves/ed25519.js';
 import { systemRandom } from '@custodian/core/clock';
 import { isCustodianError } from '@custodian/core/errors';
 import { Secret } from '@custodian/core/secret';
+import type { BroadcastAuthenticator } from './broadcast-auth.js';
 import type { EchoMessage } from './echo.js';
 import { verifierKeyOf, type FrostKeyShare } from './key-package.js';
 import { runLocalDkg, signLocally } from './local.js';
@@ -125,4 +127,25 @@ test('reshare names a dealer whose sub-share does not match its commitment; reje
   const finishers = runReshare(cfg, old, (m) => (m.from === 3 && m.to === 4 ? { ...m, subShare: new Secret(group.encodeScalar(1n)) } : m));
   rejects(() => finishers[3]!(), 'E_RESHARE_INVALID', 3);
   rejects(() => reshareDeal({ ...cfg, dealers: [2] as PartyId[] }, old[1]!, systemRandom), 'E_MPC_SHAPE');
+});
+
+test('refresh and reshare with signed broadcasts: complete, and a forged dealer broadcast is refused', async () => {
+  const sk = new Map([1, 2, 3, 4, 5, 6].map((p) => [p, ed25519.utils.randomSecretKey()]));
+  const auth = (self: number): BroadcastAuthenticator => ({
+    sign: (m) => ed25519.sign(m, sk.get(self)!),
+    verify: (p, m, s) => sk.has(p) && ed25519.verify(s, m, ed25519.getPublicKey(sk.get(p)!)),
+  });
+  const old = runLocalDkg('frost-secp256k1', 2, 3, systemRandom, 'dkg-signed-rr');
+  const started = old.map((s) => refreshStart(s, 'refresh-signed', systemRandom, auth(s.party)));
+  const echoes = started.map(({ state }) => refreshEcho(state, started.filter((o) => o.state !== state).map((o) => o.broadcast)));
+  assert.equal(Object.keys(echoes[0]!.signatures ?? {}).length, 3);
+  const outbox = started.flatMap((s) => s.shares);
+  const fresh = started.map(({ state }) => refreshFinish(state, echoes.filter((e) => e.from !== state.share.party), outbox.filter((m) => m.to === state.share.party)));
+  const cfg: ReshareConfig = { sessionId: 'reshare-signed', oldPackage: fresh[0]!.publicPackage, dealers: [1, 2] as PartyId[], newParties: [4, 5, 6] as PartyId[], newThreshold: 2 };
+  const dealt = [fresh[0]!, fresh[1]!].map((s) => reshareDeal(cfg, s, systemRandom, auth(s.party)));
+  const recv = cfg.newParties.map((p) => reshareEcho(cfg, p, dealt.map((d) => d.broadcast), auth(p)));
+  const moved = recv.map(({ state }) => reshareFinish(state, recv.filter((r) => r.state !== state).map((r) => r.echo), dealt.flatMap((d) => d.shares).filter((m) => m.to === state.self)));
+  await assertSigns([moved[0]!, moved[2]!], 'frost-secp256k1', old[0]!.publicPackage.groupPublicKey);
+  const forged = { ...dealt[1]!.broadcast, signature: dealt[0]!.broadcast.signature! };
+  rejects(() => reshareEcho(cfg, 4 as PartyId, [dealt[0]!.broadcast, forged], auth(4)), 'E_BROADCAST_SIGNATURE_INVALID', 2);
 });

@@ -15,6 +15,7 @@
  */
 import type { Random } from '@custodian/core/clock';
 import { Secret } from '@custodian/core/secret';
+import { broadcastSignedBytes, type BroadcastAuthenticator } from './broadcast-auth.js';
 import { checkEchoes, createEcho, type EchoMessage } from './echo.js';
 import { frostError } from './errors.js';
 import { publicPackageFromCommitments, validateKeyShare, type FrostKeyShare } from './key-package.js';
@@ -30,6 +31,8 @@ export interface RefreshCommitMessage {
   readonly sessionId: string;
   readonly from: PartyId;
   readonly commitment: readonly Uint8Array[];
+  /** The sender's signature over the message digest, when broadcasts are signed. */
+  readonly signature?: Uint8Array;
 }
 
 /** Refresh point-to-point message: the sender's polynomial evaluated at the receiver (secret). */
@@ -48,13 +51,15 @@ export interface RefreshState {
   readonly ownDelta: Secret<bigint>;
   received: ReadonlyMap<PartyId, RefreshCommitMessage>;
   digests: ReadonlyMap<PartyId, string>;
+  signatures: ReadonlyMap<PartyId, Uint8Array>;
+  readonly authenticator?: BroadcastAuthenticator;
   step: 'started' | 'echoed' | 'done';
 }
 
 const ROUND = 'refresh';
 
-/** Step 1: deals a zero-constant polynomial over the committee. */
-export function refreshStart(share: FrostKeyShare, sessionId: string, random: Random): { state: RefreshState; broadcast: RefreshCommitMessage; shares: RefreshShareMessage[] } {
+/** Step 1: deals a zero-constant polynomial over the committee; signs the broadcast when given an authenticator. */
+export function refreshStart(share: FrostKeyShare, sessionId: string, random: Random, authenticator?: BroadcastAuthenticator): { state: RefreshState; broadcast: RefreshCommitMessage; shares: RefreshShareMessage[] } {
   checkSessionId(sessionId);
   validateKeyShare(share);
   const { group } = frostSuite(share.suite);
@@ -62,13 +67,26 @@ export function refreshStart(share: FrostKeyShare, sessionId: string, random: Ra
   const rng = libraryRng(random);
   const coefficients = [group.Fn.ZERO, ...Array.from({ length: t - 1 }, () => group.randomScalar(rng))];
   const commitment = coefficients.slice(1).map((a) => group.encodeElement(group.base.multiply(a)));
-  const broadcast: RefreshCommitMessage = Object.freeze({ sessionId, from: share.party, commitment: Object.freeze(commitment) });
+  const unsigned: RefreshCommitMessage = { sessionId, from: share.party, commitment: Object.freeze(commitment) };
+  const ownDigest = digest(unsigned);
+  const signature = authenticator?.sign(broadcastSignedBytes(ownDigest));
+  const broadcast: RefreshCommitMessage = Object.freeze(signature === undefined ? unsigned : { ...unsigned, signature });
   const shares = share.publicPackage.parties
     .filter((p) => p !== share.party)
     .map((to) => Object.freeze({ sessionId, from: share.party, to, delta: new Secret(group.encodeScalar(evaluatePolynomial(group, coefficients, BigInt(to)))) }));
   const ownDelta = new Secret(evaluatePolynomial(group, coefficients, BigInt(share.party)));
   coefficients.fill(0n);
-  const state: RefreshState = { sessionId, share, own: broadcast, ownDelta, received: new Map(), digests: new Map([[share.party, digest(broadcast)]]), step: 'started' };
+  const state: RefreshState = {
+    sessionId,
+    share,
+    own: broadcast,
+    ownDelta,
+    received: new Map(),
+    digests: new Map([[share.party, ownDigest]]),
+    signatures: new Map(signature === undefined ? [] : [[share.party, signature]]),
+    ...(authenticator === undefined ? {} : { authenticator }),
+    step: 'started',
+  };
   return { state, broadcast, shares };
 }
 
@@ -82,6 +100,9 @@ export function refreshEcho(state: RefreshState, broadcasts: readonly RefreshCom
   for (const m of broadcasts) {
     if (m.sessionId !== state.sessionId) throw frostError('E_SESSION_MISMATCH', 'refresh broadcast belongs to another session', { sessionId: state.sessionId, party: m.from });
     if (!pkg.parties.includes(m.from) || m.from === state.share.party || received.has(m.from)) throw frostError('E_PARTY_ID_INVALID', `unexpected refresh broadcast from party ${m.from}`, { sessionId: state.sessionId, party: m.from });
+    if (state.authenticator !== undefined && (m.signature === undefined || !state.authenticator.verify(m.from, broadcastSignedBytes(digest(m)), m.signature))) {
+      throw frostError('E_BROADCAST_SIGNATURE_INVALID', `party ${m.from}'s refresh broadcast is not signed by it`, { sessionId: state.sessionId, party: m.from });
+    }
     if (!Array.isArray(m.commitment) || m.commitment.length !== pkg.threshold - 1) {
       throw frostError('E_MPC_SHAPE', `party ${m.from} sent ${Array.isArray(m.commitment) ? m.commitment.length : 'no'} refresh commitments, expected ${pkg.threshold - 1}`, { sessionId: state.sessionId, party: m.from });
     }
@@ -89,11 +110,16 @@ export function refreshEcho(state: RefreshState, broadcasts: readonly RefreshCom
     received.set(m.from, m);
   }
   const digests = new Map(state.digests);
-  for (const [p, m] of received) digests.set(p, digest(m));
+  const signatures = new Map(state.signatures);
+  for (const [p, m] of received) {
+    digests.set(p, digest(m));
+    if (m.signature !== undefined) signatures.set(p, m.signature);
+  }
   state.received = received;
   state.digests = digests;
+  state.signatures = signatures;
   state.step = 'echoed';
-  return createEcho(state.sessionId, ROUND, state.share.party, digests);
+  return createEcho(state.sessionId, ROUND, state.share.party, digests, state.authenticator === undefined ? undefined : signatures);
 }
 
 /** Step 3: checks echoes and sub-shares; returns the refreshed key share (same group key). */
@@ -102,7 +128,7 @@ export function refreshFinish(state: RefreshState, echoes: readonly EchoMessage[
   const { share, sessionId } = state;
   const pkg = share.publicPackage;
   const { group } = frostSuite(pkg.suite);
-  checkEchoes(sessionId, ROUND, share.party, pkg.parties, { digests: state.digests }, echoes);
+  checkEchoes(sessionId, ROUND, share.party, pkg.parties, state.authenticator === undefined ? { digests: state.digests } : { digests: state.digests, signatures: state.signatures, authenticator: state.authenticator }, echoes);
   if (shares.length !== pkg.parties.length - 1) throw frostError('E_MPC_SHAPE', `expected ${pkg.parties.length - 1} refresh shares, got ${shares.length}`, { sessionId });
   let sum = state.ownDelta.expose();
   const seen = new Set<number>();

@@ -16,6 +16,7 @@
  */
 import type { Random } from '@custodian/core/clock';
 import { Secret } from '@custodian/core/secret';
+import { broadcastSignedBytes, type BroadcastAuthenticator } from './broadcast-auth.js';
 import { checkEchoes, createEcho, type EchoMessage } from './echo.js';
 import { frostError } from './errors.js';
 import { publicPackageFromCommitments, validateKeyShare, type FrostKeyShare, type FrostPublicKeyPackage } from './key-package.js';
@@ -42,6 +43,8 @@ export interface ReshareCommitMessage {
   readonly sessionId: string;
   readonly from: PartyId;
   readonly commitment: readonly Uint8Array[];
+  /** The dealer's signature over the message digest, when broadcasts are signed. */
+  readonly signature?: Uint8Array;
 }
 
 /** A dealer's sub-share for one new party (secret: seal it to that party). */
@@ -58,6 +61,8 @@ export interface ReshareReceiverState {
   readonly self: PartyId;
   readonly received: ReadonlyMap<PartyId, ReshareCommitMessage>;
   readonly digests: ReadonlyMap<PartyId, string>;
+  readonly signatures: ReadonlyMap<PartyId, Uint8Array>;
+  readonly authenticator?: BroadcastAuthenticator;
   step: 'echoed' | 'done';
 }
 
@@ -78,8 +83,8 @@ export function checkReshareConfig(config: ReshareConfig): ReshareConfig {
   return Object.freeze({ sessionId: config.sessionId, oldPackage: old, dealers, newParties, newThreshold: config.newThreshold });
 }
 
-/** Old party: deals its Lagrange-weighted share to the new committee. */
-export function reshareDeal(config: ReshareConfig, share: FrostKeyShare, random: Random): { broadcast: ReshareCommitMessage; shares: ReshareShareMessage[] } {
+/** Old party: deals its Lagrange-weighted share to the new committee; signs the broadcast when given an authenticator. */
+export function reshareDeal(config: ReshareConfig, share: FrostKeyShare, random: Random, authenticator?: BroadcastAuthenticator): { broadcast: ReshareCommitMessage; shares: ReshareShareMessage[] } {
   const cfg = checkReshareConfig(config);
   validateKeyShare(share);
   if (!cfg.dealers.includes(share.party)) throw frostError('E_PARTY_ID_INVALID', 'this party is not a dealer', { party: share.party });
@@ -92,11 +97,13 @@ export function reshareDeal(config: ReshareConfig, share: FrostKeyShare, random:
   const commitment = coefficients.map((a) => group.encodeElement(group.base.multiply(a)));
   const shares = cfg.newParties.map((to) => Object.freeze({ sessionId: cfg.sessionId, from: share.party, to, subShare: new Secret(group.encodeScalar(evaluatePolynomial(group, coefficients, BigInt(to)))) }));
   coefficients.fill(0n);
-  return { broadcast: Object.freeze({ sessionId: cfg.sessionId, from: share.party, commitment: Object.freeze(commitment) }), shares };
+  const unsigned: ReshareCommitMessage = { sessionId: cfg.sessionId, from: share.party, commitment: Object.freeze(commitment) };
+  const signature = authenticator?.sign(broadcastSignedBytes(digest(unsigned)));
+  return { broadcast: Object.freeze(signature === undefined ? unsigned : { ...unsigned, signature }), shares };
 }
 
-/** New party: checks every dealer's broadcast against the old public package and returns its echo. */
-export function reshareEcho(config: ReshareConfig, self: PartyId, broadcasts: readonly ReshareCommitMessage[]): { state: ReshareReceiverState; echo: EchoMessage } {
+/** New party: checks every dealer's broadcast (and signature, given an authenticator) against the old public package; returns its echo. */
+export function reshareEcho(config: ReshareConfig, self: PartyId, broadcasts: readonly ReshareCommitMessage[], authenticator?: BroadcastAuthenticator): { state: ReshareReceiverState; echo: EchoMessage } {
   const cfg = checkReshareConfig(config);
   if (!cfg.newParties.includes(self)) throw frostError('E_PARTY_ID_INVALID', 'this party is not in the new committee', { party: self });
   const old = cfg.oldPackage;
@@ -107,6 +114,9 @@ export function reshareEcho(config: ReshareConfig, self: PartyId, broadcasts: re
   for (const m of broadcasts) {
     if (m.sessionId !== cfg.sessionId) throw frostError('E_SESSION_MISMATCH', 'dealer broadcast belongs to another session', { sessionId: cfg.sessionId, party: m.from });
     if (!cfg.dealers.includes(m.from) || received.has(m.from)) throw frostError('E_PARTY_ID_INVALID', `unexpected dealer broadcast from party ${m.from}`, { sessionId: cfg.sessionId, party: m.from });
+    if (authenticator !== undefined && (m.signature === undefined || !authenticator.verify(m.from, broadcastSignedBytes(digest(m)), m.signature))) {
+      throw frostError('E_BROADCAST_SIGNATURE_INVALID', `dealer ${m.from}'s broadcast is not signed by it`, { sessionId: cfg.sessionId, party: m.from });
+    }
     if (!Array.isArray(m.commitment) || m.commitment.length !== cfg.newThreshold) {
       throw frostError('E_MPC_SHAPE', `dealer ${m.from} sent ${Array.isArray(m.commitment) ? m.commitment.length : 'no'} commitments, expected ${cfg.newThreshold}`, { sessionId: cfg.sessionId, party: m.from });
     }
@@ -120,9 +130,13 @@ export function reshareEcho(config: ReshareConfig, self: PartyId, broadcasts: re
   }
   if (!sum.equals(group.decodeElement(old.groupPublicKey, 'groupPublicKey'))) throw frostError('E_RESHARE_INVALID', 'dealt shares do not add up to the group key', { sessionId: cfg.sessionId });
   const digests = new Map<PartyId, string>();
-  for (const [p, m] of received) digests.set(p, digest(m));
-  const state: ReshareReceiverState = { config: cfg, self, received, digests, step: 'echoed' };
-  return { state, echo: createEcho(cfg.sessionId, ROUND, self, digests) };
+  const signatures = new Map<PartyId, Uint8Array>();
+  for (const [p, m] of received) {
+    digests.set(p, digest(m));
+    if (m.signature !== undefined) signatures.set(p, m.signature);
+  }
+  const state: ReshareReceiverState = { config: cfg, self, received, digests, signatures, ...(authenticator === undefined ? {} : { authenticator }), step: 'echoed' };
+  return { state, echo: createEcho(cfg.sessionId, ROUND, self, digests, authenticator === undefined ? undefined : signatures) };
 }
 
 /** New party: checks the other new parties' echoes and its sub-shares; returns its new key share. */
@@ -132,7 +146,7 @@ export function reshareFinish(state: ReshareReceiverState, echoes: readonly Echo
   const old = cfg.oldPackage;
   const { group } = frostSuite(old.suite);
   // Echo among the new committee, about the dealers' broadcasts.
-  checkEchoes(cfg.sessionId, ROUND, self, cfg.newParties, { digests: state.digests }, echoes, cfg.dealers);
+  checkEchoes(cfg.sessionId, ROUND, self, cfg.newParties, state.authenticator === undefined ? { digests: state.digests } : { digests: state.digests, signatures: state.signatures, authenticator: state.authenticator }, echoes, cfg.dealers);
   if (shares.length !== cfg.dealers.length) throw frostError('E_MPC_SHAPE', `expected ${cfg.dealers.length} sub-shares, got ${shares.length}`, { sessionId: cfg.sessionId });
   let s = group.Fn.ZERO;
   const seen = new Set<number>();

@@ -120,7 +120,9 @@ export function decodeFrostMessage(bytes: Uint8Array):
     }
     case 'frost/refresh-commit':
     case 'frost/reshare-commit': {
-      const message = { sessionId, from: party(f, 'from'), commitment: elements(f, 'commitment') };
+      const base = { sessionId, from: party(f, 'from'), commitment: elements(f, 'commitment') };
+      const signature = f.optRaw('signature') === undefined ? undefined : f.hex('signature', undefined, SIGNATURE_BYTES_MAX);
+      const message = signature === undefined ? base : { ...base, signature };
       return kind === 'frost/refresh-commit' ? done(f, { kind, message }) : done(f, { kind, message });
     }
     default:
