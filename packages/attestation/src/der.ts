@@ -76,6 +76,8 @@ export function parseDer(buf: Uint8Array, maxBytes = DER_BYTES_MAX): DerNode {
 function validate(node: DerNode, depth: number): void {
   if (depth > DER_DEPTH_MAX) bad(`DER nests deeper than ${DER_DEPTH_MAX}`);
   if ((node.tag & 0x20) === 0) return;
+  // X.690 §10.2: DER encodes strings primitively; only SEQUENCE and SET are constructed universal types.
+  if ((node.tag & 0xc0) === 0 && node.tag !== DER_TAG.SEQUENCE && node.tag !== DER_TAG.SET) bad('constructed string encoding (BER) is not DER', { tag: node.tag });
   for (const c of derChildren(node)) validate(c, depth + 1);
 }
 

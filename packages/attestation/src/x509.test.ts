@@ -41,6 +41,7 @@ test('B05 rejects long-form lengths where the short form fits, leading zeros, ov
   assert.throws(() => parseCertificate(new Uint8Array([...VCEK, 0x00])), derInvalid); // trailing data
   assert.throws(() => parseCertificate(VCEK.subarray(0, VCEK.length - 1)), derInvalid); // truncated
   assert.throws(() => parseDer(new Uint8Array(1 << 20)), derInvalid); // oversized before parsing
+  assert.throws(() => parseDer(new Uint8Array([0x30, 0x06, 0x24, 0x04, 0x04, 0x02, 0x01, 0x02])), derInvalid); // constructed OCTET STRING
   const deep = new Uint8Array(200);
   for (let i = 0; i < 100; i++) [deep[2 * i], deep[2 * i + 1]] = [0x30, 198 - 2 * i];
   assert.throws(() => parseDer(deep), derInvalid);
