@@ -15,7 +15,8 @@ import { REPO_ROOT } from '@custodian/core/vectors';
 import { Secret } from '@custodian/core/secret';
 import { Ed25519NoteKey, NOTE_KEY_TYPE_COSIGNATURE_V1 } from './ed25519-note-key.js';
 import { addNoteSignatures, signNote } from './note.js';
-import { checkpointPolicyFromKeys, encodeCheckpointPolicyDocument, LOG_POLICY_FILE_NAME } from './checkpoint-policy.js';
+import { checkpointPolicyFromKeys, encodeCheckpointPolicyDocument } from './checkpoint-policy.js';
+import { writeLogPolicyDocument } from './log-policy-file.js';
 import { FileTileStorage } from './tile-storage.js';
 import { TileLogWriter } from './tile-log-writer.js';
 import { encodeAuditEntry } from './entry.js';
@@ -49,7 +50,7 @@ async function buildLog(dir: string): Promise<Uint8Array[]> {
     const start = w.size;
     cps.push((await w.appendBatch(Array.from({ length: n }, (_, i) => encodeAuditEntry({ v: 1, kind: 'event', at: start + i, name: 'cli.test', detail: {} })))).checkpoint);
   }
-  writeFileSync(join(dir, LOG_POLICY_FILE_NAME), encodeCheckpointPolicyDocument(doc));
+  await writeLogPolicyDocument(dir, doc);
   return cps;
 }
 

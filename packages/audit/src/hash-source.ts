@@ -3,9 +3,8 @@
  * tile reader of a tlog-tiles directory, or anything else that can return the
  * hash of a perfect, aligned subtree.
  */
-import { hashChildren } from './hash.js';
+import { EMPTY_TREE_ROOT, hashChildren } from './hash.js';
 import { isPowerOfTwo, largestPowerOfTwoBelow, log2Exact } from './tree-math.js';
-import { EMPTY_TREE_ROOT } from './hash.js';
 
 /** A read-only view of stored tree hashes. */
 export interface HashSource {
