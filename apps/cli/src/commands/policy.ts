@@ -25,7 +25,7 @@ import { decodeSignedEip1559, decodeUnsignedEip1559, type Eip1559Tx } from '@cus
 import { loadRulebookDir } from '@custodian/policy/rulebook-dir';
 import type { Rulebook } from '@custodian/policy/rulebook';
 import { compilePolicySet } from '@custodian/policy/policy-set';
-import { decideEvmTransaction, decideTypedData, type EvmTxRequest } from '@custodian/policy/engine';
+import { decideEvmTransaction, decideTypedData, versionsOf, type EvmTxRequest } from '@custodian/policy/engine';
 import { decodeTypedData, TYPED_DATA_BYTES_MAX, type TypedData } from '@custodian/policy/typed-data';
 import type { Decision } from '@custodian/policy/decision';
 import type { DeclaredIntent } from '@custodian/policy/evm-context';
@@ -212,7 +212,7 @@ function validate(args: readonly string[], json: boolean): number {
     policies: [...rb.policySet.policies.keys()],
     addressBookEntries: rb.addressBook.size,
     screeningAddresses: rb.screening.size,
-    versions: { policySet: rb.policySet.hash, addressBook: rb.addressBook.hash, priceTable: rb.priceTable.hash, screeningList: rb.screening.hash, limits: rb.limits.hash },
+    versions: versionsOf(rb),
   };
   emit(json, result, `ok: rulebook ${rb.version}: ${result.policies.length} policies, ${rb.addressBook.size} address-book entries, ${rb.screening.size} screened addresses`);
   return EXIT_OK;
@@ -227,7 +227,7 @@ function diff(args: readonly string[], json: boolean): number {
   const added = [...pb.keys()].filter((id) => !pa.has(id));
   const removed = [...pa.keys()].filter((id) => !pb.has(id));
   const changed = [...pb.keys()].filter((id) => pa.has(id) && pa.get(id)!.text !== pb.get(id)!.text);
-  const docs = (r: Rulebook): Record<string, string> => ({ policySet: r.policySet.hash, addressBook: r.addressBook.hash, priceTable: r.priceTable.hash, screeningList: r.screening.hash, limits: r.limits.hash });
+  const docs = (r: Rulebook): Record<string, string> => ({ ...versionsOf(r) });
   const da = docs(a);
   const db = docs(b);
   const documentsChanged = Object.keys(da).filter((k) => da[k] !== db[k]);
