@@ -8,6 +8,16 @@
  * failure rejects with E_AUDIT_UNAVAILABLE and the writer's state does not
  * move). The writer holds only the right edge of the tree in memory
  * (≤ 255 hashes per tile level plus the partial entry bundle).
+ *
+ * Durability contract, in order: (1) every tile and entry bundle of the
+ * batch is written under a temporary name, fsynced and renamed, and each
+ * touched directory fsynced; (2) the checkpoint text is signed by `sign` and,
+ * with a policy, has its k-of-m cosignatures; (3) `checkpoint` is replaced
+ * atomically and its directory fsynced — the commit point. Bytes a failed
+ * batch left beyond the published checkpoint are ignored and overwritten.
+ * Every path except `checkpoint` is written once in normal operation; older
+ * partial tiles (`.p/<W>`) are kept, as Tessera does, and the verifier checks
+ * they are prefixes of the current tiles.
  */
 import { equalBytes } from '@custodian/core/bytes';
 import { isCustodianError } from '@custodian/core/errors';
