@@ -9,6 +9,9 @@
 import { CustodianError } from '@custodian/core/errors';
 import type { Secret } from '@custodian/core/secret';
 
+/** Default bound on outstanding nonces per signer (L06: back-pressure instead of unbounded growth). */
+export const NONCE_FRESH_MAX = 4096;
+
 /** The secret nonce pair of RFC 9591 §5.1, SerializeScalar form. */
 export interface SigningNonces {
   readonly hiding: Uint8Array;
@@ -48,8 +51,12 @@ export class MemoryNonceStore implements NonceStore {
   readonly #fresh = new Map<string, StoredNonce>();
   readonly #consumed = new Set<string>();
 
+  /** `freshMax` bounds outstanding (reserved, unconsumed) nonces (THREATS.md L06 back-pressure). */
+  constructor(readonly freshMax: number = NONCE_FRESH_MAX) {}
+
   async reserve(key: string, record: StoredNonce): Promise<void> {
     if (this.#fresh.has(key) || this.#consumed.has(key)) throw new CustodianError('E_NONCE_REUSED', 'nonce key already used');
+    if (this.#fresh.size >= this.freshMax) throw new CustodianError('E_NONCE_POOL_EXHAUSTED', 'too many outstanding signing nonces; retry later', { freshMax: this.freshMax, retryable: true });
     this.#fresh.set(key, record);
   }
 

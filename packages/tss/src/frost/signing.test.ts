@@ -227,3 +227,11 @@ test('binding factor mismatch: a share computed over another commitment list is 
   const rest = await Promise.all([signers[1]!, signers[2]!].map((s) => signPackage(s, pkg, stores.get(s.party)!)));
   rejects(() => aggregateSignature(signers[0]!.publicPackage, pkg, [z1, ...rest]), 'E_SIGNATURE_SHARE_INVALID', 1);
 });
+
+test('L06 an exhausted nonce pool gives E_NONCE_POOL_EXHAUSTED (retryable), never a reused nonce', async () => {
+  const store = new MemoryNonceStore(2);
+  await commitNonces(keys23[0]!, 'pool-1', systemRandom, store);
+  await commitNonces(keys23[0]!, 'pool-2', systemRandom, store);
+  await rejectsAsync(commitNonces(keys23[0]!, 'pool-3', systemRandom, store), 'E_NONCE_POOL_EXHAUSTED');
+  assert.equal(store.freshCount, 2);
+});
