@@ -292,3 +292,24 @@ test('batching appender: 500 concurrent appends, unique indices, few checkpoints
   await appender.flush();
   assert.equal((await verifyTileLog(storage, { policy })).size, 500);
 });
+
+test('iterates entries from any index and tells the story of one request with proofs', async () => {
+  const { iterateLogEntries, requestStory } = await import('./log-entries.js');
+  const storage = new MemoryTileStorage();
+  const writer = await TileLogWriter.open({ storage, origin: ORIGIN, sign: signer(), policy });
+  const H = 'ab'.repeat(32);
+  const story: AuditEntry[] = [
+    { v: 1, kind: 'request', at: 1, requestId: 'req-9', initiator: 'alice', action: 'transfer', chain: 'eth', payloadHash: H },
+    { v: 1, kind: 'approval', at: 2, requestId: 'req-9', approver: 'bob', group: 'treasury', digest: H, approvalHash: H },
+    { v: 1, kind: 'signature.released', at: 3, requestId: 'req-9', scheme: 'single', keyId: 'w1', digest: H, signatureHash: H },
+  ];
+  await writer.appendBatch([...Array.from({ length: 300 }, (_, i) => entry(i)), encodeAuditEntry(story[0]!)]);
+  await writer.appendBatch([entry(301), encodeAuditEntry(story[1]!), encodeAuditEntry(story[2]!)]);
+  const seen: number[] = [];
+  for await (const e of iterateLogEntries(storage, writer.size, 250)) seen.push(e.index);
+  assert.deepEqual(seen, Array.from({ length: 54 }, (_, i) => 250 + i));
+  const head = verifyCheckpointNote(writer.checkpoint!, policy).checkpoint;
+  const found = await requestStory(storage, head.size, 'req-9');
+  assert.deepEqual(found.map((f) => f.entry), story);
+  for (const f of found) verifyInclusion(hashLeaf(encodeAuditEntry(f.entry)), f.index, head.size, f.proof, head.rootHash);
+});
