@@ -358,6 +358,7 @@ export class Enclave {
       return this.#refuse(peer, 'sign.refused', null, e, { operatorId: proposal.operatorId });
     }
     const done = this.#s().signed.get(p.requestId);
+    if (done && !done.audited) return this.#release(peer, p, done, []);
     if (done) {
       await this.#audit(peer, 'request.replayed', p.requestId, { txHash: done.txHash });
       await this.#persist();
@@ -382,15 +383,22 @@ export class Enclave {
       throw new CustodianError('E_SIGNATURE_INVALID_TERMINAL', 'produced signature does not verify; nothing released');
     }
     const signedTx = encodeSignedEip1559(p.tx, { r: sig.r, s: sig.s, yParity: sig.recovery as 0 | 1 });
-    const hash = bytesTo0x(txHash(signedTx));
-    for (const a of counted) s.consumedNonces.set(`${ids[counted.indexOf(a)]}:${a.nonce}`, a.expiresAtMs);
+    const record = { signedTx: bytesTo0x(signedTx), txHash: bytesTo0x(txHash(signedTx)), audited: false };
+    counted.forEach((a, i) => s.consumedNonces.set(`${ids[i]}:${a.nonce}`, a.expiresAtMs));
     this.#pruneNonces();
-    // Write-ahead: the decision and the signature's hash are durable in the log before release.
-    await this.#audit(peer, 'sign.approved', p.requestId, { approvals: ids, txDigest: bytesTo0x(p.digest), policy: p.decision.decision });
-    await this.#audit(peer, 'signature.released', p.requestId, { txHash: hash, from: p.wallet.address, walletId: p.wallet.walletId });
-    s.signed.set(p.requestId, { signedTx: bytesTo0x(signedTx), txHash: hash });
+    // Write-ahead: nonces consumed and the signature sealed (unreleased) before anything leaves.
+    s.signed.set(p.requestId, record);
     await this.#persist();
-    return { requestId: p.requestId, signedTx: bytesTo0x(signedTx), txHash: hash, replayed: false };
+    return this.#release(peer, p, record, ids);
+  }
+
+  /** Appends the decision and release entries durably, then releases the signature. */
+  async #release(peer: RpcPeer, p: CheckedProposal, record: { signedTx: string; txHash: string }, approvers: readonly string[]): Promise<Json> {
+    await this.#audit(peer, 'sign.approved', p.requestId, { approvals: [...approvers], txDigest: bytesTo0x(p.digest), policy: p.decision.decision });
+    await this.#audit(peer, 'signature.released', p.requestId, { txHash: record.txHash, from: p.wallet.address, walletId: p.wallet.walletId });
+    this.#s().signed.set(p.requestId, { ...record, audited: true });
+    await this.#persist();
+    return { requestId: p.requestId, signedTx: record.signedTx, txHash: record.txHash, replayed: false };
   }
 
   #pruneNonces(): void {

@@ -21,10 +21,15 @@ export interface WalletRecord {
   readonly address: string;
 }
 
-/** A request this signer has signed (idempotent re-answers, F03). */
+/**
+ * A request this signer has signed (idempotent re-answers, F03). `audited`
+ * turns true only once its audit entries are durable: a record sealed before
+ * that (write-ahead) is audited again before it is ever released.
+ */
 export interface SignedRecord {
   readonly signedTx: string;
   readonly txHash: string;
+  readonly audited: boolean;
 }
 
 /** The whole persistent state. */
@@ -59,7 +64,7 @@ export function encodeState(s: EnclaveState): Uint8Array {
     signedManifest: s.signedManifest ? encodeSignedManifest(s.signedManifest) : null,
     wallets: [...s.wallets.values()].map((w) => ({ walletId: w.walletId, scheme: w.scheme, secretKey: bytesToHex(w.secretKey.expose()), publicKey: bytesToHex(w.publicKey), address: w.address })),
     consumedNonces: [...s.consumedNonces.entries()].map(([k, v]) => [k, v]),
-    signed: [...s.signed.entries()].map(([k, v]) => ({ requestId: k, signedTx: v.signedTx, txHash: v.txHash })),
+    signed: [...s.signed.entries()].map(([k, v]) => ({ requestId: k, signedTx: v.signedTx, txHash: v.txHash, audited: v.audited })),
     audit: { seq: s.audit.seq, headHash: s.audit.headHash },
   };
   return canonicalJsonBytes(json);
@@ -92,7 +97,7 @@ export function decodeState(bytes: Uint8Array, version: bigint): EnclaveState {
     }
     for (const r of f.arr('signed', 10_000_000)) {
       const g = new Fields(r, 'signed');
-      s.signed.set(g.str('requestId', 64), { signedTx: g.str('signedTx', 1 << 20), txHash: g.str('txHash', 66) });
+      s.signed.set(g.str('requestId', 64), { signedTx: g.str('signedTx', 1 << 20), txHash: g.str('txHash', 66), audited: g.bool('audited') });
       g.done();
     }
     const a = f.obj('audit');

@@ -79,7 +79,7 @@ export function openSqliteStore(path: string): HostStore {
     listRequestsByStatus: db.prepare('SELECT * FROM requests WHERE status = ? ORDER BY created_at_ms, request_id'),
     addApproval: db.prepare('INSERT INTO approvals (request_id, operator_id, approval, accepted, code, created_at_ms) VALUES (?, ?, ?, ?, ?, ?)'),
     listApprovals: db.prepare('SELECT * FROM approvals WHERE request_id = ? ORDER BY id'),
-    getAudit: db.prepare('SELECT hash FROM audit WHERE signer_id = ? AND seq = ?'),
+    getAudit: db.prepare('SELECT hash, entry FROM audit WHERE signer_id = ? AND seq = ?'),
     appendAudit: db.prepare('INSERT INTO audit VALUES (@signerId, @seq, @hash, @kind, @requestId, @timeMs, @entry)'),
     listAudit: db.prepare('SELECT * FROM audit ORDER BY signer_id, seq'),
     listAuditByRequest: db.prepare('SELECT * FROM audit WHERE request_id = ? ORDER BY time_ms, signer_id, seq'),
@@ -89,7 +89,7 @@ export function openSqliteStore(path: string): HostStore {
     const existing = q.getAudit.get(a.signerId, a.seq) as Row | undefined;
     if (existing) {
       if (existing['hash'] === a.hash) return;
-      throw new CustodianError('E_AUDIT_CONFLICT', `audit position ${a.signerId}#${a.seq} already holds another entry`, { signerId: a.signerId, seq: a.seq });
+      throw new CustodianError('E_AUDIT_CONFLICT', `audit position ${a.signerId}#${a.seq} already holds another entry`, { signerId: a.signerId, seq: a.seq, entry: String(existing['entry']) });
     }
     q.appendAudit.run(a);
   });

@@ -95,7 +95,9 @@ export interface HostStore {
   /**
    * Appends an audit entry durably. Idempotent for the same (signer, seq,
    * hash); a different entry at a taken (signer, seq) is refused with
-   * E_AUDIT_CONFLICT.
+   * E_AUDIT_CONFLICT whose detail carries the stored entry (JSON text), so a
+   * signer that crashed before persisting its chain head can recognise its own
+   * entry and move past it.
    */
   appendAudit(a: AuditRow): Promise<void>;
   listAudit(filter?: { requestId?: string; signerId?: string }): Promise<AuditRow[]>;
