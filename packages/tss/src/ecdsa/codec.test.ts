@@ -7,7 +7,8 @@ import { systemRandom } from '@custodian/core/clock';
 import { isCustodianError } from '@custodian/core/errors';
 import { decodeEcdsaMessage, encodeEcdsaMessage } from './message-codec.js';
 import { decodeKeyShare, encodeKeyShare } from './key-share-codec.js';
-import { runKeygen, runOnline, runPresign } from './local-run.js';
+import { runOnline, runPresign } from './local-run.js';
+import { dealKeySharesForTests } from './trusted-dealer.js';
 import { pointToBytes } from './group.js';
 import type { EcdsaMessage } from './message.js';
 
@@ -40,7 +41,7 @@ test('property: only typed errors escape the message decoder on mutated input', 
 });
 
 test('key share codec round-trips and the decoded shares still sign', () => {
-  const shares = runKeygen(2, 2, systemRandom.bytes(32), systemRandom);
+  const shares = dealKeySharesForTests(2, 2, systemRandom);
   const decoded = new Map([...shares].map(([id, s]) => [id, decodeKeyShare(encodeKeyShare(s))]));
   assert.deepEqual(encodeKeyShare(decoded.get(1n)!), encodeKeyShare(shares.get(1n)!));
   const digest = sha256(new Uint8Array([7]));

@@ -4,11 +4,12 @@ import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { systemRandom } from '@custodian/core/clock';
 import { isCustodianError } from '@custodian/core/errors';
-import { inboxOf, runKeygen, runOnline, runPresign } from './local-run.js';
+import { inboxOf, runOnline, runPresign } from './local-run.js';
+import { dealKeySharesForTests } from './trusted-dealer.js';
 import { EcdsaPresignSession } from './sign.js';
 import { pointToBytes } from './group.js';
 
-const shares = runKeygen(2, 3, systemRandom.bytes(32), systemRandom);
+const shares = dealKeySharesForTests(2, 3, systemRandom);
 
 test('2-of-3 signing: the signature verifies under plain secp256k1, is low-S and recovers the group key', () => {
   for (const signers of [[1n, 2n], [2n, 3n]]) {
@@ -22,6 +23,20 @@ test('2-of-3 signing: the signature verifies under plain secp256k1, is low-S and
     assert.ok(rec.equals(shares.get(1n)!.publicKey));
     for (const other of sigs.values()) assert.deepEqual(other.compact, sig.compact);
   }
+});
+
+test('L08 concurrent sessions on one key: 8 interleaved pre-signings all verify, none mixes', () => {
+  const signers = [1n, 2n];
+  const sids = Array.from({ length: 8 }, () => systemRandom.bytes(32));
+  const sessions = sids.map((sid) => signers.map((id) => new EcdsaPresignSession(shares.get(id)!, { sessionId: sid, signers, random: systemRandom })));
+  const r1 = sessions.map((ss) => ss.flatMap((s) => s.round1()));
+  const r2 = sessions.map((ss, k) => ss.flatMap((s, i) => s.round2(inboxOf(r1[k]!, signers[i]!))));
+  const pre = sessions.map((ss, k) => new Map(ss.map((s, i) => [signers[i]!, s.finish(inboxOf(r2[k]!, signers[i]!))])));
+  const pk = pointToBytes(shares.get(1n)!.publicKey);
+  pre.forEach((p, k) => {
+    const digest = sha256(new Uint8Array([k]));
+    assert.ok(secp256k1.verify(runOnline(p, digest).get(1n)!.compact, digest, pk, { prehash: false }));
+  });
 });
 
 test('E_PRESIGNATURE_REUSED: a pre-signature signs once', () => {
@@ -93,7 +108,7 @@ test('a multiplication input inconsistent with the key share is refused (E_MPC_P
 
 test('F05 a party that sends different commitments to different peers is identified (E_BROADCAST_EQUIVOCATION)', () => {
   const signers = [1n, 2n, 3n];
-  const sh = runKeygen(3, 3, systemRandom.bytes(32), systemRandom);
+  const sh = dealKeySharesForTests(3, 3, systemRandom);
   const sid = systemRandom.bytes(32);
   const sessions = signers.map((id) => new EcdsaPresignSession(sh.get(id)!, { sessionId: sid, signers, random: systemRandom }));
   const r1 = sessions.flatMap((s) => s.round1()).map((m) => {
