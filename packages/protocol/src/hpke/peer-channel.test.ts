@@ -114,3 +114,16 @@ test('only typed errors escape open() on mutated envelopes (property)', async ()
     { numRuns: 150 },
   );
 });
+
+test('replays are refused across a receiver restart (sealed state) and after a session is closed', async () => {
+  const A = channel('enclave-a');
+  const B = channel('enclave-b');
+  const m0 = await A.seal('enclave-b', 'live', text('0'));
+  await B.open(m0);
+  const restarted = PeerChannel.restore({ self: 'enclave-b', keyPair: b, peers: new Map([['enclave-a', a.publicKey]]) }, JSON.parse(JSON.stringify(B.exportState())) as ReturnType<PeerChannel['exportState']>);
+  await rejectsCode(restarted.open(m0), 'E_PEER_REPLAY');
+  const m1 = await A.seal('enclave-b', 'live', text('1'));
+  restarted.closeSession('live');
+  await rejectsCode(restarted.open(m1), 'E_SESSION_CLOSED');
+  await rejectsCode(restarted.seal('enclave-a', 'live', text('x')), 'E_SESSION_CLOSED');
+});

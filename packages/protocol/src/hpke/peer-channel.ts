@@ -34,16 +34,55 @@ export interface PeerChannelOptions {
   readonly peers: ReadonlyMap<string, Uint8Array>;
 }
 
-/** One enclave's end of the peer channels to all its peers. State: outgoing and highest-accepted sequence numbers. */
+/** The replay-relevant state of a channel, for sealing across restarts (sequence numbers only, no keys). */
+export interface PeerChannelState {
+  readonly sent: readonly (readonly [string, number])[];
+  readonly accepted: readonly (readonly [string, number])[];
+  readonly closed: readonly string[];
+}
+
+/** Most sessions whose counters one channel keeps. */
+export const PEER_SESSIONS_MAX = 100_000;
+
+/**
+ * One enclave's end of the peer channels to all its peers. State: outgoing
+ * and highest-accepted sequence numbers per (session, peer), and closed
+ * sessions. Seal `exportState()` with the enclave's state and pass it back
+ * on restart, or a restarted receiver would accept replays of messages of a
+ * still-open session.
+ */
 export class PeerChannel {
   readonly #opts: PeerChannelOptions;
   readonly #sent = new Map<string, number>();
   readonly #accepted = new Map<string, number>();
+  readonly #closed = new Set<string>();
 
   constructor(opts: PeerChannelOptions) {
     if (!isPeerName(opts.self)) throw new CustodianError('E_PEER_KEY_INVALID', 'invalid channel name');
     for (const name of opts.peers.keys()) if (!isPeerName(name) || name === opts.self) throw new CustodianError('E_PEER_KEY_INVALID', `invalid peer name ${JSON.stringify(name)}`);
     this.#opts = opts;
+  }
+
+  /** A channel restored from sealed state (see exportState). */
+  static restore(opts: PeerChannelOptions, state: PeerChannelState): PeerChannel {
+    const c = new PeerChannel(opts);
+    if (state.sent.length + state.accepted.length + state.closed.length > 3 * PEER_SESSIONS_MAX) throw new CustodianError('E_PEER_STATE_INVALID', 'peer channel state is too large');
+    for (const [k, n] of state.sent) c.#sent.set(k, n);
+    for (const [k, n] of state.accepted) c.#accepted.set(k, n);
+    for (const s of state.closed) c.#closed.add(s);
+    return c;
+  }
+
+  /** The sequence-number state to seal across restarts. */
+  exportState(): PeerChannelState {
+    return { sent: [...this.#sent], accepted: [...this.#accepted], closed: [...this.#closed] };
+  }
+
+  /** Ends a session: its counters are dropped and any later message for it is refused (E_SESSION_CLOSED). */
+  closeSession(sessionId: string): void {
+    if (this.#closed.size >= PEER_SESSIONS_MAX) throw new CustodianError('E_PEER_STATE_INVALID', 'too many closed sessions remembered');
+    this.#closed.add(sessionId);
+    for (const m of [this.#sent, this.#accepted]) for (const k of [...m.keys()]) if (k.startsWith(`${sessionId}\n`)) m.delete(k);
   }
 
   /** Seals `plaintext` to peer `to` within `sessionId`; returns the envelope bytes to hand to the relay. */
@@ -52,6 +91,7 @@ export class PeerChannel {
     if (peerKey === undefined) throw new CustodianError('E_PEER_UNKNOWN', `no channel key for peer ${JSON.stringify(to)}`, { peer: to });
     if (!isPeerName(sessionId)) throw new CustodianError('E_SESSION_MISMATCH', 'invalid session id');
     if (plaintext.length > PEER_PLAINTEXT_BYTES_MAX) throw new CustodianError('E_PEER_MESSAGE_INVALID', 'peer message is too large', { bytes: plaintext.length });
+    if (this.#closed.has(sessionId)) throw new CustodianError('E_SESSION_CLOSED', 'session is closed', { sessionId });
     const slot = `${sessionId}\n${to}`;
     const seq = this.#sent.get(slot) ?? 0;
     if (seq >= PEER_SEQ_MAX) throw new CustodianError('E_PEER_MESSAGE_INVALID', 'sequence numbers exhausted; start a new session');
@@ -77,6 +117,7 @@ export class PeerChannel {
     if (expectedSessionId !== undefined && env.sessionId !== expectedSessionId) {
       throw new CustodianError('E_SESSION_MISMATCH', 'message belongs to another session', { sessionId: expectedSessionId, other: env.sessionId, peer: env.from });
     }
+    if (this.#closed.has(env.sessionId)) throw new CustodianError('E_SESSION_CLOSED', 'message for a closed session', { sessionId: env.sessionId, peer: env.from });
     const slot = `${env.sessionId}\n${env.from}`;
     const last = this.#accepted.get(slot);
     if (last !== undefined && env.seq <= last) throw new CustodianError('E_PEER_REPLAY', 'replayed or reordered peer message', { peer: env.from, sessionId: env.sessionId, seq: env.seq, last });
