@@ -14,6 +14,11 @@ import { attestFail } from './errors.js';
 /** COSE algorithm identifiers accepted (RFC 9053 §2.1). */
 export const COSE_ALG = { ES256: -7, ES384: -35, ES512: -36 } as const;
 
+/** Deepest nesting inside a protected header (a map of scalars, maybe one array). */
+export const COSE_HEADER_DEPTH_MAX = 3;
+/** Deepest nesting of a COSE_Sign1 envelope (tag, array, header map, values). */
+export const COSE_SIGN1_DEPTH_MAX = 4;
+
 /** CBOR tag of a tagged COSE_Sign1 (RFC 9052 §2). */
 export const COSE_SIGN1_TAG = 18;
 
@@ -32,10 +37,10 @@ export interface CoseSign1 {
   readonly signature: Uint8Array;
 }
 
-/** Decodes CBOR for a verifier, turning codec errors into E_ATTEST_FORMAT with the codec's code kept in detail. */
-export function decodeEvidenceCbor(bytes: Uint8Array, what: string, maxBytes: number): CborValue {
+/** Decodes CBOR for a verifier with the format's own size and depth bounds; codec errors become E_ATTEST_FORMAT with the codec's code kept in detail. */
+export function decodeEvidenceCbor(bytes: Uint8Array, what: string, maxBytes: number, maxDepth: number): CborValue {
   try {
-    return decodeCbor(bytes, { maxBytes });
+    return decodeCbor(bytes, { maxBytes, maxDepth });
   } catch (e) {
     if (isCustodianError(e) && e.code.startsWith('E_CBOR_')) {
       return attestFail(e.code === 'E_CBOR_TOO_LARGE' ? 'E_ATTEST_TOO_LARGE' : 'E_ATTEST_FORMAT', 'decode', `${what}: ${e.message}`, { cbor: e.code, ...e.detail });
@@ -57,7 +62,7 @@ export function decodeCoseSign1(v: CborValue, what: string, tagged: 'required' |
     attestFail('E_ATTEST_FORMAT', 'decode', `${what}: COSE_Sign1 protected header, payload and signature must be byte strings`);
   }
   if (!(unprot instanceof CborMap)) attestFail('E_ATTEST_FORMAT', 'decode', `${what}: COSE unprotected header must be a map`);
-  const ph = prot.length === 0 ? new CborMap([]) : decodeEvidenceCbor(prot, `${what} protected header`, prot.length);
+  const ph = prot.length === 0 ? new CborMap([]) : decodeEvidenceCbor(prot, `${what} protected header`, prot.length, COSE_HEADER_DEPTH_MAX);
   if (!(ph instanceof CborMap)) attestFail('E_ATTEST_FORMAT', 'decode', `${what}: protected header must be a map`);
   const alg = ph.get(1);
   if (typeof alg !== 'number' || HASH_FOR_ALG[alg] === undefined) {

@@ -7,7 +7,7 @@
  */
 import { CborMap, CborTag, type CborValue } from '@custodian/core/cbor/types';
 import { attestFail } from '../errors.js';
-import { decodeCoseSign1, decodeEvidenceCbor, type CoseSign1 } from '../cose-sign1.js';
+import { decodeCoseSign1, decodeEvidenceCbor, COSE_SIGN1_DEPTH_MAX, type CoseSign1 } from '../cose-sign1.js';
 
 /** Largest CCA token accepted (real ones are under 3 KiB). */
 export const CCA_TOKEN_BYTES_MAX = 16 * 1024;
@@ -15,6 +15,8 @@ export const CCA_TOKEN_BYTES_MAX = 16 * 1024;
 export const CCA_COLLECTION_TAG = 399;
 export const CCA_PLATFORM_KEY = 44234;
 export const CCA_REALM_KEY = 44241;
+/** Deepest nesting of token claims: map → sw components array → component map → value. */
+export const CCA_CLAIMS_DEPTH_MAX = 3;
 /** Most platform software components. */
 export const CCA_SW_COMPONENTS_MAX = 64;
 
@@ -95,20 +97,20 @@ const DIGEST_LENGTHS = [32, 48, 64];
 
 /** Decodes the collection and both tokens (signatures not yet checked). */
 export function decodeCcaToken(evidence: Uint8Array): CcaToken {
-  const top = decodeEvidenceCbor(evidence, 'CCA token', CCA_TOKEN_BYTES_MAX);
+  const top = decodeEvidenceCbor(evidence, 'CCA token', CCA_TOKEN_BYTES_MAX, 2);
   if (!(top instanceof CborTag) || top.tag !== CCA_COLLECTION_TAG || !(top.value instanceof CborMap)) bad(`must be CBOR tag ${CCA_COLLECTION_TAG} over a map`);
   const coll = top.value;
   if (coll.size !== 2) bad('collection must hold exactly the platform and realm tokens');
   const p = coll.get(CCA_PLATFORM_KEY);
   const r = coll.get(CCA_REALM_KEY);
   if (!(p instanceof Uint8Array) || !(r instanceof Uint8Array)) bad('platform and realm tokens must be byte strings');
-  const platform = decodeCoseSign1(decodeEvidenceCbor(p, 'CCA platform token', CCA_TOKEN_BYTES_MAX), 'CCA platform token', 'required');
-  const realm = decodeCoseSign1(decodeEvidenceCbor(r, 'CCA realm token', CCA_TOKEN_BYTES_MAX), 'CCA realm token', 'required');
+  const platform = decodeCoseSign1(decodeEvidenceCbor(p, 'CCA platform token', CCA_TOKEN_BYTES_MAX, COSE_SIGN1_DEPTH_MAX), 'CCA platform token', 'required');
+  const realm = decodeCoseSign1(decodeEvidenceCbor(r, 'CCA realm token', CCA_TOKEN_BYTES_MAX, COSE_SIGN1_DEPTH_MAX), 'CCA realm token', 'required');
   return { platform, realm, platformClaims: decodePlatform(platform.payload), realmClaims: decodeRealm(realm.payload) };
 }
 
 function claimsMap(payload: Uint8Array, what: string): CborMap {
-  const m = decodeEvidenceCbor(payload, what, CCA_TOKEN_BYTES_MAX);
+  const m = decodeEvidenceCbor(payload, what, CCA_TOKEN_BYTES_MAX, CCA_CLAIMS_DEPTH_MAX);
   if (!(m instanceof CborMap)) bad(`${what} claims must be a map`);
   return m;
 }

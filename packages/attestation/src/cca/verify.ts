@@ -55,7 +55,7 @@ function rakKey(raw: Uint8Array): KeyObject {
     x = raw.subarray(1, 49);
     y = raw.subarray(49);
   } else {
-    const k = decodeEvidenceCbor(raw, 'RAK COSE_Key', 512);
+    const k = decodeEvidenceCbor(raw, 'RAK COSE_Key', 512, 2);
     // RFC 9053 §7.1: kty 2 = EC2, crv 2 = P-384, -2 = x, -3 = y
     if (k instanceof CborMap && k.get(1) === 2 && k.get(-1) === 2) {
       const kx = k.get(-2);

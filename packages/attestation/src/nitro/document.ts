@@ -9,6 +9,8 @@ import { decodeEvidenceCbor } from '../cose-sign1.js';
 
 /** Largest Nitro attestation document accepted (real ones are under 8 KiB). */
 export const NITRO_DOC_BYTES_MAX = 32 * 1024;
+/** Deepest nesting of the payload: map → pcrs map / cabundle array → byte string. */
+export const NITRO_PAYLOAD_DEPTH_MAX = 2;
 /** Most PCRs in a document (NSM exposes 32). */
 export const NITRO_PCRS_MAX = 32;
 /** Most certificates in the cabundle. */
@@ -52,7 +54,7 @@ function optBytes(v: CborValue | undefined, field: string): Uint8Array {
 
 /** Decodes the payload bytes of a Nitro COSE_Sign1. */
 export function decodeNitroPayload(payload: Uint8Array): NitroDocument {
-  const m = decodeEvidenceCbor(payload, 'Nitro payload', NITRO_DOC_BYTES_MAX);
+  const m = decodeEvidenceCbor(payload, 'Nitro payload', NITRO_DOC_BYTES_MAX, NITRO_PAYLOAD_DEPTH_MAX);
   if (!(m instanceof CborMap)) return bad('payload must be a map');
   for (const [k] of m.entries) if (typeof k !== 'string' || !KEYS.has(k)) bad('unknown payload key', { key: String(k) });
   const moduleId = m.get('module_id');

@@ -121,3 +121,11 @@ test('property: only typed errors escape verifyNitro on mutated documents', () =
     { numRuns: 1000 },
   );
 });
+
+test('B03 rejects CBOR nested deeper than the Nitro format allows', () => {
+  const outer = decodeCbor(DOC1) as readonly [Uint8Array, CborMap, Uint8Array, Uint8Array];
+  const payload = decodeCbor(outer[2]) as CborMap;
+  const entries = payload.entries.map(([k, v]) => [k, k === 'nonce' ? [[[new Uint8Array(1)]]] : v] as const);
+  const doc = encodeCbor([outer[0], outer[1], encodeCbor(new CborMap(entries)), outer[3]]);
+  assert.throws(() => verifyNitro(doc, { now: T1 }), (e) => isAttestationError(e, 'E_ATTEST_FORMAT') && e.detail.cbor === 'E_CBOR_DEPTH_EXCEEDED');
+});

@@ -5,7 +5,7 @@
  */
 import { bytesToHex } from '@custodian/core/bytes';
 import { attestFail, type VerifyStep } from '../errors.js';
-import { coseSignatureValid, decodeCoseSign1, decodeEvidenceCbor, COSE_ALG } from '../cose-sign1.js';
+import { coseSignatureValid, decodeCoseSign1, decodeEvidenceCbor, COSE_ALG, COSE_SIGN1_DEPTH_MAX } from '../cose-sign1.js';
 import { parseCertificate, verifyChain, type Certificate } from '../x509.js';
 import { pinnedRoot } from '../roots.js';
 import { checkBinding } from '../binding.js';
@@ -17,7 +17,7 @@ export function verifyNitro(evidence: Uint8Array, opts: VerifyOptions): Attestat
   const steps: VerifyStep[] = [];
   // bounds first: refuse before parsing
   if (evidence.length > NITRO_DOC_BYTES_MAX) attestFail('E_ATTEST_TOO_LARGE', 'bounds', `Nitro document of ${evidence.length} bytes exceeds ${NITRO_DOC_BYTES_MAX}`);
-  const cose = decodeCoseSign1(decodeEvidenceCbor(evidence, 'Nitro document', NITRO_DOC_BYTES_MAX), 'Nitro document', 'optional');
+  const cose = decodeCoseSign1(decodeEvidenceCbor(evidence, 'Nitro document', NITRO_DOC_BYTES_MAX, COSE_SIGN1_DEPTH_MAX), 'Nitro document', 'optional');
   if (cose.alg !== COSE_ALG.ES384) attestFail('E_ATTEST_SIGNATURE', 'decode', 'Nitro documents are signed with ES384');
   const doc = decodeNitroPayload(cose.payload);
   steps.push('decode', 'bounds');
