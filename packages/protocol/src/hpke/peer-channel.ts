@@ -97,6 +97,7 @@ export class PeerChannel {
     if (seq >= PEER_SEQ_MAX) throw new CustodianError('E_PEER_MESSAGE_INVALID', 'sequence numbers exhausted; start a new session');
     const sender = await peerSuite.createSenderContext({ recipientPublicKey: await importPeerPublicKey(peerKey), senderKey: this.#opts.keyPair.keyPair.expose(), info: PEER_CHANNEL_INFO });
     const header = { v: PEER_ENVELOPE_VERSION, suite: PEER_SUITE_NAME, sessionId, from: this.#opts.self, to, seq, enc: new Uint8Array(sender.enc) };
+    if (!this.#sent.has(slot) && this.#sent.size >= PEER_SESSIONS_MAX) throw new CustodianError('E_PEER_STATE_INVALID', 'too many open peer sessions; close finished ones');
     const ct = new Uint8Array(await sender.seal(plaintext.slice(), envelopeAad(header)));
     this.#sent.set(slot, seq + 1);
     return encodePeerEnvelope({ ...header, ct });
@@ -122,6 +123,7 @@ export class PeerChannel {
     const last = this.#accepted.get(slot);
     if (last !== undefined && env.seq <= last) throw new CustodianError('E_PEER_REPLAY', 'replayed or reordered peer message', { peer: env.from, sessionId: env.sessionId, seq: env.seq, last });
     const plaintext = await this.#decrypt(env, senderKey);
+    if (last === undefined && this.#accepted.size >= PEER_SESSIONS_MAX) throw new CustodianError('E_PEER_STATE_INVALID', 'too many open peer sessions; close finished ones');
     this.#accepted.set(slot, env.seq);
     return Object.freeze({ from: env.from, sessionId: env.sessionId, seq: env.seq, plaintext });
   }
