@@ -13,16 +13,17 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import { REPO_ROOT } from '@custodian/core/vectors';
-import { bytesTo0x, hexToBytes } from '@custodian/core/bytes';
+import { hexToBytes } from '@custodian/core/bytes';
 import { toChecksumAddress } from '@custodian/chains/evm/address';
 import { decodeUnsignedEip1559, encodeUnsignedEip1559 } from '@custodian/chains/evm/eip1559';
-import { loadRulebookDir, readRulebookFiles } from '@custodian/policy/rulebook-dir';
+import { loadRulebookDir } from '@custodian/policy/rulebook-dir';
 import { decideEvmTransaction } from '@custodian/policy/engine';
 import { buildAddressBook, type AddressBookEntry } from '@custodian/policy/address-book';
 import { compilePolicySet, ensureSchemaParsed } from '@custodian/policy/policy-set';
 import { requestEntities } from '@custodian/policy/cedar-evaluate';
 import { CUSTODIAN_SCHEMA } from '@custodian/policy/schema';
 import { VelocityLedger } from '@custodian/policy/velocity-ledger';
+import { deriveEvmContext } from '@custodian/policy/evm-context';
 
 const quick = process.argv.includes('--quick');
 const asJson = process.argv.includes('--json');
@@ -57,6 +58,8 @@ function policyTexts(n: number, base: readonly string[]): string {
   return out.slice(0, n).join('\n');
 }
 
+const f = (q: { p50: number; p99: number }): string => `${q.p50.toFixed(0).padStart(6)} / ${q.p99.toFixed(0).padStart(6)}`;
+
 function main(): void {
   let t = performance.now();
   const rulebook = loadRulebookDir(RULEBOOK);
@@ -74,11 +77,18 @@ function main(): void {
   const bookMs = performance.now() - t;
   const dest = entries[77_777]!.address;
   const raw = encodeUnsignedEip1559({ chainId: 1n, nonce: 5n, maxPriorityFeePerGas: 10n ** 9n, maxFeePerGas: 2n * 10n ** 10n, gasLimit: 21_000n, to: hexToBytes(dest), value: 2n * 10n ** 18n, data: new Uint8Array(0), accessList: [] });
-  const files = readRulebookFiles(RULEBOOK);
   const base = rulebook.policySet.policies.size;
   const baseTexts = [...rulebook.policySet.policies.values()].map((p) => p.text);
-  void files;
   const rows: Record<string, unknown>[] = [];
+  // Context derivation alone (decoded tx, 100k address book lookups, screening): independent of the policy count.
+  const decoded = decodeUnsignedEip1559(raw);
+  const chain = rulebook.chains.get('eth')!;
+  const derive = time(quick ? 500 : 5000, () => {
+    deriveEvmContext({ tx: decoded, chain, wallet: { id: 'hot-1', groups: ['hot'], chainIds: [1n] }, initiator: 'alice', intent: null, data: { ...rulebook, addressBook: book }, ledger: null, nowMs: NOW });
+  });
+  const decode = time(quick ? 500 : 5000, () => {
+    decodeUnsignedEip1559(raw);
+  });
   for (const n of [10, 100, 1000]) {
     const text = policyTexts(n, n >= base ? baseTexts : baseTexts.filter((p) => p.includes('forbid')).slice(0, n));
     const set = compilePolicySet([{ name: `bench-${n}.cedar`, text }]);
@@ -109,18 +119,17 @@ function main(): void {
     });
     rows.push({ policies: n, decision: first.decision.decision, fullDecisionUs: full, statefulIsAuthorizedUs: stateful, bareIsAuthorizedUs: bare, bareIsAuthorizedWithSchemaUs: bareSchema });
   }
-  const result = { node: process.version, cedar: cedar.getCedarVersion(), addressBookEntries: book.size, screenedAddresses: rulebook.screening.size, rulebookLoadMs: loadMs, addressBookBuildMs: bookMs, rows };
+  const result = { node: process.version, cedar: cedar.getCedarVersion(), addressBookEntries: book.size, screenedAddresses: rulebook.screening.size, rulebookLoadMs: loadMs, addressBookBuildMs: bookMs, decodeUs: decode, deriveContextUs: derive, rows };
   if (asJson) {
     process.stdout.write(JSON.stringify(result) + '\n');
     return;
   }
-  const f = (q: { p50: number; p99: number }): string => `${q.p50.toFixed(0).padStart(6)} / ${q.p99.toFixed(0).padStart(6)}`;
   process.stdout.write(`node ${result.node}, cedar ${result.cedar}; address book ${book.size} entries (built in ${bookMs.toFixed(0)} ms), ${rulebook.screening.size} screened addresses; default rulebook loads in ${loadMs.toFixed(0)} ms\n`);
+  process.stdout.write(`decode raw tx p50/p99 µs: ${f(decode)}; derive context (screening + address book) p50/p99 µs: ${f(derive)}\n`);
   process.stdout.write('policies | full decision p50/p99 µs | pre-parsed statefulIsAuthorized | bare isAuthorized | bare isAuthorized + schema validation\n');
   for (const r of rows as { policies: number; fullDecisionUs: { p50: number; p99: number }; statefulIsAuthorizedUs: { p50: number; p99: number }; bareIsAuthorizedUs: { p50: number; p99: number }; bareIsAuthorizedWithSchemaUs: { p50: number; p99: number } }[]) {
     process.stdout.write(`${String(r.policies).padStart(8)} | ${f(r.fullDecisionUs)} | ${f(r.statefulIsAuthorizedUs)} | ${f(r.bareIsAuthorizedUs)} | ${f(r.bareIsAuthorizedWithSchemaUs)}\n`);
   }
-  void bytesTo0x;
 }
 
 main();

@@ -148,3 +148,33 @@ test('rejects limit documents that cap nothing, reuse ids or pair base units wit
     assert.throws(() => limits(bad), (e) => isCustodianError(e), JSON.stringify(bad));
   }
 });
+
+test('L01 property: in any sequence of reserve / commit / release / time steps the live total never exceeds the limit', () => {
+  const op = fc.oneof(
+    fc.record({ k: fc.constant('reserve' as const), id: fc.nat(40), v: fc.integer({ min: 1, max: 30 }), ttl: fc.integer({ min: 1, max: 5000 }) }),
+    fc.record({ k: fc.constant('commit' as const), id: fc.nat(40) }),
+    fc.record({ k: fc.constant('release' as const), id: fc.nat(40) }),
+    fc.record({ k: fc.constant('tick' as const), ms: fc.integer({ min: 1, max: 4000 }) }),
+  );
+  fc.assert(
+    fc.property(fc.array(op, { maxLength: 120 }), (ops) => {
+      const ledger = new VelocityLedger(limits({ version: '1', perTransaction: [], velocity: [{ id: 'w', scope: 'wallet', windowSeconds: 10, maxValueMinor: '100' }] }));
+      let now = T0;
+      for (const o of ops) {
+        try {
+          if (o.k === 'reserve') ledger.reserve(spend(o.id, { valueMinor: BigInt(o.v) }), now, o.ttl);
+          else if (o.k === 'commit') ledger.commit(`r${o.id}`, now);
+          else if (o.k === 'release') ledger.release(`r${o.id}`);
+          else now += o.ms;
+        } catch (e) {
+          assert.ok(isCustodianError(e), String(e));
+        }
+        assert.ok(ledger.usage('wallet', 'w1', 10_000, now).valueMinor <= 100n);
+      }
+      // sealing at any point preserves the state
+      const back = VelocityLedger.fromJSON(limits({ version: '1', perTransaction: [], velocity: [{ id: 'w', scope: 'wallet', windowSeconds: 10, maxValueMinor: '100' }] }), parseJson(canonicalJson(ledger.toJSON())));
+      assert.equal(canonicalJson(back.toJSON()), canonicalJson(ledger.toJSON()));
+    }),
+    { numRuns: 300 },
+  );
+});
