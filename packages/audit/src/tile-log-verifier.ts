@@ -9,7 +9,7 @@
  * level); the first failure names the index or path and why.
  */
 import { equalBytes, bytesToHex } from '@custodian/core/bytes';
-import { isCustodianError } from '@custodian/core/errors';
+import { assert, isCustodianError } from '@custodian/core/errors';
 import { auditError } from './errors.js';
 import { hashLeaf } from './hash.js';
 import { CompactRange } from './compact-range.js';
@@ -163,7 +163,7 @@ class TileWalker {
     for (let level = 1; nodesAtTileLevel(this.size, level) > 0; level++) {
       const nodes = nodesAtTileLevel(this.size, level);
       const row = this.#rows[level] ?? [];
-      if (row.length !== nodes % TILE_WIDTH) throw auditError('E_AUDIT_CORRUPT', `tile level ${level} has ${row.length} pending hashes; ${nodes % TILE_WIDTH} expected`);
+      assert(row.length === nodes % TILE_WIDTH, 'the walker holds exactly the final partial row of each level');
       if (row.length > 0) await this.#compare(level, Math.floor(nodes / TILE_WIDTH), row);
     }
   }

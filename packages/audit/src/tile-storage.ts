@@ -4,7 +4,8 @@
  * server can serve). Durability contract: `writeDurable` and
  * `publishCheckpoint` resolve only once the bytes are on stable storage.
  */
-import { readFile, readdir } from 'node:fs/promises';
+import { readFile, readdir, stat } from 'node:fs/promises';
+import { isCustodianError } from '@custodian/core/errors';
 import { dirname, join } from 'node:path';
 import { auditError } from './errors.js';
 import { fsyncDirectory, writeFileAtomic, writeFileDurable } from './durable-file.js';
@@ -40,17 +41,19 @@ export class FileTileStorage implements TileStorage {
 
   async read(path: string): Promise<Uint8Array | null> {
     const file = this.#file(path);
+    let b: Buffer;
     try {
-      const b = await readFile(file);
-      if (b.length > ENTRY_BUNDLE_BYTES_MAX) throw auditError('E_AUDIT_CORRUPT', `${path} is larger than any tile`, { path });
-      return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+      // Size first (STYLE.md: bounded before parsing): a huge file is refused unread.
+      if ((await stat(file)).size > ENTRY_BUNDLE_BYTES_MAX) throw auditError('E_AUDIT_CORRUPT', `${path} is larger than any tile`, { path });
+      b = await readFile(file);
     } catch (e) {
+      if (isCustodianError(e)) throw e;
       const errno = (e as NodeJS.ErrnoException).code;
       if (errno === 'ENOENT') return null;
       if (errno === 'EISDIR') throw auditError('E_AUDIT_CORRUPT', `${path} is a directory`, { path });
-      if (errno === undefined) throw e;
-      throw auditError('E_AUDIT_UNAVAILABLE', `cannot read ${path}: ${errno}`, { path });
+      throw auditError('E_AUDIT_UNAVAILABLE', `cannot read ${path}: ${errno ?? String(e)}`, { path });
     }
+    return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
   }
 
   async writeDurable(files: readonly TileFile[]): Promise<void> {
