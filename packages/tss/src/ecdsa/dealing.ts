@@ -65,7 +65,8 @@ interface Dealt {
   readonly broadcast: Uint8Array;
 }
 
-type Phase = 'new' | 'round1' | 'round2' | 'done';
+/** 'aborted': a round threw; the session is dead (no retry with other messages: selective-failure probing). */
+type Phase = 'new' | 'round1' | 'round2' | 'done' | 'aborted';
 
 /** One party's state machine for keygen, refresh or reshare. */
 export class EcdsaDealing {
@@ -172,7 +173,7 @@ export class EcdsaDealing {
   /** Round 1: commitments, proof and shares (dealers); base-OT messages (receivers). */
   round1(): EcdsaMessage[] {
     if (this.#phase !== 'new') fail('E_MPC_PHASE', 'round1 was already run');
-    this.#phase = 'round1';
+    this.#phase = 'aborted';
     if (this.#isDealer()) this.#deal();
     const out: EcdsaMessage[] = [];
     for (const j of this.#receivers) {
@@ -182,7 +183,7 @@ export class EcdsaDealing {
       if (this.#isReceiver()) w.fixed(this.#startBaseOts(j));
       out.push({ sessionId: this.#c.sessionId, protocol: 'dkg', round: 1, from: this.#self, to: j, body: w.bytes() });
     }
-    if (!this.#isReceiver()) this.#phase = 'done';
+    this.#phase = this.#isReceiver() ? 'round1' : 'done';
     return out;
   }
 
@@ -207,6 +208,7 @@ export class EcdsaDealing {
   /** Round 2 (receivers): checks every dealing and finishes the base OTs; returns echo messages. */
   round2(inbound: readonly EcdsaMessage[]): EcdsaMessage[] {
     if (this.#phase !== 'round1' || !this.#isReceiver()) fail('E_MPC_PHASE', 'round2 runs once, after round1, on receivers only');
+    this.#phase = 'aborted';
     const bodies = collectRound(inbound, { sessionId: this.#c.sessionId, protocol: 'dkg', round: 1, self: this.#self, peers: this.#peersOf() });
     let ownShare = 0n;
     for (const [from, body] of bodies) {
@@ -339,6 +341,7 @@ export class EcdsaDealing {
   /** Finish (receivers): compares the echoes (F05) and returns the key share. */
   finish(inbound: readonly EcdsaMessage[]): EcdsaKeyShare {
     if (this.#phase !== 'round2') fail('E_MPC_PHASE', 'finish runs once, after round2');
+    this.#phase = 'aborted';
     const peers = this.#receivers.filter((j) => j !== this.#self);
     const bodies = collectRound(inbound, { sessionId: this.#c.sessionId, protocol: 'dkg', round: 2, self: this.#self, peers });
     const mine = this.#dealers.map((d) => this.#dealings.get(d)!.broadcast);

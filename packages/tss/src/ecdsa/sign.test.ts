@@ -57,6 +57,13 @@ test('L08 a round-1 message replayed from another session is refused (E_SESSION_
   assert.throws(() => one.b.round2(two.ra), (e) => isCustodianError(e, 'E_SESSION_MISMATCH') && e.detail['culprit'] === '1');
 });
 
+test('a session that refused a message is dead: no retry with other messages (E_MPC_PHASE)', () => {
+  const one = startRound1(systemRandom.bytes(32));
+  const two = startRound1(systemRandom.bytes(32));
+  assert.throws(() => one.b.round2(two.ra), (e) => isCustodianError(e, 'E_SESSION_MISMATCH'));
+  assert.throws(() => one.b.round2(one.ra), (e) => isCustodianError(e, 'E_MPC_PHASE'));
+});
+
 test('B31 a round with a missing or duplicated peer message is refused (E_MPC_SHAPE)', () => {
   const s = startRound1(systemRandom.bytes(32));
   assert.throws(() => s.b.round2([]), (e) => isCustodianError(e, 'E_MPC_SHAPE'));

@@ -53,7 +53,8 @@ export interface EcdsaSignature {
   readonly compact: Uint8Array;
 }
 
-type Phase = 'new' | 'round1' | 'round2' | 'done';
+/** 'aborted': a round threw; the session is dead (no retry with other messages: selective-failure probing). */
+type Phase = 'new' | 'round1' | 'round2' | 'done' | 'aborted';
 
 interface Peer {
   readonly id: bigint;
@@ -119,7 +120,7 @@ export class EcdsaPresignSession {
   round1(): EcdsaMessage[] {
     if (this.#phase !== 'new') fail('E_MPC_PHASE', 'round1 was already run');
     assertNotFrozen(this.#share);
-    this.#phase = 'round1';
+    this.#phase = 'aborted';
     const secret = this.#share.secret.expose();
     this.#r = randomScalar(this.#random);
     this.#phi = randomScalar(this.#random);
@@ -133,12 +134,14 @@ export class EcdsaPresignSession {
       peer.bob = bob.state;
       out.push(this.#msg(1, peer.id, new Writer().fixed(this.#com).fixed(bob.message).bytes()));
     }
+    this.#phase = 'round1';
     return out;
   }
 
   /** Round 2: echo of the commitments, decommitment, RVOLE answers as Alice, Γ values and ψ. */
   round2(inbound: readonly EcdsaMessage[]): EcdsaMessage[] {
     if (this.#phase !== 'round1') fail('E_MPC_PHASE', 'round2 runs once, after round1');
+    this.#phase = 'aborted';
     const bodies = collectRound(inbound, { sessionId: this.#sid, protocol: 'sign', round: 1, self: this.#self, peers: [...this.#peers.keys()] });
     const secret = this.#share.secret.expose();
     const answers = new Map<bigint, Uint8Array>();
@@ -171,6 +174,7 @@ export class EcdsaPresignSession {
   /** Ends pre-signing: checks every peer's round-2 message and returns the pre-signature. */
   finish(inbound: readonly EcdsaMessage[]): EcdsaPresignature {
     if (this.#phase !== 'round2') fail('E_MPC_PHASE', 'finish runs once, after round2');
+    this.#phase = 'aborted';
     const bodies = collectRound(inbound, { sessionId: this.#sid, protocol: 'sign', round: 2, self: this.#self, peers: [...this.#peers.keys()] });
     const myComs = this.#signers.map((s) => (s === this.#self ? this.#com : this.#peers.get(s)!.com!));
     let R = this.#R;
