@@ -60,7 +60,6 @@ async function run(): Promise<Record<string, unknown>> {
       requestId,
       measurement: d.measurement,
       scheme: 'single',
-      hsm: 'software',
     };
   } finally {
     await d.stop();

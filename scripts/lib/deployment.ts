@@ -50,6 +50,8 @@ export interface Deployment {
   restartHost(): Promise<void>;
   /** Restarts every signer and the host (same data, same ports). */
   restartAll(): Promise<void>;
+  /** Restarts one signer (same data, same port) while the host keeps running. */
+  restartSigner(index: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -131,6 +133,11 @@ export async function startDeployment(o: DeploymentOptions): Promise<Deployment>
       d.signers.splice(0, d.signers.length, ...fresh);
       host = await startHostProcess(join(o.dataDir, 'host'), ports, anvil.url, (l) => log(l), hostPort);
       d.host = host;
+    },
+    restartSigner: async (i) => {
+      const p = ports[i]!;
+      await d.signers[i]!.stop();
+      d.signers[i] = await startSigner(p.id, join(o.dataDir, 'signers', p.id), simRoot, (l) => log(`${p.id}: ${l}`), p.port);
     },
     stop: async () => {
       await d.host.stop();

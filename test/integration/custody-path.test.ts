@@ -219,6 +219,15 @@ test('approvers check the enclave-signed summary against the raw transaction the
   assert.match(c.text, /Send 0\.000000000000001 ETH/);
 });
 
+test('a signer restarted under a running host is re-attested and keeps its wallet', async () => {
+  await d.restartSigner(0);
+  const r = await propose();
+  assert.equal(r['status'], 'pending');
+  const signers = (await d.client.get('/v1/signers')) as R[];
+  const s1 = signers.find((s) => s['signerId'] === 'signer-1')!;
+  assert.ok(Number(s1['verifiedAtMs']) >= Date.now() - 30_000, 'the host verified fresh evidence after the reconnect');
+});
+
 test('a restart of every process loses nothing: pending requests, approvals, audit log', async () => {
   const r = await propose();
   const id = String(r['requestId']);

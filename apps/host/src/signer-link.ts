@@ -40,7 +40,10 @@ export function verifySignerEvidence(hello: SignerHello, manifest: Manifest, now
 /** A live connection to one signer. */
 export class SignerLink {
   #peer: RpcPeer | null = null;
+  #attesting = false;
   identityKey: Uint8Array | null = null;
+  /** The manifest the signer was last attested against; a reconnect re-attests under it. */
+  manifest: Manifest | null = null;
 
   constructor(
     readonly signerId: string,
@@ -48,9 +51,21 @@ export class SignerLink {
     private readonly store: HostStore,
   ) {}
 
-  /** Opens the connection (idempotent). */
+  /**
+   * Opens the connection (idempotent). A reconnection re-attests the signer
+   * before it is used again: a restarted signer may be another enclave.
+   */
   async connect(): Promise<void> {
     if (this.#peer && !this.#peer.closed) return;
+    const reconnect = this.#peer !== null;
+    await this.#open();
+    if (reconnect && this.manifest && !this.#attesting) {
+      this.identityKey = null;
+      await this.attest(this.manifest, Date.now());
+    }
+  }
+
+  async #open(): Promise<void> {
     const [host, port] = this.endpoint.split(':');
     const socket = connect({ host: host ?? '127.0.0.1', port: Number(port) });
     await new Promise<void>((resolve, reject) => {
@@ -84,9 +99,16 @@ export class SignerLink {
 
   /** Verifies the signer against the manifest and records it. */
   async attest(manifest: Manifest, nowMs: number): Promise<SignerRecord> {
-    const h = await this.hello();
+    this.#attesting = true;
+    let h: SignerHello;
+    try {
+      h = await this.hello();
+    } finally {
+      this.#attesting = false;
+    }
     const measurement = verifySignerEvidence(h, manifest, nowMs);
     this.identityKey = h.identityKey;
+    this.manifest = manifest;
     const rec: SignerRecord = { signerId: this.signerId, endpoint: this.endpoint, identityKey: bytesToHex(h.identityKey), measurement, evidence: bytesToHex(h.evidence), nonce: bytesToHex(h.nonce), verifiedAtMs: nowMs };
     await this.store.upsertSigner(rec);
     return rec;
