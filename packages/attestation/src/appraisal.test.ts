@@ -129,3 +129,11 @@ test('sim facts map onto the common claims and are refused by default (B20b)', (
   const allow = parsePolicy(JSON.stringify({ version: 1, allowSimulated: true, platforms: { sim: { measurements: { MEASUREMENT: ['ab'.repeat(48)] } } } }));
   assert.equal(appraise(c, allow).status, 'affirming');
 });
+
+test('F14 OutOfDate is a warning inside the grace window and contraindicated after it', () => {
+  const p = parsePolicy(JSON.stringify({ version: 1, platforms: { nitro: { outOfDateGraceDays: 30 } } }));
+  const c: AttestationClaims = { ...nitro1, tcb: { status: 'OutOfDate', components: {}, detail: 'test', tcbDate: '2024-09-01T00:00:00Z' } };
+  assert.equal(appraise(c, p, new Date('2024-09-20T00:00:00Z')).status, 'warning');
+  assert.equal(appraise(c, p, new Date('2024-10-02T00:00:00Z')).status, 'contraindicated');
+  assert.equal(appraise({ ...c, tcb: { ...c.tcb, status: 'Revoked' } }, p, new Date('2024-09-20T00:00:00Z')).status, 'contraindicated');
+});

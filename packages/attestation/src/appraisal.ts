@@ -95,6 +95,9 @@ function judge(c: AttestationClaims, p: PlatformPolicy, now: Date, no: Add, warn
   if (s === 'Unevaluated') {
     if (p.requireTcbEvaluated) no('E_ATTEST_TCB', `the TCB could not be evaluated (${c.tcb.detail})`);
   } else if (p.tcbWarnStatuses.includes(s) && !p.tcbStatuses.includes(s)) warn('E_ATTEST_TCB', `TCB status ${s} is accepted by waiver`);
+  else if (s === 'OutOfDate' && !p.tcbStatuses.includes(s) && withinGrace(c.tcb.tcbDate, p.outOfDateGraceDays, now)) {
+    warn('E_ATTEST_TCB', `TCB status OutOfDate is accepted within the ${String(p.outOfDateGraceDays)}-day grace window after ${String(c.tcb.tcbDate)}`);
+  }
   else if (!p.tcbStatuses.includes(s)) no('E_ATTEST_TCB', `TCB status ${s} is not accepted`);
   for (const [name, min] of Object.entries(p.minTcb)) {
     const got = c.tcb.components[name];
@@ -107,6 +110,13 @@ function judge(c: AttestationClaims, p: PlatformPolicy, now: Date, no: Add, warn
     if (Number.isNaN(age)) no('E_ATTEST_NONCE', 'the evidence carries no time, or no verification time was given, so its age cannot be checked');
     else if (age > p.maxAgeSeconds * 1000 || age < -CLOCK_SKEW_MAX_MS) no('E_ATTEST_NONCE', `the evidence is ${Math.round(age / 1000)} s old, outside the allowed ${p.maxAgeSeconds} s`);
   }
+}
+
+/** True when tcbDate + graceDays is not before `now` (F14: a TCB recovery leaves a window to patch). */
+function withinGrace(tcbDate: string | undefined, graceDays: number | undefined, now: Date): boolean {
+  if (tcbDate === undefined || graceDays === undefined) return false;
+  const t = Date.parse(tcbDate);
+  return !Number.isNaN(t) && !Number.isNaN(now.getTime()) && t + graceDays * 86_400_000 >= now.getTime();
 }
 
 /** Throws the first contraindicating reason as an AttestationError; returns the result otherwise. */

@@ -38,6 +38,8 @@ export interface TcbClaim {
   readonly detail: string;
   /** Advisory IDs attached to the matching TCB level, when known. */
   readonly advisories?: readonly string[];
+  /** The matching TCB level's tcbDate (ISO 8601), when judged from Intel collateral. */
+  readonly tcbDate?: string;
 }
 
 /** What a verifier proved about the evidence. */

@@ -31,6 +31,8 @@ export interface PlatformPolicy {
   readonly tcbStatuses: readonly TcbStatus[];
   /** Judged TCB statuses accepted with a warning (explicit waivers). */
   readonly tcbWarnStatuses: readonly TcbStatus[];
+  /** Accept `OutOfDate` with a warning while tcbDate + this many days ≥ now (THREATS.md §4 grace window; default none). */
+  readonly outOfDateGraceDays?: number;
   /** Refuse evidence whose TCB could not be judged. */
   readonly requireTcbEvaluated: boolean;
   /** Highest SEV-SNP VMPL accepted (THREATS.md §5: VMPL 0). */
@@ -129,6 +131,7 @@ function parsePlatform(f: Fields): PlatformPolicy {
         }),
       [...dflt],
     );
+  const grace = f.optRaw('outOfDateGraceDays') === undefined ? undefined : f.int('outOfDateGraceDays', 1, 365);
   const maxAge = f.optRaw('maxAgeSeconds') === undefined ? undefined : f.int('maxAgeSeconds', 1, 365 * 24 * 3600);
   const p: PlatformPolicy = {
     measurements,
@@ -150,6 +153,7 @@ function parsePlatform(f: Fields): PlatformPolicy {
       [],
     ),
     ...(maxAge !== undefined ? { maxAgeSeconds: maxAge } : {}),
+    ...(grace !== undefined ? { outOfDateGraceDays: grace } : {}),
   };
   f.done();
   return p;

@@ -65,6 +65,7 @@ const collateral2023: Collateral = {
 test('evaluates TCB with the time-consistent 2023 collateral and checks both CRLs', () => {
   const debug = verifyTdx(q('quote-v4-debug-td.bin'), { now: T2023, collateral: collateral2023 });
   assert.equal(debug.tcb.status, 'UpToDate');
+  assert.equal(debug.tcb.tcbDate, '2023-02-15T00:00:00Z');
   assert.equal(debug.platform.crlsChecked, 2);
   const v41 = verifyTdx(q('quote-v4-1.bin'), { now: T2023, collateral: collateral2023 });
   assert.equal(v41.tcb.status, 'NotSupported');

@@ -94,7 +94,7 @@ function judgeTcb(q: TdxQuote, facts: PckFacts, collateral: Collateral | undefin
   } else {
     detail += '; QE identity not supplied';
   }
-  return { status, components, detail, advisories: platform.level?.advisories ?? [] };
+  return { status, components, detail, advisories: platform.level?.advisories ?? [], ...(platform.level ? { tcbDate: platform.level.tcbDate } : {}) };
 }
 
 function buildClaims(q: TdxQuote, facts: PckFacts, tcb: TcbClaim, path: Certificate[], crls: number, steps: VerifyStep[]): AttestationClaims {
