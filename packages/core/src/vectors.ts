@@ -2,16 +2,24 @@
  * Location of the shared test vectors (`../shared/vectors/` beside the
  * repository root, read-only). Tests read vectors only through this helper.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 
 /** Absolute path of the repository root. */
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
-/** Absolute path of a file or folder under `../shared/vectors/`. */
+/**
+ * Where the vectors are: `CUSTODIAN_VECTORS` when set, else `shared/vectors`
+ * beside the checkout (CI lays it there), else the workplace's copy (a clone
+ * made elsewhere, e.g. by the fresh-clone check).
+ */
+export const VECTORS_ROOT =
+  process.env['CUSTODIAN_VECTORS'] ?? [join(REPO_ROOT, '..', 'shared', 'vectors'), '/work/shared/vectors'].find((p) => existsSync(p)) ?? join(REPO_ROOT, '..', 'shared', 'vectors');
+
+/** Absolute path of a file or folder under the shared vectors. */
 export function vectorPath(...parts: string[]): string {
-  return join(REPO_ROOT, '..', 'shared', 'vectors', ...parts);
+  return join(VECTORS_ROOT, ...parts);
 }
 
 /** Reads a vector file as bytes. */
