@@ -71,6 +71,16 @@ test('B31 a round with a missing or duplicated peer message is refused (E_MPC_SH
   assert.throws(() => s2.b.round2([...s2.ra, ...s2.ra]), (e) => isCustodianError(e, 'E_MPC_SHAPE'));
 });
 
+test('an OT-extension message with inconsistent columns fails the KOS check and blames its sender', () => {
+  const s = startRound1(systemRandom.bytes(32));
+  const bad = s.ra.map((m) => {
+    const body = m.body.slice();
+    body[32 + 32 + 7]! ^= 4; // a column byte of party 1's extension message (after commitment and nonce)
+    return { ...m, body };
+  });
+  assert.throws(() => s.b.round2(bad), (e) => isCustodianError(e, 'E_MPC_OT_CHECK_FAILED') && e.detail['culprit'] === '1');
+});
+
 test('a message from a party outside the session is refused (E_PARTY_UNKNOWN)', () => {
   const s = startRound1(systemRandom.bytes(32));
   const forged = s.ra.map((m) => ({ ...m, from: 3n }));
