@@ -6,7 +6,11 @@
  * then published durably. Only then does the call resolve — so an entry is
  * acknowledged only when it is durable and witnessed (fail closed: any
  * failure rejects with E_AUDIT_UNAVAILABLE and the writer's state does not
- * move). The writer holds only the right edge of the tree in memory
+ * move). A batch that failed once its checkpoint was sent for signing is
+ * kept and republished unchanged before the next batch: cosigners may have
+ * seen it, so a different history at that size would be a fork. Its entries
+ * may therefore appear in the log although their append was rejected
+ * (at-least-once; callers treat the rejection as "not released"). The writer holds only the right edge of the tree in memory
  * (≤ 255 hashes per tile level plus the partial entry bundle).
  *
  * Durability contract, in order: (1) every tile and entry bundle of the
@@ -71,6 +75,7 @@ export class TileLogWriter {
   readonly #o: TileLogWriterOptions;
   #state: EdgeState;
   #checkpoint: Uint8Array | null;
+  #unpublished: PendingBatch | null = null;
   #queue: Promise<unknown> = Promise.resolve();
 
   private constructor(o: TileLogWriterOptions, state: EdgeState, checkpoint: Uint8Array | null) {
@@ -112,6 +117,9 @@ export class TileLogWriter {
   async #append(entries: readonly Uint8Array[]): Promise<AppendResult> {
     if (entries.length === 0 || entries.length > APPEND_BATCH_MAX) throw auditError('E_AUDIT_RANGE', `a batch holds 1 to ${APPEND_BATCH_MAX} entries`);
     for (const e of entries) if (e.length > ENTRY_BYTES_MAX) throw auditError('E_ENTRY_TOO_LARGE', `entry of ${e.length} bytes exceeds ${ENTRY_BYTES_MAX}`);
+    // A batch that failed after its checkpoint went out for signing may already be cosigned
+    // (or even published): it is republished, unchanged, before any other history at that size.
+    if (this.#unpublished !== null) await this.#publish(this.#unpublished);
     if (this.#state.size + entries.length > TREE_SIZE_MAX) throw auditError('E_AUDIT_RANGE', 'audit log is full');
     const firstIndex = this.#state.size;
     const next: EdgeState = { size: this.#state.size, range: this.#state.range.clone(), rows: this.#state.rows.map((r) => [...r]), bundle: [...this.#state.bundle] };
@@ -121,20 +129,34 @@ export class TileLogWriter {
     const rootHash = next.range.root();
     const text = encodeCheckpoint({ origin: this.#o.origin, size: next.size, rootHash, extensions: [] });
     await this.#o.storage.writeDurable([...files].map(([path, bytes]): TileFile => ({ path, bytes })));
+    return this.#publish({ next, text, firstIndex, rootHash });
+  }
+
+  async #publish(p: PendingBatch): Promise<AppendResult> {
+    this.#unpublished = p;
     let note: Uint8Array;
     try {
-      note = await this.#o.sign(text);
-      if (decodeNoteUnverified(note).text !== text) throw auditError('E_NOTE_MALFORMED', 'the signed checkpoint is not the one the log asked for');
+      note = await this.#o.sign(p.text);
+      if (decodeNoteUnverified(note).text !== p.text) throw auditError('E_NOTE_MALFORMED', 'the signed checkpoint is not the one the log asked for');
       if (this.#o.policy) verifyCheckpointNote(note, this.#o.policy);
     } catch (e) {
       const why = isCustodianError(e) ? `${e.code}: ${e.message}` : String(e);
-      throw auditError('E_AUDIT_UNAVAILABLE', `checkpoint of size ${next.size} could not be signed and witnessed (${why})`, { size: next.size });
+      throw auditError('E_AUDIT_UNAVAILABLE', `checkpoint of size ${p.next.size} could not be signed and witnessed (${why})`, { size: p.next.size });
     }
     await this.#o.storage.publishCheckpoint(note);
-    this.#state = next;
+    this.#state = p.next;
     this.#checkpoint = note;
-    return { firstIndex, size: next.size, rootHash, checkpoint: note };
+    this.#unpublished = null;
+    return { firstIndex: p.firstIndex, size: p.next.size, rootHash: p.rootHash, checkpoint: note };
   }
+}
+
+/** A batch whose tiles are durable but whose checkpoint is not yet published. */
+interface PendingBatch {
+  readonly next: EdgeState;
+  readonly text: string;
+  readonly firstIndex: number;
+  readonly rootHash: Uint8Array;
 }
 
 function appendOne(s: EdgeState, entry: Uint8Array, files: Map<string, Uint8Array>): void {

@@ -313,3 +313,33 @@ test('iterates entries from any index and tells the story of one request with pr
   assert.deepEqual(found.map((f) => f.entry), story);
   for (const f of found) verifyInclusion(hashLeaf(encodeAuditEntry(f.entry)), f.index, head.size, f.proof, head.rootHash);
 });
+
+test('a batch whose checkpoint was cosigned but not published is republished unchanged, so the witness sees no fork', async () => {
+  const { Witness, MemoryWitnessStore } = await import('./witness.js');
+  const storage = new MemoryTileStorage();
+  const w1 = cosigners[0]!;
+  const witness = new Witness({ key: w1, logs: new Map([[ORIGIN, [logKey.verifier()]]]), store: new MemoryWitnessStore(), nowMs: () => 0 });
+  let lastSize = 0;
+  let failNext = false;
+  const sign: CheckpointSignFn = async (text) => {
+    const note = await signNote(text, [logKey]);
+    const size = Number(text.split('\n')[1]);
+    const proof = lastSize === 0 || lastSize === size ? [] : await proveConsistencyFromTiles(storage, lastSize, size);
+    const cosig = await witness.addCheckpoint({ oldSize: lastSize, proof, checkpoint: note });
+    lastSize = size;
+    if (failNext) {
+      failNext = false;
+      throw new Error('response lost after the witness cosigned');
+    }
+    const second = cosigners[1]!;
+    return addNoteSignatures(note, [cosig, { name: second.name, keyId: second.keyId, signature: await second.sign(new TextEncoder().encode(text)) }]);
+  };
+  const writer = await TileLogWriter.open({ storage, origin: ORIGIN, sign, policy });
+  await writer.appendBatch([entry(0), entry(1)]);
+  failNext = true;
+  await assert.rejects(writer.appendBatch([entry(2)]), code('E_AUDIT_UNAVAILABLE'));
+  const r = await writer.appendBatch([entry(3)]);
+  assert.equal(r.firstIndex, 3);
+  assert.equal(r.size, 4);
+  assert.equal((await verifyTileLog(storage, { policy })).size, 4);
+});
