@@ -100,6 +100,23 @@ export function pemBlocks(text: string, label = 'CERTIFICATE'): Uint8Array[] {
   return out;
 }
 
+/** Extensions this verifier understands; an unknown critical extension makes a certificate unusable (RFC 5280 §4.2). */
+const KNOWN_CRITICAL = new Set(['2.5.29.15', '2.5.29.17', '2.5.29.19', '2.5.29.32', '2.5.29.35', '2.5.29.14', '2.5.29.31', '2.5.29.37']);
+
+/** RFC 5280 §4.2.1.3: when keyUsage is present, an issuer must assert keyCertSign (bit 5). */
+function mayIssue(cert: Certificate): boolean {
+  const ku = cert.extensions.get('2.5.29.15')?.value;
+  if (ku === undefined) return true;
+  // BIT STRING: 03 len unused-bits byte0 ...; keyCertSign is bit 5 of the first byte (0x04)
+  return ku.length >= 4 && ku[0] === 0x03 && (ku[3]! & 0x04) !== 0;
+}
+
+function checkCritical(cert: Certificate): void {
+  for (const [oid, e] of cert.extensions) {
+    if (e.critical && !KNOWN_CRITICAL.has(oid)) attestFail('E_ATTEST_CHAIN_UNTRUSTED', 'chain', `certificate "${cert.subject}" has an unknown critical extension ${oid}`, { oid });
+  }
+}
+
 /** Refuses when `now` is outside the certificate's validity. */
 export function checkValidity(cert: Certificate, now: Date, step: VerifyStep): void {
   const t = now.getTime();
@@ -161,10 +178,13 @@ export function verifyChain(chain: readonly Certificate[], anchors: readonly Cer
     if (!signedBy(child, issuer)) {
       attestFail('E_ATTEST_CHAIN_UNTRUSTED', 'chain', `certificate "${child.subject}" is not signed by "${issuer.subject}"`, { index: i, subject: child.subject, issuer: issuer.subject });
     }
-    if (!issuer.x509.ca) attestFail('E_ATTEST_CHAIN_UNTRUSTED', 'chain', `issuer "${issuer.subject}" is not a CA`, { index: i + 1 });
+    if (!issuer.x509.ca || !mayIssue(issuer)) attestFail('E_ATTEST_CHAIN_UNTRUSTED', 'chain', `issuer "${issuer.subject}" is not a CA allowed to sign certificates`, { index: i + 1 });
   }
   const root = path[path.length - 1]!;
   if (!signedBy(root, root)) attestFail('E_ATTEST_CHAIN_UNTRUSTED', 'chain', `pinned root "${root.subject}" is not self-signed`);
-  for (const c of path) checkValidity(c, now, 'chain');
+  for (const c of path) {
+    checkCritical(c);
+    checkValidity(c, now, 'chain');
+  }
   return path;
 }
