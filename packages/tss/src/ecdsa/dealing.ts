@@ -297,7 +297,7 @@ export class EcdsaDealing {
     }
     if (mode === 'reshare' && previous !== undefined) {
       for (const d of this.#dealers) {
-        const expected = previous.publicShares.get(d)!.multiply(lagrangeAtZero(d, this.#dealers));
+        const expected = previous.publicShares.get(d)!.multiplyUnsafe(lagrangeAtZero(d, this.#dealers));
         if (!this.#dealings.get(d)!.commitments[0]!.equals(expected)) blame('E_DKG_PUBLIC_KEY_MISMATCH', d, 'dealt a constant that is not its share of the key');
       }
     }

@@ -100,7 +100,8 @@ export class EcdsaPresignSession {
     if (!this.#signers.includes(this.#self)) fail('E_PARTY_UNKNOWN', 'this party is not in the signing set');
     for (const j of this.#signers) {
       if (j === this.#self) continue;
-      this.#peers.set(j, { id: j, pk: share.publicShares.get(j)!.multiply(lagrangeAtZero(j, this.#signers)) });
+      // Public values: variable-time multiplication is fine here.
+      this.#peers.set(j, { id: j, pk: share.publicShares.get(j)!.multiplyUnsafe(lagrangeAtZero(j, this.#signers)) });
     }
   }
 
