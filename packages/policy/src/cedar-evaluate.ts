@@ -50,7 +50,24 @@ export function requestEntities(r: CedarRequest): EntityJson[] {
 
 /** Evaluates `r` against `set`; never throws for policy reasons. */
 export function evaluateCedar(set: CompiledPolicySet, r: CedarRequest): CedarVerdict {
-  const answer = cedar.statefulIsAuthorized({
+  let answer: cedar.AuthorizationAnswer;
+  try {
+    answer = callCedar(set, r);
+  } catch (e) {
+    // A wasm trap or a marshalling failure: fail closed.
+    return { permits: [], forbids: [], errors: [`cedar: ${e instanceof Error ? e.message : String(e)}`] };
+  }
+  if (answer.type !== 'success') return { permits: [], forbids: [], errors: answer.errors.map((e) => `request: ${e.message}`) };
+  const matched = answer.response.diagnostics.reason.map((id) => set.policies.get(id)).filter((p): p is CompiledPolicy => p !== undefined);
+  return {
+    permits: answer.response.decision === 'allow' ? matched.filter((p) => p.effect === 'permit') : [],
+    forbids: matched.filter((p) => p.effect === 'forbid'),
+    errors: answer.response.diagnostics.errors.map((e) => `${e.policyId}: ${e.error.message}`),
+  };
+}
+
+function callCedar(set: CompiledPolicySet, r: CedarRequest): cedar.AuthorizationAnswer {
+  return cedar.statefulIsAuthorized({
     principal: uid('Operator', r.principal.id),
     action: uid('Action', r.action),
     resource: uid(r.resourceType, r.resource.id),
@@ -60,11 +77,4 @@ export function evaluateCedar(set: CompiledPolicySet, r: CedarRequest): CedarVer
     preparsedPolicySetId: set.cedarSetId,
     entities: requestEntities(r),
   });
-  if (answer.type !== 'success') return { permits: [], forbids: [], errors: answer.errors.map((e) => `request: ${e.message}`) };
-  const matched = answer.response.diagnostics.reason.map((id) => set.policies.get(id)).filter((p): p is CompiledPolicy => p !== undefined);
-  return {
-    permits: answer.response.decision === 'allow' ? matched.filter((p) => p.effect === 'permit') : [],
-    forbids: matched.filter((p) => p.effect === 'forbid'),
-    errors: answer.response.diagnostics.errors.map((e) => `${e.policyId}: ${e.error.message}`),
-  };
 }

@@ -1,4 +1,5 @@
 /** What the policy engine answers, and why (issue 5 §1, CONTRACTS.md "Policy"). */
+import type { LimitBreach } from './velocity-ledger.js';
 
 /** The three outcomes. */
 export type DecisionOutcome = 'allow' | 'deny' | 'needs-approval';
@@ -27,6 +28,8 @@ export interface Decision {
   readonly reasons: readonly string[];
   /** Machine-readable reasons (`E_SANCTIONED_DESTINATION` ...); empty on allow. */
   readonly codes: readonly string[];
+  /** The limit and window a spend would break (audit detail for THREATS.md L01), or null. */
+  readonly limit: LimitBreach | null;
   readonly versions: DecisionVersions;
 }
 
@@ -34,4 +37,5 @@ export interface Decision {
 export interface GuardFinding {
   readonly code: string;
   readonly reason: string;
+  readonly limit?: LimitBreach;
 }

@@ -209,6 +209,8 @@ test('velocity: the wallet limit of 1,000,000 USD per 24 h denies the spend that
   const r = decideEvmTransaction(rulebook, req(tx(`0x${'9'.repeat(40)}`, 80n * ETH), { requestId: 'q9', approvals: { treasury: 2, risk: 1 } }), NOW + 24 * H, ledger);
   assert.equal(r.decision.decision, 'deny');
   assert.deepEqual(r.decision.codes, ['E_POLICY_VELOCITY_EXCEEDED']);
+  assert.equal(r.decision.limit?.limit, 'wallet-1m-usd-24h');
+  assert.equal(r.decision.limit?.windowMs, 24 * H);
   // a committed destination is no longer first-time
   const again = decideEvmTransaction(rulebook, req(tx(`0x${'4'.repeat(40)}`, ETH)), NOW, ledger);
   assert.equal((again.facts!.context as { destination: { firstTime: boolean } }).destination.firstTime, false);
@@ -265,6 +267,6 @@ test('L01 100 concurrent approved requests through the engine never reserve more
   );
   const allowed = outcomes.filter((d) => d.decision === 'allow').length;
   assert.equal(allowed, 33); // floor(1,000,000 / 30,000)
-  assert.ok(outcomes.filter((d) => d.decision === 'deny').every((d) => d.codes.includes('E_POLICY_VELOCITY_EXCEEDED')));
+  assert.ok(outcomes.filter((d) => d.decision === 'deny').every((d) => d.codes.includes('E_POLICY_VELOCITY_EXCEEDED') && d.limit !== null && d.limit.windowMs === 24 * H));
   assert.ok(ledger.usage('wallet', 'hot-1', 24 * H, at + 2).valueMinor <= 100_000_000n);
 });

@@ -119,7 +119,7 @@ function decideFacts(data: PolicyData, facts: PolicyFacts, req: ApprovalState & 
   const spend: Spend = { ...facts.spend, requestId: req.requestId, wallet: req.wallet.id, initiator: req.initiator.id };
   const findings = [...facts.findings];
   const breach = ledger?.check(spend, nowMs) ?? null;
-  if (breach) findings.push({ code: breach.code, reason: describeBreach(breach) });
+  if (breach) findings.push({ code: breach.code, reason: describeBreach(breach), limit: breach });
   return { decision: assembleDecision(data, verdict, findings, req, nowMs, facts.privileged), spend };
 }
 
@@ -150,8 +150,9 @@ export function decideAction(data: PolicyData, req: ActionRequest, nowMs: number
 export function reserveForDecision(ledger: VelocityLedger, decision: Decision, spend: Spend, nowMs: number, ttlMs: number): Decision {
   if (decision.decision !== 'allow') return decision;
   try {
-    ledger.reserve(spend, nowMs, ttlMs);
-    return decision;
+    const breach = ledger.tryReserve(spend, nowMs, ttlMs);
+    if (breach === null) return decision;
+    return { ...decision, decision: 'deny', missingApprovals: {}, notBefore: null, reasons: [describeBreach(breach)], codes: [breach.code], limit: breach };
   } catch (e) {
     if (!isCustodianError(e)) throw e;
     return { ...decision, decision: 'deny', missingApprovals: {}, notBefore: null, reasons: [e.message], codes: [e.code] };
@@ -159,7 +160,7 @@ export function reserveForDecision(ledger: VelocityLedger, decision: Decision, s
 }
 
 function denied(data: PolicyData, findings: readonly GuardFinding[]): Decision {
-  return { decision: 'deny', policies: [], missingApprovals: {}, notBefore: null, reasons: findings.map((f) => f.reason), codes: unique(findings.map((f) => f.code)), versions: versionsOf(data) };
+  return { decision: 'deny', policies: [], missingApprovals: {}, notBefore: null, reasons: findings.map((f) => f.reason), codes: unique(findings.map((f) => f.code)), limit: null, versions: versionsOf(data) };
 }
 
 function unique(xs: readonly string[]): string[] {
@@ -184,7 +185,7 @@ export function assembleDecision(data: PolicyData, verdict: CedarVerdict, findin
   }
   if (deny.length > 0) {
     const policies = verdict.forbids.length > 0 ? verdict.forbids.map((p) => p.id) : [];
-    return { decision: 'deny', policies, missingApprovals: {}, notBefore: null, reasons: deny.map((f) => f.reason), codes: unique(deny.map((f) => f.code)), versions };
+    return { decision: 'deny', policies, missingApprovals: {}, notBefore: null, reasons: deny.map((f) => f.reason), codes: unique(deny.map((f) => f.code)), limit: deny.find((f) => f.limit !== undefined)?.limit ?? null, versions };
   }
   const missing: Record<string, number> = {};
   for (const [g, n] of Object.entries(required)) {
@@ -198,5 +199,5 @@ export function assembleDecision(data: PolicyData, verdict: CedarVerdict, findin
   for (const [g, n] of Object.entries(missing)) reasons.push(`needs ${n} more approval${n === 1 ? '' : 's'} from ${g}`);
   if (waiting) reasons.push(`time-lock until ${new Date(notBeforeMs).toISOString()}`);
   const outcome = Object.keys(missing).length > 0 || waiting ? 'needs-approval' : 'allow';
-  return { decision: outcome, policies: ids, missingApprovals: missing, notBefore: notBeforeMs === null ? null : new Date(notBeforeMs).toISOString(), reasons, codes: [], versions };
+  return { decision: outcome, policies: ids, missingApprovals: missing, notBefore: notBeforeMs === null ? null : new Date(notBeforeMs).toISOString(), reasons, codes: [], limit: null, versions };
 }

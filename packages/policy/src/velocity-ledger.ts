@@ -109,14 +109,21 @@ export class VelocityLedger {
 
   /** Checks and records `spend` atomically; throws the breach's code, E_RESERVATION_EXISTS or E_RESERVATION_EXPIRED. */
   reserve(spend: Spend, nowMs: number, ttlMs: number): void {
+    const breach = this.tryReserve(spend, nowMs, ttlMs);
+    if (breach) throw new CustodianError(breach.code, describeBreach(breach), { ...breach });
+  }
+
+  /** Like `reserve`, but returns the breach instead of throwing it (nothing is recorded then). */
+  tryReserve(spend: Spend, nowMs: number, ttlMs: number): LimitBreach | null {
     this.prune(nowMs);
     if (this.#entries.has(spend.requestId)) throw new CustodianError('E_RESERVATION_EXISTS', `request ${spend.requestId} already holds a reservation`, { requestId: spend.requestId });
     const closed = this.#closed.get(spend.requestId);
     if (closed !== undefined) throw new CustodianError('E_RESERVATION_EXPIRED', `request ${spend.requestId} was already ${closed}; submit a new request`, { requestId: spend.requestId, state: closed });
     const breach = this.check(spend, nowMs);
-    if (breach) throw new CustodianError(breach.code, describeBreach(breach), { ...breach });
+    if (breach) return breach;
     if (this.#entries.size >= LEDGER_ENTRIES_MAX) throw new CustodianError('E_POLICY_VELOCITY_EXCEEDED', 'the spending ledger is full; refusing rather than forgetting spends', { max: LEDGER_ENTRIES_MAX });
     this.#entries.set(spend.requestId, { ...spend, atMs: nowMs, state: 'reserved', expiresAtMs: nowMs + ttlMs });
+    return null;
   }
 
   /** Marks a reservation as spent (the transaction was signed). */
