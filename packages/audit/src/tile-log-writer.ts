@@ -63,7 +63,6 @@ export interface AppendResult {
 /** The in-memory right edge; copied before a batch so a failed batch leaves it untouched. */
 interface EdgeState {
   size: number;
-  range: CompactRange;
   /** rows[L]: hashes at tree level 8L of the current partial tile at tile level L. */
   rows: Uint8Array[][];
   /** Entries of the current partial bundle. */
@@ -91,7 +90,7 @@ export class TileLogWriter {
    */
   static async open(o: TileLogWriterOptions): Promise<TileLogWriter> {
     const note = await o.storage.read('checkpoint');
-    if (note === null) return new TileLogWriter(o, { size: 0, range: new CompactRange(), rows: [], bundle: [] }, null);
+    if (note === null) return new TileLogWriter(o, { size: 0, rows: [], bundle: [] }, null);
     const cp = o.policy ? verifyCheckpointNote(note, o.policy).checkpoint : decodeCheckpoint(decodeNoteUnverified(note).text);
     if (cp.origin !== o.origin) throw auditError('E_CHECKPOINT_ORIGIN', `log directory holds origin "${cp.origin.slice(0, 80)}", expected "${o.origin}"`);
     return new TileLogWriter(o, await loadEdge(o.storage, cp), note);
@@ -122,11 +121,11 @@ export class TileLogWriter {
     if (this.#unpublished !== null) await this.#publish(this.#unpublished);
     if (this.#state.size + entries.length > TREE_SIZE_MAX) throw auditError('E_AUDIT_RANGE', 'audit log is full');
     const firstIndex = this.#state.size;
-    const next: EdgeState = { size: this.#state.size, range: this.#state.range.clone(), rows: this.#state.rows.map((r) => [...r]), bundle: [...this.#state.bundle] };
+    const next: EdgeState = { size: this.#state.size, rows: this.#state.rows.map((r) => [...r]), bundle: [...this.#state.bundle] };
     const files = new Map<string, Uint8Array>();
     for (const e of entries) appendOne(next, e, files);
     writePartials(next, files, firstIndex);
-    const rootHash = next.range.root();
+    const rootHash = edgeFromRows(next.rows).root();
     const text = encodeCheckpoint({ origin: this.#o.origin, size: next.size, rootHash, extensions: [] });
     await this.#o.storage.writeDurable([...files].map(([path, bytes]): TileFile => ({ path, bytes })));
     return this.#publish({ next, text, firstIndex, rootHash });
@@ -161,7 +160,6 @@ interface PendingBatch {
 
 function appendOne(s: EdgeState, entry: Uint8Array, files: Map<string, Uint8Array>): void {
   const leaf = hashLeaf(entry);
-  s.range.appendLeaf(leaf);
   s.bundle.push(entry);
   s.size++;
   if (s.bundle.length === TILE_WIDTH) {
@@ -196,8 +194,7 @@ async function loadEdge(storage: TileStorage, cp: Checkpoint): Promise<EdgeState
     const width = nodes % TILE_WIDTH;
     rows[level] = width === 0 ? [] : await readTile(storage, tilePath(level, Math.floor(nodes / TILE_WIDTH), width), width);
   }
-  const range = new CompactRange();
-  for (let level = rows.length - 1; level >= 0; level--) for (const h of rows[level]!) range.appendNode(level * TILE_HEIGHT, h);
+  const range = edgeFromRows(rows);
   if (range.size !== cp.size || !equalBytes(range.root(), cp.rootHash)) {
     throw auditError('E_AUDIT_CORRUPT', `partial tiles do not reproduce the checkpoint root at size ${cp.size}`, { size: cp.size });
   }
@@ -212,7 +209,15 @@ async function loadEdge(storage: TileStorage, cp: Checkpoint): Promise<EdgeState
       if (!equalBytes(hashLeaf(e), rows[0]![i]!)) throw auditError('E_AUDIT_CORRUPT', `entry ${cp.size - width + i} does not match its tile hash`, { index: cp.size - width + i });
     });
   }
-  return { size: cp.size, range, rows, bundle };
+  return { size: cp.size, rows, bundle };
+}
+
+// The right edge as perfect subtrees, largest first: each tile level's partial row holds
+// the level-8L nodes not yet folded into a full tile, so together they span the tree.
+function edgeFromRows(rows: readonly (readonly Uint8Array[])[]): CompactRange {
+  const range = new CompactRange();
+  for (let level = rows.length - 1; level >= 0; level--) for (const h of rows[level]!) range.appendNode(level * TILE_HEIGHT, h);
+  return range;
 }
 
 async function readTile(storage: TileStorage, path: string, width: number): Promise<Uint8Array[]> {
