@@ -12,10 +12,11 @@ function choices(): number[] {
   return Array.from(systemRandom.bytes(OT_BASE_COUNT), (b) => b & 1);
 }
 
+const c = choices();
+const s = baseOtSenderStart(systemRandom);
+const r = baseOtReceiverStart(ctx, c, systemRandom);
+
 test('base OT: the receiver gets exactly the chosen key of every transfer', () => {
-  const c = choices();
-  const s = baseOtSenderStart(systemRandom);
-  const r = baseOtReceiverStart(ctx, c, systemRandom);
   const { k0, k1 } = baseOtSenderFinish(ctx, s.state, r.message);
   const got = baseOtReceiverFinish(ctx, r, s.message);
   for (let i = 0; i < OT_BASE_COUNT; i++) {
@@ -27,25 +28,18 @@ test('base OT: the receiver gets exactly the chosen key of every transfer', () =
 });
 
 test('base OT: a receiver message bound to another session yields unrelated keys', () => {
-  const c = choices();
-  const s = baseOtSenderStart(systemRandom);
-  const r = baseOtReceiverStart(ctx, c, systemRandom);
   const { k0, k1 } = baseOtSenderFinish(new Uint8Array(32).fill(8), s.state, r.message);
   const got = baseOtReceiverFinish(ctx, r, s.message);
   assert.ok(!equalBytes(got[0]!, k0[0]!) && !equalBytes(got[0]!, k1[0]!));
 });
 
 test('B31 base OT rejects a receiver message of the wrong length', () => {
-  const s = baseOtSenderStart(systemRandom);
-  const r = baseOtReceiverStart(ctx, choices(), systemRandom);
   for (const bad of [r.message.subarray(0, r.message.length - 1), new Uint8Array([...r.message, 0])]) {
     assert.throws(() => baseOtSenderFinish(ctx, s.state, bad), (e) => isCustodianError(e, 'E_MPC_SHAPE'));
   }
 });
 
 test('base OT rejects an off-curve point and an identity B', () => {
-  const s = baseOtSenderStart(systemRandom);
-  const r = baseOtReceiverStart(ctx, choices(), systemRandom);
   const bad = r.message.slice();
   bad[2] = 0x05; // not a valid SEC1 prefix
   assert.throws(() => baseOtSenderFinish(ctx, s.state, bad), (e) => isCustodianError(e, 'E_MPC_SHAPE'));

@@ -39,11 +39,18 @@ function keygenConfigs(t: number, n: number, sid = systemRandom.bytes(32)): Deal
   return ids.map((self) => ({ sessionId: sid, self, mode: 'keygen' as const, threshold: t, receivers: ids, random: systemRandom }));
 }
 
-/** Runs round 1 for everyone, lets `tamper` change the messages, and runs party `victim`'s round 2. */
-function round2With(tamper: (m: EcdsaMessage) => EcdsaMessage, victim = 2n): () => void {
-  const sessions = keygenConfigs(2, 3).map((c) => new EcdsaDealing(c));
-  const r1 = sessions.flatMap((s) => s.round1()).map(tamper);
-  return () => sessions[Number(victim) - 1]!.round2(inboxOf(r1, victim));
+/**
+ * Round 1 of parties 1 and 3, run once: their round-1 messages do not depend
+ * on party 2's state, so each test starts a fresh party 2, lets `tamper`
+ * change what it receives and runs its round 2.
+ */
+const tamperConfigs = keygenConfigs(2, 3);
+const tamperR1 = [tamperConfigs[0]!, tamperConfigs[2]!].flatMap((c) => new EcdsaDealing(c).round1());
+
+function round2With(tamper: (m: EcdsaMessage) => EcdsaMessage): () => void {
+  const victim = new EcdsaDealing(tamperConfigs[1]!);
+  victim.round1();
+  return () => victim.round2(inboxOf(tamperR1, 2n).map(tamper));
 }
 
 const POK_Z_OFFSET = 2 + 2 * 33 + 33; // count, t commitments, proof R
@@ -82,12 +89,12 @@ test('B31 rejects a Feldman commitment vector of length t+1 (E_MPC_SHAPE, no sil
 
 test('rejects a share that does not match the dealer commitments (E_DKG_SHARE_INVALID)', () => {
   const run = round2With((m) => {
-    if (m.from !== 3n) return m;
+    if (m.from !== 1n) return m;
     const body = m.body.slice();
     body[POK_Z_OFFSET + 32 + 31]! ^= 1; // the share follows the proof
     return { ...m, body };
   });
-  assert.throws(run, (e) => isCustodianError(e, 'E_DKG_SHARE_INVALID') && e.detail['culprit'] === '3');
+  assert.throws(run, (e) => isCustodianError(e, 'E_DKG_SHARE_INVALID') && e.detail['culprit'] === '1');
 });
 
 test('L08 rejects a DKG message replayed from another session (E_SESSION_MISMATCH)', () => {
