@@ -64,6 +64,8 @@ export interface DeploymentOptions {
   readonly approvals?: number;
   /** Install the manifest (default true). */
   readonly install?: boolean;
+  /** Run the host on PostgreSQL instead of SQLite. */
+  readonly store?: { url: string; schema: string };
 }
 
 /** Starts everything and installs the genesis manifest. */
@@ -81,7 +83,7 @@ export async function startDeployment(o: DeploymentOptions): Promise<Deployment>
   const signers = await Promise.all(signerIds.map((id) => startSigner(id, join(o.dataDir, 'signers', id), simRoot, (l) => log(`${id}: ${l}`))));
   const ports = signers.map((s, i) => ({ id: signerIds[i]!, port: Number(s.ready['port']) }));
   for (const p of ports) log(`signer ${p.id} started (separate process, sim platform) on port ${p.port}`);
-  let host = await startHostProcess(join(o.dataDir, 'host'), ports, anvil.url, (l) => log(l));
+  let host = await startHostProcess(join(o.dataDir, 'host'), ports, anvil.url, (l) => log(l), 0, o.store);
   const hostPort = Number(host.ready['port']);
   const client = new HostClient(String(host.ready['url']));
   log(`host API at ${String(host.ready['url'])} (SQLite: ${join(o.dataDir, 'host', 'host.sqlite')})`);
@@ -123,7 +125,7 @@ export async function startDeployment(o: DeploymentOptions): Promise<Deployment>
     signedManifest,
     restartHost: async () => {
       await d.host.stop();
-      host = await startHostProcess(join(o.dataDir, 'host'), ports, anvil.url, (l) => log(l), hostPort);
+      host = await startHostProcess(join(o.dataDir, 'host'), ports, anvil.url, (l) => log(l), hostPort, o.store);
       d.host = host;
     },
     restartAll: async () => {
@@ -131,7 +133,7 @@ export async function startDeployment(o: DeploymentOptions): Promise<Deployment>
       await Promise.all(d.signers.map((s) => s.stop()));
       const fresh = await Promise.all(ports.map((p) => startSigner(p.id, join(o.dataDir, 'signers', p.id), simRoot, (l) => log(`${p.id}: ${l}`), p.port)));
       d.signers.splice(0, d.signers.length, ...fresh);
-      host = await startHostProcess(join(o.dataDir, 'host'), ports, anvil.url, (l) => log(l), hostPort);
+      host = await startHostProcess(join(o.dataDir, 'host'), ports, anvil.url, (l) => log(l), hostPort, o.store);
       d.host = host;
     },
     restartSigner: async (i) => {

@@ -6,6 +6,7 @@ import { mkdirSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { systemClock, type Clock } from '@custodian/core/clock';
 import { openSqliteStore } from './sqlite-store.js';
+import { openPgStore } from './pg-store.js';
 import { SignerLink } from './signer-link.js';
 import { CustodyService } from './custody-service.js';
 import { EthRpc } from './eth-rpc.js';
@@ -18,6 +19,9 @@ export interface HostOptions {
   readonly port: number;
   readonly signers: readonly { signerId: string; endpoint: string }[];
   readonly ethRpcUrl: string | null;
+  /** `postgres://…` to use PostgreSQL (schema `storeSchema`); SQLite in dataDir otherwise. */
+  readonly storeUrl?: string;
+  readonly storeSchema?: string;
   readonly clock?: Clock;
   readonly log?: (line: string) => void;
 }
@@ -34,7 +38,7 @@ export interface RunningHost {
 /** Starts the host and resolves once it listens. */
 export async function startHost(o: HostOptions): Promise<RunningHost> {
   mkdirSync(o.dataDir, { recursive: true });
-  const store = openSqliteStore(join(o.dataDir, 'host.sqlite'));
+  const store = o.storeUrl ? await openPgStore(o.storeUrl, o.storeSchema) : openSqliteStore(join(o.dataDir, 'host.sqlite'));
   const links = new Map(o.signers.map((s) => [s.signerId, new SignerLink(s.signerId, s.endpoint, store)]));
   const service = new CustodyService(store, links, o.ethRpcUrl ? new EthRpc(o.ethRpcUrl) : null, o.clock ?? systemClock, o.log);
   await service.start();

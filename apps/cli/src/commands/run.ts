@@ -46,9 +46,12 @@ export async function signerCommand(args: readonly string[]): Promise<number> {
   return waitForSignal(() => signer.stop());
 }
 
-/** `custodian serve --data-dir D [--port N] --signer id=host:port ... [--eth-rpc URL]` */
+/** `custodian serve --data-dir D [--port N] --signer id=host:port ... [--eth-rpc URL] [--store postgres://… [--store-schema S]]` */
 export async function serveCommand(args: readonly string[]): Promise<number> {
-  const { values } = parseArgs(args, { strings: ['data-dir', 'port', 'eth-rpc'], multi: ['signer'] });
+  const { values } = parseArgs(args, { strings: ['data-dir', 'port', 'eth-rpc', 'store', 'store-schema'], multi: ['signer'] });
+  const storeUrl = values.get('store')?.[0];
+  if (storeUrl !== undefined && !/^postgres(ql)?:\/\//.test(storeUrl)) throw new UsageError('--store takes a postgres:// URL (SQLite in --data-dir is the default)');
+  const storeSchema = values.get('store-schema')?.[0];
   const dataDir = values.get('data-dir')?.[0];
   if (!dataDir) throw new UsageError('--data-dir is required');
   const host = await startHost({
@@ -56,9 +59,11 @@ export async function serveCommand(args: readonly string[]): Promise<number> {
     port: Number(values.get('port')?.[0] ?? '8740'),
     signers: (values.get('signer') ?? []).map(parseSignerSpec),
     ethRpcUrl: values.get('eth-rpc')?.[0] ?? null,
+    ...(storeUrl ? { storeUrl } : {}),
+    ...(storeSchema ? { storeSchema } : {}),
     log: (l) => progress(`host: ${l}`),
   });
-  progress(`host listening on ${host.url} (SQLite in ${dataDir})`);
+  progress(`host listening on ${host.url} (${storeUrl ? `PostgreSQL schema ${storeSchema ?? 'custodian'}` : `SQLite in ${dataDir}`})`);
   process.stdout.write(JSON.stringify({ ready: true, url: host.url, port: host.port }) + '\n');
   return waitForSignal(() => host.close());
 }
