@@ -58,6 +58,9 @@ test('F13 witness refuses a fork (same size, other root) and keeps the signed ch
   assert.equal(store.evidence[0]!.reason, 'fork');
   assert.deepEqual(store.evidence[0]!.offending, forked);
   assert.equal(store.records.get(ORIGIN)!.size, 20);
+  // Claiming another old size does not dodge the fork check (or the evidence).
+  await assert.rejects(w.addCheckpoint({ oldSize: 0, proof: [], checkpoint: forked }), code('E_CHECKPOINT_FORK'));
+  assert.equal(store.evidence.length, 2);
 });
 
 test('F13 witness refuses a rollback (smaller tree) and an inconsistent extension', async () => {

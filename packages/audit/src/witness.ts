@@ -7,6 +7,7 @@
  * state is saved durably before a cosignature is returned, so a crash can
  * never make it forget what it vouched for.
  */
+import { equalBytes } from '@custodian/core/bytes';
 import { isCustodianError } from '@custodian/core/errors';
 import { auditError } from './errors.js';
 import { decodeCheckpoint } from './checkpoint.js';
@@ -95,7 +96,9 @@ export class Witness {
     if (req.proof.length > PROOF_HASHES_MAX) throw auditError('E_PROOF_INVALID', 'consistency proof is too long');
     const last = await this.#o.store.load(origin);
     const lastSize = last?.size ?? 0;
+    // Rollbacks and same-size forks are refused (with evidence) whatever oldSize the log claims.
     if (last !== null && cp.size < last.size) await this.#refuse('rollback', last, req, `checkpoint size ${cp.size} is smaller than the cosigned size ${last.size}`);
+    if (last !== null && cp.size === last.size && !equalBytes(cp.rootHash, last.rootHash)) await this.#refuse('fork', last, req, `two checkpoints of size ${cp.size} with different roots`);
     if (req.oldSize !== lastSize) throw auditError('E_WITNESS_CONFLICT', `the witness last cosigned size ${lastSize}, not ${req.oldSize}`, { size: lastSize });
     try {
       verifyCheckpointAdvance(last === null ? null : { origin, size: last.size, rootHash: last.rootHash, extensions: [] }, cp, req.proof);
