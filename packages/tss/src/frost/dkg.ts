@@ -93,8 +93,9 @@ export function dkgStart(config: DkgConfig, random: Random): { state: DkgState; 
 }
 
 /**
- * Rebuilds step-1 state from known coefficients (a sealed snapshot, or test
- * vectors): coefficient 0 is the party's secret; the PoK is recomputed unless given.
+ * Rebuilds step-1 state from known coefficients and their proof of knowledge
+ * (a sealed snapshot, or test vectors): coefficient 0 is the party's secret.
+ * A wrong proof is caught by every peer (B28).
  */
 export function restoreDkgState(config: DkgConfig, coefficients: Secret<readonly bigint[]>, proofOfKnowledge: Uint8Array): { state: DkgState; broadcast: DkgRound1Message } {
   const cfg = checkDkgConfig(config);

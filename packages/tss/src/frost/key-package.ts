@@ -66,17 +66,39 @@ export function publicPackageFromCommitments(suiteId: FrostSuiteId, parties: rea
   });
 }
 
-/** Converts the library's DKG output into our types, checking it against the committee. */
+/** Assembles a public package from commitments and verifying shares already derived from them (each checked to be a valid element). */
+export function assemblePublicPackage(suiteId: FrostSuiteId, parties: readonly PartyId[], commitments: readonly Uint8Array[], verifyingShares: ReadonlyMap<PartyId, Uint8Array>): FrostPublicKeyPackage {
+  const { group } = frostSuite(suiteId);
+  commitments.forEach((c, i) => group.decodeElement(c, `commitments[${i}]`));
+  const shares = new Map<PartyId, Uint8Array>();
+  for (const p of parties) {
+    const v = verifyingShares.get(p);
+    if (v === undefined) throw frostError('E_MPC_SHAPE', `no verifying share for party ${p}`, { party: p });
+    group.decodeElement(v, `verifyingShares[${p}]`);
+    shares.set(p, v.slice());
+  }
+  const groupPublicKey = commitments[0];
+  if (groupPublicKey === undefined) throw frostError('E_MPC_SHAPE', 'empty commitment vector');
+  return Object.freeze({
+    suite: suiteId,
+    threshold: commitments.length,
+    parties: Object.freeze([...parties].sort((a, b) => a - b)),
+    groupPublicKey: groupPublicKey.slice(),
+    commitments: Object.freeze(commitments.map((c) => c.slice())),
+    verifyingShares: shares,
+  });
+}
+
+/** Converts the library's DKG output into our types (the library derived the verifying shares from the commitments). */
 export function fromLibraryKey(suiteId: FrostSuiteId, party: PartyId, parties: readonly PartyId[], key: Key): FrostKeyShare {
   const suite = frostSuite(suiteId);
-  const pkg = publicPackageFromCommitments(suiteId, parties, key.public.commitments);
+  const lib = new Map<PartyId, Uint8Array>();
   for (const p of parties) {
-    const lib = key.public.verifyingShares[libraryIdentifier(suite, p)];
-    const ours = pkg.verifyingShares.get(p);
-    if (lib === undefined || ours === undefined || Buffer.compare(lib, ours) !== 0) {
-      throw frostError('E_DKG_SHARE_INVALID', 'verifying shares disagree with the group commitment', { party: p });
-    }
+    const v = key.public.verifyingShares[libraryIdentifier(suite, p)];
+    if (v !== undefined) lib.set(p, v);
   }
+  if (Object.keys(key.public.verifyingShares).length !== parties.length) throw frostError('E_MPC_SHAPE', 'DKG output covers another committee');
+  const pkg = assemblePublicPackage(suiteId, parties, key.public.commitments, lib);
   if (key.secret.identifier !== libraryIdentifier(suite, party)) throw frostError('E_PARTY_ID_INVALID', 'key package belongs to another party', { party });
   return Object.freeze({ suite: suiteId, party, publicPackage: pkg, signingShare: new Secret(key.secret.signingShare.slice()) });
 }

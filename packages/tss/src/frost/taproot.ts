@@ -9,7 +9,8 @@ import { schnorr } from '@noble/curves/secp256k1.js';
 import { Secret } from '@custodian/core/secret';
 import { frostError } from './errors.js';
 import { hasEvenY, secp256k1Group } from './group.js';
-import { publicPackageFromCommitments, type FrostKeyShare, type FrostPublicKeyPackage } from './key-package.js';
+import { assemblePublicPackage, publicPackageFromCommitments, type FrostKeyShare, type FrostPublicKeyPackage } from './key-package.js';
+import type { PartyId } from './party-id.js';
 
 /** BIP341 tweak t = int(hash_TapTweak(x(P) ‖ merkleRoot)); an empty root is the BIP86 key-path-only tweak. */
 export function taprootTweakScalar(internalKey: Uint8Array, merkleRoot: Uint8Array): bigint {
@@ -64,13 +65,18 @@ export function untweakDkgShare(tweaked: FrostKeyShare, internalKey: Uint8Array)
   let P = G.decodeElement(internalKey, 'internalKey');
   if (!hasEvenY(internalKey)) P = P.negate();
   const t = taprootTweakScalar(internalKey, new Uint8Array(0));
-  // The library adds t·G to the even-y internal key and does not normalise Q afterwards.
-  const commitments: Uint8Array[] = tweaked.publicPackage.commitments.map((c) => c.slice());
-  const base = G.decodeElement(commitments[0]!, 'commitments[0]').subtract(G.base.multiply(t));
+  // The library adds t·G to the even-y internal key (and to every verifying
+  // share) and does not normalise Q afterwards: subtract it again.
+  const tG = G.base.multiply(t);
+  const pkg = tweaked.publicPackage;
+  const base = G.decodeElement(pkg.commitments[0]!, 'commitments[0]').subtract(tG);
   if (!base.equals(P)) throw frostError('E_DKG_SHARE_INVALID', 'DKG output does not match the transcript’s internal key');
-  commitments[0] = G.encodeElement(base);
+  const commitments = [G.encodeElement(base), ...pkg.commitments.slice(1)];
+  const verifyingShares = new Map<PartyId, Uint8Array>();
+  for (const [p, v] of pkg.verifyingShares) verifyingShares.set(p, G.encodeElement(G.decodeElement(v, `verifyingShares[${p}]`).subtract(tG)));
   const s = G.decodeScalar(tweaked.signingShare.expose(), 'signingShare');
-  return rebuild(tweaked, commitments, G.Fn.sub(s, t));
+  const publicPackage = assemblePublicPackage(tweaked.suite, pkg.parties, commitments, verifyingShares);
+  return Object.freeze({ suite: tweaked.suite, party: tweaked.party, publicPackage, signingShare: new Secret(G.encodeScalar(G.Fn.sub(s, t))) });
 }
 
 function rebuild(share: FrostKeyShare, commitments: Uint8Array[], signingShare: bigint): FrostKeyShare {
