@@ -7,7 +7,8 @@
  */
 import pg from 'pg';
 import { CustodianError } from '@custodian/core/errors';
-import type { AuditRow, HostStore, RequestRow, RequestStatus, SignerRecord, WalletRow } from './store.js';
+import type { HostStore, SignerRecord } from './store.js';
+import { REQUEST_UPDATE_COLUMNS, toApproval, toAudit, toRequest, toSigner, toWallet, type Row } from './store-rows.js';
 
 const SCHEMA = (s: string): string => `
 CREATE SCHEMA IF NOT EXISTS ${s};
@@ -23,39 +24,6 @@ CREATE OR REPLACE FUNCTION ${s}.audit_append_only() RETURNS trigger LANGUAGE plp
 DROP TRIGGER IF EXISTS audit_append_only ON ${s}.audit;
 CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE ON ${s}.audit FOR EACH ROW EXECUTE FUNCTION ${s}.audit_append_only();
 `;
-
-type Row = Record<string, unknown>;
-const str = (v: unknown): string => String(v);
-const optStr = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
-
-function toRequest(r: Row): RequestRow {
-  return {
-    requestId: str(r['request_id']),
-    walletId: str(r['wallet_id']),
-    initiator: str(r['initiator']),
-    proposal: str(r['proposal']),
-    summary: str(r['summary']),
-    txDigest: str(r['tx_digest']),
-    summaryHash: str(r['summary_hash']),
-    decision: str(r['decision']),
-    reasons: str(r['reasons']),
-    status: str(r['status']) as RequestStatus,
-    signedTx: optStr(r['signed_tx']),
-    txHash: optStr(r['tx_hash']),
-    receiptStatus: optStr(r['receipt_status']),
-    error: optStr(r['error']),
-    createdAtMs: Number(r['created_at_ms']),
-    updatedAtMs: Number(r['updated_at_ms']),
-  };
-}
-
-function toWallet(r: Row): WalletRow {
-  return { walletId: str(r['wallet_id']), scheme: str(r['scheme']), signerId: str(r['signer_id']), address: str(r['address']), publicKey: str(r['public_key']), statement: str(r['statement']), createdAtMs: Number(r['created_at_ms']) };
-}
-
-function toAudit(r: Row): AuditRow {
-  return { signerId: str(r['signer_id']), seq: Number(r['seq']), hash: str(r['hash']), kind: str(r['kind']), requestId: optStr(r['request_id']), timeMs: Number(r['time_ms']), entry: str(r['entry']) };
-}
 
 const SCHEMA_NAME_RE = /^[a-z_][a-z0-9_]{0,62}$/;
 
@@ -83,23 +51,14 @@ export async function openPgStore(connectionString: string, schema = 'custodian'
     putManifest: async (hash, version, signedManifest) => void (await q(`INSERT INTO ${t('manifests')} VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, [hash, version, signedManifest])),
     latestManifest: async () => {
       const [r] = await q(`SELECT * FROM ${t('manifests')} ORDER BY version DESC LIMIT 1`);
-      return r ? { hash: str(r['hash']), version: Number(r['version']), signedManifest: str(r['signed_manifest']) } : null;
+      return r ? { hash: String(r['hash']), version: Number(r['version']), signedManifest: String(r['signed_manifest']) } : null;
     },
     upsertSigner: async (s: SignerRecord) =>
       void (await q(
         `INSERT INTO ${t('signers')} VALUES ($1,$2,$3,$4,$5,$6,$7) ON CONFLICT (signer_id) DO UPDATE SET endpoint=EXCLUDED.endpoint, identity_key=EXCLUDED.identity_key, measurement=EXCLUDED.measurement, evidence=EXCLUDED.evidence, nonce=EXCLUDED.nonce, verified_at_ms=EXCLUDED.verified_at_ms`,
         [s.signerId, s.endpoint, s.identityKey, s.measurement, s.evidence, s.nonce, s.verifiedAtMs],
       )),
-    listSigners: async () =>
-      (await q(`SELECT * FROM ${t('signers')} ORDER BY signer_id`)).map((r) => ({
-        signerId: str(r['signer_id']),
-        endpoint: str(r['endpoint']),
-        identityKey: str(r['identity_key']),
-        measurement: str(r['measurement']),
-        evidence: str(r['evidence']),
-        nonce: str(r['nonce']),
-        verifiedAtMs: Number(r['verified_at_ms']),
-      })),
+    listSigners: async () => (await q(`SELECT * FROM ${t('signers')} ORDER BY signer_id`)).map(toSigner),
     putWallet: async (w) => void (await q(`INSERT INTO ${t('wallets')} VALUES ($1,$2,$3,$4,$5,$6,$7)`, [w.walletId, w.scheme, w.signerId, w.address, w.publicKey, w.statement, w.createdAtMs])),
     getWallet: async (id) => {
       const [r] = await q(`SELECT * FROM ${t('wallets')} WHERE wallet_id = $1`, [id]);
@@ -122,11 +81,10 @@ export async function openPgStore(connectionString: string, schema = 'custodian'
         : await q(`SELECT * FROM ${t('requests')} ORDER BY created_at_ms, request_id`)
       ).map(toRequest),
     updateRequest: async (id, patch, nowMs) => {
-      const map: Record<string, string> = { status: 'status', signedTx: 'signed_tx', txHash: 'tx_hash', receiptStatus: 'receipt_status', error: 'error' };
       const cols: string[] = [];
       const vals: unknown[] = [];
       for (const [k, v] of Object.entries(patch)) {
-        const col = map[k];
+        const col = REQUEST_UPDATE_COLUMNS[k];
         if (col && v !== undefined) {
           vals.push(v);
           cols.push(`${col} = $${vals.length}`);
@@ -139,21 +97,13 @@ export async function openPgStore(connectionString: string, schema = 'custodian'
     },
     addApproval: async (a) =>
       void (await q(`INSERT INTO ${t('approvals')} (request_id, operator_id, approval, accepted, code, created_at_ms) VALUES ($1,$2,$3,$4,$5,$6)`, [a.requestId, a.operatorId, a.approval, a.accepted, a.code, a.createdAtMs])),
-    listApprovals: async (id) =>
-      (await q(`SELECT * FROM ${t('approvals')} WHERE request_id = $1 ORDER BY id`, [id])).map((r) => ({
-        requestId: str(r['request_id']),
-        operatorId: str(r['operator_id']),
-        approval: str(r['approval']),
-        accepted: r['accepted'] === true,
-        code: optStr(r['code']),
-        createdAtMs: Number(r['created_at_ms']),
-      })),
+    listApprovals: async (id) => (await q(`SELECT * FROM ${t('approvals')} WHERE request_id = $1 ORDER BY id`, [id])).map(toApproval),
     appendAudit: async (a) => {
       const inserted = await q(`INSERT INTO ${t('audit')} VALUES ($1,$2,$3,$4,$5,$6,$7) ON CONFLICT DO NOTHING RETURNING seq`, [a.signerId, a.seq, a.hash, a.kind, a.requestId, a.timeMs, a.entry]);
       if (inserted.length === 1) return;
       const [existing] = await q(`SELECT hash, entry FROM ${t('audit')} WHERE signer_id = $1 AND seq = $2`, [a.signerId, a.seq]);
       if (existing && existing['hash'] === a.hash) return;
-      throw new CustodianError('E_AUDIT_CONFLICT', `audit position ${a.signerId}#${a.seq} already holds another entry`, { signerId: a.signerId, seq: a.seq, entry: str(existing?.['entry'] ?? '') });
+      throw new CustodianError('E_AUDIT_CONFLICT', `audit position ${a.signerId}#${a.seq} already holds another entry`, { signerId: a.signerId, seq: a.seq, entry: String(existing?.['entry'] ?? '') });
     },
     listAudit: async (filter) =>
       (filter?.requestId

@@ -5,7 +5,8 @@
  */
 import Database from 'better-sqlite3';
 import { CustodianError } from '@custodian/core/errors';
-import type { AuditRow, HostStore, RequestRow, RequestStatus, WalletRow } from './store.js';
+import type { AuditRow, HostStore } from './store.js';
+import { REQUEST_UPDATE_COLUMNS, toApproval, toAudit, toRequest, toSigner, toWallet, type Row } from './store-rows.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS manifests (hash TEXT PRIMARY KEY, version INTEGER NOT NULL UNIQUE, signed_manifest TEXT NOT NULL);
@@ -19,40 +20,6 @@ CREATE INDEX IF NOT EXISTS audit_request ON audit(request_id);
 CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
 `;
-
-type Row = Record<string, unknown>;
-
-const str = (v: unknown): string => String(v);
-const optStr = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
-
-function toRequest(r: Row): RequestRow {
-  return {
-    requestId: str(r['request_id']),
-    walletId: str(r['wallet_id']),
-    initiator: str(r['initiator']),
-    proposal: str(r['proposal']),
-    summary: str(r['summary']),
-    txDigest: str(r['tx_digest']),
-    summaryHash: str(r['summary_hash']),
-    decision: str(r['decision']),
-    reasons: str(r['reasons']),
-    status: str(r['status']) as RequestStatus,
-    signedTx: optStr(r['signed_tx']),
-    txHash: optStr(r['tx_hash']),
-    receiptStatus: optStr(r['receipt_status']),
-    error: optStr(r['error']),
-    createdAtMs: Number(r['created_at_ms']),
-    updatedAtMs: Number(r['updated_at_ms']),
-  };
-}
-
-function toWallet(r: Row): WalletRow {
-  return { walletId: str(r['wallet_id']), scheme: str(r['scheme']), signerId: str(r['signer_id']), address: str(r['address']), publicKey: str(r['public_key']), statement: str(r['statement']), createdAtMs: Number(r['created_at_ms']) };
-}
-
-function toAudit(r: Row): AuditRow {
-  return { signerId: str(r['signer_id']), seq: Number(r['seq']), hash: str(r['hash']), kind: str(r['kind']), requestId: optStr(r['request_id']), timeMs: Number(r['time_ms']), entry: str(r['entry']) };
-}
 
 /** Opens (and migrates) a SQLite host store at `path`. */
 export function openSqliteStore(path: string): HostStore {
@@ -97,19 +64,10 @@ export function openSqliteStore(path: string): HostStore {
     putManifest: async (hash, version, signedManifest) => void q.putManifest.run(hash, version, signedManifest),
     latestManifest: async () => {
       const r = q.latestManifest.get() as Row | undefined;
-      return r ? { hash: str(r['hash']), version: Number(r['version']), signedManifest: str(r['signed_manifest']) } : null;
+      return r ? { hash: String(r['hash']), version: Number(r['version']), signedManifest: String(r['signed_manifest']) } : null;
     },
     upsertSigner: async (s) => void q.upsertSigner.run(s),
-    listSigners: async () =>
-      (q.listSigners.all() as Row[]).map((r) => ({
-        signerId: str(r['signer_id']),
-        endpoint: str(r['endpoint']),
-        identityKey: str(r['identity_key']),
-        measurement: str(r['measurement']),
-        evidence: str(r['evidence']),
-        nonce: str(r['nonce']),
-        verifiedAtMs: Number(r['verified_at_ms']),
-      })),
+    listSigners: async () => (q.listSigners.all() as Row[]).map(toSigner),
     putWallet: async (w) => void q.putWallet.run(w),
     getWallet: async (id) => {
       const r = q.getWallet.get(id) as Row | undefined;
@@ -125,9 +83,8 @@ export function openSqliteStore(path: string): HostStore {
     updateRequest: async (id, patch, nowMs) => {
       const cols: string[] = [];
       const vals: unknown[] = [];
-      const map: Record<string, string> = { status: 'status', signedTx: 'signed_tx', txHash: 'tx_hash', receiptStatus: 'receipt_status', error: 'error' };
       for (const [k, v] of Object.entries(patch)) {
-        const col = map[k];
+        const col = REQUEST_UPDATE_COLUMNS[k];
         if (col && v !== undefined) {
           cols.push(`${col} = ?`);
           vals.push(v);
@@ -138,15 +95,7 @@ export function openSqliteStore(path: string): HostStore {
       db.prepare(`UPDATE requests SET ${cols.join(', ')} WHERE request_id = ?`).run(...vals, id);
     },
     addApproval: async (a) => void q.addApproval.run(a.requestId, a.operatorId, a.approval, a.accepted ? 1 : 0, a.code, a.createdAtMs),
-    listApprovals: async (id) =>
-      (q.listApprovals.all(id) as Row[]).map((r) => ({
-        requestId: str(r['request_id']),
-        operatorId: str(r['operator_id']),
-        approval: str(r['approval']),
-        accepted: r['accepted'] === 1,
-        code: optStr(r['code']),
-        createdAtMs: Number(r['created_at_ms']),
-      })),
+    listApprovals: async (id) => (q.listApprovals.all(id) as Row[]).map(toApproval),
     appendAudit: async (a) => appendAudit(a),
     listAudit: async (filter) =>
       ((filter?.requestId ? q.listAuditByRequest.all(filter.requestId) : filter?.signerId ? q.listAuditBySigner.all(filter.signerId) : q.listAudit.all()) as Row[]).map(toAudit),
