@@ -13,7 +13,7 @@
  * knowledge and rogue keys (B28, E_DKG_POK_INVALID), equivocation (F05),
  * shares against commitments (E_DKG_SHARE_INVALID).
  */
-import type { DKG_Round1, DKG_Secret } from '@noble/curves/abstract/frost.js';
+import type { DKG_Round1, DKG_Round2, DKG_Secret, Key } from '@noble/curves/abstract/frost.js';
 import type { Random } from '@custodian/core/clock';
 import { Secret } from '@custodian/core/secret';
 import { broadcastSignedBytes, type BroadcastAuthenticator } from './broadcast-auth.js';
@@ -65,6 +65,8 @@ export interface DkgState {
   readonly digests: ReadonlyMap<PartyId, string>;
   readonly signatures: ReadonlyMap<PartyId, Uint8Array>;
   readonly secret: Secret<DKG_Secret>;
+  /** Our round-2 shares, computed while checking round 1 and released only after the echo check. */
+  outgoing: Secret<Record<string, DKG_Round2>> | undefined;
   step: 'round1' | 'echoed' | 'shared' | 'done';
 }
 
@@ -114,7 +116,7 @@ function startFrom(cfg: DkgConfig, secret: DKG_Secret, pub: DKG_Round1): { state
   const signature = cfg.authenticator?.sign(broadcastSignedBytes(digest));
   const own: DkgRound1Message = Object.freeze(signature === undefined ? unsigned : { ...unsigned, signature });
   const signatures = new Map<PartyId, Uint8Array>(signature === undefined ? [] : [[cfg.self, signature]]);
-  const state: DkgState = { config: cfg, own, received: new Map(), digests: new Map([[cfg.self, digest]]), signatures, secret: new Secret(secret), step: 'round1' };
+  const state: DkgState = { config: cfg, own, received: new Map(), digests: new Map([[cfg.self, digest]]), signatures, secret: new Secret(secret), outgoing: undefined, step: 'round1' };
   return { state, broadcast: own };
 }
 
@@ -130,14 +132,18 @@ export function dkgEcho(state: DkgState, messages: readonly DkgRound1Message[]):
     checkRound1Message(cfg, m, received);
     received.set(m.from, m);
   }
-  // B28: the library's own PoK check; a failure names each sender it rejects.
+  // B28 and element checks: the library's DKG round 2 validates every
+  // package (encodings, identity, subgroup, PoK) and computes our shares; the
+  // shares stay here until the echo check passes. On failure, name the culprits.
   const suite = frostSuite(cfg.suite);
   const list = [...received.values()];
-  const bad = findBadProofs(suite, cfg.threshold, list.map((m) => toLibraryRound1(cfg, m)));
-  if (bad.length > 0) {
-    const parties = bad.map((i) => list[i]!.from);
-    throw frostError('E_DKG_POK_INVALID', `party ${parties.join(', ')} sent an invalid proof of knowledge`, { sessionId: cfg.sessionId, party: parties[0], parties });
+  let outgoing: Record<string, DKG_Round2>;
+  try {
+    outgoing = suite.frost.DKG.round2(state.secret.expose(), list.map((m) => toLibraryRound1(cfg, m)));
+  } catch {
+    throw round1Culprits(cfg, list);
   }
+  state.outgoing = new Secret(outgoing);
   checkRogueKeys(cfg, [state.own, ...received.values()]);
   const digests = new Map(state.digests);
   const signatures = new Map(state.signatures);
@@ -157,7 +163,8 @@ export function dkgShares(state: DkgState, echoes: readonly EchoMessage[]): DkgS
   const view = cfg.authenticator === undefined ? { digests: state.digests } : { digests: state.digests, signatures: state.signatures, authenticator: cfg.authenticator };
   checkEchoes(cfg.sessionId, ROUND1, cfg.self, cfg.parties, view, echoes);
   const suite = frostSuite(cfg.suite);
-  const out = suite.frost.DKG.round2(state.secret.expose(), [...state.received.values()].map((m) => toLibraryRound1(cfg, m)));
+  const out = state.outgoing?.expose();
+  if (out === undefined) throw new Error('DKG state lost its round-2 shares');
   state.step = 'shared';
   return cfg.parties
     .filter((p) => p !== cfg.self)
@@ -181,11 +188,23 @@ export function dkgFinish(state: DkgState, shares: readonly DkgShareMessage[]): 
     const sender = state.received.get(s.from);
     if (sender === undefined || seen.has(s.from)) throw frostError('E_PARTY_ID_INVALID', `unexpected share from party ${s.from}`, { sessionId: cfg.sessionId, party: s.from });
     seen.add(s.from);
-    checkShareAgainstCommitment(cfg, sender, s);
+    try {
+      suite.group.decodeScalar(s.signingShare.expose(), 'signingShare');
+    } catch {
+      throw frostError('E_DKG_SHARE_INVALID', `party ${s.from} sent a malformed share`, { sessionId: cfg.sessionId, party: s.from });
+    }
   }
   const round1 = [...state.received.values()].map((m) => toLibraryRound1(cfg, m));
   const round2 = shares.map((s) => ({ identifier: libraryIdentifier(suite, s.from), signingShare: Uint8Array.from(s.signingShare.expose()) }));
-  const key = suite.frost.DKG.round3(state.secret.expose(), round1, round2);
+  let key: Key;
+  try {
+    // The library checks every share against its sender's commitment (vss_verify).
+    key = suite.frost.DKG.round3(state.secret.expose(), round1, round2);
+  } catch {
+    // Name the sender(s) whose share fails vss_verify.
+    for (const s of shares) checkShareAgainstCommitment(cfg, state.received.get(s.from)!, s);
+    throw frostError('E_DKG_SHARE_INVALID', 'the DKG shares were refused', { sessionId: cfg.sessionId });
+  }
   suite.frost.DKG.clean(state.secret.expose());
   state.step = 'done';
   let share = fromLibraryKey(cfg.suite, cfg.self, cfg.parties, key);
@@ -209,7 +228,6 @@ function checkRound1Message(cfg: DkgConfig, m: DkgRound1Message, received: Reado
     // B31: a longer vector would silently raise the threshold; a shorter one lower it.
     throw frostError('E_MPC_SHAPE', `party ${from} sent ${Array.isArray(m.commitment) ? m.commitment.length : 'no'} commitments, expected ${cfg.threshold}`, { sessionId: cfg.sessionId, party: from });
   }
-  m.commitment.forEach((c, i) => suite.group.decodeElement(c, `party ${from} commitment[${i}]`));
 }
 
 // B28: a constant-term commitment that cancels another party's (C_j = −C_i), or
@@ -226,6 +244,16 @@ function checkRogueKeys(cfg: DkgConfig, all: readonly DkgRound1Message[]): void 
     }
   }
   if (points.reduce((a, p) => a.add(p), group.zero).is0()) throw frostError('E_DKG_POK_INVALID', 'the group key would be the identity', { sessionId: cfg.sessionId });
+}
+
+// Called only after the library refused the batch: find and name each culprit.
+function round1Culprits(cfg: DkgConfig, list: readonly DkgRound1Message[]): Error {
+  const suite = frostSuite(cfg.suite);
+  for (const m of list) m.commitment.forEach((c, i) => suite.group.decodeElement(c, `party ${m.from} commitment[${i}]`));
+  const bad = findBadProofs(suite, cfg.threshold, list.map((m) => toLibraryRound1(cfg, m)), false);
+  const parties = bad.map((i) => list[i]!.from);
+  if (parties.length === 0) return frostError('E_DKG_POK_INVALID', 'the round-1 messages were refused', { sessionId: cfg.sessionId });
+  return frostError('E_DKG_POK_INVALID', `party ${parties.join(', ')} sent an invalid proof of knowledge`, { sessionId: cfg.sessionId, party: parties[0], parties });
 }
 
 function checkShareAgainstCommitment(cfg: DkgConfig, sender: DkgRound1Message, s: DkgShareMessage): void {

@@ -15,9 +15,9 @@ import type { FrostSuite } from './suite.js';
 const PROBE_ID = FROST_PARTY_ID_MAX + 1;
 const fillerCache = new Map<string, DKG_Round1[]>();
 
-/** Returns the indexes of the packages whose proof of knowledge (or encoding) the library rejects. */
-export function findBadProofs(suite: FrostSuite, threshold: number, packages: readonly DKG_Round1[]): number[] {
-  if (packages.length > 0 && accepts(suite, threshold, packages)) return [];
+/** Returns the indexes of the packages whose proof of knowledge (or encoding) the library rejects; `bulkFirst` tries all at once first. */
+export function findBadProofs(suite: FrostSuite, threshold: number, packages: readonly DKG_Round1[], bulkFirst = true): number[] {
+  if (bulkFirst && packages.length > 0 && accepts(suite, threshold, packages)) return [];
   const bad: number[] = [];
   packages.forEach((p, i) => {
     if (!accepts(suite, threshold, [p])) bad.push(i);
