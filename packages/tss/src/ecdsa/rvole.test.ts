@@ -38,6 +38,19 @@ test('KOS check rejects a receiver that flips one column bit (inconsistent choic
   assert.throws(() => cotSenderRespond(alice, ctx, bad, [1n]), (e) => isCustodianError(e, 'E_MPC_OT_CHECK_FAILED', 'E_MPC_SHAPE'));
 });
 
+test('KOS check rejects a receiver whose column is inconsistent where Δ_i = 1 (honestly computed x̃, t̃)', () => {
+  const { bob, alice } = dealSetup();
+  const i = alice.delta.indexOf(1);
+  const lying = { seeds0: bob.seeds0, seeds1: bob.seeds1.map((s, k) => (k === i ? systemRandom.bytes(32) : s)) };
+  const st = cotReceiverStart(lying, ctx, systemRandom.bytes(MUL_BATCH / 8), systemRandom);
+  assert.throws(() => cotSenderRespond(alice, ctx, st.message, [1n]), (e) => isCustodianError(e, 'E_MPC_OT_CHECK_FAILED'));
+  // Where Δ_i = 0 the same lie is invisible to Alice and harmless (KOS: it only tells Bob one bit of Δ by abort or not).
+  const j = alice.delta.indexOf(0);
+  const harmless = { seeds0: bob.seeds0, seeds1: bob.seeds1.map((s, k) => (k === j ? systemRandom.bytes(32) : s)) };
+  const st2 = cotReceiverStart(harmless, ctx, systemRandom.bytes(MUL_BATCH / 8), systemRandom);
+  assert.doesNotThrow(() => cotSenderRespond(alice, ctx, st2.message, [1n]));
+});
+
 test('OT extension message replayed into another session fails the check (E_MPC_OT_CHECK_FAILED)', () => {
   const { bob, alice } = dealSetup();
   const st = cotReceiverStart(bob, ctx, systemRandom.bytes(MUL_BATCH / 8), systemRandom);
