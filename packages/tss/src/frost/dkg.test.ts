@@ -71,6 +71,11 @@ test('B31 rejects n−2 round-1 messages where n−1 are expected', () => {
   rejects(() => dkgEcho(s[0]!.state, [s[1]!.broadcast]), 'E_MPC_SHAPE');
 });
 
+test('B31 rejects an empty proof-of-knowledge', () => {
+  const s = start();
+  rejects(() => dkgEcho(s[0]!.state, [{ ...s[1]!.broadcast, proofOfKnowledge: new Uint8Array(0) }, s[2]!.broadcast]), 'E_MPC_SHAPE', 2);
+});
+
 test('B29 rejects identifiers 0, q, q+1 (≡ 1), out of range and duplicates', () => {
   const q = frostSuite('frost-ed25519').group.Fn.ORDER;
   for (const bad of [[0, 1, 2], [q, 1, 2], [q + 1n, 2, 3], [1, 2, 70_000], [1, 2, 2], [1, -1, 2]]) {

@@ -71,6 +71,8 @@ export interface DkgState {
 }
 
 const ROUND1 = 'dkg-round1';
+/** Length of a serialised proof of knowledge R ‖ z per suite (BIP340-style x-only R for taproot). */
+const PROOF_BYTES: Readonly<Record<FrostSuiteId, number>> = { 'frost-ed25519': 64, 'frost-secp256k1': 65, 'frost-secp256k1-tr': 64 };
 
 /** Validates a DKG configuration (suite, session, 2 ≤ t ≤ n ≤ max, committee, self in it). */
 export function checkDkgConfig(config: DkgConfig): DkgConfig {
@@ -223,6 +225,10 @@ function checkRound1Message(cfg: DkgConfig, m: DkgRound1Message, received: Reado
   }
   if (cfg.authenticator !== undefined && (m.signature === undefined || !cfg.authenticator.verify(from, broadcastSignedBytes(round1Digest(m)), m.signature))) {
     throw frostError('E_BROADCAST_SIGNATURE_INVALID', `party ${from}'s round-1 message is not signed by it`, { sessionId: cfg.sessionId, party: from });
+  }
+  if (!(m.proofOfKnowledge instanceof Uint8Array) || m.proofOfKnowledge.length !== PROOF_BYTES[cfg.suite]) {
+    // B31: an empty (or truncated) proof is a shape error, before any verification.
+    throw frostError('E_MPC_SHAPE', `party ${from} sent a proof of knowledge of the wrong length`, { sessionId: cfg.sessionId, party: from });
   }
   if (!Array.isArray(m.commitment) || m.commitment.length !== cfg.threshold) {
     // B31: a longer vector would silently raise the threshold; a shorter one lower it.
