@@ -34,3 +34,25 @@ test('F07/F13 refuses a rollback, a fork, a forked extension and another origin'
   assert.throws(() => verifyCheckpointAdvance(cp(t, 10), cp(t, 40, 'other.example/log'), proveConsistency(t, 10, 40)), code('E_CHECKPOINT_ORIGIN'));
   assert.throws(() => verifyCheckpointAdvance(cp(t, 10), cp(t, 10), proveConsistency(t, 5, 10)), code('E_PROOF_INVALID'));
 });
+
+test('F07 an append-only signer persists before signing and refuses a rolled-back or forked checkpoint', async () => {
+  const { AppendOnlySigner } = await import('./append-only-signer.js');
+  const { Ed25519NoteKey } = await import('./ed25519-note-key.js');
+  const { Secret } = await import('@custodian/core/secret');
+  const { encodeCheckpoint } = await import('./checkpoint.js');
+  const key = new Ed25519NoteKey(ORIGIN, new Secret(new Uint8Array(32).fill(3)));
+  const sealed: Checkpoint[] = [];
+  const signer = new AppendOnlySigner(key, null, async (c) => void sealed.push(c));
+  const t = tree(30);
+  const f = tree(30, 4);
+  const text = (tr: MemoryTree, n: number): string => encodeCheckpoint(cp(tr, n));
+  await signer.sign(text(t, 10), []);
+  await signer.sign(text(t, 30), proveConsistency(t, 10, 30));
+  assert.deepEqual(sealed.map((c) => c.size), [10, 30]);
+  await assert.rejects(signer.sign(text(t, 20), []), code('E_CHECKPOINT_ROLLBACK'));
+  await assert.rejects(signer.sign(text(f, 30), []), code('E_CHECKPOINT_FORK'));
+  // Restarted from sealed state: the same refusals hold.
+  const restarted = new AppendOnlySigner(key, sealed[sealed.length - 1]!, async () => undefined);
+  await assert.rejects(restarted.sign(text(f, 30), []), code('E_CHECKPOINT_FORK'));
+  assert.equal(restarted.last?.size, 30);
+});
