@@ -11,7 +11,7 @@ import type { Json } from '@custodian/core/canonical-json';
 import { Fields } from '@custodian/core/fields';
 import { bytesTo0x, bytesToHex, hexToBytes } from '@custodian/core/bytes';
 import { Secret } from '@custodian/core/secret';
-import { APPROVAL_TTL_MAX_MS } from '@custodian/core/limits';
+import { APPROVAL_TTL_MAX_MS, CLOCK_SKEW_MAX_MS } from '@custodian/core/limits';
 import { decodeUnsignedEip1559, eip1559SigningDigest, encodeSignedEip1559, txHash, type Eip1559Tx } from '@custodian/chains/evm/eip1559';
 import { addressFromPublicKey, toChecksumAddress } from '@custodian/chains/evm/address';
 import { verifySimEvidence, appraiseSimClaims } from '@custodian/attestation/sim/sim-evidence';
@@ -23,7 +23,7 @@ import { encodeEnclaveSigned, signStatement, statementHash, SUMMARY_KIND } from 
 import type { RpcPeer } from '@custodian/protocol/frame-rpc';
 import type { Platform } from './platform.js';
 import { seal, unseal } from './sealed-state.js';
-import { decodeState, encodeState, initialState, type EnclaveState, type WalletRecord } from './state.js';
+import { decodeState, encodeState, initialState, type EnclaveState, type SignedRecord, type WalletRecord } from './state.js';
 import { evaluateFirstPolicy, type PolicyDecision } from './first-policy.js';
 import { buildSummary } from './summary.js';
 import { appendAudit } from './audit-writer.js';
@@ -383,9 +383,9 @@ export class Enclave {
       throw new CustodianError('E_SIGNATURE_INVALID_TERMINAL', 'produced signature does not verify; nothing released');
     }
     const signedTx = encodeSignedEip1559(p.tx, { r: sig.r, s: sig.s, yParity: sig.recovery as 0 | 1 });
-    const record = { signedTx: bytesTo0x(signedTx), txHash: bytesTo0x(txHash(signedTx)), audited: false };
+    const record = { signedTx: bytesTo0x(signedTx), txHash: bytesTo0x(txHash(signedTx)), audited: false, atMs: this.platform.nowMs() };
     counted.forEach((a, i) => s.consumedNonces.set(`${ids[i]}:${a.nonce}`, a.expiresAtMs));
-    this.#pruneNonces();
+    this.#prune();
     // Write-ahead: nonces consumed and the signature sealed (unreleased) before anything leaves.
     s.signed.set(p.requestId, record);
     await this.#persist();
@@ -393,7 +393,7 @@ export class Enclave {
   }
 
   /** Appends the decision and release entries durably, then releases the signature. */
-  async #release(peer: RpcPeer, p: CheckedProposal, record: { signedTx: string; txHash: string }, approvers: readonly string[]): Promise<Json> {
+  async #release(peer: RpcPeer, p: CheckedProposal, record: SignedRecord, approvers: readonly string[]): Promise<Json> {
     await this.#audit(peer, 'sign.approved', p.requestId, { approvals: [...approvers], txDigest: bytesTo0x(p.digest), policy: p.decision.decision });
     await this.#audit(peer, 'signature.released', p.requestId, { txHash: record.txHash, from: p.wallet.address, walletId: p.wallet.walletId });
     this.#s().signed.set(p.requestId, { ...record, audited: true });
@@ -401,8 +401,17 @@ export class Enclave {
     return { requestId: p.requestId, signedTx: record.signedTx, txHash: record.txHash, replayed: false };
   }
 
-  #pruneNonces(): void {
+  /**
+   * Bounds the sealed state: consumed nonces are forgotten once their approval
+   * has expired, and signed records once no approval for them can still be
+   * valid (a replay after that cannot gather approvals, so it is refused, not
+   * signed again). Unaudited records are never dropped.
+   */
+  #prune(): void {
     const now = this.platform.nowMs();
-    for (const [k, exp] of this.#s().consumedNonces) if (exp < now - 60_000) this.#s().consumedNonces.delete(k);
+    const s = this.#s();
+    for (const [k, exp] of s.consumedNonces) if (exp < now - CLOCK_SKEW_MAX_MS) s.consumedNonces.delete(k);
+    for (const [k, r] of s.signed) if (r.audited && r.atMs < now - APPROVAL_TTL_MAX_MS - CLOCK_SKEW_MAX_MS) s.signed.delete(k);
   }
+
 }

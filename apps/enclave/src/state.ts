@@ -30,6 +30,8 @@ export interface SignedRecord {
   readonly signedTx: string;
   readonly txHash: string;
   readonly audited: boolean;
+  /** When it was signed; records are kept while its approvals could still be valid. */
+  readonly atMs: number;
 }
 
 /** The whole persistent state. */
@@ -64,7 +66,7 @@ export function encodeState(s: EnclaveState): Uint8Array {
     signedManifest: s.signedManifest ? encodeSignedManifest(s.signedManifest) : null,
     wallets: [...s.wallets.values()].map((w) => ({ walletId: w.walletId, scheme: w.scheme, secretKey: bytesToHex(w.secretKey.expose()), publicKey: bytesToHex(w.publicKey), address: w.address })),
     consumedNonces: [...s.consumedNonces.entries()].map(([k, v]) => [k, v]),
-    signed: [...s.signed.entries()].map(([k, v]) => ({ requestId: k, signedTx: v.signedTx, txHash: v.txHash, audited: v.audited })),
+    signed: [...s.signed.entries()].map(([k, v]) => ({ requestId: k, signedTx: v.signedTx, txHash: v.txHash, audited: v.audited, atMs: v.atMs })),
     audit: { seq: s.audit.seq, headHash: s.audit.headHash },
   };
   return canonicalJsonBytes(json);
@@ -97,7 +99,7 @@ export function decodeState(bytes: Uint8Array, version: bigint): EnclaveState {
     }
     for (const r of f.arr('signed', 10_000_000)) {
       const g = new Fields(r, 'signed');
-      s.signed.set(g.str('requestId', 64), { signedTx: g.str('signedTx', 1 << 20), txHash: g.str('txHash', 66), audited: g.bool('audited') });
+      s.signed.set(g.str('requestId', 64), { signedTx: g.str('signedTx', 1 << 20), txHash: g.str('txHash', 66), audited: g.bool('audited'), atMs: g.int('atMs') });
       g.done();
     }
     const a = f.obj('audit');
