@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { schnorr } from '@noble/curves/secp256k1.js';
 import { hexToBytes } from '@custodian/core/bytes';
+import type { PartyId } from '@custodian/tss/frost/party-id';
 import { tssCommand } from './tss.js';
 
 async function capture(args: string[]): Promise<{ code: number; last: Record<string, unknown> }> {
@@ -49,4 +50,53 @@ test('sign-demo refuses bad usage with exit 2 and a JSON error', async () => {
     assert.equal(code, 2, args.join(' '));
     assert.equal(last['ok'], false);
   }
+});
+
+// How the pieces fit for the lead's wiring: three parties run DKG and signing
+// through an untrusted relay; public messages go through the FROST wire
+// codecs, secret shares are sealed with the HPKE peer channel, and the relay
+// never sees a share in plaintext.
+test('DKG + signing among 3 parties through an untrusted relay with HPKE peer channels', async () => {
+  const { systemRandom } = await import('@custodian/core/clock');
+  const { generatePeerKeyPair } = await import('@custodian/protocol/hpke/peer-key');
+  const { PeerChannel } = await import('@custodian/protocol/hpke/peer-channel');
+  const { dkgEcho, dkgFinish, dkgShares, dkgStart } = await import('@custodian/tss/frost/dkg');
+  const wire = await import('@custodian/tss/frost/wire');
+  const { signLocally } = await import('@custodian/tss/frost/local');
+  const { verifierKeyOf } = await import('@custodian/tss/frost/key-package');
+
+  const parties = [1, 2, 3] as PartyId[];
+  const name = (p: number) => `signer-${p}`;
+  const keys = await Promise.all(parties.map(async () => (await generatePeerKeyPair(systemRandom)).keyPair));
+  const channels = parties.map((p, i) => new PeerChannel({ self: name(p), keyPair: keys[i]!, peers: new Map(parties.filter((q) => q !== p).map((q) => [name(q), keys[q - 1]!.publicKey])) }));
+  const relayLog: Uint8Array[] = [];
+
+  const st = parties.map((self) => dkgStart({ suite: 'frost-ed25519', sessionId: 'relay-dkg', threshold: 2, parties, self }, systemRandom));
+  const r1 = st.map((s) => wire.encodeFrostMessage('frost/dkg-round1', s.broadcast)).map((b) => (relayLog.push(b), wire.decodeFrostMessage(b).message));
+  const echoes = st.map(({ state }) => dkgEcho(state, r1.filter((m) => 'from' in m && m.from !== state.config.self) as Parameters<typeof dkgEcho>[1]));
+  const sealed: { to: PartyId; bytes: Uint8Array }[] = [];
+  const plainShares: string[] = [];
+  for (const [i, { state }] of st.entries()) {
+    for (const m of dkgShares(state, echoes.filter((e) => e.from !== state.config.self))) {
+      plainShares.push(Buffer.from(m.signingShare.expose()).toString('hex'));
+      const bytes = await channels[i]!.seal(name(m.to), 'relay-dkg', wire.encodeShareForSealing('frost/dkg-share', m).expose());
+      relayLog.push(bytes);
+      sealed.push({ to: m.to, bytes });
+    }
+  }
+  const shares = [];
+  for (const [i, { state }] of st.entries()) {
+    const mine = [];
+    for (const s of sealed.filter((x) => x.to === state.config.self)) {
+      const opened = await channels[i]!.open(s.bytes, 'relay-dkg');
+      mine.push(wire.toDkgShareMessage(wire.decodeShareMessage(opened.plaintext, 'frost/dkg-share')));
+    }
+    shares.push(dkgFinish(state, mine));
+  }
+  // the relay saw no DKG share in plaintext
+  const seen = Buffer.concat(relayLog.map((b) => Buffer.from(b))).toString('latin1');
+  assert.equal(plainShares.length, 6);
+  for (const h of plainShares) assert.ok(!seen.includes(h));
+  const sig = await signLocally([shares[0]!, shares[1]!], new TextEncoder().encode('relay'), systemRandom, 'relay-sign');
+  assert.ok(ed25519.verify(sig, new TextEncoder().encode('relay'), verifierKeyOf(shares[0]!.publicPackage)));
 });
