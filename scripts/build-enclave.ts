@@ -6,7 +6,7 @@
  */
 import { build } from 'esbuild';
 import { createHash } from 'node:crypto';
-import { readFileSync, mkdirSync } from 'node:fs';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 
@@ -16,7 +16,8 @@ export const ENCLAVE_BUNDLE = 'dist/enclave/enclave.mjs';
 /** Builds the bundle and returns its measurement (hex SHA-384). */
 export async function buildEnclave(root: string): Promise<string> {
   mkdirSync(join(root, 'dist/enclave'), { recursive: true });
-  await build({
+  const result = await build({
+    write: false,
     absWorkingDir: root,
     entryPoints: ['apps/enclave/src/main.ts'],
     outfile: ENCLAVE_BUNDLE,
@@ -30,7 +31,12 @@ export async function buildEnclave(root: string): Promise<string> {
     charset: 'utf8',
     logLevel: 'warning',
   });
-  return createHash('sha384').update(readFileSync(join(root, ENCLAVE_BUNDLE))).digest('hex');
+  const bytes = result.outputFiles[0]!.contents;
+  // Atomic replace: a signer starting meanwhile measures the old or the new bundle, never half of one.
+  const tmp = join(root, `${ENCLAVE_BUNDLE}.${process.pid}.tmp`);
+  writeFileSync(tmp, bytes);
+  renameSync(tmp, join(root, ENCLAVE_BUNDLE));
+  return createHash('sha384').update(bytes).digest('hex');
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
