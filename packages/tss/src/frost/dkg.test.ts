@@ -186,3 +186,11 @@ test('rejects an unsigned or wrongly signed round-1 message when broadcasts are 
   const s2 = startSigned('dkg-wrongsig');
   rejects(() => dkgEcho(s2[0]!.state, [{ ...s2[1]!.broadcast, signature: s2[2]!.broadcast.signature! }, s2[2]!.broadcast]), 'E_BROADCAST_SIGNATURE_INVALID', 2);
 });
+
+test('rejects an out-of-range share scalar and names the sender', () => {
+  const s = start('frost-secp256k1', 2);
+  const echoes = s.map(({ state }) => dkgEcho(state, s.filter((o) => o.state !== state).map((o) => o.broadcast)));
+  const out = s.flatMap(({ state }) => dkgShares(state, echoes.filter((e) => e.from !== state.config.self)));
+  const toOne = out.filter((m) => m.to === 1).map((m): DkgShareMessage => (m.from === 2 ? { ...m, signingShare: new Secret(new Uint8Array(32).fill(0xff)) } : m));
+  rejects(() => dkgFinish(s[0]!.state, toOne), 'E_DKG_SHARE_INVALID', 2);
+});
