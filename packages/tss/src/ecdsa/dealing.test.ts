@@ -10,6 +10,7 @@ import { inboxOf, runDealing, runKeygen, runOnline, runPresign } from './local-r
 import { EcdsaDealing, type DealingConfig, type PreviousKey } from './dealing.js';
 import type { EcdsaKeyShare } from './key-share.js';
 import type { EcdsaMessage } from './message.js';
+import { testAuthenticators } from './test-auth.js';
 
 const shares = runKeygen(2, 3, systemRandom.bytes(32), systemRandom);
 
@@ -104,13 +105,17 @@ test('L08 rejects a DKG message replayed from another session (E_SESSION_MISMATC
   assert.throws(run, (e) => isCustodianError(e, 'E_SESSION_MISMATCH') && e.detail['culprit'] === '1');
 });
 
-test('F05 a dealer that sends different commitments to different peers is identified (E_BROADCAST_EQUIVOCATION)', () => {
-  const configs = keygenConfigs(2, 3);
+test('F05 a dealer that signs different commitments for different peers is convicted (E_BROADCAST_EQUIVOCATION, both copies as evidence)', () => {
+  const auth = testAuthenticators(3, systemRandom);
+  const configs = keygenConfigs(2, 3).map((c) => ({ ...c, auth: auth.get(BigInt(c.self))! }));
   const sessions = configs.map((c) => new EcdsaDealing(c));
   const twin = new EcdsaDealing(configs[0]!);
   const r1 = [...sessions[0]!.round1().filter((m) => m.to === 2n), ...twin.round1().filter((m) => m.to === 3n), ...sessions.slice(1).flatMap((s) => s.round1())];
   const r2 = sessions.flatMap((s) => s.round2(inboxOf(r1, s.self)));
-  assert.throws(() => sessions[1]!.finish(inboxOf(r2, 2n)), (e) => isCustodianError(e, 'E_BROADCAST_EQUIVOCATION') && e.detail['culprit'] === '1');
+  assert.throws(
+    () => sessions[1]!.finish(inboxOf(r2, 2n)),
+    (e) => isCustodianError(e, 'E_BROADCAST_EQUIVOCATION') && e.detail['culprit'] === '1' && Array.isArray(e.detail['evidence']),
+  );
 });
 
 test('refresh: same public key, new shares, signing still works', () => {

@@ -27,7 +27,7 @@ import { hashTranscript } from './transcript.js';
 import { OT_BASE_COUNT, POINT_BYTES } from './limits.js';
 import { Reader, Writer } from './wire.js';
 import type { EcdsaKeyShare, PairSetup } from './key-share.js';
-import { compareEcho, echoDigest, readEcho, writeEcho } from './echo.js';
+import { BroadcastBook, type BroadcastAuthenticator } from './echo.js';
 import { ROT_REVERSE_BATCH, extensionMessageBytes, rotReverseFinish, rotReverseStart, type CotReceiverSetup, type CotSenderSetup } from './ot-extension.js';
 
 /** Which dealing to run. */
@@ -57,6 +57,8 @@ export interface DealingConfig {
   /** Refresh and reshare: this party's current share, when it deals. */
   readonly share?: EcdsaKeyShare;
   readonly random: Random;
+  /** Identity-key signatures on dealer broadcasts: equivocation then convicts (echo.ts). */
+  readonly auth?: BroadcastAuthenticator;
 }
 
 interface Dealt {
@@ -84,6 +86,7 @@ export class EcdsaDealing {
   readonly #bobSetups = new Map<bigint, CotReceiverSetup>();
   readonly #reverseMessages = new Map<bigint, Uint8Array>();
   #ownShare = 0n;
+  readonly #book: BroadcastBook;
 
   constructor(config: DealingConfig) {
     checkSessionId(config.sessionId);
@@ -98,6 +101,7 @@ export class EcdsaDealing {
       this.#dealers = this.#receivers;
     }
     this.#checkPrevious();
+    this.#book = new BroadcastBook(config.sessionId, 'dkg', 1, this.#dealers, config.auth);
     if (!this.#isDealer() && !this.#isReceiver()) fail('E_PARTY_UNKNOWN', 'this party neither deals nor receives');
   }
 
@@ -175,11 +179,12 @@ export class EcdsaDealing {
     if (this.#phase !== 'new') fail('E_MPC_PHASE', 'round1 was already run');
     this.#phase = 'aborted';
     if (this.#isDealer()) this.#deal();
+    const signature = this.#dealt === undefined ? new Uint8Array(0) : this.#book.own(this.#self, this.#dealt.broadcast);
     const out: EcdsaMessage[] = [];
     for (const j of this.#receivers) {
       if (j === this.#self) continue;
       const w = new Writer();
-      if (this.#dealt !== undefined && this.#poly !== undefined) w.fixed(this.#dealt.broadcast).scalar(evalPolynomial(this.#poly, j));
+      if (this.#dealt !== undefined && this.#poly !== undefined) w.fixed(this.#dealt.broadcast).fixed(signature).scalar(evalPolynomial(this.#poly, j));
       if (this.#isReceiver()) w.fixed(this.#startBaseOts(j));
       out.push({ sessionId: this.#c.sessionId, protocol: 'dkg', round: 1, from: this.#self, to: j, body: w.bytes() });
     }
@@ -216,6 +221,7 @@ export class EcdsaDealing {
       try {
         if (this.#dealers.includes(from)) {
           const dealt = this.#readDealing(from, rd);
+          this.#book.receive(from, dealt.broadcast, rd);
           const share = rd.scalar('share');
           if (!verifyShare(dealt.commitments, this.#self, share)) blame('E_DKG_SHARE_INVALID', from, 'sent a share that does not match its commitments');
           ownShare += share;
@@ -234,7 +240,7 @@ export class EcdsaDealing {
     this.#checkConstants();
     this.#ownShare = ownShare;
     this.#phase = 'round2';
-    const echo = writeEcho(this.#c.sessionId, this.#dealers, (d) => this.#dealings.get(d)!.broadcast);
+    const echo = this.#book.echo();
     return this.#receivers
       .filter((j) => j !== this.#self)
       .map((j) => {
@@ -344,13 +350,11 @@ export class EcdsaDealing {
     this.#phase = 'aborted';
     const peers = this.#receivers.filter((j) => j !== this.#self);
     const bodies = collectRound(inbound, { sessionId: this.#c.sessionId, protocol: 'dkg', round: 2, self: this.#self, peers });
-    const mine = this.#dealers.map((d) => this.#dealings.get(d)!.broadcast);
     const pairs = new Map<bigint, PairSetup>();
     for (const [from, body] of bodies) {
       try {
         const rd = new Reader(body, `dkg round 2 from ${from}`);
-        const theirs = readEcho(rd, this.#dealers.length);
-        compareEcho(this.#dealers, mine.map((b, i) => echoDigest(this.#c.sessionId, this.#dealers[i]!, b)), theirs, from, this.#self);
+        this.#book.check(rd, from, this.#self);
         if (this.#self < from) {
           const reverse = rd.fixed(extensionMessageBytes(ROT_REVERSE_BATCH), 'reverse');
           this.#bobSetups.set(from, rotReverseFinish(this.#aliceSetups.get(from)!, this.#otContext(from, 'reverse'), reverse));

@@ -18,6 +18,7 @@ export type EcdsaErrorCode =
   | 'E_DKG_SHARE_INVALID'
   | 'E_DKG_PUBLIC_KEY_MISMATCH'
   | 'E_BROADCAST_EQUIVOCATION'
+  | 'E_BROADCAST_SIGNATURE_INVALID'
   | 'E_MPC_OT_CHECK_FAILED'
   | 'E_MPC_PROOF_INVALID'
   | 'E_MPC_COMMITMENT_INVALID'
@@ -35,9 +36,9 @@ export function blame(code: EcdsaErrorCode, culprit: bigint, message: string, de
   throw new CustodianError(code, `party ${culprit}: ${message}`, { ...detail, culprit: culprit.toString() });
 }
 
-/** The error `e` with `culprit` added when it is a CustodianError that names none (a peer's malformed message). */
+/** The error `e` with `culprit` added when it is a CustodianError that names neither a culprit nor suspects (a peer's malformed message). */
 export function withCulprit(e: unknown, culprit: bigint): unknown {
-  if (e instanceof CustodianError && e.detail['culprit'] === undefined) {
+  if (e instanceof CustodianError && e.detail['culprit'] === undefined && e.detail['suspects'] === undefined) {
     return new CustodianError(e.code, `party ${culprit}: ${e.message}`, { ...e.detail, culprit: culprit.toString() });
   }
   return e;

@@ -6,6 +6,7 @@ import { systemRandom } from '@custodian/core/clock';
 import { isCustodianError } from '@custodian/core/errors';
 import { inboxOf, runOnline, runPresign } from './local-run.js';
 import { dealKeySharesForTests } from './trusted-dealer.js';
+import { testAuthenticators } from './test-auth.js';
 import { EcdsaPresignSession } from './sign.js';
 import { pointToBytes } from './group.js';
 
@@ -123,19 +124,58 @@ test('a multiplication input inconsistent with the key share is refused (E_MPC_P
   assert.throws(() => sessions[1]!.finish(tampered), (e) => isCustodianError(e, 'E_MPC_PROOF_INVALID') && e.detail['culprit'] === '1');
 });
 
-test('F05 a party that sends different commitments to different peers is identified (E_BROADCAST_EQUIVOCATION)', () => {
+const sh3 = dealKeySharesForTests(3, 3, systemRandom);
+
+/** Pre-signing among 1, 2, 3 where party 1 shows party 3 another commitment; returns party 2's finish. */
+function equivocate(auth: ReturnType<typeof testAuthenticators> | undefined, forgeEchoOf3 = false): () => void {
   const signers = [1n, 2n, 3n];
-  const sh = dealKeySharesForTests(3, 3, systemRandom);
   const sid = systemRandom.bytes(32);
-  const sessions = signers.map((id) => new EcdsaPresignSession(sh.get(id)!, { sessionId: sid, signers, random: systemRandom }));
-  const r1 = sessions.flatMap((s) => s.round1()).map((m) => {
-    if (m.from !== 1n || m.to !== 3n) return m;
+  const sessions = signers.map((id) => new EcdsaPresignSession(sh3.get(id)!, { sessionId: sid, signers, random: systemRandom, ...(auth ? { auth: auth.get(id)! } : {}) }));
+  const twin = new EcdsaPresignSession(sh3.get(1n)!, { sessionId: sid, signers, random: systemRandom, ...(auth ? { auth: auth.get(1n)! } : {}) });
+  const twinR1 = twin.round1();
+  const r1 = sessions.flatMap((s) => s.round1()).map((m) => (!forgeEchoOf3 && m.from === 1n && m.to === 3n ? twinR1.find((t) => t.to === 3n)! : m));
+  let r2 = sessions.flatMap((s, i) => (i === 0 ? [] : s.round2(inboxOf(r1, signers[i]!))));
+  r2 = [...r2, ...sessions[0]!.round2(inboxOf(r1, 1n))];
+  if (forgeEchoOf3) {
+    // Party 3 lies about party 1's commitment in its echo to party 2 (no equivocation by 1 this time).
+    r2 = r2.map((m) => {
+      if (m.from !== 3n || m.to !== 2n) return m;
+      const body = m.body.slice();
+      body[2 + 2 + 5]! ^= 1; // first echoed broadcast (party 1's commitment), after count and its length
+      return { ...m, body };
+    });
+  }
+  return () => sessions[1]!.finish(inboxOf(r2, 2n));
+}
+
+test('F05 with identity keys: a signer that signs two commitments for one round is convicted, with both signed copies as evidence', () => {
+  assert.throws(equivocate(testAuthenticators(3, systemRandom)), (e) => {
+    return isCustodianError(e, 'E_BROADCAST_EQUIVOCATION') && e.detail['culprit'] === '1' && Array.isArray(e.detail['evidence']) && (e.detail['evidence'] as unknown[]).length === 2;
+  });
+});
+
+test('F05 with identity keys: an echo of a broadcast its sender never signed convicts the echoer, not the sender', () => {
+  assert.throws(equivocate(testAuthenticators(3, systemRandom), true), (e) => isCustodianError(e, 'E_BROADCAST_EQUIVOCATION') && e.detail['culprit'] === '3');
+});
+
+test('a broadcast whose identity-key signature does not verify is refused (E_BROADCAST_SIGNATURE_INVALID)', () => {
+  const auth = testAuthenticators(2, systemRandom);
+  const sid = systemRandom.bytes(32);
+  const a = new EcdsaPresignSession(shares.get(1n)!, { sessionId: sid, signers: [1n, 2n], random: systemRandom, auth: auth.get(1n)! });
+  const b = new EcdsaPresignSession(shares.get(2n)!, { sessionId: sid, signers: [1n, 2n], random: systemRandom, auth: auth.get(2n)! });
+  b.round1();
+  const bad = a.round1().map((m) => {
     const body = m.body.slice();
-    body[0]! ^= 1; // party 1 shows party 3 another commitment
+    body[32 + 10]! ^= 1; // inside the signature that follows the 32-byte commitment
     return { ...m, body };
   });
-  const r2 = sessions.flatMap((s, i) => s.round2(inboxOf(r1, signers[i]!)));
-  assert.throws(() => sessions[1]!.finish(inboxOf(r2, 2n)), (e) => isCustodianError(e, 'E_BROADCAST_EQUIVOCATION') && e.detail['culprit'] === '1');
+  assert.throws(() => b.round2(bad), (e) => isCustodianError(e, 'E_BROADCAST_SIGNATURE_INVALID') && e.detail['culprit'] === '1');
+});
+
+test('F05 without identity keys: an equivocation about a third party names two suspects and blames nobody outright', () => {
+  assert.throws(equivocate(undefined), (e) => {
+    return isCustodianError(e, 'E_BROADCAST_EQUIVOCATION') && e.detail['culprit'] === undefined && JSON.stringify(e.detail['suspects']) === '["1","3"]';
+  });
 });
 
 test('F06 a signature that fails to verify is terminal: E_SIGNATURE_INVALID_TERMINAL, key frozen, no retry', () => {

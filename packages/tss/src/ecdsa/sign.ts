@@ -13,7 +13,7 @@
  * χ·pk_j − Γ^v = d^v·G.
  *
  *   round 1: Com(R_i), RVOLE first message as Bob               (to each j)
- *   round 2: echo of all commitments, decommitment of R_i,
+ *   round 2: echo of all commitments (signed when an authenticator is given), decommitment of R_i,
  *            RVOLE answer as Alice, Γ^u, Γ^v, ψ_{i,j}            (to each j)
  *   → pre-signature (R, u_i, v_i, φ_i); message independent
  *   round 3 (online): u_i, w_i                                   (to each j)
@@ -30,7 +30,7 @@ import { lagrangeAtZero, normalizePartyIds, partyIdBytes } from './party-id.js';
 import { hashTranscript } from './transcript.js';
 import { Reader, Writer } from './wire.js';
 import { RVOLE_ALICE_MESSAGE_BYTES, RVOLE_BOB_MESSAGE_BYTES, rvoleAliceRespond, rvoleBobFinish, rvoleBobStart, type RvoleBobState } from './rvole.js';
-import { compareEcho, readEcho } from './echo.js';
+import { BroadcastBook, type BroadcastAuthenticator } from './echo.js';
 import { assertNotFrozen, type EcdsaKeyShare } from './key-share.js';
 
 /** Configuration of one signing session. */
@@ -40,6 +40,8 @@ export interface SignConfig {
   /** The signing set: exactly `threshold` committee members, including this party. */
   readonly signers: readonly (bigint | number)[];
   readonly random: Random;
+  /** Identity-key signatures on broadcast values: equivocation then convicts (echo.ts). */
+  readonly auth?: BroadcastAuthenticator;
 }
 
 /** A verified secp256k1 ECDSA signature. */
@@ -84,6 +86,7 @@ export class EcdsaPresignSession {
   #R: PointT = Point.ZERO;
   #salt: Uint8Array = new Uint8Array(0);
   #com: Uint8Array = new Uint8Array(0);
+  readonly #book: BroadcastBook;
 
   constructor(share: EcdsaKeyShare, config: SignConfig) {
     assertNotFrozen(share);
@@ -98,6 +101,7 @@ export class EcdsaPresignSession {
       if (!share.parties.includes(j)) fail('E_PARTY_UNKNOWN', `signer ${j} is not in the committee`, { party: j.toString() });
     }
     if (!this.#signers.includes(this.#self)) fail('E_PARTY_UNKNOWN', 'this party is not in the signing set');
+    this.#book = new BroadcastBook(this.#sid, 'sign', 1, this.#signers, config.auth);
     for (const j of this.#signers) {
       if (j === this.#self) continue;
       // Public values: variable-time multiplication is fine here.
@@ -129,11 +133,12 @@ export class EcdsaPresignSession {
     this.#R = G.multiply(this.#r);
     this.#salt = this.#random.bytes(SALT_BYTES);
     this.#com = this.#commit(this.#self, pointToBytes(this.#R), this.#salt);
+    const comSignature = this.#book.own(this.#self, this.#com);
     const out: EcdsaMessage[] = [];
     for (const peer of this.#peers.values()) {
       const bob = rvoleBobStart(secret.pairs.get(peer.id)!.bob, this.#pairContext(peer.id, this.#self), this.#random);
       peer.bob = bob.state;
-      out.push(this.#msg(1, peer.id, new Writer().fixed(this.#com).fixed(bob.message).bytes()));
+      out.push(this.#msg(1, peer.id, new Writer().fixed(this.#com).fixed(comSignature).fixed(bob.message).bytes()));
     }
     this.#phase = 'round1';
     return out;
@@ -151,6 +156,7 @@ export class EcdsaPresignSession {
       try {
         const rd = new Reader(body, `sign round 1 from ${from}`);
         peer.com = rd.fixed(COM_BYTES, 'commitment');
+        this.#book.receive(from, peer.com, rd);
         const bobMessage = rd.fixed(RVOLE_BOB_MESSAGE_BYTES, 'rvole');
         rd.end();
         const { c, message } = rvoleAliceRespond(secret.pairs.get(from)!.alice, this.#pairContext(this.#self, from), bobMessage, [this.#r, this.#sk], this.#random);
@@ -162,9 +168,7 @@ export class EcdsaPresignSession {
       }
     }
     this.#phase = 'round2';
-    const echo = new Writer().count(this.#signers.length);
-    for (const s of this.#signers) echo.fixed(s === this.#self ? this.#com : this.#peers.get(s)!.com!);
-    const echoBytes = echo.bytes();
+    const echoBytes = this.#book.echo();
     return [...this.#peers.values()].map((peer) => {
       const w = new Writer().fixed(echoBytes).point(this.#R).fixed(this.#salt).fixed(answers.get(peer.id)!);
       w.point(mulBase(peer.cu!)).point(mulBase(peer.cv!)).scalar(mod(this.#phi - peer.bob!.b));
@@ -177,7 +181,6 @@ export class EcdsaPresignSession {
     if (this.#phase !== 'round2') fail('E_MPC_PHASE', 'finish runs once, after round2');
     this.#phase = 'aborted';
     const bodies = collectRound(inbound, { sessionId: this.#sid, protocol: 'sign', round: 2, self: this.#self, peers: [...this.#peers.keys()] });
-    const myComs = this.#signers.map((s) => (s === this.#self ? this.#com : this.#peers.get(s)!.com!));
     let R = this.#R;
     let u = mod(this.#r * this.#phi);
     let v = mod(this.#sk * this.#phi);
@@ -185,7 +188,7 @@ export class EcdsaPresignSession {
       const peer = this.#peers.get(from)!;
       try {
         const rd = new Reader(body, `sign round 2 from ${from}`);
-        compareEcho(this.#signers, myComs, readEcho(rd, this.#signers.length), from, this.#self);
+        this.#book.check(rd, from, this.#self);
         const Rj = rd.point('R');
         if (!equalBytes(this.#commit(from, pointToBytes(Rj), rd.fixed(SALT_BYTES, 'salt')), peer.com!)) {
           blame('E_MPC_COMMITMENT_INVALID', from, 'opened its commitment to a different R');
