@@ -33,7 +33,11 @@ export function inv(a: bigint): bigint {
 
 /** Big-endian unsigned integer of `bytes`. */
 export function bytesToBig(bytes: Uint8Array): bigint {
-  return bytes.length === 0 ? 0n : BigInt('0x' + bytesToHex(bytes));
+  if (bytes.length % 8 !== 0) return bytes.length === 0 ? 0n : BigInt('0x' + bytesToHex(bytes));
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let acc = 0n;
+  for (let off = 0; off < bytes.length; off += 8) acc = (acc << 64n) | view.getBigUint64(off);
+  return acc;
 }
 
 /** 32-byte big-endian encoding of a scalar in [0, q). */
@@ -58,10 +62,10 @@ export function randomScalar(random: Random): bigint {
   }
 }
 
-/** `count` scalars from 48-byte chunks of `bytes` (RFC 9380 hash_to_field style reduction). */
-export function scalarsFromUniform(bytes: Uint8Array, count: number): bigint[] {
+/** `count` scalars from `chunk`-byte pieces of `bytes` (RFC 9380 hash_to_field style: 48 bytes, bias < 2^-128). */
+export function scalarsFromUniform(bytes: Uint8Array, count: number, chunk = 48): bigint[] {
   const out: bigint[] = [];
-  for (let i = 0; i < count; i++) out.push(mod(bytesToBig(bytes.subarray(48 * i, 48 * i + 48))));
+  for (let i = 0; i < count; i++) out.push(mod(bytesToBig(bytes.subarray(chunk * i, chunk * i + chunk))));
   return out;
 }
 

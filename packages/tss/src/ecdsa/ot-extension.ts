@@ -21,14 +21,17 @@
  */
 import type { Random } from '@custodian/core/clock';
 import { assert } from '@custodian/core/errors';
-import { equalBytes } from '@custodian/core/bytes';
+import { equalBytes, utf8 } from '@custodian/core/bytes';
+import { shake128 } from '@noble/hashes/sha3.js';
 import { fail } from './errors.js';
 import { gfBitSum, gfColumnSum, gfFromBytes, gfMul, gfToBytes } from './gf128.js';
 import { MUL_BATCH, OT_BASE_COUNT, OT_EXT_PAD, SCALAR_BYTES } from './limits.js';
-import { expandTranscript, hashTranscript } from './transcript.js';
+import { encodeParts, expandTranscript, hashTranscript } from './transcript.js';
 import { mod, scalarFromBytes, scalarToBytes, scalarsFromUniform } from './group.js';
 
 const NONCE_BYTES = 32;
+const ROW_LABEL = utf8('custodian/ecdsa/kos/row/v2');
+const ROW_SCALAR_BYTES = 40;
 /** Bytes of Bob's extension message for `batch` OTs: nonce, κ columns, x̃, t̃. */
 export function extensionMessageBytes(batch: number): number {
   return NONCE_BYTES + OT_BASE_COUNT * columnBytes(batch) + 32;
@@ -90,8 +93,14 @@ function transpose(columns: readonly Uint8Array[], rows: number): Uint8Array[] {
   return out;
 }
 
+/**
+ * Correlation-robust hash of row j to W scalars: SHAKE128 (128-bit security,
+ * the level of the OT layer) with 40-byte pieces (bias < 2^-190), so that
+ * W = 4 fits one Keccak permutation.
+ */
 function rowScalars(ctx: Uint8Array, j: number, row: Uint8Array, width: number): bigint[] {
-  return scalarsFromUniform(expandTranscript(48 * width, 'custodian/ecdsa/kos/row/v1', ctx, u32(j), row), width);
+  const input = encodeParts([ROW_LABEL, ctx, u32(j), row]);
+  return scalarsFromUniform(shake128(input, { dkLen: ROW_SCALAR_BYTES * width }), width, ROW_SCALAR_BYTES);
 }
 
 /** The binding context of one extension: session, pair, direction and Bob's nonce. */
