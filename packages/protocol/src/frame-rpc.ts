@@ -95,34 +95,65 @@ export class RpcPeer {
   }
 
   #onFrame(frame: Buffer): void {
-    let f: Fields;
+    let msg: { id: number; op: string; body: Json } | { id: number; ok: boolean; body: Json; error: Json };
     try {
-      f = new Fields(parseJson(frame, FRAME_BYTES_MAX), 'frame');
+      msg = decodeFrame(frame);
     } catch {
+      // attacker-controlled: a frame that does not decode ends the connection, never the process.
       this.socket.destroy();
+      this.#fail(new CustodianError('E_FRAME_INVALID', 'peer sent a malformed frame'));
       return;
     }
-    const id = f.int('id');
-    const op = f.optStr('op', 64);
-    if (op !== undefined) {
-      const body = f.raw('body');
-      this.handler(op, body, this).then(
+    if ('op' in msg) {
+      const { id } = msg;
+      let answer: Promise<Json>;
+      try {
+        answer = this.handler(msg.op, msg.body, this);
+      } catch (e) {
+        answer = Promise.reject(e);
+      }
+      answer.then(
         (res) => this.#send({ id, ok: true, body: res }),
         (e: unknown) => this.#send({ id, ok: false, error: errorJson(e) }),
-      );
+      ).catch(() => this.socket.destroy());
       return;
     }
-    const p = this.#pending.get(id);
+    const p = this.#pending.get(msg.id);
     if (!p) return;
-    this.#pending.delete(id);
+    this.#pending.delete(msg.id);
     clearTimeout(p.timer);
-    if (f.bool('ok')) p.resolve(f.raw('body'));
-    else p.reject(errorFromJson(f.raw('error')));
+    if (msg.ok) p.resolve(msg.body);
+    else p.reject(errorFromJson(msg.error));
   }
 }
 
+/** Decodes one frame: a request `{id, op, body}` or a response `{id, ok, body|error}`. */
+function decodeFrame(frame: Uint8Array): { id: number; op: string; body: Json } | { id: number; ok: boolean; body: Json; error: Json } {
+  const f = new Fields(parseJson(frame, FRAME_BYTES_MAX), 'frame');
+  const id = f.int('id');
+  const op = f.optStr('op', 64);
+  if (op !== undefined) {
+    const body = f.raw('body');
+    f.done();
+    return { id, op, body };
+  }
+  const ok = f.bool('ok');
+  const body = ok ? f.raw('body') : null;
+  const error = ok ? null : f.raw('error');
+  f.done();
+  return { id, ok, body, error };
+}
+
 function errorJson(e: unknown): Json {
-  if (e instanceof CustodianError) return { code: e.code, message: e.message, detail: JSON.parse(JSON.stringify(e.detail)) as Json };
+  if (e instanceof CustodianError) {
+    let detail: Json = {};
+    try {
+      detail = parseJson(JSON.stringify(e.detail, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)));
+    } catch {
+      detail = {};
+    }
+    return { code: e.code, message: e.message, detail };
+  }
   // Never leak internals (stack, secrets) across the boundary.
   return { code: 'E_INTERNAL', message: 'internal error', detail: {} };
 }

@@ -10,6 +10,7 @@ import { canonicalJsonBytes, type Json } from '@custodian/core/canonical-json';
 import { Fields } from '@custodian/core/fields';
 import { bytesToHex } from '@custodian/core/bytes';
 import { MANIFEST_OPERATORS_MAX } from '@custodian/core/limits';
+import { isFullOrderEd25519Key } from '@custodian/core/ed25519-key';
 import { verifyPayload, validateOperatorPublicKey, type OperatorKeyAlg, type OperatorPublicKey, type OperatorKeyPair, signPayload } from './operator-key.js';
 
 /** Payload type of manifests (also the signing domain). */
@@ -67,6 +68,8 @@ export function decodeManifest(payload: Json): Manifest {
   const operators = f.arr('operators', MANIFEST_OPERATORS_MAX).map((o, i) => decodeOperator(o, i));
   const ids = new Set(operators.map((o) => o.id));
   if (ids.size !== operators.length) throw new CustodianError('E_MANIFEST_INVALID', 'operator ids must be unique');
+  // One key is one person: a key listed under two ids would count twice in quorums and approvals.
+  if (new Set(operators.map((o) => bytesToHex(o.publicKey.key))).size !== operators.length) throw new CustodianError('E_MANIFEST_INVALID', 'operator public keys must be unique');
   const q = f.obj('quorum');
   const members = q.arr('members', MANIFEST_OPERATORS_MAX).map((m) => String(m));
   const threshold = q.int('threshold', 1, MANIFEST_OPERATORS_MAX);
@@ -80,6 +83,7 @@ export function decodeManifest(payload: Json): Manifest {
     return m;
   });
   const enclave = { platform: 'sim' as const, measurements, simRoot: e.hex('simRoot', 32) };
+  if (!isFullOrderEd25519Key(enclave.simRoot)) throw new CustodianError('E_MANIFEST_INVALID', 'simRoot is not a valid full-order Ed25519 key');
   e.done();
   const p = f.obj('policy');
   const allowlist = p.arr('allowlist', 10_000).map((a) => {

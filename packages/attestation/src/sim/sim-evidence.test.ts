@@ -63,3 +63,12 @@ test('property: only typed errors escape on mutated evidence', () => {
     { numRuns: 1000 },
   );
 });
+
+test('rejects evidence under a small-order (identity) root, which lenient verification would accept', () => {
+  const identity = new Uint8Array(32);
+  identity[0] = 1;
+  // R = base point, s = 1 satisfies the lenient equation for A = identity whatever the message.
+  const forged = { body: { format: 'custodian-sim-v1', insecure: true, measurement: '01'.repeat(48), reportData: '02'.repeat(64), timestampMs: now }, signature: '5866666666666666666666666666666666666666666666666666666666666666' + '01' + '00'.repeat(31) };
+  const bytes = new TextEncoder().encode(JSON.stringify(forged));
+  assert.throws(() => verifySimEvidence(bytes, { rootPublicKey: identity, nowMs: now }), (e) => isCustodianError(e, 'E_ATTEST_SIGNATURE'));
+});

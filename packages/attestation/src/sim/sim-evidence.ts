@@ -17,6 +17,7 @@ import { canonicalJsonBytes, parseJson } from '@custodian/core/canonical-json';
 import { Fields } from '@custodian/core/fields';
 import { bytesToHex, concatBytes, equalBytes, utf8 } from '@custodian/core/bytes';
 import { Secret } from '@custodian/core/secret';
+import { isFullOrderEd25519Key } from '@custodian/core/ed25519-key';
 
 /** Domain separation for sim evidence signatures. */
 export const SIM_EVIDENCE_DOMAIN = utf8('custodian/sim-evidence/v1\n');
@@ -95,7 +96,8 @@ export function verifySimEvidence(evidence: Uint8Array, opts: SimVerifyOptions):
   if (!equalBytes(canonicalJsonBytes({ body: f.raw('body'), signature: bytesToHex(signature) }), evidence)) {
     attestFail('E_ATTEST_MALFORMED', 'sim evidence is not canonically encoded');
   }
-  if (!ed25519.verify(signature, signed, opts.rootPublicKey)) {
+  // Strict RFC 8032 verification: ZIP-215 leniency would let a small-order root accept forged evidence.
+  if (!isFullOrderEd25519Key(opts.rootPublicKey) || !ed25519.verify(signature, signed, opts.rootPublicKey, { zip215: false })) {
     attestFail('E_ATTEST_SIGNATURE', 'sim evidence is not signed by the pinned sim root');
   }
   const age = opts.nowMs - claims.timestampMs;
