@@ -7,16 +7,12 @@ import { isCustodianError } from '@custodian/core/errors';
 import { mod, mulBase, pointToBytes } from './group.js';
 import { lagrangeAtZero } from './party-id.js';
 import { inboxOf, runDealing, runKeygen, runOnline, runPresign } from './local-run.js';
-import { EcdsaDealing, type DealingConfig, type PreviousKey } from './dealing.js';
+import { EcdsaDealing, previousKeyOf, type DealingConfig } from './dealing.js';
 import type { EcdsaKeyShare } from './key-share.js';
 import type { EcdsaMessage } from './message.js';
 import { testAuthenticators } from './test-auth.js';
 
 const shares = runKeygen(2, 3, systemRandom.bytes(32), systemRandom);
-
-function previousOf(s: EcdsaKeyShare): PreviousKey {
-  return { threshold: s.threshold, parties: s.parties, publicKey: s.publicKey, publicShares: s.publicShares };
-}
 
 function sign(sh: ReadonlyMap<bigint, EcdsaKeyShare>, signers: bigint[]): void {
   const digest = sha256(systemRandom.bytes(16));
@@ -119,7 +115,7 @@ test('F05 a dealer that signs different commitments for different peers is convi
 });
 
 test('refresh: same public key, new shares, signing still works', () => {
-  const prev = previousOf(shares.get(1n)!);
+  const prev = previousKeyOf(shares.get(1n)!);
   const sid = systemRandom.bytes(32);
   const fresh = runDealing(
     [1n, 2n, 3n].map((self) => ({ sessionId: sid, self, mode: 'refresh' as const, threshold: 2, receivers: [1n, 2n, 3n], previous: prev, share: shares.get(self)!, random: systemRandom })),
@@ -132,7 +128,7 @@ test('refresh: same public key, new shares, signing still works', () => {
 });
 
 test('reshare 2-of-3 → 3-of-3 committee {2,3,4} (one member leaves, one joins): same public key, new committee signs', () => {
-  const prev = previousOf(shares.get(1n)!);
+  const prev = previousKeyOf(shares.get(1n)!);
   const sid = systemRandom.bytes(32);
   const dealers = [1n, 3n];
   const receivers = [2n, 3n, 4n];
@@ -156,7 +152,7 @@ test('reshare 2-of-3 → 3-of-3 committee {2,3,4} (one member leaves, one joins)
 });
 
 test('reshare refuses a dealer set below the old threshold (E_THRESHOLD_INVALID)', () => {
-  const prev = previousOf(shares.get(1n)!);
+  const prev = previousKeyOf(shares.get(1n)!);
   assert.throws(
     () => new EcdsaDealing({ sessionId: systemRandom.bytes(32), self: 1n, mode: 'reshare', threshold: 2, receivers: [1n, 4n], dealers: [1n], previous: prev, share: shares.get(1n)!, random: systemRandom }),
     (e) => isCustodianError(e, 'E_THRESHOLD_INVALID'),

@@ -41,6 +41,11 @@ export interface PreviousKey {
   readonly publicShares: ReadonlyMap<bigint, PointT>;
 }
 
+/** The public data of a key share, as a refresh or reshare needs it. */
+export function previousKeyOf(share: EcdsaKeyShare): PreviousKey {
+  return { threshold: share.threshold, parties: share.parties, publicKey: share.publicKey, publicShares: share.publicShares };
+}
+
 /** Configuration of one party's run of the dealing protocol. */
 export interface DealingConfig {
   readonly sessionId: Uint8Array;

@@ -17,7 +17,9 @@ export async function signDemoEcdsa(threshold: number, parties: number, message:
   if (!Number.isSafeInteger(parties) || parties < 2 || parties > PARTIES_MAX) fail('E_MPC_SHAPE', `parties must be between 2 and ${PARTIES_MAX}`, { parties });
   checkThreshold(threshold, parties);
   const shares = runKeygen(threshold, parties, systemRandom.bytes(32), systemRandom);
-  const signers = [...shares.keys()].slice(0, threshold);
+  // Any t parties sign; a random subset shows that any t suffice.
+  const order = [...shares.keys()].map((id) => ({ id, k: bytesToHex(systemRandom.bytes(4)) })).sort((a, b) => a.k.localeCompare(b.k));
+  const signers = order.slice(0, threshold).map((o) => o.id);
   const digest = sha256(message);
   const sig = runOnline(runPresign(shares, signers, systemRandom.bytes(32), systemRandom), digest).get(signers[0]!)!;
   return { groupPublicKey: bytesToHex(pointToBytes(shares.get(signers[0]!)!.publicKey)), signature: bytesToHex(sig.compact) };
