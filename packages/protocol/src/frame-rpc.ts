@@ -146,7 +146,7 @@ function decodeFrame(frame: Uint8Array): { id: number; op: string; body: Json } 
 
 function errorJson(e: unknown): Json {
   if (e instanceof CustodianError) {
-    let detail: Json = {};
+    let detail: Json;
     try {
       detail = parseJson(JSON.stringify(e.detail, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)));
     } catch {
