@@ -129,6 +129,19 @@ test('rejects a replayed approval nonce', async () => {
   await assertRefusalAudited(String(b['requestId']), 'E_APPROVAL_REPLAYED');
 });
 
+test('an approval that lapses before the quorum does not block the request: renewing it gets it signed', async () => {
+  const r = await propose();
+  const id = String(r['requestId']);
+  await d.client.post(`/v1/requests/${id}/approvals`, approvalBody('bob', r, { expiresAtMs: Date.now() + 1500 }));
+  await new Promise((res) => setTimeout(res, 2000));
+  const afterCarol = (await d.client.post(`/v1/requests/${id}/approvals`, approvalBody('carol', r))) as R;
+  assert.equal(afterCarol['status'], 'pending', 'bob’s lapsed approval no longer counts');
+  assert.ok((await auditKinds(id)).some((e) => e.kind === 'approval.invalidated' && e.data['code'] === 'E_APPROVAL_EXPIRED'));
+  await d.client.post(`/v1/requests/${id}/approvals`, approvalBody('bob', r));
+  const done = await waitForStatus(d.client, id, ['confirmed', 'failed']);
+  assert.equal(done['receiptStatus'], 'success');
+});
+
 test('rejects an approval by a key that is not an approver', async () => {
   const r = await propose();
   await refused(d.client.post(`/v1/requests/${String(r['requestId'])}/approvals`, approvalBody('alice', r)), 'E_ROLE_MISSING');
@@ -194,9 +207,10 @@ test('a host that changes the raw transaction after approval gets nothing signed
     // 1. Same proposal, raw bytes swapped: the initiator's signature no longer covers it.
     const tampered = { ...proposal, payload: { ...payload, rawTx: evil } };
     await refused(peer.call('tx.sign', { proposal: tampered, approvals: [bob['approval']!, carol['approval']!] }), 'E_SIGNATURE_INVALID');
-    // 2. Another genuinely proposed transaction, with this request's approvals.
+    // 2. Another genuinely proposed transaction, with this request's approvals: none of them counts.
     const other = await propose();
-    await refused(peer.call('tx.sign', { proposal: other['proposal']!, approvals: [bob['approval']!, carol['approval']!] }), 'E_APPROVAL_REQUEST_MISMATCH');
+    const e = await refused(peer.call('tx.sign', { proposal: other['proposal']!, approvals: [bob['approval']!, carol['approval']!] }), 'E_QUORUM_NOT_MET');
+    assert.equal(e.detail['have'], 0);
     // 3. Too few approvals.
     await refused(peer.call('tx.sign', { proposal, approvals: [bob['approval']!] }), 'E_QUORUM_NOT_MET');
   } finally {

@@ -320,6 +320,20 @@ export class Enclave {
     return a;
   }
 
+  /** The approvals of `list` that still hold, in order, each counted once per operator. */
+  #validApprovals(p: CheckedProposal, m: Manifest, list: readonly SignedRequest[]): { operatorId: string; payload: ApprovalPayload }[] {
+    const out: { operatorId: string; payload: ApprovalPayload }[] = [];
+    for (const r of list) {
+      try {
+        const payload = this.#checkApproval(p, m, r, out.map((x) => x.payload), out.map((x) => x.operatorId));
+        out.push({ operatorId: r.operatorId, payload });
+      } catch (e) {
+        if (!isCustodianError(e)) throw e;
+      }
+    }
+    return out;
+  }
+
   async #checkApprovalOp(body: Json, peer: RpcPeer): Promise<Json> {
     const m = this.#manifest();
     const f = new Fields(body, 'approval.check');
@@ -334,9 +348,11 @@ export class Enclave {
     if (p.decision.decision === 'deny') {
       return this.#refuse(peer, 'approval.rejected', p.requestId, new CustodianError('E_REQUEST_DENIED', `request was denied by policy: ${p.decision.reasons.join('; ')}`), { operatorId: approval.operatorId });
     }
+    // Only approvals that still hold count as "already given" (an expired one may be renewed).
+    const still = this.#validApprovals(p, m, prior);
     let a: ApprovalPayload;
     try {
-      a = this.#checkApproval(p, m, approval, prior.map((x) => decodeApproval(x.payload)), prior.map((x) => x.operatorId));
+      a = this.#checkApproval(p, m, approval, still.map((x) => x.payload), still.map((x) => x.operatorId));
     } catch (e) {
       return this.#refuse(peer, 'approval.rejected', p.requestId, e, { operatorId: approval.operatorId });
     }
@@ -368,9 +384,16 @@ export class Enclave {
     const ids: string[] = [];
     try {
       if (p.decision.decision === 'deny') throw new CustodianError(p.decision.code ?? 'E_POLICY_DENIED', p.decision.reasons.join('; '));
+      // An approval that no longer holds (expired, revoked, replayed) is skipped and audited, not fatal:
+      // one stale approval must not block a request that has enough valid ones.
       for (const r of approvals) {
-        counted.push(this.#checkApproval(p, m, r, counted, ids));
-        ids.push(r.operatorId);
+        try {
+          counted.push(this.#checkApproval(p, m, r, counted, ids));
+          ids.push(r.operatorId);
+        } catch (e) {
+          if (!isCustodianError(e)) throw e;
+          await this.#audit(peer, 'approval.invalidated', p.requestId, { operatorId: r.operatorId, code: e.code, reason: e.message });
+        }
       }
       const need = p.decision.requiredApprovals.count;
       if (counted.length < need) throw new CustodianError('E_QUORUM_NOT_MET', `${counted.length} valid approval(s) of ${need} required from ${p.decision.requiredApprovals.group}`, { have: counted.length, need });

@@ -7,6 +7,14 @@ import { bytesTo0x } from '@custodian/core/bytes';
 import type { Eip1559Tx } from '@custodian/chains/evm/eip1559';
 import type { ManifestPolicy } from '@custodian/protocol/manifest';
 
+/** Largest gas limit accepted (a block's gas target is far below). */
+export const GAS_LIMIT_MAX = 30_000_000n;
+
+/** The most a transaction can take from the wallet: value plus maxFeePerGas × gasLimit. */
+export function maxTotalCostWei(tx: Eip1559Tx): bigint {
+  return tx.value + tx.maxFeePerGas * tx.gasLimit;
+}
+
 /** A policy outcome with reasons an operator understands. */
 export interface PolicyDecision {
   readonly decision: 'deny' | 'needs-approval' | 'allow';
@@ -23,8 +31,15 @@ export function evaluateFirstPolicy(tx: Eip1559Tx, policy: ManifestPolicy, chain
   if (tx.to === null) return deny('E_POLICY_DENIED', 'contract creation is not allowed');
   const to = bytesTo0x(tx.to);
   if (!policy.allowlist.includes(to)) return deny('E_DESTINATION_NOT_ALLOWED', `destination ${to} is not on the allowlist`);
-  if (tx.value > policy.maxValueWei) return deny('E_AMOUNT_OVER_LIMIT', `value ${tx.value} wei exceeds the per-transaction limit of ${policy.maxValueWei} wei`);
+  if (tx.maxPriorityFeePerGas > tx.maxFeePerGas) return deny('E_FEE_INVALID', 'priority fee exceeds the maximum fee per gas');
+  if (tx.gasLimit > GAS_LIMIT_MAX) return deny('E_FEE_INVALID', `gas limit ${tx.gasLimit} exceeds ${GAS_LIMIT_MAX}`);
+  // Fees are value too: the limit bounds the most this transaction can take from the wallet.
+  const maxCost = maxTotalCostWei(tx);
+  if (maxCost > policy.maxValueWei) {
+    return deny('E_AMOUNT_OVER_LIMIT', `value ${tx.value} wei plus maximum fee ${tx.maxFeePerGas * tx.gasLimit} wei exceeds the per-transaction limit of ${policy.maxValueWei} wei`);
+  }
   if (tx.data.length > 0) return deny('E_POLICY_DENIED', 'contract calls are not allowed by the first policy');
+  if (tx.accessList.length > 0) return deny('E_POLICY_DENIED', 'access lists are not allowed by the first policy');
   if (required.count === 0) return { decision: 'allow', code: null, reasons: ['within limits, destination allowlisted'], requiredApprovals: required };
   return { decision: 'needs-approval', code: null, reasons: [`needs ${required.count} approval(s) from group ${required.group}, initiator excluded`], requiredApprovals: required };
 }

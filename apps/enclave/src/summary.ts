@@ -9,7 +9,7 @@ import type { Json } from '@custodian/core/canonical-json';
 import { keccak_256 } from '@noble/hashes/sha3.js';
 import type { Eip1559Tx } from '@custodian/chains/evm/eip1559';
 import { toChecksumAddress } from '@custodian/chains/evm/address';
-import type { PolicyDecision } from './first-policy.js';
+import { maxTotalCostWei, type PolicyDecision } from './first-policy.js';
 
 /** Formats wei as ether with all significant decimals. */
 export function formatEther(wei: bigint): string {
@@ -37,7 +37,8 @@ export function buildSummary(i: SummaryInput): Json {
   const needs = i.decision.decision === 'needs-approval' ? '' : ` — ${i.decision.reasons.join('; ')}`;
   const text =
     `Send ${formatEther(i.tx.value)} ETH (${i.tx.value} wei) from ${i.from} to ${to ?? '(contract creation)'} on chain ${i.tx.chainId}, ` +
-    `account nonce ${i.tx.nonce}, gas limit ${i.tx.gasLimit}, max fee ${i.tx.maxFeePerGas} wei/gas, ${i.tx.data.length} bytes of data. ` +
+    `account nonce ${i.tx.nonce}, gas limit ${i.tx.gasLimit}, max fee ${i.tx.maxFeePerGas} wei/gas (priority ${i.tx.maxPriorityFeePerGas}), ` +
+    `at most ${formatEther(maxTotalCostWei(i.tx))} ETH in total with fees, ${i.tx.data.length} bytes of data, ${i.tx.accessList.length} access-list entries. ` +
     `Policy: ${i.decision.decision}${needs}${i.decision.decision === 'needs-approval' ? ` — ${i.decision.reasons.join('; ')}` : ''}.`;
   return {
     type: 'custodian.tx-summary.v1',
@@ -55,6 +56,8 @@ export function buildSummary(i: SummaryInput): Json {
     gasLimit: i.tx.gasLimit.toString(),
     maxFeePerGas: i.tx.maxFeePerGas.toString(),
     maxPriorityFeePerGas: i.tx.maxPriorityFeePerGas.toString(),
+    maxTotalCostWei: maxTotalCostWei(i.tx).toString(),
+    accessListEntries: i.tx.accessList.length,
     dataBytes: i.tx.data.length,
     dataHash: bytesTo0x(keccak_256(i.tx.data)),
     txDigest: bytesTo0x(i.txDigest),

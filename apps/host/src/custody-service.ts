@@ -14,7 +14,7 @@ import { decodeTxProposal, decodeWalletCreate } from '@custodian/protocol/payloa
 import { decodeEnclaveSigned, encodeEnclaveSigned, SUMMARY_KIND, verifyStatement } from '@custodian/protocol/enclave-signed';
 import type { EthRpc } from './eth-rpc.js';
 import type { SignerLink } from './signer-link.js';
-import type { HostStore, RequestRow, SignerRecord } from './store.js';
+import type { ApprovalRow, HostStore, RequestRow, SignerRecord } from './store.js';
 
 /** How often a broadcast transaction's receipt is polled. */
 export const RECEIPT_POLL_MS = 250;
@@ -72,6 +72,13 @@ export class CustodyService {
     }
     for (const r of [...(await this.store.listRequests({ status: 'signed' })), ...(await this.store.listRequests({ status: 'broadcast' }))]) {
       void this.#broadcast(r.requestId);
+    }
+    // A host that stopped between the last approval and recording the signature finishes the job
+    // (the enclave answers a repeated tx.sign with the same signed transaction).
+    for (const r of await this.store.listRequests({ status: 'pending' })) {
+      const view = await this.view(r);
+      if ((await this.#acceptedApprovals(r.requestId)).length < view.approvalsNeeded) continue;
+      await this.#serial(r.requestId, () => this.#trySign(r)).catch((e: unknown) => this.log(`resuming ${r.requestId.slice(0, 12)}…: ${(e as Error).message}`));
     }
   }
 
@@ -204,7 +211,7 @@ export class CustodyService {
       const r = await this.#request(requestId);
       const wallet = (await this.store.getWallet(r.walletId))!;
       const link = this.#link(wallet.signerId);
-      const prior = (await this.store.listApprovals(requestId)).filter((a) => a.accepted).map((a) => parseJson(a.approval));
+      const prior = (await this.#acceptedApprovals(requestId)).map((a) => parseJson(a.approval));
       try {
         await link.call('approval.check', { proposal: parseJson(r.proposal), approval: encodeSignedRequest(approval), prior });
       } catch (e) {
@@ -215,9 +222,16 @@ export class CustodyService {
       }
       await this.store.addApproval({ requestId, operatorId: approval.operatorId, approval: JSON.stringify(encodeSignedRequest(approval)), accepted: true, code: null, createdAtMs: this.clock.nowMs() });
       const view = await this.view(r);
-      if (r.status === 'pending' && view.approvals.filter((a) => a.accepted).length >= view.approvalsNeeded) await this.#sign(r);
+      if (r.status === 'pending' && (await this.#acceptedApprovals(requestId)).length >= view.approvalsNeeded) await this.#trySign(r);
       return this.view(await this.#request(requestId));
     });
+  }
+
+  /** Accepted approvals, the latest per operator (a renewed approval supersedes an expired one). */
+  async #acceptedApprovals(requestId: string): Promise<ApprovalRow[]> {
+    const latest = new Map<string, ApprovalRow>();
+    for (const a of await this.store.listApprovals(requestId)) if (a.accepted) latest.set(a.operatorId, a);
+    return [...latest.values()];
   }
 
   async #request(requestId: string): Promise<RequestRow> {
@@ -226,9 +240,19 @@ export class CustodyService {
     return r;
   }
 
+  /** Signs when the enclave agrees the approvals suffice; an approval that lapsed meanwhile leaves the request pending. */
+  async #trySign(r: RequestRow): Promise<void> {
+    try {
+      await this.#sign(r);
+    } catch (e) {
+      if (!(e instanceof CustodianError) || e.code !== 'E_QUORUM_NOT_MET') throw e;
+      this.log(`request ${r.requestId.slice(0, 12)}… not signed yet: ${e.message}`);
+    }
+  }
+
   async #sign(r: RequestRow): Promise<void> {
     const wallet = (await this.store.getWallet(r.walletId))!;
-    const approvals = (await this.store.listApprovals(r.requestId)).filter((a) => a.accepted).map((a) => parseJson(a.approval));
+    const approvals = (await this.#acceptedApprovals(r.requestId)).map((a) => parseJson(a.approval));
     const f = new Fields(await this.#link(wallet.signerId).call('tx.sign', { proposal: parseJson(r.proposal), approvals }), 'signed');
     const signedTx = f.str('signedTx', 1 << 20);
     const txHash = f.str('txHash', 66);
