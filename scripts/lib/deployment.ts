@@ -139,6 +139,7 @@ export async function startDeployment(o: DeploymentOptions): Promise<Deployment>
     restartSigner: async (i) => {
       const p = ports[i]!;
       await d.signers[i]!.stop();
+      // A start that fails leaves the old (stopped) process in place.
       d.signers[i] = await startSigner(p.id, join(o.dataDir, 'signers', p.id), simRoot, (l) => log(`${p.id}: ${l}`), p.port);
     },
     stop: async () => {

@@ -6,7 +6,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:net';
@@ -264,4 +264,17 @@ test('a restart of every process loses nothing: pending requests, approvals, aud
     if (i > 0) assert.equal(decodeAuditEntry(e.statement).prevHash, statementHash(tail[i - 1]!.statement), 'entries across the restart stay linked');
   }
   assert.equal(decodeAuditEntry(chain.at(-1)!.statement).kind, 'signature.released');
+});
+
+test('F07: a signer handed an older sealed blob by its host refuses to start', async () => {
+  const blob = join(d.dataDir, 'signers', 'signer-2', 'sealed-state.bin');
+  const old = readFileSync(blob);
+  await createWallet(d.client, d.actors['alice']!, { orgId: DEMO_ORG, walletId: 'w2', signerId: 'signer-2', scheme: 'single' });
+  const current = readFileSync(blob);
+  await d.signers[1]!.stop();
+  writeFileSync(blob, old);
+  await assert.rejects(d.restartSigner(1), /exited/);
+  writeFileSync(blob, current);
+  await d.restartSigner(1);
+  assert.ok(((await d.client.get('/v1/wallets')) as R[]).some((w) => w['walletId'] === 'w2'));
 });

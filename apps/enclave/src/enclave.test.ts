@@ -28,10 +28,16 @@ const sealingKey = new Uint8Array(randomBytes(32));
 const TO = '0x70997970c51812dc3a010c7d01b50e0d17dc79c8';
 
 /** An in-memory sim platform whose sealed blob survives "restarts". */
-function memoryPlatform(): Platform & { blob: Uint8Array | null } {
+function memoryPlatform(): Platform & { blob: Uint8Array | null; counter: bigint } {
   const p = {
     name: 'sim' as const,
     blob: null as Uint8Array | null,
+    counter: 0n,
+    readCounter: async () => p.counter,
+    advanceCounter: async (v: bigint) => {
+      assert.ok(v >= p.counter);
+      p.counter = v;
+    },
     attest: async (rd: Uint8Array) => issueSimEvidence(root, measurement, rd, Date.now()),
     sealingKey: async () => sealingKey,
     loadSealed: async () => p.blob,
@@ -164,4 +170,16 @@ test('nothing is served before a manifest is installed', async () => {
   await enclave.boot();
   assert.equal(enclave.phase, 'AWAITING_MANIFEST');
   await assert.rejects(enclave.handle('tx.sign', { proposal: null, approvals: [] }, new ScriptedHost().peer), (e) => isCustodianError(e, 'E_NO_MANIFEST'));
+});
+
+test('F07: a rolled-back sealed blob is detected against the monotonic counter and the signer refuses to start', async () => {
+  const { platform, host, enclave, proposal, approvals } = await setup();
+  const old = platform.blob!;
+  await enclave.handle('tx.sign', { proposal, approvals }, host.peer);
+  platform.blob = old;
+  const restarted = new Enclave(platform, 'signer-1');
+  await assert.rejects(restarted.boot(), (e) => isCustodianError(e, 'E_STATE_ROLLBACK_DETECTED'));
+  assert.equal(restarted.phase, 'ERROR');
+  platform.blob = null;
+  await assert.rejects(new Enclave(platform, 'signer-1').boot(), (e) => isCustodianError(e, 'E_STATE_ROLLBACK_DETECTED'));
 });

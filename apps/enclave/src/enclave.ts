@@ -67,10 +67,15 @@ export class Enclave {
     try {
       this.#sealingKey = new Secret(await this.platform.sealingKey());
       const blob = await this.platform.loadSealed();
+      const counter = await this.platform.readCounter();
       if (blob) {
         const { version, plaintext } = unseal(this.#sealingKey.expose(), this.signerId, blob);
+        // F07: a blob older than the monotonic counter was rolled back by the host.
+        if (version < counter) throw new CustodianError('E_STATE_ROLLBACK_DETECTED', `sealed state version ${version} is older than the platform counter ${counter}: refusing to run on rolled-back state`, { version: String(version), counter: String(counter) });
         this.#state = decodeState(plaintext, version);
+        if (version > counter) await this.platform.advanceCounter(version);
       } else {
+        if (counter > 0n) throw new CustodianError('E_STATE_ROLLBACK_DETECTED', `sealed state is missing although the platform counter is at ${counter}`, { counter: String(counter) });
         this.#state = initialState(ed25519.utils.randomSecretKey());
         await this.#persist();
       }
@@ -129,7 +134,9 @@ export class Enclave {
   async #persist(): Promise<void> {
     const s = this.#s();
     s.version += 1n;
+    // Blob first, then the counter: a crash in between leaves a blob newer than the counter, which boot accepts.
     await this.platform.storeSealed(seal(this.#sealingKey!.expose(), this.signerId, s.version, encodeState(s)));
+    await this.platform.advanceCounter(s.version);
   }
 
   async #audit(peer: RpcPeer, kind: string, requestId: string | null, data: Json): Promise<void> {

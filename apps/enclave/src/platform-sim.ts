@@ -54,6 +54,13 @@ export function createSimPlatform(): Platform {
     storeSealed: async (blob) => {
       await call('storeSealed', Buffer.from(blob).toString('hex'));
     },
+    readCounter: async () => {
+      const h = await call('readCounter');
+      return h === null ? 0n : BigInt('0x' + h);
+    },
+    advanceCounter: async (value) => {
+      await call('advanceCounter', value.toString(16));
+    },
     nowMs: () => Date.now(),
   };
 }

@@ -15,6 +15,10 @@ export interface Platform {
   loadSealed(): Promise<Uint8Array | null>;
   /** Asks the parent to store a sealed blob durably. */
   storeSealed(blob: Uint8Array): Promise<void>;
+  /** The platform's monotonic counter (0 when never advanced): the anchor against sealed-state rollback. */
+  readCounter(): Promise<bigint>;
+  /** Advances the monotonic counter to `value`; it never goes back. */
+  advanceCounter(value: bigint): Promise<void>;
   /** The enclave's clock (ms since epoch). */
   nowMs(): number;
 }

@@ -10,7 +10,8 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { createHash, hkdfSync } from 'node:crypto';
-import { existsSync, mkdirSync, openSync, fsyncSync, closeSync, writeSync, renameSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, openSync, fsyncSync, closeSync, writeSync, writeFileSync, renameSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { CustodianError } from '@custodian/core/errors';
 import { hexToBytes, bytesToHex, utf8 } from '@custodian/core/bytes';
@@ -37,9 +38,17 @@ export interface SimSigner {
   stop(): Promise<void>;
 }
 
-/** SHA-384 of the bundle bytes: the sim measurement. */
-export function measureBundle(bundlePath: string): Uint8Array {
-  return new Uint8Array(createHash('sha384').update(readFileSync(bundlePath)).digest());
+/**
+ * Reads the bundle once, measures those bytes and writes them to a private
+ * directory: what runs is exactly what was measured, whatever happens to the
+ * original file afterwards.
+ */
+function stageBundle(bundlePath: string): { path: string; measurement: Uint8Array } {
+  const bytes = readFileSync(bundlePath);
+  const dir = mkdtempSync(join(tmpdir(), 'custodian-enclave-'));
+  const path = join(dir, 'enclave.mjs');
+  writeFileSync(path, bytes, { mode: 0o500 });
+  return { path, measurement: new Uint8Array(createHash('sha384').update(bytes).digest()) };
 }
 
 /** Writes a file atomically and durably (temp file, fsync, rename, fsync dir). */
@@ -74,10 +83,13 @@ interface DeviceCall {
 
 /** Starts the enclave bundle as a child process and serves its device calls. */
 export function startSimSigner(o: SimSignerOptions): Promise<SimSigner> {
-  const measurement = measureBundle(o.bundlePath);
+  const { path: stagedPath, measurement } = stageBundle(o.bundlePath);
   const statePath = join(o.dataDir, 'sealed-state.bin');
-  const child = fork(o.bundlePath, [], {
-    env: { ...process.env, CUSTODIAN_SIGNER_ID: o.signerId, CUSTODIAN_ENCLAVE_PORT: String(o.port) },
+  // The sim stand-in for a hardware monotonic counter (TPM NV counter class), kept apart from the sealed blob.
+  const counterPath = join(o.dataDir, 'sim-hardware', 'monotonic-counter');
+  // A clean environment: nothing of the parent's (NODE_OPTIONS, preloads) reaches the enclave.
+  const child = fork(stagedPath, [], {
+    env: { CUSTODIAN_SIGNER_ID: o.signerId, CUSTODIAN_ENCLAVE_PORT: String(o.port) },
     stdio: ['ignore', 'ignore', o.stderr ?? 'inherit', 'ipc'],
     execArgv: [],
   });
@@ -94,10 +106,20 @@ export function startSimSigner(o: SimSignerOptions): Promise<SimSigner> {
       case 'storeSealed':
         writeFileDurable(statePath, hexToBytes(m.hex ?? ''));
         return { ok: true };
+      case 'readCounter':
+        return { ok: true, hex: existsSync(counterPath) ? readFileSync(counterPath).toString('hex') : null };
+      case 'advanceCounter': {
+        const next = BigInt('0x' + (m.hex ?? '0'));
+        const current = existsSync(counterPath) ? BigInt('0x' + readFileSync(counterPath).toString('hex')) : 0n;
+        if (next < current) return { ok: false, error: 'a monotonic counter never goes back' };
+        writeFileDurable(counterPath, hexToBytes(next.toString(16).padStart(16, '0')));
+        return { ok: true };
+      }
       default:
         return { ok: false, error: 'unknown device call' };
     }
   };
+  child.once('exit', () => rmSync(dirname(stagedPath), { recursive: true, force: true }));
   return new Promise((resolve, reject) => {
     const onExit = (code: number | null): void => reject(new CustodianError('E_SIGNER_UNAVAILABLE', `enclave ${o.signerId} exited during boot (code ${code})`));
     child.once('exit', onExit);
