@@ -43,6 +43,10 @@ test('property: only typed errors escape the message decoder on mutated input', 
 test('key share codec round-trips and the decoded shares still sign', () => {
   const shares = dealKeySharesForTests(2, 2, systemRandom);
   const decoded = new Map([...shares].map(([id, s]) => [id, decodeKeyShare(encodeKeyShare(s))]));
+  const withExcluded = { ...shares.get(1n)!, status: { frozen: true, excluded: new Set([2n]) } };
+  const back = decodeKeyShare(encodeKeyShare(withExcluded));
+  assert.equal(back.status.frozen, true);
+  assert.deepEqual([...back.status.excluded], [2n]);
   assert.deepEqual(encodeKeyShare(decoded.get(1n)!), encodeKeyShare(shares.get(1n)!));
   const digest = sha256(new Uint8Array([7]));
   const sig = runOnline(runPresign(decoded, [1n, 2n], systemRandom.bytes(32), systemRandom), digest).get(1n)!;

@@ -345,7 +345,7 @@ export class EcdsaDealing {
       publicKey,
       publicShares,
       secret: new Secret({ share: mod(share), pairs }),
-      status: { frozen: false },
+      status: { frozen: false, excluded: new Set<bigint>() },
     };
   }
 

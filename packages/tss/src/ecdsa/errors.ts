@@ -24,6 +24,7 @@ export type EcdsaErrorCode =
   | 'E_MPC_COMMITMENT_INVALID'
   | 'E_PRESIGNATURE_REUSED'
   | 'E_KEY_FROZEN'
+  | 'E_PEER_EXCLUDED'
   | 'E_SIGNATURE_INVALID_TERMINAL';
 
 /** Throws a CustodianError with an ECDSA-layer code. */

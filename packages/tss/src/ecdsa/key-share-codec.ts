@@ -5,6 +5,7 @@
  * that the OT setups cover exactly the other committee members.
  *
  *   version (1) ‖ id (2) ‖ threshold (1) ‖ frozen (1) ‖ n (1) ‖ parties (2 each) ‖
+ *   excluded count (1) ‖ excluded peers (2 each) ‖
  *   publicKey (33) ‖ publicShares (33 each) ‖ share (32) ‖
  *   per other party in order: Δ (16) ‖ Alice seeds (128 × 32) ‖ Bob seeds0 ‖ Bob seeds1
  */
@@ -26,6 +27,9 @@ export function encodeKeyShare(share: EcdsaKeyShare): Uint8Array {
   const w = new Writer().fixed(new Uint8Array([VERSION])).fixed(partyIdBytes(share.id));
   w.fixed(new Uint8Array([share.threshold, share.status.frozen ? 1 : 0, share.parties.length]));
   for (const p of share.parties) w.fixed(partyIdBytes(p));
+  const excluded = [...share.status.excluded].sort((a, b) => (a < b ? -1 : 1));
+  w.fixed(new Uint8Array([excluded.length]));
+  for (const p of excluded) w.fixed(partyIdBytes(p));
   w.point(share.publicKey);
   for (const p of share.parties) w.point(share.publicShares.get(p)!);
   w.scalar(secret.share);
@@ -51,6 +55,14 @@ export function decodeKeyShare(bytes: Uint8Array): EcdsaKeyShare {
   const parties = normalizePartyIds(Array.from({ length: n }, (_, i) => new DataView(rd.fixed(2, `parties[${i}]`).buffer).getUint16(0)));
   const id = BigInt(new DataView(idBytes.buffer).getUint16(0));
   if (!parties.includes(id)) fail('E_MPC_SHAPE', 'key share owner is not in its committee');
+  const excludedCount = rd.fixed(1, 'excludedCount')[0]!;
+  if (excludedCount >= n) fail('E_MPC_SHAPE', 'key share excludes too many peers');
+  const excluded = new Set<bigint>();
+  for (let i = 0; i < excludedCount; i++) {
+    const p = BigInt(new DataView(rd.fixed(2, 'excluded').buffer).getUint16(0));
+    if (!parties.includes(p) || p === id || excluded.has(p)) fail('E_MPC_SHAPE', 'key share excludes an unknown peer');
+    excluded.add(p);
+  }
   const publicKey = rd.point('publicKey');
   const publicShares = new Map<bigint, Point>(parties.map((p) => [p, rd.point(`publicShares[${p}]`)]));
   const share = rd.scalar('share');
@@ -64,5 +76,5 @@ export function decodeKeyShare(bytes: Uint8Array): EcdsaKeyShare {
   }
   rd.end();
   if (!mulBase(share).equals(publicShares.get(id)!)) fail('E_DKG_SHARE_INVALID', 'the secret share does not match its public share');
-  return { id, threshold, parties, publicKey, publicShares, secret: new Secret({ share, pairs }), status: { frozen: frozen === 1 } };
+  return { id, threshold, parties, publicKey, publicShares, secret: new Secret({ share, pairs }), status: { frozen: frozen === 1, excluded } };
 }

@@ -25,9 +25,17 @@ export interface KeyShareSecret {
   readonly pairs: ReadonlyMap<bigint, PairSetup>;
 }
 
-/** Mutable status shared by every session that uses one key share (F06: frozen after a failed signature). */
+/** Mutable status shared by every session that uses one key share; the signer must persist it. */
 export interface KeyStatus {
+  /** F06: set when a combined signature failed to verify; nothing signs until a refresh or re-key. */
   frozen: boolean;
+  /**
+   * Peers whose pairwise OT setup is burned: they failed the KOS check of an
+   * OT extension towards us, which may have taught them bits of our Δ (KOS15
+   * selective abort). Signing with them is refused until a refresh re-runs
+   * the base OTs.
+   */
+  readonly excluded: Set<bigint>;
 }
 
 /** One party's share of a t-of-n secp256k1 key. */
@@ -42,6 +50,13 @@ export interface EcdsaKeyShare {
   readonly publicShares: ReadonlyMap<bigint, Point>;
   readonly secret: Secret<KeyShareSecret>;
   readonly status: KeyStatus;
+}
+
+/** Throws E_PEER_EXCLUDED when a signer's OT setup with us is burned. */
+export function assertPeersUsable(share: EcdsaKeyShare, signers: readonly bigint[]): void {
+  for (const j of signers) {
+    if (share.status.excluded.has(j)) fail('E_PEER_EXCLUDED', `party ${j} failed an OT-extension check earlier; a refresh must renew the setup before it signs with us again`, { party: j.toString() });
+  }
 }
 
 /** Throws E_KEY_FROZEN when a failed signature has frozen this key share (F06). */

@@ -72,14 +72,25 @@ test('B31 a round with a missing or duplicated peer message is refused (E_MPC_SH
   assert.throws(() => s2.b.round2([...s2.ra, ...s2.ra]), (e) => isCustodianError(e, 'E_MPC_SHAPE'));
 });
 
-test('an OT-extension message with inconsistent columns fails the KOS check and blames its sender', () => {
-  const s = startRound1(systemRandom.bytes(32));
-  const bad = s.ra.map((m) => {
+test('an OT-extension message with inconsistent columns fails the KOS check, blames its sender and burns the pair setup (E_PEER_EXCLUDED)', () => {
+  const local = dealKeySharesForTests(2, 3, systemRandom);
+  const sid = systemRandom.bytes(32);
+  const a = new EcdsaPresignSession(local.get(1n)!, { sessionId: sid, signers: [1n, 2n], random: systemRandom });
+  const b = new EcdsaPresignSession(local.get(2n)!, { sessionId: sid, signers: [1n, 2n], random: systemRandom });
+  b.round1();
+  const bad = a.round1().map((m) => {
     const body = m.body.slice();
     body[32 + 32 + 7]! ^= 4; // a column byte of party 1's extension message (after commitment and nonce)
     return { ...m, body };
   });
-  assert.throws(() => s.b.round2(bad), (e) => isCustodianError(e, 'E_MPC_OT_CHECK_FAILED') && e.detail['culprit'] === '1');
+  assert.throws(() => b.round2(bad), (e) => isCustodianError(e, 'E_MPC_OT_CHECK_FAILED') && e.detail['culprit'] === '1');
+  assert.ok(local.get(2n)!.status.excluded.has(1n));
+  const again = () => new EcdsaPresignSession(local.get(2n)!, { sessionId: systemRandom.bytes(32), signers: [1n, 2n], random: systemRandom });
+  assert.throws(again, (e) => isCustodianError(e, 'E_PEER_EXCLUDED') && e.detail['party'] === '1');
+  // Party 2 still signs with party 3.
+  const digest = sha256(new Uint8Array([5]));
+  const sig = runOnline(runPresign(local, [2n, 3n], systemRandom.bytes(32), systemRandom), digest).get(2n)!;
+  assert.ok(secp256k1.verify(sig.compact, digest, pointToBytes(local.get(2n)!.publicKey), { prehash: false }));
 });
 
 test('a message from a party outside the session is refused (E_PARTY_UNKNOWN)', () => {

@@ -31,7 +31,8 @@ import { hashTranscript } from './transcript.js';
 import { Reader, Writer } from './wire.js';
 import { RVOLE_ALICE_MESSAGE_BYTES, RVOLE_BOB_MESSAGE_BYTES, rvoleAliceRespond, rvoleBobFinish, rvoleBobStart, type RvoleBobState } from './rvole.js';
 import { BroadcastBook, type BroadcastAuthenticator } from './echo.js';
-import { assertNotFrozen, type EcdsaKeyShare } from './key-share.js';
+import { assertNotFrozen, assertPeersUsable, type EcdsaKeyShare } from './key-share.js';
+import { CustodianError } from '@custodian/core/errors';
 
 /** Configuration of one signing session. */
 export interface SignConfig {
@@ -69,6 +70,12 @@ interface Peer {
 }
 
 const COM_BYTES = 32;
+/**
+ * Codes after which the pairwise OT setup with the culprit is no longer
+ * trusted: a failed KOS check (we are Alice) may have taught the peer bits of
+ * our long-term Δ. Failures on Bob's side only concern his per-session β.
+ */
+const OT_FAILURES: ReadonlySet<string> = new Set(['E_MPC_OT_CHECK_FAILED']);
 const SALT_BYTES = 32;
 
 /** The message-independent part of signing, for one party. */
@@ -101,6 +108,7 @@ export class EcdsaPresignSession {
       if (!share.parties.includes(j)) fail('E_PARTY_UNKNOWN', `signer ${j} is not in the committee`, { party: j.toString() });
     }
     if (!this.#signers.includes(this.#self)) fail('E_PARTY_UNKNOWN', 'this party is not in the signing set');
+    assertPeersUsable(share, this.#signers);
     this.#book = new BroadcastBook(this.#sid, 'sign', 1, this.#signers, config.auth);
     for (const j of this.#signers) {
       if (j === this.#self) continue;
@@ -115,6 +123,12 @@ export class EcdsaPresignSession {
 
   #commit(party: bigint, R: Uint8Array, salt: Uint8Array): Uint8Array {
     return hashTranscript('custodian/ecdsa/sign/commit/v1', this.#sid, partyIdBytes(party), R, salt);
+  }
+
+  /** A failed KOS check burns the pair's setup (selective abort on Δ); returns `e`. */
+  #burnOnOtFailure(e: unknown, peer: bigint): unknown {
+    if (e instanceof CustodianError && OT_FAILURES.has(e.code)) this.#share.status.excluded.add(peer);
+    return e;
   }
 
   #msg(round: number, to: bigint, body: Uint8Array): EcdsaMessage {
@@ -164,7 +178,7 @@ export class EcdsaPresignSession {
         peer.cv = c[1]!;
         answers.set(from, message);
       } catch (e) {
-        throw withCulprit(e, from);
+        throw this.#burnOnOtFailure(withCulprit(e, from), from);
       }
     }
     this.#phase = 'round2';
@@ -205,7 +219,7 @@ export class EcdsaPresignSession {
         u = mod(u + peer.cu! + this.#r * psi + d[0]!);
         v = mod(v + peer.cv! + this.#sk * psi + d[1]!);
       } catch (e) {
-        throw withCulprit(e, from);
+        throw this.#burnOnOtFailure(withCulprit(e, from), from);
       }
     }
     this.#phase = 'done';

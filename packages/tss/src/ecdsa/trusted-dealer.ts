@@ -38,7 +38,7 @@ export function dealKeySharesForTests(threshold: number, parties: number, random
   return new Map(
     ids.map((id) => [
       id,
-      { id, threshold, parties: ids, publicKey, publicShares, secret: new Secret({ share: evalPolynomial(poly, id), pairs: pairs.get(id)! }), status: { frozen: false } },
+      { id, threshold, parties: ids, publicKey, publicShares, secret: new Secret({ share: evalPolynomial(poly, id), pairs: pairs.get(id)! }), status: { frozen: false, excluded: new Set<bigint>() } },
     ]),
   );
 }
