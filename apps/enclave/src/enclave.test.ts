@@ -28,7 +28,7 @@ const sealingKey = new Uint8Array(randomBytes(32));
 const TO = '0x70997970c51812dc3a010c7d01b50e0d17dc79c8';
 
 /** An in-memory sim platform whose sealed blob survives "restarts". */
-function memoryPlatform(): Platform & { blob: Uint8Array | null; counter: bigint } {
+function memoryPlatform(): Platform & { blob: Uint8Array | null; counter: bigint; skewMs: number } {
   const p = {
     name: 'sim' as const,
     blob: null as Uint8Array | null,
@@ -44,7 +44,8 @@ function memoryPlatform(): Platform & { blob: Uint8Array | null; counter: bigint
     storeSealed: async (b: Uint8Array) => {
       p.blob = b;
     },
-    nowMs: () => Date.now(),
+    skewMs: 0,
+    nowMs: () => Date.now() + p.skewMs,
   };
   return p;
 }
@@ -182,4 +183,12 @@ test('F07: a rolled-back sealed blob is detected against the monotonic counter a
   assert.equal(restarted.phase, 'ERROR');
   platform.blob = null;
   await assert.rejects(new Enclave(platform, 'signer-1').boot(), (e) => isCustodianError(e, 'E_STATE_ROLLBACK_DETECTED'));
+});
+
+test('F08: turning the clock back does not revive an expired approval', async () => {
+  const { platform, host, enclave, proposal, approvals } = await setup();
+  platform.skewMs = 120_000;
+  await assert.rejects(enclave.handle('tx.sign', { proposal, approvals }, host.peer), (e) => isCustodianError(e, 'E_QUORUM_NOT_MET'));
+  platform.skewMs = -3_600_000;
+  await assert.rejects(enclave.handle('tx.sign', { proposal, approvals }, host.peer), (e) => isCustodianError(e, 'E_TIME_SKEW_DETECTED'));
 });

@@ -52,6 +52,8 @@ export class Enclave {
   #state: EnclaveState | null = null;
   #sealingKey: Secret<Uint8Array> | null = null;
   #queue: Promise<unknown> = Promise.resolve();
+  /** Refusals already written to the audit log (so the catch-all does not write them twice). */
+  readonly #audited = new WeakSet<object>();
 
   constructor(
     private readonly platform: Platform,
@@ -100,6 +102,24 @@ export class Enclave {
 
   async #dispatch(op: string, body: Json, peer: RpcPeer): Promise<Json> {
     if (this.#phase === 'ERROR' || this.#phase === 'BOOT') throw new CustodianError('E_SIGNER_NOT_READY', `signer is in phase ${this.#phase}`);
+    try {
+      this.#checkClock();
+      return await this.#route(op, body, peer);
+    } catch (e) {
+      // Every refusal is audited: those not audited where they happened (malformed input,
+      // a clock gone back, an unknown operation) are recorded here, once.
+      if (isCustodianError(e) && !this.#audited.has(e) && op !== 'hello' && e.code !== 'E_AUDIT_UNAVAILABLE') {
+        this.#audited.add(e);
+        await this.#audit(peer, e.code === 'E_TIME_SKEW_DETECTED' ? 'time.skew_detected' : 'input.rejected', null, { op: op.slice(0, 64), code: e.code, reason: e.message }).then(
+          () => this.#persist(),
+          () => undefined,
+        );
+      }
+      throw e;
+    }
+  }
+
+  #route(op: string, body: Json, peer: RpcPeer): Promise<Json> {
     switch (op) {
       case 'hello':
         return this.#hello(body);
@@ -118,6 +138,20 @@ export class Enclave {
       default:
         throw new CustodianError('E_UNKNOWN_OP', `unknown operation ${op.slice(0, 64)}`);
     }
+  }
+
+  /**
+   * F08 (interim, until trusted time): the clock may not go back more than the
+   * tolerated skew before the latest time this signer has seen, so expired
+   * approvals cannot be revived by turning the host's clock back.
+   */
+  #checkClock(): void {
+    const s = this.#s();
+    const now = this.platform.nowMs();
+    if (now < s.timeFloorMs - CLOCK_SKEW_MAX_MS) {
+      throw new CustodianError('E_TIME_SKEW_DETECTED', `the clock reads ${new Date(now).toISOString()}, before time this signer has already seen (${new Date(s.timeFloorMs).toISOString()})`, { nowMs: now, floorMs: s.timeFloorMs });
+    }
+    s.timeFloorMs = Math.max(s.timeFloorMs, now);
   }
 
   #s(): EnclaveState {
@@ -146,6 +180,7 @@ export class Enclave {
   /** Audits a refusal, persists the chain head, and rethrows it. */
   async #refuse(peer: RpcPeer, kind: string, requestId: string | null, e: unknown, extra: Record<string, Json> = {}): Promise<never> {
     if (isCustodianError(e)) {
+      this.#audited.add(e);
       await this.#audit(peer, kind, requestId, { code: e.code, reason: e.message, ...extra });
       await this.#persist();
     }
@@ -381,7 +416,7 @@ export class Enclave {
       return this.#refuse(peer, 'sign.refused', null, e, { operatorId: proposal.operatorId });
     }
     const done = this.#s().signed.get(p.requestId);
-    if (done && !done.audited) return this.#release(peer, p, done, []);
+    if (done && !done.audited) return this.#release(peer, p, done);
     if (done) {
       await this.#audit(peer, 'request.replayed', p.requestId, { txHash: done.txHash });
       await this.#persist();
@@ -413,18 +448,20 @@ export class Enclave {
       throw new CustodianError('E_SIGNATURE_INVALID_TERMINAL', 'produced signature does not verify; nothing released');
     }
     const signedTx = encodeSignedEip1559(p.tx, { r: sig.r, s: sig.s, yParity: sig.recovery as 0 | 1 });
-    const record = { signedTx: bytesTo0x(signedTx), txHash: bytesTo0x(txHash(signedTx)), audited: false, atMs: this.platform.nowMs() };
+    const approvalRefs = approvals.filter((r) => ids.includes(r.operatorId)).map((r) => `${r.operatorId}:${payloadHash(r.payload)}`);
+    const record = { signedTx: bytesTo0x(signedTx), txHash: bytesTo0x(txHash(signedTx)), audited: false, atMs: this.platform.nowMs(), approvals: approvalRefs };
     counted.forEach((a, i) => s.consumedNonces.set(`${ids[i]}:${a.nonce}`, a.expiresAtMs));
     this.#prune();
     // Write-ahead: nonces consumed and the signature sealed (unreleased) before anything leaves.
     s.signed.set(p.requestId, record);
     await this.#persist();
-    return this.#release(peer, p, record, ids);
+    return this.#release(peer, p, record);
   }
 
   /** Appends the decision and release entries durably, then releases the signature. */
-  async #release(peer: RpcPeer, p: CheckedProposal, record: SignedRecord, approvers: readonly string[]): Promise<Json> {
-    await this.#audit(peer, 'sign.approved', p.requestId, { approvals: [...approvers], txDigest: bytesTo0x(p.digest), policy: p.decision.decision });
+  async #release(peer: RpcPeer, p: CheckedProposal, record: SignedRecord): Promise<Json> {
+    // Each counted approval by operator and the hash of exactly what it signed.
+    await this.#audit(peer, 'sign.approved', p.requestId, { approvals: [...record.approvals], txDigest: bytesTo0x(p.digest), policy: p.decision.decision });
     await this.#audit(peer, 'signature.released', p.requestId, { txHash: record.txHash, from: p.wallet.address, walletId: p.wallet.walletId });
     this.#s().signed.set(p.requestId, { ...record, audited: true });
     await this.#persist();

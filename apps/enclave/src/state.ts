@@ -32,6 +32,8 @@ export interface SignedRecord {
   readonly audited: boolean;
   /** When it was signed; records are kept while its approvals could still be valid. */
   readonly atMs: number;
+  /** The approvals counted, as `operatorId:sha256(approval payload)`. */
+  readonly approvals: readonly string[];
 }
 
 /** The whole persistent state. */
@@ -43,6 +45,8 @@ export interface EnclaveState {
   readonly consumedNonces: Map<string, number>;
   readonly signed: Map<string, SignedRecord>;
   audit: { seq: number; headHash: string };
+  /** The latest time this signer has seen (ms); its clock may not go back before it (F08). */
+  timeFloorMs: number;
   version: bigint;
 }
 
@@ -55,6 +59,7 @@ export function initialState(identitySecret: Uint8Array): EnclaveState {
     consumedNonces: new Map(),
     signed: new Map(),
     audit: { seq: 0, headHash: AUDIT_GENESIS_HASH },
+    timeFloorMs: 0,
     version: 0n,
   };
 }
@@ -66,8 +71,9 @@ export function encodeState(s: EnclaveState): Uint8Array {
     signedManifest: s.signedManifest ? encodeSignedManifest(s.signedManifest) : null,
     wallets: [...s.wallets.values()].map((w) => ({ walletId: w.walletId, scheme: w.scheme, secretKey: bytesToHex(w.secretKey.expose()), publicKey: bytesToHex(w.publicKey), address: w.address })),
     consumedNonces: [...s.consumedNonces.entries()].map(([k, v]) => [k, v]),
-    signed: [...s.signed.entries()].map(([k, v]) => ({ requestId: k, signedTx: v.signedTx, txHash: v.txHash, audited: v.audited, atMs: v.atMs })),
+    signed: [...s.signed.entries()].map(([k, v]) => ({ requestId: k, signedTx: v.signedTx, txHash: v.txHash, audited: v.audited, atMs: v.atMs, approvals: [...v.approvals] })),
     audit: { seq: s.audit.seq, headHash: s.audit.headHash },
+    timeFloorMs: s.timeFloorMs,
   };
   return canonicalJsonBytes(json);
 }
@@ -84,6 +90,7 @@ export function decodeState(bytes: Uint8Array, version: bigint): EnclaveState {
       consumedNonces: new Map(),
       signed: new Map(),
       audit: { seq: 0, headHash: AUDIT_GENESIS_HASH },
+      timeFloorMs: 0,
       version,
     };
     for (const w of f.arr('wallets', 100_000)) {
@@ -99,12 +106,13 @@ export function decodeState(bytes: Uint8Array, version: bigint): EnclaveState {
     }
     for (const r of f.arr('signed', 10_000_000)) {
       const g = new Fields(r, 'signed');
-      s.signed.set(g.str('requestId', 64), { signedTx: g.str('signedTx', 1 << 20), txHash: g.str('txHash', 66), audited: g.bool('audited'), atMs: g.int('atMs') });
+      s.signed.set(g.str('requestId', 64), { signedTx: g.str('signedTx', 1 << 20), txHash: g.str('txHash', 66), audited: g.bool('audited'), atMs: g.int('atMs'), approvals: g.arr('approvals', 64).map((x) => String(x)) });
       g.done();
     }
     const a = f.obj('audit');
     s.audit = { seq: a.int('seq'), headHash: a.str('headHash', 64) };
     a.done();
+    s.timeFloorMs = f.int('timeFloorMs');
     f.done();
     return s;
   } catch (e) {
