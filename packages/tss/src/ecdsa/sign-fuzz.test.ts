@@ -1,0 +1,61 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { systemRandom } from '@custodian/core/clock';
+import { isCustodianError } from '@custodian/core/errors';
+import { inboxOf } from './local-run.js';
+import { EcdsaPresignSession } from './sign.js';
+import { dealKeySharesForTests } from './trusted-dealer.js';
+import type { EcdsaMessage } from './message.js';
+
+const shares = dealKeySharesForTests(2, 2, systemRandom);
+
+function sessions(): [EcdsaPresignSession, EcdsaPresignSession] {
+  const sid = systemRandom.bytes(32);
+  // A fresh status per run: a failed KOS check burns the pair in the status it is given.
+  const fresh = (id: bigint) => ({ ...shares.get(id)!, status: { frozen: false, excluded: new Set<bigint>() } });
+  return [1n, 2n].map((id) => new EcdsaPresignSession(fresh(id), { sessionId: sid, signers: [1n, 2n], random: systemRandom })) as [EcdsaPresignSession, EcdsaPresignSession];
+}
+
+function mutate(messages: readonly EcdsaMessage[], pos: number, byte: number, cut: boolean): EcdsaMessage[] {
+  return messages.map((m) => {
+    const p = pos % (m.body.length + 1);
+    const body = cut ? m.body.slice(0, p) : m.body.map((b, i) => (i === p ? byte : b));
+    return { ...m, body };
+  });
+}
+
+const mutation = fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 }), fc.boolean());
+
+test('property: only typed errors escape pre-signing round 2 on mutated round-1 messages', () => {
+  fc.assert(
+    fc.property(mutation, ([pos, byte, cut]) => {
+      const [a, b] = sessions();
+      b.round1();
+      try {
+        b.round2(mutate(a.round1(), pos, byte, cut));
+      } catch (e) {
+        assert.ok(isCustodianError(e), String(e));
+      }
+    }),
+    { numRuns: 25 },
+  );
+});
+
+test('property: only typed errors escape the end of pre-signing on mutated round-2 messages', () => {
+  fc.assert(
+    fc.property(mutation, ([pos, byte, cut]) => {
+      const [a, b] = sessions();
+      const r1a = a.round1();
+      const r1b = b.round1();
+      const r2a = a.round2(r1b);
+      b.round2(r1a);
+      try {
+        b.finish(mutate(inboxOf(r2a, 2n), pos, byte, cut));
+      } catch (e) {
+        assert.ok(isCustodianError(e), String(e));
+      }
+    }),
+    { numRuns: 20 },
+  );
+});
