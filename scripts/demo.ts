@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { Json } from '@custodian/core/canonical-json';
 import { decodeEnclaveSigned, verifyAuditChain } from '@custodian/protocol/enclave-signed';
 import { approveRequest, buildTransfer, createWallet, proposeTx, waitForStatus } from '../apps/cli/src/operations.js';
-import { verifyOrg } from '../apps/cli/src/verify-org.js';
+import { verifyOrg, verifyWallet } from '../apps/cli/src/verify-org.js';
 import { DEMO_ORG, DEMO_RECIPIENT, fund, startDeployment } from './lib/deployment.js';
 
 const args = process.argv.slice(2);
@@ -27,8 +27,9 @@ async function run(): Promise<Record<string, unknown>> {
   const d = await startDeployment({ dataDir, log: (l) => (l.startsWith('signer-') || l.startsWith('anvil:') || l.startsWith('host:') ? quiet() : say(l)) });
   try {
     const { client, actors } = d;
-    const wallet = (await createWallet(client, actors['alice']!, { orgId: DEMO_ORG, walletId: 'hot-eth-1', signerId: 'signer-1', scheme: 'single' })) as R;
-    say(`wallet hot-eth-1 created by alice inside signer-1 (scheme single, key sealed there): ${String(wallet['address'])}`);
+    const created = await createWallet(client, actors['alice']!, { orgId: DEMO_ORG, walletId: 'hot-eth-1', signerId: 'signer-1', scheme: 'single' });
+    const wallet = verifyWallet(await verifyOrg(client, ['signer-1']), created) as unknown as R;
+    say(`wallet hot-eth-1 created by alice inside signer-1 (scheme single, key sealed there; address attested by the enclave): ${String(wallet['address'])}`);
     await fund(d.anvil.url, String(wallet['address']), 10n ** 19n);
     say('wallet funded with 10 ETH on anvil');
     const raw = await buildTransfer(client, String(wallet['address']), DEMO_RECIPIENT, 5n * 10n ** 17n);

@@ -113,6 +113,24 @@ test('the custody path runs command by command through the CLI', async () => {
   assert.deepEqual((audit.json['entries'] as J[]).map((e) => e['kind']), ['request.proposed', 'policy.decision', 'approval.rejected', 'approval.accepted', 'approval.accepted', 'sign.approved', 'signature.released']);
 });
 
+test('an operator who pinned the manifest hash refuses a host serving another manifest', async () => {
+  process.env['CUSTODIAN_MANIFEST_HASH'] = 'ab'.repeat(32);
+  try {
+    const r = await cli('wallet', 'list');
+    assert.equal(r.code, 1);
+    assert.equal((r.json['error'] as J)['code'], 'E_MANIFEST_UNTRUSTED');
+  } finally {
+    delete process.env['CUSTODIAN_MANIFEST_HASH'];
+  }
+  const shown = await cli('manifest', 'show');
+  process.env['CUSTODIAN_MANIFEST_HASH'] = String(shown.json['manifestHash']);
+  try {
+    assert.equal((await cli('wallet', 'list')).code, 0);
+  } finally {
+    delete process.env['CUSTODIAN_MANIFEST_HASH'];
+  }
+});
+
 test('usage errors exit 2 and an unreachable host exits 3', async () => {
   assert.equal((await cli('tx', 'approve', '--bogus', 'x')).code, 2);
   const saved = hostUrl;

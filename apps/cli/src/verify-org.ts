@@ -8,7 +8,9 @@ import { randomBytes } from 'node:crypto';
 import { CustodianError } from '@custodian/core/errors';
 import { Fields } from '@custodian/core/fields';
 import { bytesToHex } from '@custodian/core/bytes';
-import { decodeManifest, decodeSignedManifest, verifyManifestQuorum, type Manifest } from '@custodian/protocol/manifest';
+import { decodeManifest, decodeSignedManifest, manifestHash, verifyManifestQuorum, type Manifest } from '@custodian/protocol/manifest';
+import type { Json } from '@custodian/core/canonical-json';
+import { decodeEnclaveSigned, verifyStatement } from '@custodian/protocol/enclave-signed';
 import { verifySignerEvidence } from '@custodian/host/signer-link';
 import type { HostClient } from './host-client.js';
 
@@ -25,6 +27,11 @@ export async function verifyOrg(client: HostClient, signerIds?: readonly string[
   const manifest = decodeManifest(signed.payload);
   // Genesis: the manifest's own quorum. (Later versions: checked link by link by the signers.)
   verifyManifestQuorum(signed, manifest);
+  // Without a pin, a host could present a whole shadow organisation (its own quorum, its own sim root).
+  const pin = process.env['CUSTODIAN_MANIFEST_HASH'];
+  if (pin !== undefined && pin !== '' && manifestHash(signed.payload) !== pin.toLowerCase()) {
+    throw new CustodianError('E_MANIFEST_UNTRUSTED', `the host serves manifest ${manifestHash(signed.payload)}, not the pinned ${pin}`, { served: manifestHash(signed.payload), pinned: pin });
+  }
   const signers = (await client.get('/v1/signers')) as readonly { signerId: string }[];
   const ids = signerIds ?? signers.map((s) => s.signerId);
   const identityKeys = new Map<string, Uint8Array>();
@@ -37,4 +44,33 @@ export async function verifyOrg(client: HostClient, signerIds?: readonly string[
     identityKeys.set(id, hello.identityKey);
   }
   return { manifest, identityKeys };
+}
+
+/** A wallet as its signer attested it. */
+export interface VerifiedWallet {
+  readonly walletId: string;
+  readonly scheme: string;
+  readonly signerId: string;
+  readonly address: string;
+  readonly publicKey: string;
+}
+
+/**
+ * Checks a wallet record from the host against the statement its signer
+ * signed: an address the host made up (a deposit address of its own) fails.
+ */
+export function verifyWallet(org: VerifiedOrg, row: Json): VerifiedWallet {
+  const statement = decodeEnclaveSigned(new Fields(row, 'wallet').raw('statement'), 'wallet.statement');
+  const f = new Fields(statement.statement, 'walletStatement');
+  const w: VerifiedWallet = { walletId: f.str('walletId', 64), scheme: f.str('scheme', 32), signerId: f.str('signerId', 64), address: f.str('address', 42), publicKey: f.str('publicKey', 66) };
+  const orgId = f.str('orgId', 64);
+  f.str('manifestHash', 64);
+  f.done();
+  const key = org.identityKeys.get(w.signerId);
+  if (!key || !verifyStatement('wallet.v1', statement, key) || orgId !== org.manifest.orgId) {
+    throw new CustodianError('E_WALLET_UNVERIFIED', `wallet ${w.walletId} is not attested by signer ${w.signerId} of ${org.manifest.orgId}`);
+  }
+  const shown = row as Record<string, Json>;
+  if (shown['address'] !== w.address || shown['walletId'] !== w.walletId) throw new CustodianError('E_WALLET_UNVERIFIED', `the host shows wallet ${w.walletId} with an address its signer did not attest`);
+  return w;
 }

@@ -289,7 +289,7 @@ export class Enclave {
     const address = toChecksumAddress(addressFromPublicKey(publicKey));
     const record: WalletRecord = { walletId: payload.walletId, scheme: 'single', secretKey: new Secret(sk), publicKey, address };
     s.wallets.set(record.walletId, record);
-    const statement = { walletId: record.walletId, scheme: record.scheme, signerId: this.signerId, publicKey: bytesToHex(publicKey), address };
+    const statement = { walletId: record.walletId, scheme: record.scheme, signerId: this.signerId, publicKey: bytesToHex(publicKey), address, orgId: m.orgId, manifestHash: manifestHash(s.signedManifest!.payload) };
     await this.#audit(peer, 'wallet.created', null, { ...statement, requestedBy: req.operatorId });
     await this.#persist();
     return encodeEnclaveSigned(signStatement('wallet.v1', statement, s.identitySecret.expose()));

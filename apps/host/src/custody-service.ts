@@ -160,7 +160,7 @@ export class CustodyService {
     const f = new Fields(res.statement, 'wallet');
     const row = { walletId: f.str('walletId', 64), scheme: f.str('scheme', 32), signerId: f.str('signerId', 64), address: f.str('address', 42), publicKey: f.str('publicKey', 66), statement: JSON.stringify(encodeEnclaveSigned(res)), createdAtMs: this.clock.nowMs() };
     await this.store.putWallet(row);
-    return { walletId: row.walletId, scheme: row.scheme, signerId: row.signerId, address: row.address, publicKey: row.publicKey };
+    return { walletId: row.walletId, scheme: row.scheme, signerId: row.signerId, address: row.address, publicKey: row.publicKey, statement: encodeEnclaveSigned(res) };
   }
 
   /** Relays a proposal; the enclave decodes the raw transaction and decides. */

@@ -43,7 +43,7 @@ export function createHttpApi(service: CustodyService, store: HostStore): Server
     ['POST', /^\/v1\/manifest$/, async (_m, req) => service.submitManifest(await readBody(req))],
     ['GET', /^\/v1\/signers$/, async () => store.listSigners()],
     ['GET', /^\/v1\/signers\/([a-z0-9._-]+)\/attestation$/, async (m, _r, url) => service.attestation(m[1]!, hexToBytes(url.searchParams.get('nonce') ?? '', 'nonce'))],
-    ['GET', /^\/v1\/wallets$/, async () => (await store.listWallets()).map(({ statement: _s, ...w }) => w)],
+    ['GET', /^\/v1\/wallets$/, async () => (await store.listWallets()).map((w) => ({ ...w, statement: JSON.parse(w.statement) as Json }))],
     ['POST', /^\/v1\/wallets$/, async (_m, req) => service.createWallet(await readBody(req))],
     ['GET', /^\/v1\/chain\/hints$/, async (_m, _r, url) => service.chainHints(url.searchParams.get('address') ?? '')],
     ['GET', /^\/v1\/requests$/, async () => service.listRequests()],

@@ -9,7 +9,7 @@ import { decodeEnclaveSigned, verifyAuditChain, type EnclaveSigned } from '@cust
 import { readKeyFile } from '../key-file.js';
 import { HostClient } from '../host-client.js';
 import { approveRequest, buildTransfer, createWallet, proposeTx, type Actor } from '../operations.js';
-import { verifyOrg } from '../verify-org.js';
+import { verifyOrg, verifyWallet } from '../verify-org.js';
 import { emit, parseArgs, UsageError } from '../output.js';
 
 function req(values: Map<string, string[]>, name: string): string {
@@ -44,13 +44,14 @@ export async function walletCommand(args: readonly string[], json: boolean, host
     const scheme = values.get('scheme')?.[0] ?? 'single';
     if (scheme !== 'single') throw new CustodianError('E_SCHEME_UNSUPPORTED', `scheme ${scheme} is not wired into signers yet; use single`);
     const org = await verifyOrg(client);
-    const w = (await createWallet(client, actor(values), { orgId: org.manifest.orgId, walletId: req(values, 'id'), signerId: req(values, 'signer'), scheme })) as R;
-    emit(json, w, `wallet ${String(w['walletId'])} (${String(w['scheme'])} on ${String(w['signerId'])}): ${String(w['address'])}`);
+    const w = verifyWallet(org, await createWallet(client, actor(values), { orgId: org.manifest.orgId, walletId: req(values, 'id'), signerId: req(values, 'signer'), scheme }));
+    emit(json, w, `wallet ${w.walletId} (${w.scheme} on ${w.signerId}, attested): ${w.address}`);
     return 0;
   }
   if (sub === 'list') {
-    const ws = (await client.get('/v1/wallets')) as R[];
-    emit(json, { wallets: ws }, ws.map((w) => `${String(w['walletId'])}\t${String(w['scheme'])}\t${String(w['signerId'])}\t${String(w['address'])}`).join('\n') || 'no wallets');
+    const org = await verifyOrg(client);
+    const ws = ((await client.get('/v1/wallets')) as Json[]).map((w) => verifyWallet(org, w));
+    emit(json, { wallets: ws }, ws.map((w) => `${w.walletId}\t${w.scheme}\t${w.signerId}\t${w.address}`).join('\n') || 'no wallets');
     return 0;
   }
   throw new UsageError('usage: custodian wallet create|list');
@@ -62,14 +63,15 @@ export async function txCommand(args: readonly string[], json: boolean, hostUrl:
   const client = new HostClient(hostUrl);
   if (sub === 'propose') {
     const { values } = parseArgs(rest, { strings: ['wallet', 'to', 'value-wei', 'nonce', 'raw', 'key', 'operator'] });
-    const org = await verifyOrg(client, []);
     const walletId = req(values, 'wallet');
     let raw = values.get('raw')?.[0];
+    const row = ((await client.get('/v1/wallets')) as Json[]).find((w) => (w as R)['walletId'] === walletId);
+    if (!row) throw new CustodianError('E_WALLET_UNKNOWN', `wallet ${walletId} does not exist`);
+    const org = await verifyOrg(client, [String((row as R)['signerId'])]);
+    const wallet = verifyWallet(org, row);
     if (!raw) {
-      const wallet = ((await client.get('/v1/wallets')) as R[]).find((w) => w['walletId'] === walletId);
-      if (!wallet) throw new CustodianError('E_WALLET_UNKNOWN', `wallet ${walletId} does not exist`);
       const nonce = values.get('nonce')?.[0];
-      raw = await buildTransfer(client, String(wallet['address']), req(values, 'to'), BigInt(req(values, 'value-wei')), nonce === undefined ? undefined : BigInt(nonce));
+      raw = await buildTransfer(client, wallet.address, req(values, 'to'), BigInt(req(values, 'value-wei')), nonce === undefined ? undefined : BigInt(nonce));
     }
     hexToBytes(raw, '--raw');
     const r = (await proposeTx(client, actor(values), { orgId: org.manifest.orgId, walletId, rawTx: raw })) as R;
