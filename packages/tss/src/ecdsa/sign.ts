@@ -19,10 +19,13 @@
  *   round 3 (online): u_i, w_i                                   (to each j)
  *   → s = Σw/Σu, low-S normalised, verified with plain secp256k1 ECDSA;
  *     a failed verification freezes the key (F06, CVE-2023-33242).
+ *
+ * Departure: no F_Zero re-randomisation of sk_i (docs/decisions/ecdsa-dkls23.md).
  */
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import type { Random } from '@custodian/core/clock';
 import { equalBytes } from '@custodian/core/bytes';
+import { CustodianError } from '@custodian/core/errors';
 import { blame, fail, withCulprit } from './errors.js';
 import { G, Point, Q, bytesToBig, inv, mod, mulBase, mulPoint, pointToBytes, randomScalar, type Point as PointT } from './group.js';
 import { checkSessionId, collectRound, type EcdsaMessage } from './message.js';
@@ -32,7 +35,6 @@ import { Reader, Writer } from './wire.js';
 import { RVOLE_ALICE_MESSAGE_BYTES, RVOLE_BOB_MESSAGE_BYTES, rvoleAliceRespond, rvoleBobFinish, rvoleBobStart, type RvoleBobState } from './rvole.js';
 import { BroadcastBook, type BroadcastAuthenticator } from './echo.js';
 import { assertNotFrozen, assertPeersUsable, type EcdsaKeyShare } from './key-share.js';
-import { CustodianError } from '@custodian/core/errors';
 
 /** Configuration of one signing session. */
 export interface SignConfig {
