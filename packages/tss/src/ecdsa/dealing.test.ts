@@ -114,17 +114,21 @@ test('F05 a dealer that signs different commitments for different peers is convi
   );
 });
 
-test('refresh: same public key, new shares, signing still works', () => {
+test('refresh: same public key, new shares, fresh OT setups; it also lifts a freeze and a burned pair (F06 re-key path)', () => {
   const prev = previousKeyOf(shares.get(1n)!);
+  const frozen = { ...shares.get(1n)!, status: { frozen: true, excluded: new Set([2n]) } };
+  const dealt = new Map([...shares, [1n, frozen]]);
   const sid = systemRandom.bytes(32);
   const fresh = runDealing(
-    [1n, 2n, 3n].map((self) => ({ sessionId: sid, self, mode: 'refresh' as const, threshold: 2, receivers: [1n, 2n, 3n], previous: prev, share: shares.get(self)!, random: systemRandom })),
+    [1n, 2n, 3n].map((self) => ({ sessionId: sid, self, mode: 'refresh' as const, threshold: 2, receivers: [1n, 2n, 3n], previous: prev, share: dealt.get(self)!, random: systemRandom })),
   );
+  assert.equal(fresh.get(1n)!.status.frozen, false);
+  assert.equal(fresh.get(1n)!.status.excluded.size, 0);
   for (const id of [1n, 2n, 3n]) {
     assert.ok(fresh.get(id)!.publicKey.equals(prev.publicKey));
     assert.notEqual(fresh.get(id)!.secret.expose().share, shares.get(id)!.secret.expose().share);
   }
-  sign(fresh, [1n, 3n]);
+  sign(fresh, [1n, 2n]);
 });
 
 test('reshare 2-of-3 → 3-of-3 committee {2,3,4} (one member leaves, one joins): same public key, new committee signs', () => {
