@@ -152,19 +152,19 @@ export class EcdsaDealing {
     return [...new Set([...this.#dealers, ...this.#receivers])].filter((p) => p !== this.#self).sort((a, b) => (a < b ? -1 : 1));
   }
 
-  /** Context of the pair's one base-OT batch: the lower id is Alice (base-OT receiver), the higher Bob. */
+  /** Context of the pair's one base-OT batch (ordered by id, whoever plays which role). */
   #otContext(peer: bigint, purpose: 'base-ot' | 'reverse'): Uint8Array {
     const [lo, hi] = this.#self < peer ? [this.#self, peer] : [peer, this.#self];
     return hashTranscript(`custodian/ecdsa/dkg/${purpose}/v1`, this.#c.sessionId, partyIdBytes(lo), partyIdBytes(hi));
   }
 
   /**
-   * One base-OT batch per pair (docs/decisions/ecdsa-ot.md): the lower id is
-   * the base-OT receiver (Alice towards the higher id), the higher id the
-   * sender (Bob); the other direction is then made by one OT extension.
+   * One base-OT batch per pair (docs/decisions/ecdsa-ot.md): one party is
+   * the base-OT receiver (Alice towards the other), the other the sender
+   * (Bob); the other direction is then made by one OT extension.
    */
   #startBaseOts(peer: bigint): Uint8Array {
-    if (this.#self < peer) {
+    if (this.#isBaseReceiver(peer)) {
       const choices = Array.from(this.#c.random.bytes(OT_BASE_COUNT), (b) => b & 1);
       const r = baseOtReceiverStart(this.#otContext(peer, 'base-ot'), choices, this.#c.random);
       this.#otReceivers.set(peer, r);
@@ -277,9 +277,19 @@ export class EcdsaDealing {
     return { commitments, proof, broadcast: raw.bytes() };
   }
 
-  /** Round 2 side of the pair's base OTs; the higher id also reverses the batch for the other direction. */
+  /**
+   * The base-OT sender does most of the public-key work, so the role
+   * alternates: the lower id receives when the ids' sum is odd, the higher id
+   * otherwise. Every party then sends in about half of its pairs.
+   */
+  #isBaseReceiver(peer: bigint): boolean {
+    const lowerIsReceiver = (this.#self + peer) % 2n === 1n;
+    return this.#self < peer ? lowerIsReceiver : !lowerIsReceiver;
+  }
+
+  /** Round 2 side of the pair's base OTs; the base-OT sender also reverses the batch for the other direction. */
   #finishBaseOts(peer: bigint, rd: Reader): void {
-    if (this.#self < peer) {
+    if (this.#isBaseReceiver(peer)) {
       const B = rd.fixed(POINT_BYTES, 'baseOt.B');
       const r = this.#otReceivers.get(peer)!;
       this.#aliceSetups.set(peer, { delta: r.choices, seeds: baseOtReceiverFinish(this.#otContext(peer, 'base-ot'), r, B) });
@@ -360,7 +370,7 @@ export class EcdsaDealing {
       try {
         const rd = new Reader(body, `dkg round 2 from ${from}`);
         this.#book.check(rd, from, this.#self);
-        if (this.#self < from) {
+        if (this.#isBaseReceiver(from)) {
           const reverse = rd.fixed(extensionMessageBytes(ROT_REVERSE_BATCH), 'reverse');
           this.#bobSetups.set(from, rotReverseFinish(this.#aliceSetups.get(from)!, this.#otContext(from, 'reverse'), reverse));
         }
