@@ -59,3 +59,27 @@ test('property: only typed errors escape the end of pre-signing on mutated round
     { numRuns: 20 },
   );
 });
+
+test('property: only typed errors escape the online round on mutated (u, w) messages, and nothing unverified is returned', () => {
+  fc.assert(
+    fc.property(mutation, ([pos, byte, cut]) => {
+      const [a, b] = sessions();
+      const r1a = a.round1();
+      const r1b = b.round1();
+      const r2a = a.round2(r1b);
+      const r2b = b.round2(r1a);
+      const pa = a.finish(r2b);
+      const pb = b.finish(r2a);
+      const digest = new Uint8Array(32).fill(9);
+      const m3 = pa.online(digest);
+      pb.online(digest);
+      try {
+        const sig = pb.combine(mutate(m3, pos, byte, cut));
+        assert.equal(sig.compact.length, 64);
+      } catch (e) {
+        assert.ok(isCustodianError(e, 'E_SIGNATURE_INVALID_TERMINAL', 'E_MPC_SHAPE'), String(e));
+      }
+    }),
+    { numRuns: 15 },
+  );
+});

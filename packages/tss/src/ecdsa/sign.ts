@@ -302,14 +302,17 @@ function finalizeSignature(share: EcdsaKeyShare, R: PointT, u: bigint, w: bigint
     s = Q - s;
     recovery ^= 1;
   }
-  const sig = new secp256k1.Signature(r, s === 0n ? 1n : s, recovery);
-  const compact = sig.toBytes('compact');
-  const pk = pointToBytes(share.publicKey);
-  let ok: boolean;
-  try {
-    ok = s !== 0n && r !== 0n && secp256k1.verify(compact, digest, pk, { prehash: false, lowS: true }) && sig.recoverPublicKey(digest).equals(share.publicKey);
-  } catch {
-    ok = false;
+  let compact = new Uint8Array(0);
+  let ok = false;
+  if (r !== 0n && s !== 0n) {
+    try {
+      const sig = new secp256k1.Signature(r, s, recovery);
+      compact = sig.toBytes('compact');
+      const pk = pointToBytes(share.publicKey);
+      ok = secp256k1.verify(compact, digest, pk, { prehash: false, lowS: true }) && sig.recoverPublicKey(digest).equals(share.publicKey);
+    } catch {
+      ok = false;
+    }
   }
   if (!ok) {
     share.status.frozen = true;
