@@ -1,7 +1,8 @@
 /**
  * Correlated OT extension with a Z_q^W correlation: KOS15 ("Actively Secure
- * OT Extension with Optimal Overhead", Keller-Orsini-Scholl, corrected
- * version, Fig. 10 style) over OT_BASE_COUNT base OTs, with the consistency
+ * OT Extension with Optimal Overhead", Keller-Orsini-Scholl; its GF(2^κ)
+ * correlation check, whose proof the corrected ePrint version and Roy's
+ * SoftSpokenOT re-analyse) over OT_BASE_COUNT base OTs, with the consistency
  * check's challenges derived by Fiat-Shamir as DKLs23 §5.1 prescribes, and the
  * derandomisation to correlated OT of DKLs18 Protocol 9.
  *
