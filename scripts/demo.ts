@@ -12,6 +12,8 @@ import { decodeEnclaveSigned, verifyAuditChain } from '@custodian/protocol/encla
 import { approveRequest, buildTransfer, createWallet, proposeTx, waitForStatus } from '../apps/cli/src/operations.js';
 import { verifyOrg, verifyWallet } from '../apps/cli/src/verify-org.js';
 import { DEMO_ORG, DEMO_RECIPIENT, fund, startDeployment } from './lib/deployment.js';
+import { AUDIT_LOG_DIR } from '../apps/host/src/server.js';
+import { verifyAuditLog } from './lib/verify-audit-log.js';
 
 const args = process.argv.slice(2);
 const json = args.includes('--json');
@@ -49,6 +51,9 @@ async function run(): Promise<Record<string, unknown>> {
     const chain = all.filter((r) => r['signerId'] === 'signer-1').map((r) => decodeEnclaveSigned(r['entry'] as Json, 'entry'));
     if (verifyAuditChain(chain, org.identityKeys.get('signer-1')!) !== -1) throw new Error('audit chain of signer-1 does not verify');
     const mine = all.filter((r) => r['requestId'] === requestId);
+    const auditLog = join(dataDir, 'host', AUDIT_LOG_DIR);
+    const logCheck = await verifyAuditLog(auditLog, org.identityKeys);
+    say(`transparency log ${auditLog}: ${logCheck.size} entries, checkpoint signed by a signer and cosigned by ${logCheck.cosigners} of 3 signers; every tile, proof and entry signature verified`);
     say(`audit entries of this request (enclave-signed, hash-chained, chain verified):`);
     for (const e of mine) say(`  signer-1#${String(e['seq'])} ${String(e['kind'])}`);
     return {
@@ -58,6 +63,7 @@ async function run(): Promise<Record<string, unknown>> {
       receiptStatus: done['receiptStatus'],
       auditEntries: mine.length,
       dataDir,
+      auditLog,
       requestId,
       measurement: d.measurement,
       scheme: 'single',

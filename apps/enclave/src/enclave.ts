@@ -21,6 +21,11 @@ import { decodeApproval, decodeTxProposal, decodeWalletCreate, type ApprovalPayl
 import { identityReportData } from '@custodian/protocol/identity-binding';
 import { encodeEnclaveSigned, signStatement, statementHash, SUMMARY_KIND } from '@custodian/protocol/enclave-signed';
 import type { RpcPeer } from '@custodian/protocol/frame-rpc';
+import { AUDIT_LOG_ORIGIN, cosignKeyName, logKeyName, NOTE_KEYS_KIND } from '@custodian/protocol/audit-log';
+import { Ed25519NoteKey, NOTE_KEY_TYPE_COSIGNATURE_V1, NOTE_KEY_TYPE_ED25519 } from '@custodian/audit/ed25519-note-key';
+import { decodeCheckpoint } from '@custodian/audit/checkpoint';
+import { verifyCheckpointAdvance } from '@custodian/audit/checkpoint-advance';
+import { checkNoteText } from '@custodian/audit/note';
 import type { Platform } from './platform.js';
 import { seal, unseal } from './sealed-state.js';
 import { decodeState, encodeState, initialState, type EnclaveState, type SignedRecord, type WalletRecord } from './state.js';
@@ -52,6 +57,8 @@ export class Enclave {
   #state: EnclaveState | null = null;
   #sealingKey: Secret<Uint8Array> | null = null;
   #queue: Promise<unknown> = Promise.resolve();
+  #checkpointQueue: Promise<unknown> = Promise.resolve();
+  #persistQueue: Promise<unknown> = Promise.resolve();
   /** Refusals already written to the audit log (so the catch-all does not write them twice). */
   readonly #audited = new WeakSet<object>();
 
@@ -78,7 +85,7 @@ export class Enclave {
         if (version > counter) await this.platform.advanceCounter(version);
       } else {
         if (counter > 0n) throw new CustodianError('E_STATE_ROLLBACK_DETECTED', `sealed state is missing although the platform counter is at ${counter}`, { counter: String(counter) });
-        this.#state = initialState(ed25519.utils.randomSecretKey());
+        this.#state = initialState(ed25519.utils.randomSecretKey(), ed25519.utils.randomSecretKey(), ed25519.utils.randomSecretKey());
         await this.#persist();
       }
       this.#phase = this.#state.signedManifest ? 'READY' : 'AWAITING_MANIFEST';
@@ -93,8 +100,17 @@ export class Enclave {
     return ed25519.getPublicKey(this.#s().identitySecret.expose());
   }
 
-  /** Entry point for host calls: one operation at a time. */
+  /**
+   * Entry point for host calls: one operation at a time, except checkpoint
+   * signing, which runs beside them — an operation waiting for its audit
+   * entry to be logged needs checkpoints signed meanwhile (their own queue).
+   */
   handle(op: string, body: Json, peer: RpcPeer): Promise<Json> {
+    if (op === 'checkpoint.sign') {
+      const cp = this.#checkpointQueue.then(() => this.#signCheckpoint(body));
+      this.#checkpointQueue = cp.catch(() => undefined);
+      return cp;
+    }
     const run = this.#queue.then(() => this.#dispatch(op, body, peer));
     this.#queue = run.catch(() => undefined);
     return run;
@@ -154,6 +170,47 @@ export class Enclave {
     s.timeFloorMs = Math.max(s.timeFloorMs, now);
   }
 
+  #logKey(): Ed25519NoteKey {
+    return new Ed25519NoteKey(logKeyName(this.signerId), this.#s().logSeed, NOTE_KEY_TYPE_ED25519);
+  }
+
+  #cosignKey(): Ed25519NoteKey {
+    return new Ed25519NoteKey(cosignKeyName(this.signerId), this.#s().cosignSeed, NOTE_KEY_TYPE_COSIGNATURE_V1, () => Math.floor(this.platform.nowMs() / 1000));
+  }
+
+  /**
+   * Signs and cosigns an audit-log checkpoint only if it extends, append-only,
+   * the last one this signer signed (kept sealed, persisted before the
+   * signatures leave): no rollback, no fork, no split view (F13, issue 6).
+   */
+  async #signCheckpoint(body: Json): Promise<Json> {
+    if (this.#phase === 'ERROR' || this.#phase === 'BOOT') throw new CustodianError('E_SIGNER_NOT_READY', `signer is in phase ${this.#phase}`);
+    const f = new Fields(body, 'checkpoint.sign');
+    const text = f.str('text', 4096);
+    const oldSize = f.int('oldSize');
+    const proof = f.arr('proof', 64).map((h, i) => {
+      if (typeof h !== 'string' || !/^[0-9a-f]{64}$/.test(h)) throw new CustodianError('E_FIELD_INVALID', `checkpoint.sign.proof[${i}] must be a 32-byte hex hash`);
+      return hexToBytes(h);
+    });
+    f.done();
+    checkNoteText(text);
+    const next = decodeCheckpoint(text);
+    if (next.origin !== AUDIT_LOG_ORIGIN) throw new CustodianError('E_CHECKPOINT_ORIGIN', `checkpoint is for "${next.origin.slice(0, 80)}", not ${AUDIT_LOG_ORIGIN}`);
+    const s = this.#s();
+    const last = s.lastCheckpoint === null ? null : decodeCheckpoint(s.lastCheckpoint);
+    if ((last?.size ?? 0) !== oldSize) throw new CustodianError('E_CHECKPOINT_PROOF_BASE', `this signer last signed size ${last?.size ?? 0}; prove consistency from there`, { size: last?.size ?? 0 });
+    verifyCheckpointAdvance(last, next, proof);
+    s.lastCheckpoint = text;
+    await this.#persist();
+    const bytes = new TextEncoder().encode(text);
+    const logKey = this.#logKey();
+    const cosignKey = this.#cosignKey();
+    return {
+      log: { name: logKey.name, keyId: logKey.keyId, signature: bytesToHex(await logKey.sign(bytes)) },
+      cosign: { name: cosignKey.name, keyId: cosignKey.keyId, signature: bytesToHex(await cosignKey.sign(bytes)) },
+    };
+  }
+
   #s(): EnclaveState {
     if (!this.#state) throw new CustodianError('E_SIGNER_NOT_READY', 'signer has no state');
     return this.#state;
@@ -165,7 +222,14 @@ export class Enclave {
     return decodeManifest(sm.payload);
   }
 
-  async #persist(): Promise<void> {
+  /** Seals and stores the state; serialised, since checkpoint signing persists beside operations. */
+  #persist(): Promise<void> {
+    const run = this.#persistQueue.then(() => this.#persistNow());
+    this.#persistQueue = run.catch(() => undefined);
+    return run;
+  }
+
+  async #persistNow(): Promise<void> {
     const s = this.#s();
     s.version += 1n;
     // Blob first, then the counter: a crash in between leaves a blob newer than the counter, which boot accepts.
@@ -193,8 +257,17 @@ export class Enclave {
     f.done();
     const identityKey = this.identityKey();
     const evidence = await this.platform.attest(identityReportData(identityKey, nonce));
-    const sm = this.#s().signedManifest;
-    return { signerId: this.signerId, phase: this.#phase, identityKey: bytesToHex(identityKey), evidence: bytesToHex(evidence), manifestHash: sm ? manifestHash(sm.payload) : null };
+    const s = this.#s();
+    const sm = s.signedManifest;
+    const keys = { signerId: this.signerId, log: this.#logKey().verifierKey(), cosign: this.#cosignKey().verifierKey() };
+    return {
+      signerId: this.signerId,
+      phase: this.#phase,
+      identityKey: bytesToHex(identityKey),
+      evidence: bytesToHex(evidence),
+      manifestHash: sm ? manifestHash(sm.payload) : null,
+      noteKeys: encodeEnclaveSigned(signStatement(NOTE_KEYS_KIND, keys, s.identitySecret.expose())),
+    };
   }
 
   async #installManifest(body: Json, peer: RpcPeer): Promise<Json> {

@@ -39,6 +39,11 @@ export interface SignedRecord {
 /** The whole persistent state. */
 export interface EnclaveState {
   identitySecret: Secret<Uint8Array>;
+  /** Seeds of the audit log's note keys (log signature, cosignature). */
+  readonly logSeed: Secret<Uint8Array>;
+  readonly cosignSeed: Secret<Uint8Array>;
+  /** The last checkpoint text this signer signed: it only ever signs extensions of it. */
+  lastCheckpoint: string | null;
   signedManifest: SignedManifest | null;
   readonly wallets: Map<string, WalletRecord>;
   /** `${operatorId}:${nonce}` → expiry (ms); pruned after expiry. */
@@ -51,9 +56,12 @@ export interface EnclaveState {
 }
 
 /** A fresh state with a new identity key. */
-export function initialState(identitySecret: Uint8Array): EnclaveState {
+export function initialState(identitySecret: Uint8Array, logSeed: Uint8Array, cosignSeed: Uint8Array): EnclaveState {
   return {
     identitySecret: new Secret(identitySecret),
+    logSeed: new Secret(logSeed),
+    cosignSeed: new Secret(cosignSeed),
+    lastCheckpoint: null,
     signedManifest: null,
     wallets: new Map(),
     consumedNonces: new Map(),
@@ -68,6 +76,9 @@ export function initialState(identitySecret: Uint8Array): EnclaveState {
 export function encodeState(s: EnclaveState): Uint8Array {
   const json: Json = {
     identitySecret: bytesToHex(s.identitySecret.expose()),
+    logSeed: bytesToHex(s.logSeed.expose()),
+    cosignSeed: bytesToHex(s.cosignSeed.expose()),
+    lastCheckpoint: s.lastCheckpoint,
     signedManifest: s.signedManifest ? encodeSignedManifest(s.signedManifest) : null,
     wallets: [...s.wallets.values()].map((w) => ({ walletId: w.walletId, scheme: w.scheme, secretKey: bytesToHex(w.secretKey.expose()), publicKey: bytesToHex(w.publicKey), address: w.address })),
     consumedNonces: [...s.consumedNonces.entries()].map(([k, v]) => [k, v]),
@@ -78,6 +89,11 @@ export function encodeState(s: EnclaveState): Uint8Array {
   return canonicalJsonBytes(json);
 }
 
+function stringOrNull(v: unknown, field: string): string | null {
+  if (v !== null && typeof v !== 'string') throw new CustodianError('E_SEALED_STATE_INVALID', `${field} must be a string or null`);
+  return v;
+}
+
 /** Decodes unsealed state bytes. */
 export function decodeState(bytes: Uint8Array, version: bigint): EnclaveState {
   try {
@@ -85,6 +101,9 @@ export function decodeState(bytes: Uint8Array, version: bigint): EnclaveState {
     const sm = f.raw('signedManifest');
     const s: EnclaveState = {
       identitySecret: new Secret(f.hex('identitySecret', 32)),
+      logSeed: new Secret(f.hex('logSeed', 32)),
+      cosignSeed: new Secret(f.hex('cosignSeed', 32)),
+      lastCheckpoint: stringOrNull(f.raw('lastCheckpoint'), 'lastCheckpoint'),
       signedManifest: sm === null ? null : decodeSignedManifest(sm),
       wallets: new Map(),
       consumedNonces: new Map(),

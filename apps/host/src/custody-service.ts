@@ -14,6 +14,7 @@ import { decodeTxProposal, decodeWalletCreate } from '@custodian/protocol/payloa
 import { decodeEnclaveSigned, encodeEnclaveSigned, SUMMARY_KIND, verifyStatement } from '@custodian/protocol/enclave-signed';
 import type { EthRpc } from './eth-rpc.js';
 import type { SignerLink } from './signer-link.js';
+import type { TransparencyLog } from './transparency-log.js';
 import type { ApprovalRow, HostStore, RequestRow, SignerRecord } from './store.js';
 
 /** How often a broadcast transaction's receipt is polled. */
@@ -54,6 +55,7 @@ export class CustodyService {
     private readonly eth: EthRpc | null,
     private readonly clock: Clock,
     private readonly log: (line: string) => void = () => undefined,
+    private readonly auditLog: TransparencyLog | null = null,
   ) {}
 
   /** Loads the installed manifest, re-attests signers, resumes broadcasts. */
@@ -69,6 +71,7 @@ export class CustodyService {
           this.log(`signer ${link.signerId} NOT usable: ${(e as Error).message}`);
         }
       }
+      await this.auditLog?.writePolicy();
     }
     for (const r of [...(await this.store.listRequests({ status: 'signed' })), ...(await this.store.listRequests({ status: 'broadcast' }))]) {
       void this.#broadcast(r.requestId);
@@ -117,7 +120,12 @@ export class CustodyService {
       const next = decodeManifest(signed.payload);
       // Signers judge the manifest themselves (quorum, sequence, their own measurement) and audit
       // their verdict; the host learns their identity keys first so it can check those entries.
-      for (const link of this.links.values()) link.identityKey ??= (await link.hello()).identityKey;
+      for (const link of this.links.values()) {
+        if (link.identityKey) continue;
+        const h = await link.hello();
+        link.identityKey = h.identityKey;
+        link.adoptNoteKeys(h);
+      }
       const refusals: CustodianError[] = [];
       for (const link of this.links.values()) {
         try {
@@ -142,6 +150,7 @@ export class CustodyService {
         const r = (await link.call('peers.install', { peers: peers.filter((p) => (p as { signerId: string }).signerId !== link.signerId) })) as Json;
         verdicts.push({ signerId: link.signerId, ...(r as Record<string, Json>) });
       }
+      await this.auditLog?.writePolicy();
       const hash = manifestHash(signed.payload);
       await this.store.putManifest(hash, next.version, JSON.stringify(encodeSignedManifest(signed)));
       this.#manifest = next;

@@ -105,6 +105,10 @@ export async function openPgStore(connectionString: string, schema = 'custodian'
       if (existing && existing['hash'] === a.hash) return;
       throw new CustodianError('E_AUDIT_CONFLICT', `audit position ${a.signerId}#${a.seq} already holds another entry`, { signerId: a.signerId, seq: a.seq, entry: String(existing?.['entry'] ?? '') });
     },
+    getAudit: async (signerId, seq) => {
+      const [r] = await q(`SELECT * FROM ${t('audit')} WHERE signer_id = $1 AND seq = $2`, [signerId, seq]);
+      return r ? toAudit(r) : null;
+    },
     listAudit: async (filter) =>
       (filter?.requestId
         ? await q(`SELECT * FROM ${t('audit')} WHERE request_id = $1 ORDER BY time_ms, signer_id, seq`, [filter.requestId])

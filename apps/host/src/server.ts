@@ -12,6 +12,10 @@ import { CustodyService } from './custody-service.js';
 import { EthRpc } from './eth-rpc.js';
 import { createHttpApi } from './http-api.js';
 import type { HostStore } from './store.js';
+import { TransparencyLog } from './transparency-log.js';
+
+/** The transparency log's folder inside the host's data directory (C2SP tlog-tiles layout). */
+export const AUDIT_LOG_DIR = 'tlog';
 
 /** Host configuration. */
 export interface HostOptions {
@@ -29,6 +33,8 @@ export interface HostOptions {
 /** A running host. */
 export interface RunningHost {
   readonly url: string;
+  /** The transparency log's directory. */
+  readonly auditLogDir: string;
   readonly port: number;
   readonly service: CustodyService;
   readonly store: HostStore;
@@ -40,7 +46,10 @@ export async function startHost(o: HostOptions): Promise<RunningHost> {
   mkdirSync(o.dataDir, { recursive: true });
   const store = o.storeUrl ? await openPgStore(o.storeUrl, o.storeSchema) : openSqliteStore(join(o.dataDir, 'host.sqlite'));
   const links = new Map(o.signers.map((s) => [s.signerId, new SignerLink(s.signerId, s.endpoint, store)]));
-  const service = new CustodyService(store, links, o.ethRpcUrl ? new EthRpc(o.ethRpcUrl) : null, o.clock ?? systemClock, o.log);
+  const auditLog = new TransparencyLog(join(o.dataDir, AUDIT_LOG_DIR), links);
+  await auditLog.open();
+  for (const l of links.values()) l.auditLog = auditLog;
+  const service = new CustodyService(store, links, o.ethRpcUrl ? new EthRpc(o.ethRpcUrl) : null, o.clock ?? systemClock, o.log, auditLog);
   await service.start();
   const server: Server = createHttpApi(service, store);
   await new Promise<void>((resolve) => server.listen(o.port, '127.0.0.1', resolve));
@@ -48,6 +57,7 @@ export async function startHost(o: HostOptions): Promise<RunningHost> {
   const port = typeof addr === 'object' && addr ? addr.port : o.port;
   return {
     url: `http://127.0.0.1:${port}`,
+    auditLogDir: auditLog.dir,
     port,
     service,
     store,

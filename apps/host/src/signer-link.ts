@@ -11,7 +11,10 @@ import type { Json } from '@custodian/core/canonical-json';
 import { Fields } from '@custodian/core/fields';
 import { bytesToHex } from '@custodian/core/bytes';
 import { RpcPeer } from '@custodian/protocol/frame-rpc';
-import { AUDIT_ENTRY_KIND, decodeAuditEntry, decodeEnclaveSigned, encodeEnclaveSigned, statementHash, verifyStatement } from '@custodian/protocol/enclave-signed';
+import { AUDIT_ENTRY_KIND, decodeAuditEntry, decodeEnclaveSigned, encodeEnclaveSigned, statementHash, verifyStatement, type EnclaveSigned } from '@custodian/protocol/enclave-signed';
+import { cosignKeyName, logKeyName, NOTE_KEYS_KIND } from '@custodian/protocol/audit-log';
+import { canonicalJsonBytes } from '@custodian/core/canonical-json';
+import type { TransparencyLog } from './transparency-log.js';
 import { identityReportData } from '@custodian/protocol/identity-binding';
 import type { Manifest } from '@custodian/protocol/manifest';
 import { verifySimEvidence, appraiseSimClaims } from '@custodian/attestation/sim/sim-evidence';
@@ -28,6 +31,8 @@ export interface SignerHello {
   readonly evidence: Uint8Array;
   readonly nonce: Uint8Array;
   readonly manifestHash: string | null;
+  /** Its note keys, signed by the identity key (checked once the identity key is trusted). */
+  readonly noteKeys?: EnclaveSigned;
 }
 
 /** Verifies a signer's evidence against the manifest; returns its measurement. */
@@ -44,6 +49,10 @@ export class SignerLink {
   identityKey: Uint8Array | null = null;
   /** The manifest the signer was last attested against; a reconnect re-attests under it. */
   manifest: Manifest | null = null;
+  /** The signer's audit-log note keys (vkeys), from a statement signed by its identity key. */
+  noteKeys: { log: string; cosign: string } | null = null;
+  /** Where the signer's audit entries go besides the store (the transparency log). */
+  auditLog: TransparencyLog | null = null;
 
   constructor(
     readonly signerId: string,
@@ -81,7 +90,19 @@ export class SignerLink {
     return this.#peer!.call(op, body);
   }
 
-  /** Asks for fresh evidence bound to a new nonce. */
+  /** Takes the signer's note keys from a hello whose identity key is (provisionally or by attestation) trusted. */
+  adoptNoteKeys(h: SignerHello): void {
+    if (!h.noteKeys || !verifyStatement(NOTE_KEYS_KIND, h.noteKeys, h.identityKey)) throw new CustodianError('E_SIGNER_RESPONSE', `signer ${this.signerId} did not sign its note keys`);
+    const f = new Fields(h.noteKeys.statement, 'noteKeys');
+    const keys = { log: f.str('log', 256), cosign: f.str('cosign', 256) };
+    if (f.str('signerId', 64) !== this.signerId || !keys.log.startsWith(`${logKeyName(this.signerId)}+`) || !keys.cosign.startsWith(`${cosignKeyName(this.signerId)}+`)) {
+      throw new CustodianError('E_SIGNER_RESPONSE', `signer ${this.signerId} published note keys under other names`);
+    }
+    f.done();
+    this.noteKeys = keys;
+  }
+
+  /** Asks for fresh evidence bound to a nonce (a new one by default). */
   async hello(nonce: Uint8Array = new Uint8Array(randomBytes(32))): Promise<SignerHello> {
     const f = new Fields(await this.call('hello', { nonce: bytesToHex(nonce) }), 'hello');
     const h: SignerHello = {
@@ -91,6 +112,7 @@ export class SignerLink {
       evidence: f.hex('evidence', undefined, 16 * 1024),
       nonce,
       manifestHash: typeof f.optRaw('manifestHash') === 'string' ? (f.raw('manifestHash') as string) : null,
+      noteKeys: decodeEnclaveSigned(f.raw('noteKeys'), 'noteKeys'),
     };
     f.done();
     if (h.signerId !== this.signerId) throw new CustodianError('E_SIGNER_MISMATCH', `endpoint ${this.endpoint} answers as ${h.signerId}, expected ${this.signerId}`);
@@ -109,6 +131,7 @@ export class SignerLink {
     const measurement = verifySignerEvidence(h, manifest, nowMs);
     this.identityKey = h.identityKey;
     this.manifest = manifest;
+    this.adoptNoteKeys(h);
     const rec: SignerRecord = { signerId: this.signerId, endpoint: this.endpoint, identityKey: bytesToHex(h.identityKey), measurement, evidence: bytesToHex(h.evidence), nonce: bytesToHex(h.nonce), verifiedAtMs: nowMs };
     await this.store.upsertSigner(rec);
     return rec;
@@ -127,7 +150,18 @@ export class SignerLink {
     const e = decodeAuditEntry(signed.statement);
     if (e.signerId !== this.signerId) throw new CustodianError('E_AUDIT_SIGNATURE', 'audit entry names another signer');
     const hash = statementHash(signed.statement);
-    await this.store.appendAudit({ signerId: e.signerId, seq: e.seq, hash, kind: e.kind, requestId: e.requestId, timeMs: e.timeMs, entry: JSON.stringify(encodeEnclaveSigned(signed)) });
+    const text = JSON.stringify(encodeEnclaveSigned(signed));
+    // Idempotent for the same entry; a different one at a taken position is answered with the stored one.
+    const existing = await this.store.getAudit(e.signerId, e.seq);
+    if (existing) {
+      if (existing.hash === hash) return { hash };
+      throw new CustodianError('E_AUDIT_CONFLICT', `audit position ${e.signerId}#${e.seq} already holds another entry`, { signerId: e.signerId, seq: e.seq, entry: existing.entry });
+    }
+    // The transparency log first (durable under a cosigned checkpoint), then the store:
+    // a row in the store is always in the log.
+    const receipt = this.auditLog ? await this.auditLog.append(canonicalJsonBytes(encodeEnclaveSigned(signed))) : null;
+    await this.store.appendAudit({ signerId: e.signerId, seq: e.seq, hash, kind: e.kind, requestId: e.requestId, timeMs: e.timeMs, entry: text });
+    if (receipt) return { hash, index: receipt.index, size: receipt.size };
     return { hash };
   }
 }

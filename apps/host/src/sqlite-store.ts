@@ -46,7 +46,7 @@ export function openSqliteStore(path: string): HostStore {
     listRequestsByStatus: db.prepare('SELECT * FROM requests WHERE status = ? ORDER BY created_at_ms, request_id'),
     addApproval: db.prepare('INSERT INTO approvals (request_id, operator_id, approval, accepted, code, created_at_ms) VALUES (?, ?, ?, ?, ?, ?)'),
     listApprovals: db.prepare('SELECT * FROM approvals WHERE request_id = ? ORDER BY id'),
-    getAudit: db.prepare('SELECT hash, entry FROM audit WHERE signer_id = ? AND seq = ?'),
+    getAudit: db.prepare('SELECT * FROM audit WHERE signer_id = ? AND seq = ?'),
     appendAudit: db.prepare('INSERT INTO audit VALUES (@signerId, @seq, @hash, @kind, @requestId, @timeMs, @entry)'),
     listAudit: db.prepare('SELECT * FROM audit ORDER BY signer_id, seq'),
     listAuditByRequest: db.prepare('SELECT * FROM audit WHERE request_id = ? ORDER BY time_ms, signer_id, seq'),
@@ -97,6 +97,10 @@ export function openSqliteStore(path: string): HostStore {
     addApproval: async (a) => void q.addApproval.run(a.requestId, a.operatorId, a.approval, a.accepted ? 1 : 0, a.code, a.createdAtMs),
     listApprovals: async (id) => (q.listApprovals.all(id) as Row[]).map(toApproval),
     appendAudit: async (a) => appendAudit(a),
+    getAudit: async (signerId, seq) => {
+      const r = q.getAudit.get(signerId, seq) as Row | undefined;
+      return r ? toAudit(r) : null;
+    },
     listAudit: async (filter) =>
       ((filter?.requestId ? q.listAuditByRequest.all(filter.requestId) : filter?.signerId ? q.listAuditBySigner.all(filter.signerId) : q.listAudit.all()) as Row[]).map(toAudit),
     close: async () => void db.close(),

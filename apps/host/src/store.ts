@@ -100,6 +100,8 @@ export interface HostStore {
    * entry and move past it.
    */
   appendAudit(a: AuditRow): Promise<void>;
+  /** The entry at (signer, seq), if any. */
+  getAudit(signerId: string, seq: number): Promise<AuditRow | null>;
   listAudit(filter?: { requestId?: string; signerId?: string }): Promise<AuditRow[]>;
   close(): Promise<void>;
 }

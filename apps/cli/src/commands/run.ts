@@ -64,6 +64,6 @@ export async function serveCommand(args: readonly string[]): Promise<number> {
     log: (l) => progress(`host: ${l}`),
   });
   progress(`host listening on ${host.url} (${storeUrl ? `PostgreSQL schema ${storeSchema ?? 'custodian'}` : `SQLite in ${dataDir}`})`);
-  process.stdout.write(JSON.stringify({ ready: true, url: host.url, port: host.port }) + '\n');
+  process.stdout.write(JSON.stringify({ ready: true, url: host.url, port: host.port, auditLog: host.auditLogDir }) + '\n');
   return waitForSignal(() => host.close());
 }

@@ -18,6 +18,7 @@ import { FROST_PARTIES_MAX, FROST_MESSAGE_BYTES_MAX } from '@custodian/tss/frost
 import { runLocalDkg, signLocally } from '@custodian/tss/frost/local';
 import { frostSuite, type FrostSuiteId } from '@custodian/tss/frost/suite';
 import { emit, emitError, EXIT_OK, parseArgs, progress, UsageError } from '../output.js';
+import { signDemoEcdsa } from '@custodian/tss/ecdsa/sign-demo';
 
 const USAGE = `usage: custodian tss sign-demo --scheme frost-ed25519|frost-secp256k1-tr|frost-secp256k1|ecdsa-dkls --threshold t --parties n --message HEX [--json]`;
 
@@ -66,9 +67,8 @@ export async function runSignDemo(scheme: SignDemoScheme, threshold: number, par
     case 'frost-secp256k1':
       return frostDemo(scheme, threshold, parties, message);
     case 'ecdsa-dkls':
-      // ECDSA owner: replace this throw with the call into packages/tss/src/ecdsa/
-      // returning { groupPublicKey: compressed SEC1 hex, signature: r‖s hex over SHA-256(message) }.
-      throw new CustodianError('E_SCHEME_UNAVAILABLE', 'ecdsa-dkls is not wired into sign-demo yet', { scheme });
+      // DKLs23 keygen, pre-signing and online signing among in-process parties: compressed SEC1 key, r‖s over SHA-256(message).
+      return signDemoEcdsa(threshold, parties, message);
   }
 }
 

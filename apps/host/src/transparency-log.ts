@@ -1,0 +1,102 @@
+/**
+ * The organisation's audit log as a C2SP tlog-tiles transparency log, kept
+ * by the host in its data directory (servable as static files). Leaves are
+ * the enclave-signed audit entries, byte for byte. Checkpoints are signed
+ * inside the signer enclaves: any signer's log key signs, and a majority of
+ * signers must cosign — each only if the checkpoint extends, append-only, the
+ * last one it signed. An entry is acknowledged to its enclave only once it is
+ * durable under such a checkpoint (fail closed: no checkpoint, no release).
+ */
+import { CustodianError, isCustodianError } from '@custodian/core/errors';
+import { bytesToHex } from '@custodian/core/bytes';
+import { Fields } from '@custodian/core/fields';
+import type { Json } from '@custodian/core/canonical-json';
+import { TileLogWriter } from '@custodian/audit/tile-log-writer';
+import { BatchingAppender, type AppendReceipt } from '@custodian/audit/batching-appender';
+import { FileTileStorage } from '@custodian/audit/tile-storage';
+import { decodeCheckpoint } from '@custodian/audit/checkpoint';
+import { encodeNote, type NoteSignature } from '@custodian/audit/note';
+import { proveConsistencyFromTiles } from '@custodian/audit/tile-proofs';
+import { writeLogPolicyDocument } from '@custodian/audit/log-policy-file';
+import { AUDIT_LOG_ORIGIN } from '@custodian/protocol/audit-log';
+import type { SignerLink } from './signer-link.js';
+
+/** Most time to wait for company before writing a batch. */
+export const AUDIT_BATCH_DELAY_MS = 2;
+
+export class TransparencyLog {
+  readonly #lastSize = new Map<string, number>();
+  #appender: BatchingAppender | null = null;
+  readonly #storage: FileTileStorage;
+
+  constructor(
+    readonly dir: string,
+    private readonly links: ReadonlyMap<string, SignerLink>,
+  ) {
+    this.#storage = new FileTileStorage(dir);
+  }
+
+  /** Cosignatures needed: a majority of the configured signers. */
+  get quorum(): number {
+    return Math.floor(this.links.size / 2) + 1;
+  }
+
+  /** Opens the writer (checking the stored tiles reproduce the checkpoint, F16). */
+  async open(): Promise<void> {
+    const writer = await TileLogWriter.open({ storage: this.#storage, origin: AUDIT_LOG_ORIGIN, sign: (text) => this.#sign(text) });
+    this.#appender = new BatchingAppender(writer, { maxDelayMs: AUDIT_BATCH_DELAY_MS });
+  }
+
+  /** Appends one entry; resolves when it is durable under a signed and cosigned checkpoint. */
+  append(entry: Uint8Array): Promise<AppendReceipt> {
+    if (!this.#appender) return Promise.reject(new CustodianError('E_AUDIT_UNAVAILABLE', 'the transparency log is not open'));
+    return this.#appender.appendBytes(entry);
+  }
+
+  /** Writes the verification policy beside the log (keys from the signers' attested statements). */
+  async writePolicy(): Promise<void> {
+    const keys = [...this.links.values()].map((l) => l.noteKeys).filter((k): k is NonNullable<typeof k> => k !== null);
+    if (keys.length !== this.links.size) return;
+    await writeLogPolicyDocument(this.dir, { origin: AUDIT_LOG_ORIGIN, logKeys: keys.map((k) => k.log), witnessKeys: keys.map((k) => k.cosign), witnessQuorum: this.quorum });
+  }
+
+  async #sign(text: string): Promise<Uint8Array> {
+    const size = decodeCheckpoint(text).size;
+    const links = [...this.links.values()];
+    const results = await Promise.allSettled(links.map((l) => this.#signWith(l, text, size)));
+    const ok = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    if (ok.length < this.quorum) {
+      const failures = results.flatMap((r, i) => (r.status === 'rejected' ? [`${links[i]!.signerId}: ${(r.reason as Error).message}`] : []));
+      throw new CustodianError('E_CHECKPOINT_UNWITNESSED', `only ${ok.length} of the required ${this.quorum} signers signed checkpoint ${size}`, { size, failures });
+    }
+    return encodeNote(text, [ok[0]!.log, ...ok.map((r) => r.cosign)]);
+  }
+
+  /** Asks one signer to sign, proving consistency from the size it last signed. */
+  async #signWith(link: SignerLink, text: string, size: number): Promise<{ log: NoteSignature; cosign: NoteSignature }> {
+    const attempt = async (oldSize: number): Promise<Json> => {
+      const proof = oldSize === 0 || oldSize >= size ? [] : await proveConsistencyFromTiles(this.#storage, oldSize, size);
+      return link.call('checkpoint.sign', { text, oldSize, proof: proof.map(bytesToHex) });
+    };
+    const old = this.#lastSize.get(link.signerId) ?? 0;
+    let res: Json;
+    try {
+      res = await attempt(old);
+    } catch (e) {
+      const base = isCustodianError(e, 'E_CHECKPOINT_PROOF_BASE') ? e.detail['size'] : undefined;
+      if (typeof base !== 'number' || base === old) throw e;
+      res = await attempt(base);
+    }
+    this.#lastSize.set(link.signerId, size);
+    const f = new Fields(res, 'checkpoint.signed');
+    const sig = (k: string): NoteSignature => {
+      const g = f.obj(k);
+      const s = { name: g.str('name', 128), keyId: g.int('keyId', 0, 0xffffffff), signature: g.hex('signature', undefined, 128) };
+      g.done();
+      return s;
+    };
+    const out = { log: sig('log'), cosign: sig('cosign') };
+    f.done();
+    return out;
+  }
+}
