@@ -21,6 +21,13 @@ import { RpcPeer } from '@custodian/protocol/frame-rpc';
 import { decodeEnclaveSigned, verifyAuditChain, statementHash, decodeAuditEntry, verifyStatement, AUDIT_ENTRY_KIND } from '@custodian/protocol/enclave-signed';
 import { approveRequest, buildTransfer, checkRequest, createWallet, newNonce, proposeTx, waitForStatus } from '../../apps/cli/src/operations.js';
 import { verifyOrg } from '../../apps/cli/src/verify-org.js';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { REPO_ROOT } from '@custodian/core/vectors';
+import { CLI } from '../../scripts/lib/processes.js';
+import { verifyAuditLog } from '../../scripts/lib/verify-audit-log.js';
+
+const run = promisify(execFile);
 import { DEMO_ORG, DEMO_RECIPIENT, fund, startDeployment, type Deployment } from '../../scripts/lib/deployment.js';
 
 type R = Record<string, Json>;
@@ -264,6 +271,46 @@ test('a restart of every process loses nothing: pending requests, approvals, aud
     if (i > 0) assert.equal(decodeAuditEntry(e.statement).prevHash, statementHash(tail[i - 1]!.statement), 'entries across the restart stay linked');
   }
   assert.equal(decodeAuditEntry(chain.at(-1)!.statement).kind, 'signature.released');
+});
+
+test('the transparency log verifies offline with custodian audit verify, and every leaf is an enclave-signed entry', async () => {
+  const dir = join(d.dataDir, 'host', 'tlog');
+  const out = await run(process.execPath, [CLI, 'audit', 'verify', '--log', dir, '--opaque-entries', '--json'], { cwd: REPO_ROOT });
+  const res = JSON.parse(out.stdout.trim().split('\n').at(-1)!) as R;
+  assert.equal(res['ok'], true);
+  const org = await verifyOrg(d.client);
+  const checked = await verifyAuditLog(dir, org.identityKeys);
+  assert.equal(checked.size, Number(res['size']));
+  assert.ok(checked.cosigners >= 2);
+});
+
+test('F13: a signer refuses to sign a forked or rolled-back checkpoint of the audit log', async () => {
+  const peer = await hostileLink();
+  try {
+    const note = readFileSync(join(d.dataDir, 'host', 'tlog', 'checkpoint'), 'utf8');
+    const [origin, size, root] = note.split('\n');
+    const forked = `${origin}\n${size}\n${Buffer.alloc(32, 7).toString('base64')}\n`;
+    await refused(peer.call('checkpoint.sign', { text: forked, oldSize: Number(size), proof: [] }), 'E_CHECKPOINT_FORK');
+    const smaller = `${origin}\n${Number(size) - 1}\n${root}\n`;
+    await refused(peer.call('checkpoint.sign', { text: smaller, oldSize: Number(size), proof: [] }), 'E_CHECKPOINT_ROLLBACK');
+    await refused(peer.call('checkpoint.sign', { text: `${origin}\n${Number(size) + 5}\n${root}\n`, oldSize: 1, proof: [] }), 'E_CHECKPOINT_PROOF_BASE');
+  } finally {
+    peer.close();
+  }
+});
+
+test('F01: without a cosigning majority the log cannot advance, and nothing is signed until it can', async () => {
+  const r = await propose();
+  const id = String(r['requestId']);
+  await approveRequest(d.client, d.actors['bob']!, id);
+  await d.signers[1]!.stop();
+  await d.signers[2]!.stop();
+  await refused(d.client.post(`/v1/requests/${id}/approvals`, approvalBody('carol', r)), 'E_AUDIT_UNAVAILABLE');
+  await assertNotSigned(id);
+  await d.restartSigner(1);
+  await d.restartSigner(2);
+  await approveRequest(d.client, d.actors['carol']!, id);
+  assert.equal((await waitForStatus(d.client, id, ['confirmed', 'failed']))['receiptStatus'], 'success');
 });
 
 test('F07: a signer handed an older sealed blob by its host refuses to start', async () => {
