@@ -6,7 +6,7 @@ import { canonicalJson } from '@custodian/core/canonical-json';
 import { REPO_ROOT } from '@custodian/core/vectors';
 import { decodeUnsignedEip1559, encodeUnsignedEip1559, type Eip1559Tx } from '@custodian/chains/evm/eip1559';
 import { readRulebookFiles } from '@custodian/policy/rulebook-dir';
-import { CedarPolicy, countApprovalsByGroup, RESERVATION_TTL_MAX_MS, type ProposalInput } from './cedar-policy.js';
+import { CedarPolicy, countApprovalsByGroup, RESERVATION_TTL_MAX_MS, rulebookFilesDigest, type ProposalInput } from './cedar-policy.js';
 
 const files = readRulebookFiles(join(REPO_ROOT, 'examples/policies/demo'));
 const NOW = Date.parse('2026-11-25T12:00:00Z');
@@ -202,4 +202,18 @@ test('rejects malformed sealed ledger state and keeps the current ledger', () =>
   assert.throws(() => p.ledgerFromJson({ entries: 'x', closed: [], known: [] }), { code: 'E_STATE_INVALID' });
   assert.throws(() => p.ledgerFromJson([]), { code: 'E_STATE_INVALID' });
   assert.equal(canonicalJson(p.ledgerToJson()), before);
+});
+
+test('a pinned rulebook loads only with its digest, and a new rulebook keeps the ledger', () => {
+  assert.match(policy.digest, /^[0-9a-f]{64}$/);
+  assert.equal(CedarPolicy.fromRulebookFiles(files, policy.digest).digest, policy.digest);
+  const changed = new Map(files);
+  changed.set('prices.json', new TextEncoder().encode(new TextDecoder().decode(files.get('prices.json')!).replace('"300000"', '"310000"')));
+  assert.notEqual(rulebookFilesDigest(changed), policy.digest);
+  assert.throws(() => CedarPolicy.fromRulebookFiles(changed, policy.digest), { code: 'E_RULEBOOK_INVALID' });
+  const a = fresh();
+  assert.equal(a.reserve(proposal(tx(RECIPIENT, ETH), { approvalsByGroup: { treasury: 2 } }), NOW, TTL).decision, 'allow');
+  const b = a.withRulebookFiles(changed);
+  assert.notEqual(b.versions.priceTable, a.versions.priceTable);
+  assert.equal(canonicalJson(b.ledgerToJson()), canonicalJson(a.ledgerToJson()));
 });

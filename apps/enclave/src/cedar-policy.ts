@@ -8,8 +8,10 @@
  * one turn of the event loop, so concurrent requests cannot both pass a
  * limit (THREATS.md L01). Time is passed in, never read.
  */
+import { sha256 } from '@noble/hashes/sha2.js';
 import { CustodianError, isCustodianError } from '@custodian/core/errors';
-import type { Json } from '@custodian/core/canonical-json';
+import { bytesToHex } from '@custodian/core/bytes';
+import { canonicalJsonBytes, type Json } from '@custodian/core/canonical-json';
 import type { Eip1559Tx } from '@custodian/chains/evm/eip1559';
 import type { Decision, DecisionVersions } from '@custodian/policy/decision';
 import { decideEvmTransaction, reserveForDecision, versionsOf, type EvmTxRequest } from '@custodian/policy/engine';
@@ -44,7 +46,11 @@ export interface ProposalInput {
   readonly wallet: CedarWallet;
   /** Verified, distinct approvals per group, never the initiator's (the enclave enforces both). */
   readonly approvalsByGroup: Readonly<Record<string, number>>;
-  /** When the request was made (time-locks run from here). */
+  /**
+   * When the enclave first saw the request, by its own clock (time-locks run
+   * from here); never the payload's `createdAtMs`, which an initiator could
+   * backdate past a `@delay`.
+   */
   readonly requestedAtMs: number;
   /** What the initiator declared in the signed request, compared with the bytes (B18); null or absent when nothing was declared. */
   readonly intent?: DeclaredIntent | null;
@@ -106,20 +112,52 @@ export function countApprovalsByGroup(approvers: readonly CedarParty[], initiato
   return out;
 }
 
+/**
+ * Hex SHA-256 identifying a rulebook bundle: over the canonical JSON of its
+ * `[name, sha256(bytes)]` pairs sorted by name. A manifest can pin it so the
+ * host cannot hand the enclave another rulebook.
+ */
+export function rulebookFilesDigest(files: ReadonlyMap<string, Uint8Array>): string {
+  const pairs = [...files.keys()].sort().map((name) => [name, bytesToHex(sha256(files.get(name)!))]);
+  return bytesToHex(sha256(canonicalJsonBytes(pairs)));
+}
+
 /** A rulebook and its spending ledger, as one enclave holds them. */
 export class CedarPolicy {
   readonly #rulebook: Rulebook;
   #ledger: VelocityLedger;
+  /** `rulebookFilesDigest` of the files this policy was loaded from. */
+  readonly digest: string;
 
-  private constructor(rulebook: Rulebook, ledger: VelocityLedger) {
+  private constructor(rulebook: Rulebook, ledger: VelocityLedger, digest: string) {
     this.#rulebook = rulebook;
     this.#ledger = ledger;
+    this.digest = digest;
   }
 
-  /** Decodes and validates a rulebook (file name → bytes, `rulebook.json` among them) with an empty ledger; throws the engine's typed errors. */
-  static fromRulebookFiles(files: ReadonlyMap<string, Uint8Array>): CedarPolicy {
+  /**
+   * Decodes and validates a rulebook (file name → bytes, `rulebook.json` among
+   * them) with an empty ledger; throws the engine's typed errors, or
+   * E_RULEBOOK_INVALID when `expectedDigest` is given and differs.
+   */
+  static fromRulebookFiles(files: ReadonlyMap<string, Uint8Array>, expectedDigest?: string): CedarPolicy {
+    const digest = rulebookFilesDigest(files);
+    if (expectedDigest !== undefined && expectedDigest !== digest) {
+      throw new CustodianError('E_RULEBOOK_INVALID', 'the rulebook is not the one pinned', { expected: expectedDigest, actual: digest });
+    }
     const rulebook = decodeRulebook(files);
-    return new CedarPolicy(rulebook, new VelocityLedger(rulebook.limits));
+    return new CedarPolicy(rulebook, new VelocityLedger(rulebook.limits), digest);
+  }
+
+  /**
+   * A policy under a new rulebook that keeps this one's spending ledger (a
+   * governed change must not reset velocity). Decide the change first
+   * (`decideRulebookChange` in @custodian/policy/governance); this only loads.
+   */
+  withRulebookFiles(files: ReadonlyMap<string, Uint8Array>, expectedDigest?: string): CedarPolicy {
+    const next = CedarPolicy.fromRulebookFiles(files, expectedDigest);
+    next.ledgerFromJson(this.ledgerToJson());
+    return next;
   }
 
   /** The rulebook's version label. */
