@@ -5,6 +5,7 @@
  * holds the audit entries, each with an RFC 9162 inclusion proof to a
  * checkpoint; the checkpoint notes with their log signature and
  * cosignatures; consistency proofs from an earlier view when one was given;
+ * documents whose hashes the entries name (rulebook, attestation evidence);
  * the control objectives each record evidences; and a manifest of SHA-256
  * hashes over every item. See docs/evidence.md for the layout.
  *
@@ -25,6 +26,7 @@ import { decodeCheckpointPolicyDocument, type CheckpointPolicyDocument } from '.
 import { decodeNoteUnverified } from './note.js';
 import { decodeCheckpoint } from './checkpoint.js';
 import { sha256 } from './hash.js';
+import { decodeBase64Strict } from './base64.js';
 import { NOTE_BYTES_MAX, PROOF_HASHES_MAX, TREE_SIZE_MAX } from './limits.js';
 import type { ControlObjective, ControlReference, EvidenceItemKind } from './evidence-controls.js';
 
@@ -44,8 +46,14 @@ export const EVIDENCE_OBJECTIVES_MAX = 64;
 export const EVIDENCE_REFERENCES_MAX = 32;
 /** Most objective ids attached to one item. */
 export const EVIDENCE_ITEM_OBJECTIVES_MAX = 16;
+/** Most attached documents (policy files, attestation evidence) in one bundle. */
+export const EVIDENCE_ATTACHMENTS_MAX = 64;
+/** Largest attached document. */
+export const EVIDENCE_ATTACHMENT_BYTES_MAX = 8 * 1024 * 1024;
+/** Longest attachment name. */
+export const EVIDENCE_ATTACHMENT_NAME_CHARS_MAX = 128;
 /** Most manifest items: the five single fields plus every array item. */
-export const EVIDENCE_MANIFEST_ITEMS_MAX = 5 + EVIDENCE_CHECKPOINTS_MAX + EVIDENCE_ENTRIES_MAX + EVIDENCE_CONSISTENCY_MAX;
+export const EVIDENCE_MANIFEST_ITEMS_MAX = 5 + EVIDENCE_CHECKPOINTS_MAX + EVIDENCE_ENTRIES_MAX + EVIDENCE_CONSISTENCY_MAX + EVIDENCE_ATTACHMENTS_MAX;
 /** Longest plain-language objective text. */
 export const EVIDENCE_TEXT_CHARS_MAX = 512;
 
@@ -85,6 +93,18 @@ export interface EvidenceConsistency {
   readonly proof: readonly HashHex[];
 }
 
+/**
+ * A document whose SHA-256 an entry names (a rulebook, an address book, a
+ * screening list, attestation evidence): carried so the auditor can read
+ * what was hashed. The verifier refuses one that no entry's hash names.
+ */
+export interface EvidenceAttachment {
+  readonly name: string;
+  readonly sha256: HashHex;
+  /** The document's bytes, standard padded base64. */
+  readonly base64: string;
+}
+
 /** The control-objective catalogue carried in the bundle. */
 export interface EvidenceControls {
   readonly version: string;
@@ -108,6 +128,7 @@ export interface EvidenceBundle {
   readonly checkpoints: readonly EvidenceCheckpoint[];
   readonly entries: readonly EvidenceEntry[];
   readonly consistency: readonly EvidenceConsistency[];
+  readonly attachments: readonly EvidenceAttachment[];
   readonly controls: EvidenceControls;
   readonly manifest: EvidenceManifest;
 }
@@ -120,8 +141,9 @@ const ITEM_KINDS: readonly EvidenceItemKind[] = [
 ];
 const HASH_HEX_RE = /^[0-9a-f]{64}$/;
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9._:@/+-]*$/;
+const ATTACHMENT_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const OBJECTIVE_ID_RE = /^[a-z][a-z0-9-]{0,63}$/;
-const ITEM_NAME_RE = /^(format|exportedAtMs|subject|log|controls|(checkpoints|entries|consistency)\/(0|[1-9][0-9]{0,5}))$/;
+const ITEM_NAME_RE = /^(format|exportedAtMs|subject|log|controls|(checkpoints|entries|consistency|attachments)\/(0|[1-9][0-9]{0,5}))$/;
 
 /** The manifest items of `content`: every top-level field, arrays item by item. */
 export function computeManifestItems(content: EvidenceBundleContent): Record<string, HashHex> {
@@ -174,10 +196,11 @@ function readBundle(f: Fields): EvidenceBundle {
   if (checkpoints.length === 0) throw evidenceError('E_EVIDENCE_MALFORMED', 'bundle has no checkpoint');
   const entries = f.arr('entries', EVIDENCE_ENTRIES_MAX).map((v, i) => readEntry(new Fields(v, `bundle.entries[${i}]`), checkpoints.length));
   const consistency = f.arr('consistency', EVIDENCE_CONSISTENCY_MAX).map((v, i) => readConsistency(new Fields(v, `bundle.consistency[${i}]`), checkpoints.length));
+  const attachments = f.arr('attachments', EVIDENCE_ATTACHMENTS_MAX).map((v, i) => readAttachment(new Fields(v, `bundle.attachments[${i}]`)));
   const controls = readControls(f.obj('controls'));
   const manifest = readManifest(f.obj('manifest'));
   f.done();
-  return deepFreeze({ format: EVIDENCE_FORMAT, exportedAtMs, subject, log, checkpoints, entries, consistency, controls, manifest });
+  return deepFreeze({ format: EVIDENCE_FORMAT, exportedAtMs, subject, log, checkpoints, entries, consistency, attachments, controls, manifest });
 }
 
 function readSubject(f: Fields): EvidenceSubject {
@@ -224,6 +247,36 @@ function readConsistency(f: Fields, checkpoints: number): EvidenceConsistency {
   const c = { fromSize: f.int('fromSize', 1, TREE_SIZE_MAX), fromRoot: f.str('fromRoot', 64, HASH_HEX_RE), toCheckpoint: f.int('toCheckpoint', 0, checkpoints - 1), proof: hashList(f, 'proof') };
   f.done();
   return c;
+}
+
+function readAttachment(f: Fields): EvidenceAttachment {
+  const a = {
+    name: f.str('name', EVIDENCE_ATTACHMENT_NAME_CHARS_MAX, ATTACHMENT_NAME_RE), sha256: f.str('sha256', 64, HASH_HEX_RE),
+    base64: f.str('base64', Math.ceil(EVIDENCE_ATTACHMENT_BYTES_MAX / 3) * 4),
+  };
+  decodeBase64Strict(a.base64, 'E_ENTRY_INVALID', `${f.where}.base64`);
+  f.done();
+  return a;
+}
+
+/** Where an attachment's hash is named: entry index and field. */
+export interface AttachmentReference {
+  readonly index: number;
+  readonly field: string;
+}
+
+/** Every entry field among `entries` whose name ends in `Hash` and whose value is `sha256`. */
+export function attachmentReferences(entries: readonly { readonly index: number; readonly entry: AuditEntry }[], sha256Hex: HashHex): AttachmentReference[] {
+  const out: AttachmentReference[] = [];
+  for (const { index, entry } of entries) {
+    for (const [field, value] of Object.entries(entry)) if (field.endsWith('Hash') && value === sha256Hex) out.push({ index, field });
+  }
+  return out;
+}
+
+/** The bytes of an attachment (its base64 was checked by the decoder). */
+export function attachmentBytes(a: EvidenceAttachment): Uint8Array {
+  return decodeBase64Strict(a.base64, 'E_ENTRY_INVALID', 'attachment');
 }
 
 function readControls(f: Fields): EvidenceControls {

@@ -8,15 +8,16 @@
  * an inclusion proof per entry, each checked against the checkpoint root
  * before it is written (never export a proof that does not verify) → a
  * consistency proof from the auditor's trusted checkpoint when given → the
- * control mapping and the manifest.
+ * attached documents, each named by a selected entry's hash → the control
+ * mapping and the manifest.
  */
 import { bytesToHex } from '@custodian/core/bytes';
 import { isCustodianError } from '@custodian/core/errors';
 import { auditError } from './errors.js';
 import { evidenceError } from './evidence-errors.js';
 import {
-  sealEvidenceBundle, EVIDENCE_ENTRIES_MAX, EVIDENCE_FORMAT,
-  type EvidenceBundle, type EvidenceConsistency, type EvidenceEntry, type EvidenceEntryRole, type EvidenceSubject,
+  attachmentReferences, sealEvidenceBundle, EVIDENCE_ENTRIES_MAX, EVIDENCE_FORMAT,
+  type EvidenceAttachment, type EvidenceBundle, type EvidenceConsistency, type EvidenceEntry, type EvidenceEntryRole, type EvidenceSubject,
 } from './evidence-bundle.js';
 import { CONTROL_OBJECTIVES, CONTROLS_VERSION, OBJECTIVES_BY_KIND } from './evidence-controls.js';
 import { checkpointPolicyFromKeys, verifyCheckpointNote, type CheckpointPolicyDocument } from './checkpoint-policy.js';
@@ -25,7 +26,8 @@ import { iterateLogEntries } from './log-entries.js';
 import { proveConsistencyFromTiles, proveInclusionFromTiles } from './tile-proofs.js';
 import { verifyInclusion } from './inclusion-proof.js';
 import { verifyConsistency } from './consistency-proof.js';
-import { hashLeaf } from './hash.js';
+import { hashLeaf, sha256 } from './hash.js';
+import { encodeBase64 } from './base64.js';
 import type { TileStorage } from './tile-storage.js';
 
 /** Most distinct attestation subjects tracked as context while scanning. */
@@ -38,6 +40,8 @@ export interface ExportEvidenceOptions {
   readonly subject: EvidenceSubject;
   /** A checkpoint the auditor holds: the bundle then carries a consistency proof from it. */
   readonly trustedCheckpoint?: Uint8Array;
+  /** Documents to carry (rulebook, address book, attestation evidence); each must be named by a selected entry's hash. */
+  readonly attachments?: readonly { readonly name: string; readonly bytes: Uint8Array }[];
   /** Export time (passed in, never read from the clock here). */
   readonly nowMs: number;
 }
@@ -76,9 +80,14 @@ export async function exportEvidenceBundle(storage: TileStorage, o: ExportEviden
       consistency.push({ fromSize: t.size, fromRoot: bytesToHex(t.rootHash), toCheckpoint: 0, proof: proof.map(bytesToHex) });
     }
   }
+  const attachments = (o.attachments ?? []).map((a): EvidenceAttachment => {
+    const hash = bytesToHex(sha256(a.bytes));
+    if (attachmentReferences(entries, hash).length === 0) throw evidenceError('E_EVIDENCE_ATTACHMENT', `${a.name} (SHA-256 ${hash}) is not named by any entry of ${describeSubject(o.subject)}`, { name: a.name, sha256: hash });
+    return { name: a.name, sha256: hash, base64: encodeBase64(a.bytes) };
+  });
   return sealEvidenceBundle({
     format: EVIDENCE_FORMAT, exportedAtMs: o.nowMs, subject: o.subject, log: { origin: head.origin, policy: doc },
-    checkpoints: [{ note: new TextDecoder().decode(note) }], entries, consistency,
+    checkpoints: [{ note: new TextDecoder().decode(note) }], entries, consistency, attachments,
     controls: { version: CONTROLS_VERSION, objectives: CONTROL_OBJECTIVES, byKind: OBJECTIVES_BY_KIND },
   });
 }

@@ -5,7 +5,8 @@
  * catalogue says) → checkpoints (log signature, origin and k-of-m
  * cosignatures under the checkpoint policy; no two of one size with
  * different roots) → entries (schema, order, RFC 9162 inclusion proof of the
- * recomputed leaf to its checkpoint's root) → subject (every story entry is
+ * recomputed leaf to its checkpoint's root) → attachments (each hashes to a
+ * digest that a proven entry names) → subject (every story entry is
  * about the bundle's request or inside its range) → consistency proofs
  * (every smaller checkpoint proven a prefix of the largest) → the auditor's
  * trusted checkpoint, when given (same root at its size, or a consistency
@@ -20,7 +21,10 @@ import { bytesToHex, equalBytes, hexToBytes } from '@custodian/core/bytes';
 import { canonicalJsonBytes } from '@custodian/core/canonical-json';
 import { auditError } from './errors.js';
 import { evidenceError } from './evidence-errors.js';
-import { computeManifestItems, evidenceBundleDigest, type EvidenceBundle, type EvidenceSubject } from './evidence-bundle.js';
+import {
+  attachmentBytes, attachmentReferences, computeManifestItems, evidenceBundleDigest, type AttachmentReference, type EvidenceBundle, type EvidenceSubject,
+} from './evidence-bundle.js';
+import { sha256 } from './hash.js';
 import { CONTROL_OBJECTIVES, CONTROLS_VERSION, OBJECTIVES_BY_KIND } from './evidence-controls.js';
 import { checkpointPolicyFromKeys, verifyCheckpointNote, type CheckpointPolicy, type VerifiedCheckpoint } from './checkpoint-policy.js';
 import { encodeAuditEntry } from './entry.js';
@@ -59,6 +63,8 @@ export interface EvidenceVerification {
   /** How many items (entries and checkpoints) evidence each objective. */
   readonly objectives: Readonly<Record<string, number>>;
   readonly consistencyProofs: number;
+  /** Each attached document and the entry fields that name its hash. */
+  readonly attachments: readonly { readonly name: string; readonly sha256: string; readonly referencedBy: readonly AttachmentReference[] }[];
   readonly trustedSize: number | null;
 }
 
@@ -69,6 +75,7 @@ export function verifyEvidenceBundle(bundle: EvidenceBundle, o: VerifyEvidenceOp
   const policy = o.policy ?? policyOfBundle(bundle);
   const checkpoints = checkCheckpoints(bundle, policy);
   checkEntries(bundle, checkpoints);
+  const attachments = checkAttachments(bundle);
   checkSubject(bundle);
   checkConsistency(bundle, checkpoints);
   const trustedSize = o.trustedCheckpoint === undefined ? null : checkTrusted(bundle, checkpoints, o.trustedCheckpoint, policy);
@@ -80,7 +87,7 @@ export function verifyEvidenceBundle(bundle: EvidenceBundle, o: VerifyEvidenceOp
     })),
     entries: bundle.entries.length, entriesByKind: countBy(bundle.entries.map((e) => e.entry.kind)),
     objectives: countBy([...bundle.entries.flatMap((e) => e.objectives), ...bundle.checkpoints.flatMap(() => OBJECTIVES_BY_KIND.checkpoint)]),
-    consistencyProofs: bundle.consistency.length, trustedSize,
+    consistencyProofs: bundle.consistency.length, attachments, trustedSize,
   };
 }
 
@@ -140,6 +147,17 @@ function checkEntries(bundle: EvidenceBundle, checkpoints: readonly VerifiedChec
     verifyInclusion(leaf, e.index, cp.size, e.proof.map((h) => hexToBytes(h)), cp.rootHash);
     if (bytesToHex(leaf) !== e.leafHash) throw evidenceError('E_EVIDENCE_MALFORMED', `entry ${e.index} states a leaf hash that is not its own`, { index: e.index });
   }
+}
+
+/** Step 4b: each attached document hashes to its stated SHA-256, which a proven entry names. */
+function checkAttachments(bundle: EvidenceBundle): EvidenceVerification['attachments'] {
+  return bundle.attachments.map((a, i) => {
+    const actual = bytesToHex(sha256(attachmentBytes(a)));
+    if (actual !== a.sha256) throw evidenceError('E_EVIDENCE_ATTACHMENT', `attachment ${a.name} does not hash to its stated SHA-256`, { position: i, name: a.name, expected: a.sha256, actual });
+    const referencedBy = attachmentReferences(bundle.entries, a.sha256);
+    if (referencedBy.length === 0) throw evidenceError('E_EVIDENCE_ATTACHMENT', `attachment ${a.name} is not named by any entry in the bundle`, { position: i, name: a.name, sha256: a.sha256 });
+    return { name: a.name, sha256: a.sha256, referencedBy };
+  });
 }
 
 /** Step 5: story entries belong to the subject; context entries are what was in force (attestations, manifest changes). */

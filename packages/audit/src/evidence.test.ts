@@ -3,6 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { canonicalJsonBytes } from '@custodian/core/canonical-json';
+import { bytesToHex } from '@custodian/core/bytes';
+import { sha256 } from './hash.js';
 import { isCustodianError } from '@custodian/core/errors';
 import { Secret } from '@custodian/core/secret';
 import { Ed25519NoteKey, NOTE_KEY_TYPE_COSIGNATURE_V1 } from './ed25519-note-key.js';
@@ -19,6 +21,8 @@ import { CONTROL_OBJECTIVES, OBJECTIVES_BY_KIND } from './evidence-controls.js';
 const ORIGIN = 'custodian.example/audit';
 const T0 = 1_764_000_000_000;
 const H = (c: string): string => c.repeat(64);
+const RULEBOOK = new TextEncoder().encode('permit (principal, action == Action::"transfer", resource) when { context.amountWei < 10 };\n');
+const RULEBOOK_HASH = bytesToHex(sha256(RULEBOOK));
 const logKey = new Ed25519NoteKey(ORIGIN, new Secret(new Uint8Array(32).fill(11)));
 const cosigners = [21, 22, 23].map((s, i) => new Ed25519NoteKey(`custodian.example/signer-${i}`, new Secret(new Uint8Array(32).fill(s)), NOTE_KEY_TYPE_COSIGNATURE_V1, () => 1_764_000_000));
 const doc: CheckpointPolicyDocument = { origin: ORIGIN, logKeys: [logKey.verifierKey()], witnessKeys: cosigners.map((c) => c.verifierKey()), witnessQuorum: 2 };
@@ -46,7 +50,7 @@ function batches(): AuditEntry[][] {
   ];
   const second: AuditEntry[] = [
     { v: 1, kind: 'request', at: T0 + 1000, requestId: 'r-1', initiator: 'alice', action: 'transfer', chain: 'eth', payloadHash: H('b') },
-    { v: 1, kind: 'policy.decision', at: T0 + 1001, requestId: 'r-1', decision: 'needs-approval', policyHash: H('c'), addressBookHash: H('d'), priceTableHash: H('e'), screeningListHash: H('f'), policies: ['large-transfer'], reasons: ['above 10 ETH'] },
+    { v: 1, kind: 'policy.decision', at: T0 + 1001, requestId: 'r-1', decision: 'needs-approval', policyHash: RULEBOOK_HASH, addressBookHash: H('d'), priceTableHash: H('e'), screeningListHash: H('f'), policies: ['large-transfer'], reasons: ['above 10 ETH'] },
     { v: 1, kind: 'request', at: T0 + 1002, requestId: 'r-2', initiator: 'mallory', action: 'transfer', chain: 'eth', payloadHash: H('9') },
     { v: 1, kind: 'refusal', at: T0 + 1003, requestId: 'r-2', code: 'E_SANCTIONED_DESTINATION', reason: 'destination is on the screening list', detail: {} },
     ...Array.from({ length: 200 }, (_, i) => event(2000 + i)),
@@ -75,10 +79,10 @@ async function buildLog(sign: CheckpointSignFn = signer(), origin = ORIGIN, twea
 }
 
 const logP = buildLog();
-const bundleP = logP.then((l) => exportEvidenceBundle(l.storage, { policy: doc, subject: { kind: 'request', requestId: 'r-1' }, nowMs: T0 + 9000 }));
+const bundleP = logP.then((l) => exportEvidenceBundle(l.storage, { policy: doc, subject: { kind: 'request', requestId: 'r-1' }, attachments: [{ name: 'rulebook.cedar', bytes: RULEBOOK }], nowMs: T0 + 9000 }));
 
 /** A JSON copy of a bundle to tamper with. */
-type Mutable = { [k: string]: unknown } & { entries: { [k: string]: unknown }[]; checkpoints: { note: string }[]; manifest: { items: Record<string, string> } };
+type Mutable = { [k: string]: unknown } & { entries: { [k: string]: unknown }[]; checkpoints: { note: string }[]; attachments: { name: string; base64: string; sha256: string }[]; manifest: { items: Record<string, string> } };
 const copy = (b: EvidenceBundle): Mutable => JSON.parse(new TextDecoder().decode(encodeEvidenceBundle(b))) as Mutable;
 
 /** Recomputes the manifest (what a forger who edits items would do), then decodes. */
@@ -115,6 +119,7 @@ test('a request bundle holds the whole story with the context in force, round-tr
   assert.equal(r.objectives['dual-control'], 4);
   assert.equal(r.objectives['tamper-evident-logging'], 10);
   assert.equal(verifyEvidenceBundle(decoded).trust, 'bundle-policy');
+  assert.deepEqual(r.attachments, [{ name: 'rulebook.cedar', sha256: RULEBOOK_HASH, referencedBy: [{ index: 305, field: 'policyHash' }] }]);
   assert.deepEqual(decoded.controls.objectives, CONTROL_OBJECTIVES);
 });
 
@@ -223,6 +228,7 @@ test('an entry of another request (with a valid proof) is E_EVIDENCE_SUBJECT; a 
   assert.ok(code('E_EVIDENCE_SUBJECT')(refusal(reseal(b))));
   const onlyContext = copy(await bundleP);
   onlyContext.entries = onlyContext.entries.filter((e) => e['role'] === 'context');
+  onlyContext.attachments = [];
   assert.ok(code('E_EVIDENCE_EMPTY')(refusal(reseal(onlyContext))));
 });
 
@@ -287,4 +293,16 @@ test('only typed errors escape decoding and verifying mutated bundles (property)
     { numRuns: 300 },
   );
   assert.ok(decoded <= 600);
+});
+
+test('an attachment whose bytes do not hash to its digest, or that no entry names, is E_EVIDENCE_ATTACHMENT', async () => {
+  const altered = copy(await bundleP);
+  altered.attachments[0]!.base64 = Buffer.from('permit (principal, action, resource);\n').toString('base64');
+  assert.ok(code('E_EVIDENCE_ATTACHMENT')(refusal(reseal(altered))));
+  const unnamed = copy(await bundleP);
+  const other = new TextEncoder().encode('forbid (principal, action, resource);\n');
+  unnamed.attachments[0] = { name: 'other.cedar', sha256: bytesToHex(sha256(other)), base64: Buffer.from(other).toString('base64') };
+  assert.ok(code('E_EVIDENCE_ATTACHMENT')(refusal(reseal(unnamed))));
+  const l = await logP;
+  await assert.rejects(exportEvidenceBundle(l.storage, { policy: doc, subject: { kind: 'request', requestId: 'r-1' }, attachments: [{ name: 'other.cedar', bytes: other }], nowMs: T0 }), code('E_EVIDENCE_ATTACHMENT'));
 });

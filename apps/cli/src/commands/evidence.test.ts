@@ -83,6 +83,10 @@ test('evidence export then verify (exit 0), a tampered bundle exits 1 with a nam
     const bad = await run(evidenceCommand, ['verify', '--bundle', tampered, '--policy', s.policy, '--json']);
     assert.equal(bad.code, 1);
     assert.equal((bad.last['error'] as { code: string }).code, 'E_EVIDENCE_MANIFEST_MISMATCH');
+    writeFileSync(join(s.dir, 'rulebook.cedar'), 'permit (principal, action, resource);\n');
+    const unnamed = await run(evidenceCommand, ['export', '--log', s.log, '--request', 'r-1', '--out', out, '--policy', s.policy, '--attach', join(s.dir, 'rulebook.cedar'), '--json']);
+    assert.equal(unnamed.code, 1);
+    assert.equal((unnamed.last['error'] as { code: string }).code, 'E_EVIDENCE_ATTACHMENT');
     assert.equal((await run(evidenceCommand, ['verify', '--json'])).code, 2);
     assert.equal((await run(evidenceCommand, ['export', '--log', s.log, '--out', out, '--policy', s.policy, '--json'])).code, 2);
     assert.equal((await run(evidenceCommand, ['verify', '--bundle', join(s.dir, 'absent.json'), '--json'])).code, 3);

@@ -3,7 +3,11 @@
  * regulators (docs/evidence.md), checked entirely offline.
  *
  *   custodian evidence export --log DIR|URL (--request ID | --from DATE --to DATE) --out FILE
- *                             [--trusted-checkpoint FILE] [trust] [--json]
+ *                             [--trusted-checkpoint FILE] [--attach FILE]... [trust] [--json]
+ *
+ * --attach carries a document whose SHA-256 an exported entry names (the
+ * rulebook, address book, price table, screening list, attestation evidence);
+ * one that no entry names is refused (E_EVIDENCE_ATTACHMENT).
  *   custodian evidence verify (--bundle FILE | FILE) [--trusted-checkpoint FILE] [trust] [--json]
  *
  * trust: --policy FILE (a checkpoint policy document), or --origin O
@@ -16,7 +20,7 @@
  * names the item and why), 2 usage, 3 a file or the log could not be read.
  */
 import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { CustodianError } from '@custodian/core/errors';
 import { parseJson } from '@custodian/core/canonical-json';
 import {
@@ -24,14 +28,16 @@ import {
 } from '@custodian/audit/checkpoint-policy';
 import { FileTileStorage, type TileStorage } from '@custodian/audit/tile-storage';
 import { HttpTileStorage } from '@custodian/audit/http-tile-storage';
-import { decodeEvidenceBundle, encodeEvidenceBundle, evidenceBundleDigest, EVIDENCE_BUNDLE_BYTES_MAX, type EvidenceSubject } from '@custodian/audit/evidence-bundle';
+import {
+  decodeEvidenceBundle, encodeEvidenceBundle, evidenceBundleDigest, EVIDENCE_ATTACHMENT_BYTES_MAX, EVIDENCE_ATTACHMENT_NAME_CHARS_MAX, EVIDENCE_BUNDLE_BYTES_MAX, type EvidenceSubject,
+} from '@custodian/audit/evidence-bundle';
 import { exportEvidenceBundle } from '@custodian/audit/evidence-export';
 import { verifyEvidenceBundle, type EvidenceVerification } from '@custodian/audit/evidence-verify';
 import { evidenceError } from '@custodian/audit/evidence-errors';
 import { NOTE_BYTES_MAX } from '@custodian/audit/limits';
 import { emit, emitError, parseArgs, UsageError } from '../output.js';
 
-const USAGE = `usage: custodian evidence export --log DIR|URL (--request ID | --from DATE --to DATE) --out FILE [--trusted-checkpoint FILE] [trust] [--json]
+const USAGE = `usage: custodian evidence export --log DIR|URL (--request ID | --from DATE --to DATE) --out FILE [--trusted-checkpoint FILE] [--attach FILE]... [trust] [--json]
        custodian evidence verify (--bundle FILE | FILE) [--trusted-checkpoint FILE] [trust] [--json]
 trust: --policy FILE | --origin O --log-key VKEY|FILE... [--witness-key VKEY|FILE...] [--quorum K]`;
 
@@ -40,7 +46,7 @@ const TRUST_FILE_BYTES_MAX = 256 * 1024;
 
 const SPEC = {
   strings: ['log', 'request', 'from', 'to', 'out', 'bundle', 'trusted-checkpoint', 'policy', 'origin', 'quorum'],
-  multi: ['log-key', 'witness-key'],
+  multi: ['log-key', 'witness-key', 'attach'],
   booleans: ['json'],
 };
 
@@ -80,7 +86,8 @@ async function exportCommand(v: OptionValues, json: boolean): Promise<number> {
   const { doc, trust } = trustDocument(v, location, true);
   if (doc === null) throw new UsageError(`no keys given: pass --policy FILE or --origin with --log-key\n${USAGE}`);
   const trusted = optionalFile(v, 'trusted-checkpoint', NOTE_BYTES_MAX);
-  const bundle = await exportEvidenceBundle(storage, { policy: doc, subject, nowMs: Date.now(), ...(trusted === undefined ? {} : { trustedCheckpoint: trusted }) });
+  const attachments = (v.get('attach') ?? []).map((path) => ({ name: attachmentName(path), bytes: readFile(path, EVIDENCE_ATTACHMENT_BYTES_MAX, 'attachment') }));
+  const bundle = await exportEvidenceBundle(storage, { policy: doc, subject, nowMs: Date.now(), attachments, ...(trusted === undefined ? {} : { trustedCheckpoint: trusted }) });
   const bytes = encodeEvidenceBundle(bundle);
   writeAtomically(out, bytes);
   const digest = evidenceBundleDigest(bundle);
@@ -112,10 +119,17 @@ export function verificationText(r: EvidenceVerification, trust: TrustSource): s
     ...r.checkpoints.map((c) => `checkpoint size ${c.size} root ${c.rootHash}: signed by ${c.logSigners.join(', ')}; cosigned by ${c.cosigners.join(', ') || 'nobody'} (quorum ${r.witnessQuorum})`),
     `every entry's inclusion proof verified; ${r.consistencyProofs} consistency proof(s) verified`,
     r.trustedSize === null ? 'no trusted checkpoint given: consistency with an earlier view not checked' : `consistent with the trusted checkpoint of size ${r.trustedSize}`,
+    ...r.attachments.map((a) => `attachment ${a.name} (SHA-256 ${a.sha256}) is what ${a.referencedBy.map((x) => `entry ${x.index}'s ${x.field}`).join(', ')} names`),
     `objectives evidenced: ${Object.entries(r.objectives).map(([k, n]) => `${k} ${n}`).join(', ')}`,
     trust === 'bundle' ? 'warning: checkpoint keys taken from the bundle itself; pass --policy or --log-key to check against keys you hold' : '',
     'note: a bundle proves each entry is in the log; only the log itself shows nothing about the subject was left out',
   ].filter((l) => l !== '').join('\n');
+}
+
+// The file's base name in the characters a bundle allows for attachment names.
+function attachmentName(path: string): string {
+  const name = basename(path).replace(/[^A-Za-z0-9._-]/g, '_').replace(/^[^A-Za-z0-9]+/, '').slice(0, EVIDENCE_ATTACHMENT_NAME_CHARS_MAX);
+  return name === '' ? 'attachment' : name;
 }
 
 function subjectOf(v: OptionValues): EvidenceSubject {
