@@ -70,11 +70,11 @@ interface Log {
   checkpoints: Uint8Array[];
 }
 
-async function buildLog(sign: CheckpointSignFn = signer(), origin = ORIGIN, tweak = ''): Promise<Log> {
+async function buildLog(sign: CheckpointSignFn = signer(), origin = ORIGIN, tweak = '', batchCount = 3): Promise<Log> {
   const storage = new MemoryTileStorage();
   const writer = await TileLogWriter.open({ storage, origin, sign });
   const checkpoints: Uint8Array[] = [];
-  for (const b of batches()) checkpoints.push((await writer.appendBatch(b.map((e) => encodeAuditEntry(e.kind === 'event' && tweak !== '' ? { ...e, name: tweak } : e)))).checkpoint);
+  for (const b of batches().slice(0, batchCount)) checkpoints.push((await writer.appendBatch(b.map((e) => encodeAuditEntry(e.kind === 'event' && tweak !== '' ? { ...e, name: tweak } : e)))).checkpoint);
   return { storage, checkpoints };
 }
 
@@ -305,4 +305,11 @@ test('an attachment whose bytes do not hash to its digest, or that no entry name
   assert.ok(code('E_EVIDENCE_ATTACHMENT')(refusal(reseal(unnamed))));
   const l = await logP;
   await assert.rejects(exportEvidenceBundle(l.storage, { policy: doc, subject: { kind: 'request', requestId: 'r-1' }, attachments: [{ name: 'other.cedar', bytes: other }], nowMs: T0 }), code('E_EVIDENCE_ATTACHMENT'));
+});
+
+test('a bundle older than the auditor\'s trusted checkpoint is E_CHECKPOINT_ROLLBACK (no proof links them)', async () => {
+  const early = await buildLog(signer(), ORIGIN, '', 1);
+  const b = await exportEvidenceBundle(early.storage, { policy: doc, subject: { kind: 'range', fromMs: T0, toMs: T0 + 2 }, nowMs: T0 });
+  assert.equal(verifyEvidenceBundle(b, { policy, trustedCheckpoint: early.checkpoints[0]! }).trustedSize, 304);
+  assert.ok(code('E_CHECKPOINT_ROLLBACK')(refusal(b, { policy, trustedCheckpoint: (await logP).checkpoints[2]! })));
 });
