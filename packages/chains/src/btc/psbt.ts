@@ -22,6 +22,10 @@ const PSBT_IN_NON_WITNESS_UTXO = 0x00;
 const PSBT_IN_WITNESS_UTXO = 0x01;
 const PSBT_IN_PARTIAL_SIG = 0x02;
 const PSBT_IN_SIGHASH_TYPE = 0x03;
+// BIP 371 taproot input fields.
+const PSBT_IN_TAP_KEY_SIG = 0x13;
+const PSBT_IN_TAP_INTERNAL_KEY = 0x17;
+const PSBT_IN_TAP_MERKLE_ROOT = 0x18;
 
 /** One input's PSBT fields that a signer uses. */
 export interface PsbtInput {
@@ -30,6 +34,12 @@ export interface PsbtInput {
   readonly sighashType: number | null;
   /** Partial signatures by public key (hex). */
   readonly partialSigs: ReadonlyMap<string, Uint8Array>;
+  /** BIP 371 PSBT_IN_TAP_KEY_SIG: a 64- or 65-byte key-path Schnorr signature. */
+  readonly tapKeySig: Uint8Array | null;
+  /** BIP 371 PSBT_IN_TAP_INTERNAL_KEY: the 32-byte x-only internal key. */
+  readonly tapInternalKey: Uint8Array | null;
+  /** BIP 371 PSBT_IN_TAP_MERKLE_ROOT: the 32-byte script tree root. */
+  readonly tapMerkleRoot: Uint8Array | null;
 }
 
 /** A decoded PSBT. */
@@ -69,6 +79,7 @@ function decodeInput(map: Map<string, Uint8Array>, i: number): PsbtInput {
   let nonWitnessUtxo: Uint8Array | null = null;
   let sighashType: number | null = null;
   const partialSigs = new Map<string, Uint8Array>();
+  const tap = { tapKeySig: null as Uint8Array | null, tapInternalKey: null as Uint8Array | null, tapMerkleRoot: null as Uint8Array | null };
   for (const [k, v] of map) {
     const t = keyType(k);
     if (t === PSBT_IN_WITNESS_UTXO) {
@@ -87,9 +98,18 @@ function decodeInput(map: Map<string, Uint8Array>, i: number): PsbtInput {
     } else if (t === PSBT_IN_SIGHASH_TYPE) {
       if (k.length !== 2 || v.length !== 4) fail(`input ${i}: sighash type must be 4 bytes`);
       sighashType = new DataView(v.buffer, v.byteOffset, 4).getUint32(0, true);
+    } else if (t === PSBT_IN_TAP_KEY_SIG) {
+      if (k.length !== 2 || (v.length !== 64 && v.length !== 65)) fail(`input ${i}: taproot key signature must be 64 or 65 bytes under a bare key`);
+      tap.tapKeySig = v;
+    } else if (t === PSBT_IN_TAP_INTERNAL_KEY) {
+      if (k.length !== 2 || v.length !== 32) fail(`input ${i}: taproot internal key must be 32 bytes under a bare key`);
+      tap.tapInternalKey = v;
+    } else if (t === PSBT_IN_TAP_MERKLE_ROOT) {
+      if (k.length !== 2 || v.length !== 32) fail(`input ${i}: taproot merkle root must be 32 bytes under a bare key`);
+      tap.tapMerkleRoot = v;
     }
   }
-  return { witnessUtxo, nonWitnessUtxo, sighashType, partialSigs };
+  return { witnessUtxo, nonWitnessUtxo, sighashType, partialSigs, ...tap };
 }
 
 /** Decodes a PSBT (version 0). Only CustodianError escapes. */
