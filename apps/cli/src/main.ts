@@ -18,7 +18,8 @@ const USAGE = `usage: custodian <command> [options] [--json] [--host URL]
   wallet create|list ...
   tx propose|approve|status|list ...
   audit list [--request ID]                 enclave-signed audit entries, chains verified
-  audit verify|prove ...                    transparency log (see CONTRACTS.md)
+  audit verify|prove|show ...               transparency log (see CONTRACTS.md)
+  evidence export|verify ...                evidence bundles for auditors (docs/evidence.md)
   attest verify ...                         verify TEE evidence (see CONTRACTS.md)
   tss sign-demo ...                         threshold signing demo
   policy simulate ...                       evaluate a policy on a transaction
@@ -32,15 +33,21 @@ const OPTIONAL: Record<string, [string, string]> = {
   policy: ['./commands/policy.js', 'policyCommand'],
   kbs: ['./commands/kbs.js', 'kbsCommand'],
   breakglass: ['./commands/breakglass.js', 'breakglassCommand'],
+  evidence: ['./commands/evidence.js', 'evidenceCommand'],
 };
 
 async function runOptional(name: string, args: readonly string[]): Promise<number> {
   const [path, fn] = OPTIONAL[name]!;
+  return runModule(path, fn, args);
+}
+
+/** Loads a command module and runs its entry point (each command keeps its own dependencies). */
+async function runModule(path: string, fn: string, args: readonly string[]): Promise<number> {
   let mod: Record<string, unknown>;
   try {
     mod = (await import(path)) as Record<string, unknown>;
-  } catch {
-    throw new UsageError(`custodian ${name} is not available in this build`);
+  } catch (e) {
+    throw new UsageError(`${path} could not be loaded: ${(e as Error).message}`);
   }
   return (mod[fn] as (a: readonly string[]) => Promise<number>)(args);
 }
@@ -75,6 +82,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         return await txCommand(own, json, hostUrl);
       case 'audit':
         if (own[0] === 'list') return await auditListCommand(own.slice(1), json, hostUrl);
+        if (own[0] === 'show') return await runModule('./commands/audit-show.js', 'auditShowCommand', rest);
         return await runAuditLog(rest);
       case undefined:
       case 'help':
@@ -91,12 +99,6 @@ export async function main(argv: readonly string[]): Promise<number> {
 }
 
 async function runAuditLog(args: readonly string[]): Promise<number> {
-  let mod: Record<string, unknown>;
-  try {
-    mod = (await import('./commands/' + 'audit-log.js')) as Record<string, unknown>;
-  } catch {
-    throw new UsageError('custodian audit verify|prove is not available in this build');
-  }
-  return (mod['auditLogCommand'] as (a: readonly string[]) => Promise<number>)(args);
+  return runModule('./commands/audit-log.js', 'auditLogCommand', args);
 }
 
