@@ -92,4 +92,6 @@ export interface VerifyOptions {
   readonly nonce?: Uint8Array;
   /** When given, the report data must equal this binding exactly (zero-padded to the field size). */
   readonly reportData?: Uint8Array;
+  /** The development sim root's Ed25519 public key; only `sim` evidence uses it, and without it `sim` is refused (B20b). */
+  readonly simRootPublicKey?: Uint8Array;
 }

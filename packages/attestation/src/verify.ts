@@ -1,8 +1,8 @@
 /**
  * One entry point over the vendor verifiers: format detection and dispatch.
  * Every verifier has the same signature (STYLE.md) and returns the same
- * claims type. `sim` lives in ./sim/ (the lead's module) and is dispatched by
- * the caller that holds the sim root.
+ * claims type. `sim` evidence is verified only when the caller passes the sim
+ * root (`opts.simRootPublicKey`); production callers never do (B20b).
  */
 import { attestFail } from './errors.js';
 import { EVIDENCE_BYTES_MAX } from './limits.js';
@@ -12,6 +12,7 @@ import { verifySevSnp } from './sev-snp/verify.js';
 import { verifyTdx } from './tdx/verify.js';
 import { verifyCca } from './cca/verify.js';
 import { verifyTpm } from './tpm/verify.js';
+import { verifySim } from './sim-verify.js';
 import { SNP_REPORT_BYTES } from './sev-snp/report.js';
 
 /** The common verifier signature. */
@@ -40,10 +41,10 @@ export function detectFormat(evidence: Uint8Array): AttestationFormat {
   return attestFail('E_ATTEST_FORMAT', 'decode', 'evidence format not recognised (expected Nitro, SEV-SNP, TDX, CCA, TPM or sim)');
 }
 
-/** Verifies hardware evidence of `format` ('auto' detects it). */
+/** Verifies evidence of `format` ('auto' detects it); `sim` needs `opts.simRootPublicKey`. */
 export function verifyEvidence(format: AttestationFormat | 'auto', evidence: Uint8Array, opts: VerifyOptions): AttestationClaims {
   if (evidence.length > EVIDENCE_BYTES_MAX) attestFail('E_ATTEST_TOO_LARGE', 'bounds', `evidence of ${evidence.length} bytes exceeds ${EVIDENCE_BYTES_MAX}`);
   const f = format === 'auto' ? detectFormat(evidence) : format;
-  if (f === 'sim') return attestFail('E_ATTEST_SIMULATED', 'decode', 'sim evidence is verified with the sim root (packages/attestation/src/sim), not by the hardware verifiers');
+  if (f === 'sim') return verifySim(evidence, opts);
   return VERIFIERS[f](evidence, opts);
 }

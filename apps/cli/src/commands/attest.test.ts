@@ -1,20 +1,24 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { vectorPath } from '@custodian/core/vectors';
-import { attestCommand } from './attest.js';
+import { bytesToHex } from '@custodian/core/bytes';
+import { encodeCbor } from '@custodian/core/cbor/encode';
+import { CborMap } from '@custodian/core/cbor/types';
+import { createSimRoot, issueSimEvidence } from '@custodian/attestation/sim/sim-evidence';
+import { attestCommand, type CollectEnvironment } from './attest.js';
 
 /** Runs the command, capturing its JSON stdout lines (the test reporter's own lines pass through) and silencing stderr. */
-async function run(args: string[]): Promise<{ code: number; last: Record<string, unknown>; out: string }> {
+async function run(args: string[], machine: CollectEnvironment = {}): Promise<{ code: number; last: Record<string, unknown>; out: string }> {
   const chunks: string[] = [];
   const origOut = process.stdout.write.bind(process.stdout);
   const origErr = process.stderr.write.bind(process.stderr);
   process.stdout.write = ((s: string, ...rest: never[]) => (String(s).startsWith('{') ? (chunks.push(String(s)), true) : origOut(s, ...rest))) as typeof process.stdout.write;
   process.stderr.write = (() => true) as typeof process.stderr.write;
   try {
-    const code = await attestCommand(args);
+    const code = await attestCommand(args, machine);
     const out = chunks.join('');
     const lines = out.trim().split('\n');
     let last: Record<string, unknown> = {};
@@ -111,10 +115,96 @@ test('attest verify refuses sim evidence under the default policy (B20b)', async
   assert.equal((r.last.error as { code: string }).code, 'E_ATTEST_SIMULATED');
 });
 
-test('attest collect without configfs-tsm exits 3; without --report-data exits 2', async () => {
+test('attest collect without a TEE exits 3; without --report-data exits 2', async () => {
   assert.equal((await run(['collect', '--json'])).code, 2);
-  assert.equal((await run(['collect', '--report-data', '00'.repeat(65), '--json'])).code, 2);
-  const r = await run(['collect', '--report-data', '00'.repeat(64), '--json']);
+  assert.equal((await run(['collect', '--report-data', '00'.repeat(1025), '--json'])).code, 2);
+  assert.equal((await run(['collect', '--report-data', '00', '--platform', 'bogus', '--json'])).code, 2);
+  const r = await run(['collect', '--report-data', '00'.repeat(64), '--json'], { exists: () => false });
   assert.equal(r.code, 3);
   assert.equal((r.last.error as { code: string }).code, 'E_UNAVAILABLE');
+});
+
+const SIM_T = 1_764_000_000_000;
+const simRoot = createSimRoot(new Uint8Array(32).fill(3));
+
+function simFiles(): { dir: string; rootFile: string; pubFile: string; evidence: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'attest-sim-'));
+  const rootFile = join(dir, 'sim-root.json');
+  writeFileSync(rootFile, JSON.stringify({ type: 'custodian.sim-root.v1', warning: 'DEVELOPMENT ONLY', secretKey: '03'.repeat(32), publicKey: bytesToHex(simRoot.publicKey) }));
+  const pubFile = join(dir, 'sim-root.pub.json');
+  writeFileSync(pubFile, JSON.stringify({ type: 'custodian.sim-root.v1', publicKey: bytesToHex(simRoot.publicKey) }));
+  const evidence = join(dir, 'sim.json');
+  writeFileSync(evidence, issueSimEvidence(simRoot, new Uint8Array(48).fill(0xaa), new Uint8Array(64).fill(0xbb), SIM_T));
+  return { dir, rootFile, pubFile, evidence };
+}
+
+test('B20b attest verify --sim-root: verified sim evidence is contraindicated under the default policy', async () => {
+  const f = simFiles();
+  const r = await run(['verify', '--evidence', f.evidence, '--sim-root', f.pubFile, '--at', new Date(SIM_T + 10_000).toISOString(), '--json']);
+  assert.equal(r.code, 1, r.out);
+  assert.equal(r.last.format, 'sim');
+  assert.equal(r.last.status, 'contraindicated');
+  assert.match((r.last.reasons as string[])[0]!, /E_ATTEST_SIMULATED/);
+  assert.equal((r.last.claims as { measurements: Record<string, string> }).measurements.MEASUREMENT, 'aa'.repeat(48));
+});
+
+test('attest verify --format sim --sim-root: a policy allowing sim decides measurements and age', async () => {
+  const f = simFiles();
+  const policy = (extra: Record<string, unknown>): string => {
+    const p = join(f.dir, `policy-${Math.random()}.json`);
+    writeFileSync(p, JSON.stringify({ version: 1, allowSimulated: true, platforms: { sim: { measurements: { MEASUREMENT: ['aa'.repeat(48)] }, ...extra } } }));
+    return p;
+  };
+  const at = (ms: number): string => new Date(SIM_T + ms).toISOString();
+  const ok = await run(['verify', '--evidence', f.evidence, '--format', 'sim', '--sim-root', f.rootFile, '--policy', policy({ maxAgeSeconds: 60 }), '--at', at(10_000), '--nonce', 'bb'.repeat(64), '--json']);
+  assert.equal(ok.code, 0, ok.out);
+  assert.equal(ok.last.status, 'affirming');
+  const stale = await run(['verify', '--evidence', f.evidence, '--sim-root', f.rootFile, '--policy', policy({ maxAgeSeconds: 60 }), '--at', at(120_000), '--json']);
+  assert.equal(stale.code, 1);
+  assert.match((stale.last.reasons as string[])[0]!, /E_ATTEST_NONCE/);
+  const other = join(f.dir, 'other-policy.json');
+  writeFileSync(other, JSON.stringify({ version: 1, allowSimulated: true, platforms: { sim: { measurements: { MEASUREMENT: ['cc'.repeat(48)] } } } }));
+  const wrong = await run(['verify', '--evidence', f.evidence, '--sim-root', f.rootFile, '--policy', other, '--at', at(10_000), '--json']);
+  assert.match((wrong.last.reasons as string[])[0]!, /E_ATTEST_MEASUREMENT/);
+  // another root: the signature check refuses before any appraisal
+  const otherRoot = join(f.dir, 'other-root.json');
+  writeFileSync(otherRoot, JSON.stringify({ type: 'custodian.sim-root.v1', publicKey: bytesToHex(createSimRoot().publicKey) }));
+  const forged = await run(['verify', '--evidence', f.evidence, '--sim-root', otherRoot, '--at', at(10_000), '--json']);
+  assert.equal(forged.code, 1);
+  assert.equal((forged.last.error as { code: string }).code, 'E_ATTEST_SIGNATURE');
+  // no root and a policy that allows sim: the root is what is missing
+  const noRoot = await run(['verify', '--evidence', f.evidence, '--policy', policy({}), '--json']);
+  assert.equal((noRoot.last.error as { code: string }).code, 'E_COLLATERAL_MISSING');
+});
+
+test('attest collect --platform sim issues evidence that attest verify checks back', async () => {
+  const f = simFiles();
+  const c = await run(['collect', '--platform', 'sim', '--sim-root', f.rootFile, '--measurement', 'aa'.repeat(48), '--report-data', 'bb'.repeat(64), '--json']);
+  assert.equal(c.code, 0, c.out);
+  assert.equal(c.last.format, 'sim');
+  const ev = join(f.dir, 'collected.json');
+  writeFileSync(ev, Buffer.from(c.last.evidence as string, 'hex'));
+  const v = await run(['verify', '--evidence', ev, '--sim-root', f.pubFile, '--nonce', 'bb'.repeat(64), '--json']);
+  assert.equal(v.last.status, 'contraindicated');
+  assert.equal((v.last.claims as { reportData: string }).reportData, 'bb'.repeat(64));
+  assert.equal((await run(['collect', '--platform', 'sim', '--sim-root', f.pubFile, '--measurement', 'aa'.repeat(48), '--report-data', '00', '--json'])).code, 2);
+  assert.equal((await run(['collect', '--platform', 'sim', '--sim-root', f.rootFile, '--measurement', 'aa'.repeat(48), '--report-data', '00'.repeat(65), '--json'])).code, 2);
+});
+
+test('attest collect picks the Nitro NSM when /dev/nsm exists and talks to it through the helper', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'attest-nsm-'));
+  const resp = join(dir, 'resp.cbor');
+  writeFileSync(resp, encodeCbor(new CborMap([['Attestation', new CborMap([['document', new Uint8Array(readFileSync(nitro('attestation-doc-1.cbor')))]])]])));
+  const helper = join(dir, 'helper.mjs');
+  writeFileSync(helper, `import { readFileSync } from 'node:fs'; process.stdin.resume(); process.stdin.on('end', () => process.stdout.write(readFileSync(${JSON.stringify(resp)})));`);
+  const script = join(dir, 'nsm-helper.sh');
+  writeFileSync(script, `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(helper)}\n`, { mode: 0o755 });
+  const machine: CollectEnvironment = { exists: (p) => p === '/dev/nsm', env: { CUSTODIAN_NSM_HELPER: script } };
+  const r = await run(['collect', '--report-data', '01'.repeat(1024), '--json'], machine);
+  assert.equal(r.code, 0, r.out);
+  assert.equal(r.last.format, 'nitro');
+  assert.equal(r.last.provider, 'nitro_nsm');
+  assert.equal(r.last.evidence, readFileSync(nitro('attestation-doc-1.cbor')).toString('hex'));
+  const noHelper = await run(['collect', '--report-data', '01', '--json'], { exists: (p) => p === '/dev/nsm', env: {} });
+  assert.equal(noHelper.code, 2);
 });

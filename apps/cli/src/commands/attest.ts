@@ -3,17 +3,26 @@
  *
  *   custodian attest verify --evidence FILE [--format auto|nitro|sev-snp|tdx|cca|tpm|sim]
  *                           [--policy FILE] [--at ISO-TIME] [--nonce HEX]
- *                           [--collateral PATH]... [--json]
+ *                           [--collateral PATH]... [--sim-root FILE] [--json]
+ *   custodian attest collect --report-data HEX [--platform auto|nitro|configfs-tsm|sim]
+ *                           [--nsm-helper PATH] [--sim-root FILE --measurement HEX] [--json]
  *
  * Verifies the evidence (signatures, chain to the pinned vendor root,
  * validity at --at or now), appraises the claims against the policy (the
  * built-in default without --policy) and prints claims, status and reasons.
  * Exit 0 only when affirming; 1 when verification or appraisal refuses.
+ *
+ * `sim` evidence is anchored by the development sim root, given with its own
+ * option `--sim-root FILE` (the `sim-root.json` of `custodian init`; the
+ * public key suffices) because CONTRACTS.md forbids taking roots from
+ * `--collateral`. It then goes through the same appraisal, so the policy
+ * decides (allowSimulated, measurements, maxAgeSeconds); the default policy
+ * refuses it (B20b).
  */
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { bytesToHex, hexToBytes } from '@custodian/core/bytes';
-import { CustodianError } from '@custodian/core/errors';
+import { CustodianError, isCustodianError } from '@custodian/core/errors';
 import { appraise, type AttestationResult } from '@custodian/attestation/appraisal';
 import { DEFAULT_POLICY, parsePolicy, POLICY_BYTES_MAX, type AppraisalPolicy } from '@custodian/attestation/policy';
 import { detectFormat, verifyEvidence } from '@custodian/attestation/verify';
@@ -21,20 +30,36 @@ import { loadCollateral, COLLATERAL_FILES_MAX, type CollateralFile } from '@cust
 import { ATTESTATION_FORMATS, type AttestationClaims, type AttestationFormat, type VerifyOptions } from '@custodian/attestation/claims';
 import { EVIDENCE_BYTES_MAX, COLLATERAL_BYTES_MAX } from '@custodian/attestation/limits';
 import { AttestationError } from '@custodian/attestation/errors';
-import { ConfigfsTsmAttester, TSM_INBLOB_BYTES_MAX } from '@custodian/attestation/attester/configfs-tsm';
-import { systemRandom } from '@custodian/core/clock';
+import { ConfigfsTsmAttester, type Attester } from '@custodian/attestation/attester/configfs-tsm';
+import { NitroNsmAttester, NsmHelperTransport } from '@custodian/attestation/attester/nitro-nsm';
+import { SimAttester } from '@custodian/attestation/attester/sim';
+import { ATTESTER_PLATFORMS, detectAttesterPlatform, type AttesterPlatform } from '@custodian/attestation/attester/platform';
+import { parseSimRootFile, SIM_ROOT_FILE_BYTES_MAX } from '@custodian/attestation/sim-root-file';
+import { systemClock, systemRandom } from '@custodian/core/clock';
 import { emit, emitError, EXIT_OK, EXIT_REFUSED, parseArgs, progress, UsageError } from '../output.js';
 
-const USAGE = `usage: custodian attest verify --evidence FILE [--format auto|${ATTESTATION_FORMATS.join('|')}] [--policy FILE] [--at ISO-TIME] [--nonce HEX] [--collateral PATH]... [--json]
-       custodian attest collect --report-data HEX [--json]`;
+const USAGE = `usage: custodian attest verify --evidence FILE [--format auto|${ATTESTATION_FORMATS.join('|')}] [--policy FILE] [--at ISO-TIME] [--nonce HEX] [--collateral PATH]... [--sim-root FILE] [--json]
+       custodian attest collect --report-data HEX [--platform auto|${ATTESTER_PLATFORMS.join('|')}] [--nsm-helper PATH] [--sim-root FILE --measurement HEX] [--json]`;
+
+/** Longest report data any attester takes (Nitro user_data); configfs-tsm and sim take 64 bytes. */
+const REPORT_DATA_BYTES_MAX = 1024;
+
+/** Environment variable naming the NSM helper program when --nsm-helper is not given. */
+export const NSM_HELPER_ENV = 'CUSTODIAN_NSM_HELPER';
+
+/** What `attest collect` may be handed for tests: the machine probe and the environment. */
+export interface CollectEnvironment {
+  readonly exists?: (path: string) => boolean;
+  readonly env?: Readonly<Record<string, string | undefined>>;
+}
 
 /** Entry point of `custodian attest ...`. */
-export async function attestCommand(args: readonly string[]): Promise<number> {
+export async function attestCommand(args: readonly string[], machine: CollectEnvironment = {}): Promise<number> {
   const json = args.includes('--json');
   try {
     const [sub, ...rest] = args;
     if (sub === 'verify') return verifyCommand(rest, json);
-    if (sub === 'collect') return await collectCommand(rest, json);
+    if (sub === 'collect') return await collectCommand(rest, json, machine);
     throw new UsageError(USAGE);
   } catch (e) {
     return emitError(json, e);
@@ -50,22 +75,53 @@ export interface AttestVerifyOutput {
   readonly reasons: readonly string[];
 }
 
-/** `attest collect --report-data HEX`: evidence from configfs-tsm (TDX, SEV-SNP, CCA guests); Nitro NSM is not supported yet. */
-async function collectCommand(args: readonly string[], json: boolean): Promise<number> {
-  const { values, positionals } = parseArgs(args, { strings: ['report-data'], booleans: ['json'] });
+/** `attest collect --report-data HEX`: evidence from the NSM (Nitro), configfs-tsm (TDX, SEV-SNP, CCA guests) or the sim attester. */
+async function collectCommand(args: readonly string[], json: boolean, machine: CollectEnvironment): Promise<number> {
+  const { values, positionals } = parseArgs(args, { strings: ['report-data', 'platform', 'nsm-helper', 'sim-root', 'measurement'], booleans: ['json'] });
   if (positionals.length > 0) throw new UsageError(USAGE);
   const hex = values.get('report-data')?.[0];
   if (hex === undefined) throw new UsageError(`--report-data is required\n${USAGE}`);
   const reportData = hexToBytes(hex, '--report-data');
-  if (reportData.length === 0 || reportData.length > TSM_INBLOB_BYTES_MAX) throw new UsageError(`--report-data must be 1..${TSM_INBLOB_BYTES_MAX} bytes`);
-  const got = await new ConfigfsTsmAttester(systemRandom).collect(reportData);
+  if (reportData.length === 0 || reportData.length > REPORT_DATA_BYTES_MAX) throw new UsageError(`--report-data must be 1..${REPORT_DATA_BYTES_MAX} bytes (64 for configfs-tsm and sim)`);
+  const asked = values.get('platform')?.[0] ?? 'auto';
+  if (asked !== 'auto' && !(ATTESTER_PLATFORMS as readonly string[]).includes(asked)) throw new UsageError(`--platform must be auto or one of ${ATTESTER_PLATFORMS.join(', ')}`);
+  const platform = asked === 'auto' ? detectAttesterPlatform(machine.exists) : (asked as AttesterPlatform);
+  if (platform === undefined) throw new CustodianError('E_UNAVAILABLE', 'no TEE attester on this machine (no /dev/nsm, no configfs-tsm); use --platform sim for development');
+  const got = await attesterFor(platform, values, machine)
+    .collect(reportData)
+    .catch((e: unknown) => {
+      // a report-data length this platform cannot carry is the caller's mistake
+      throw isCustodianError(e, 'E_ATTEST_INPUT') ? new UsageError(e.message) : e;
+    });
   const out = { ok: true, format: got.format, provider: got.provider, evidence: bytesToHex(got.evidence), ...(got.auxblob ? { auxblob: bytesToHex(got.auxblob) } : {}) };
   emit(json, out, `${got.format} evidence from ${got.provider}: ${got.evidence.length} bytes\n${out.evidence}`);
   return EXIT_OK;
 }
 
+function attesterFor(platform: AttesterPlatform, values: ReadonlyMap<string, string[]>, machine: CollectEnvironment): Attester {
+  switch (platform) {
+    case 'configfs-tsm':
+      return new ConfigfsTsmAttester(systemRandom);
+    case 'nitro': {
+      const helper = values.get('nsm-helper')?.[0] ?? (machine.env ?? process.env)[NSM_HELPER_ENV];
+      if (helper === undefined) throw new UsageError(`Nitro collection needs the NSM helper program (--nsm-helper PATH or ${NSM_HELPER_ENV}); Node cannot issue the /dev/nsm ioctl itself`);
+      return new NitroNsmAttester(new NsmHelperTransport(helper));
+    }
+    case 'sim': {
+      const rootPath = values.get('sim-root')?.[0];
+      const m = values.get('measurement')?.[0];
+      if (rootPath === undefined || m === undefined) throw new UsageError('--platform sim needs --sim-root FILE (with its secret key) and --measurement HEX (48 bytes)');
+      const { root } = parseSimRootFile(readBounded(rootPath, SIM_ROOT_FILE_BYTES_MAX));
+      if (root === undefined) throw new UsageError(`${rootPath} holds no secret key: sim evidence is issued with the full sim root`);
+      const measurement = hexToBytes(m, '--measurement');
+      if (measurement.length !== 48) throw new UsageError('--measurement must be 48 bytes (SHA-384)');
+      return new SimAttester(root, measurement, systemClock);
+    }
+  }
+}
+
 function verifyCommand(args: readonly string[], json: boolean): number {
-  const { values, positionals } = parseArgs(args, { strings: ['evidence', 'format', 'policy', 'at', 'nonce'], multi: ['collateral'], booleans: ['json'] });
+  const { values, positionals } = parseArgs(args, { strings: ['evidence', 'format', 'policy', 'at', 'nonce', 'sim-root'], multi: ['collateral'], booleans: ['json'] });
   if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]}\n${USAGE}`);
   const evidencePath = values.get('evidence')?.[0];
   if (evidencePath === undefined) throw new UsageError(`--evidence is required\n${USAGE}`);
@@ -81,10 +137,13 @@ function verifyCommand(args: readonly string[], json: boolean): number {
   const evidence = readBounded(evidencePath, EVIDENCE_BYTES_MAX);
   const collateral = loadCollateral(collateralFiles(values.get('collateral') ?? []));
 
+  const simRootPath = values.get('sim-root')?.[0];
+  const simRootPublicKey = simRootPath === undefined ? undefined : parseSimRootFile(readBounded(simRootPath, SIM_ROOT_FILE_BYTES_MAX)).publicKey;
+
   const detected = format === 'auto' ? detectFormat(evidence) : (format as AttestationFormat);
-  if (detected === 'sim') return simRefusal(policy);
+  if (detected === 'sim' && simRootPublicKey === undefined) return simRefusal(policy);
   progress(`attest verify: ${detected} evidence, ${evidence.length} bytes, at ${now.toISOString()}`);
-  const opts: VerifyOptions = { now, collateral, ...(nonce ? { nonce } : {}) };
+  const opts: VerifyOptions = { now, collateral, ...(nonce ? { nonce } : {}), ...(simRootPublicKey ? { simRootPublicKey } : {}) };
   const claims = verifyEvidence(detected, evidence, opts);
   const result = appraise(claims, policy, now);
   const out = toOutput(result);
@@ -95,7 +154,7 @@ function verifyCommand(args: readonly string[], json: boolean): number {
 /** Sim evidence needs the sim root, held by the host that runs the simulator; without a policy that allows it, it is refused outright (B20b). */
 function simRefusal(policy: AppraisalPolicy): never {
   if (!policy.allowSimulated) throw new AttestationError('E_ATTEST_SIMULATED', 'simulated (development) evidence is not accepted by this policy', { step: 'appraisal' });
-  throw new AttestationError('E_COLLATERAL_MISSING', 'sim evidence is verified by the sim platform with its development root; this command has no sim root configured', { step: 'chain' });
+  throw new AttestationError('E_COLLATERAL_MISSING', 'sim evidence is verified with its development root: give it with --sim-root FILE', { step: 'chain' });
 }
 
 function readBounded(path: string, max: number): Uint8Array {

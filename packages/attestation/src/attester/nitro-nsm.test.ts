@@ -1,0 +1,95 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readVector } from '@custodian/core/vectors';
+import { isCustodianError } from '@custodian/core/errors';
+import { decodeCbor } from '@custodian/core/cbor/decode';
+import { encodeCbor } from '@custodian/core/cbor/encode';
+import { CborMap } from '@custodian/core/cbor/types';
+import { decodeNsmAttestationResponse, encodeNsmAttestationRequest, NitroNsmAttester, NsmHelperTransport, NSM_RESPONSE_BYTES_MAX, type NsmTransport } from './nitro-nsm.js';
+import { detectAttesterPlatform } from './platform.js';
+import { verifyEvidence } from '../verify.js';
+
+// attestation-doc-1.cbor: user_data, nonce and public_key are each 1024 bytes of 0x01 (vectors README / facts.json).
+const DOC = readVector('attestation', 'nitro', 'attestation-doc-1.cbor');
+const ONES = new Uint8Array(1024).fill(1);
+const AT = new Date('2024-09-07T15:00:00Z');
+
+const answer = (doc: Uint8Array): Uint8Array => encodeCbor(new CborMap([['Attestation', new CborMap([['document', doc]])]]));
+
+/** A fake NSM: records each request and answers with a fixed response. */
+function fakeNsm(response: Uint8Array): NsmTransport & { requests: Uint8Array[] } {
+  const requests: Uint8Array[] = [];
+  return { requests, request: async (r) => (requests.push(r), response) };
+}
+
+test('collects a real Nitro document through a fake NSM transport, and it verifies', async () => {
+  const nsm = fakeNsm(answer(DOC));
+  const got = await new NitroNsmAttester(nsm).collect(ONES);
+  assert.equal(got.format, 'nitro');
+  assert.equal(got.provider, 'nitro_nsm');
+  assert.deepEqual(got.evidence, DOC);
+  // the request is the aws-nitro-enclaves-nsm-api CBOR: { "Attestation": { user_data, nonce: null, public_key: null } }
+  const req = decodeCbor(nsm.requests[0]!) as CborMap;
+  const inner = req.get('Attestation') as CborMap;
+  assert.deepEqual(inner.get('user_data'), ONES);
+  assert.equal(inner.get('nonce'), null);
+  assert.equal(inner.get('public_key'), null);
+  const claims = verifyEvidence('auto', got.evidence, { now: AT, reportData: ONES });
+  assert.equal(claims.format, 'nitro');
+});
+
+test('collectDocument sends nonce and public key and checks they come back', async () => {
+  const got = await new NitroNsmAttester(fakeNsm(answer(DOC))).collectDocument({ userData: ONES, nonce: ONES, publicKey: ONES });
+  assert.deepEqual(got.evidence, DOC);
+  await assert.rejects(new NitroNsmAttester(fakeNsm(answer(DOC))).collectDocument({ userData: ONES, nonce: new Uint8Array(8) }), (e) => isCustodianError(e, 'E_UNAVAILABLE'));
+});
+
+test('B21 refuses a document that does not carry the requested user_data (replayed by the transport)', async () => {
+  await assert.rejects(new NitroNsmAttester(fakeNsm(answer(DOC))).collect(new Uint8Array(64).fill(7)), (e) => isCustodianError(e, 'E_UNAVAILABLE') && /does not carry/.test(e.message));
+});
+
+test('rejects NSM errors, malformed responses and bad report data with typed errors', async () => {
+  const attester = (r: Uint8Array): NitroNsmAttester => new NitroNsmAttester(fakeNsm(r));
+  await assert.rejects(attester(encodeCbor(new CborMap([['Error', 'InvalidArgument']]))).collect(ONES), (e) => isCustodianError(e, 'E_UNAVAILABLE') && /InvalidArgument/.test(e.message));
+  await assert.rejects(attester(new Uint8Array([0xa1, 0xff])).collect(ONES), (e) => isCustodianError(e, 'E_UNAVAILABLE'));
+  await assert.rejects(attester(answer(new Uint8Array([0x84, 0x40]))).collect(ONES), (e) => isCustodianError(e, 'E_UNAVAILABLE') && /malformed/.test(e.message));
+  await assert.rejects(attester(answer(DOC)).collect(new Uint8Array(0)), (e) => isCustodianError(e, 'E_ATTEST_INPUT'));
+  await assert.rejects(attester(answer(DOC)).collect(new Uint8Array(1025)), (e) => isCustodianError(e, 'E_ATTEST_INPUT'));
+  assert.throws(() => decodeNsmAttestationResponse(new Uint8Array(NSM_RESPONSE_BYTES_MAX + 1)), (e) => isCustodianError(e, 'E_UNAVAILABLE'));
+  const thrower: NsmTransport = { request: async () => Promise.reject(new Error('EIO')) };
+  await assert.rejects(new NitroNsmAttester(thrower).collect(ONES), (e) => isCustodianError(e, 'E_UNAVAILABLE'));
+});
+
+test('B01 refuses an NSM response with duplicate keys', () => {
+  // { "Attestation": { "document": h'00' }, "Attestation": ... } built by hand
+  const dup = Buffer.concat([Buffer.from([0xa2]), Buffer.from(answer(new Uint8Array([1]))).subarray(1), Buffer.from(answer(new Uint8Array([1]))).subarray(1)]);
+  assert.throws(() => decodeNsmAttestationResponse(dup), (e) => isCustodianError(e, 'E_UNAVAILABLE'));
+});
+
+test('the request encoder refuses oversized fields', () => {
+  assert.throws(() => encodeNsmAttestationRequest({ userData: new Uint8Array(1025) }), (e) => isCustodianError(e, 'E_ATTEST_INPUT'));
+});
+
+test('the helper transport pipes the request through a program and reads its answer', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'nsm-'));
+  const respFile = join(dir, 'resp.cbor');
+  writeFileSync(respFile, answer(DOC));
+  // a stand-in helper: drains stdin, then writes the canned response (a real helper performs the /dev/nsm ioctl)
+  const script = join(dir, 'helper.mjs');
+  writeFileSync(script, `import { readFileSync } from 'node:fs'; process.stdin.resume(); process.stdin.on('end', () => process.stdout.write(readFileSync(${JSON.stringify(respFile)})));`);
+  const got = await new NitroNsmAttester(new NsmHelperTransport(process.execPath, [script])).collect(ONES);
+  assert.deepEqual(got.evidence, DOC);
+  const failing = join(dir, 'fail.mjs');
+  writeFileSync(failing, 'process.exit(3)');
+  await assert.rejects(new NitroNsmAttester(new NsmHelperTransport(process.execPath, [failing])).collect(ONES), (e) => isCustodianError(e, 'E_UNAVAILABLE') && /exited with 3/.test(e.message));
+  await assert.rejects(new NitroNsmAttester(new NsmHelperTransport(join(dir, 'missing-helper'))).collect(ONES), (e) => isCustodianError(e, 'E_UNAVAILABLE'));
+});
+
+test('platform detection prefers /dev/nsm, then configfs-tsm, and never picks sim', () => {
+  assert.equal(detectAttesterPlatform((p) => p === '/dev/nsm' || p.startsWith('/sys')), 'nitro');
+  assert.equal(detectAttesterPlatform((p) => p === '/sys/kernel/config/tsm/report'), 'configfs-tsm');
+  assert.equal(detectAttesterPlatform(() => false), undefined);
+});
