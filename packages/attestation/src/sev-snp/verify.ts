@@ -3,7 +3,10 @@
  * (VCEK → ASK → ARK, or VLEK → ASVK → ARK, per the report's SIGNING_KEY and
  * the VCEK's product line) → signature (ECDSA P-384 over 0x000..0x29F) →
  * claims (VCEK TCB extensions must equal REPORTED_TCB, hwID must equal
- * CHIP_ID) → binding. The VCEK/VLEK comes from `collateral.certificates`.
+ * CHIP_ID) → binding. The VCEK/VLEK comes from `collateral.certificates`;
+ * AMD KDS CRLs from `collateral.crls` (issued by the ARK, RSASSA-PSS) are
+ * checked against the whole path (B23), so a revoked ASK/ASVK (or a VCEK, were
+ * a CRL for it given) is refused.
  */
 import { verify as cryptoVerify } from 'node:crypto';
 import { bytesToHex, equalBytes } from '@custodian/core/bytes';
@@ -11,6 +14,7 @@ import { attestFail, type VerifyStep } from '../errors.js';
 import { parseCertificate, verifyChain, type Certificate } from '../x509.js';
 import { pinnedRoot } from '../roots.js';
 import { checkBinding } from '../binding.js';
+import { checkRevocation } from '../crl.js';
 import type { AttestationClaims, VerifyOptions } from '../claims.js';
 import { decodeSnpReport, productFromCpuid, splitTcb, SNP_POLICY, SNP_REPORT_BYTES, SNP_SIG_ALGO_ECDSA_P384_SHA384, type SnpReport, type SnpTcb } from './report.js';
 import { readVcekFacts, type VcekFacts } from './vcek.js';
@@ -32,6 +36,7 @@ export function verifySevSnp(evidence: Uint8Array, opts: VerifyOptions): Attesta
   const vlek = report.signingKey === 1;
   const intermediate = pinnedRoot(`amd-${facts.product}-${vlek ? 'asvk' : 'ask'}`);
   const path = verifyChain([vek, intermediate], [pinnedRoot(`amd-${facts.product}-ark`)], opts.now);
+  const crlsApplied = checkRevocation(path, opts.collateral?.crls ?? [], opts.now);
   steps.push('chain');
 
   if (!snpSignatureValid(report, vek)) attestFail('E_ATTEST_SIGNATURE', 'signature', `SEV-SNP report signature does not verify under the ${vlek ? 'VLEK' : 'VCEK'}`);
@@ -40,7 +45,7 @@ export function verifySevSnp(evidence: Uint8Array, opts: VerifyOptions): Attesta
   const reported = splitTcb(report.reportedTcb, facts.product);
   checkTcbExtensions(reported, facts);
   if (!vlek) checkHwId(report, facts);
-  const claims = buildClaims(report, facts, reported, path, [...steps, 'claims']);
+  const claims = buildClaims(report, facts, reported, path, crlsApplied, [...steps, 'claims']);
   checkBinding(claims, opts);
   return claims;
 }
@@ -74,7 +79,7 @@ function checkHwId(report: SnpReport, facts: VcekFacts): void {
   if (hw === undefined || !equalBytes(hw, want)) attestFail('E_ATTEST_CHAIN_UNTRUSTED', 'claims', 'VCEK hwID does not match the report CHIP_ID');
 }
 
-function buildClaims(r: SnpReport, facts: VcekFacts, reported: SnpTcb, path: Certificate[], steps: VerifyStep[]): AttestationClaims {
+function buildClaims(r: SnpReport, facts: VcekFacts, reported: SnpTcb, path: Certificate[], crlsApplied: number, steps: VerifyStep[]): AttestationClaims {
   const bit = (n: bigint): boolean => ((r.policy >> n) & 1n) === 1n;
   const { raw: _raw, ...components } = reported;
   return {
@@ -113,6 +118,7 @@ function buildClaims(r: SnpReport, facts: VcekFacts, reported: SnpTcb, path: Cer
       committedTcb: bytesToHex(r.committedTcb),
       launchTcb: bytesToHex(r.launchTcb),
       firmware: r.currentBuild,
+      crlsApplied,
     },
     chain: path.map((c) => c.subject),
     steps,
