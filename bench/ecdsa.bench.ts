@@ -83,6 +83,58 @@ function plainSignMs(): number {
   return (cpuMs() - t0) / n;
 }
 
+/**
+ * The reference DKLs23 build (@silencelaboratories/dkls-wasm-ll-node, a
+ * dev-only benchmark peer: its licence forbids shipping it) measured the same
+ * way: all parties in this process, CPU time, same shapes.
+ */
+interface RefMessage { from_id: number; to_id?: number; clone(): RefMessage }
+interface RefModule {
+  KeygenSession: new (n: number, t: number, id: number) => { createFirstMessage(): RefMessage; handleMessages(m: RefMessage[], c?: unknown[]): RefMessage[]; calculateChainCodeCommitment(): Uint8Array; keyshare(): unknown };
+  SignSession: new (share: unknown, path: string) => { createFirstMessage(): RefMessage; handleMessages(m: RefMessage[]): RefMessage[]; lastMessage(h: Uint8Array): RefMessage; combine(m: RefMessage[]): unknown[] };
+  Keyshare: { fromBytes(b: Uint8Array): unknown };
+}
+
+async function loadReference(): Promise<RefModule | null> {
+  try {
+    return (await import('@silencelaboratories/dkls-wasm-ll-node')) as unknown as RefModule;
+  } catch {
+    return null;
+  }
+}
+
+function refKeygen(ref: RefModule, t: number, n: number): { ms: number; shares: Uint8Array[] } {
+  const c0 = cpuMs();
+  const parties = Array.from({ length: n }, (_, i) => new ref.KeygenSession(n, t, i));
+  const bcast = (msgs: RefMessage[], p: number): RefMessage[] => msgs.filter((m) => m.from_id !== p).map((m) => m.clone());
+  const p2p = (msgs: RefMessage[], p: number): RefMessage[] => msgs.filter((m) => m.to_id === p).map((m) => m.clone());
+  const m1 = parties.map((p) => p.createFirstMessage());
+  const m2 = parties.flatMap((p, i) => p.handleMessages(bcast(m1, i)));
+  const commitments = parties.map((p) => p.calculateChainCodeCommitment());
+  const m3 = parties.flatMap((p, i) => p.handleMessages(p2p(m2, i)));
+  const m4 = parties.flatMap((p, i) => p.handleMessages(p2p(m3, i), commitments));
+  parties.forEach((p, i) => p.handleMessages(bcast(m4, i)));
+  const shares = parties.map((p) => (p.keyshare() as { toBytes(): Uint8Array }).toBytes());
+  return { ms: cpuMs() - c0, shares };
+}
+
+function refSign(ref: RefModule, shares: Uint8Array[], t: number): { presignMs: number; onlineMs: number } {
+  const bcast = (msgs: RefMessage[], p: number): RefMessage[] => msgs.filter((m) => m.from_id !== p).map((m) => m.clone());
+  const p2p = (msgs: RefMessage[], p: number): RefMessage[] => msgs.filter((m) => m.to_id === p).map((m) => m.clone());
+  const digest = sha256(systemRandom.bytes(32));
+  const c0 = cpuMs();
+  const parties = shares.slice(0, t).map((b) => new ref.SignSession(ref.Keyshare.fromBytes(b), 'm'));
+  const m1 = parties.map((p) => p.createFirstMessage());
+  const m2 = parties.flatMap((p, i) => p.handleMessages(bcast(m1, i)));
+  const m3 = parties.flatMap((p, i) => p.handleMessages(p2p(m2, i)));
+  parties.forEach((p, i) => p.handleMessages(p2p(m3, i)));
+  const c1 = cpuMs();
+  const m4 = parties.map((p) => p.lastMessage(digest));
+  parties.forEach((p, i) => p.combine(bcast(m4, i)));
+  return { presignMs: c1 - c0, onlineMs: cpuMs() - c1 };
+}
+
+const reference = await loadReference();
 const rows: Record<string, unknown>[] = [];
 const plain = plainSignMs();
 for (const [t, n] of [[2, 3], [3, 5]] as const) {
@@ -106,7 +158,24 @@ for (const [t, n] of [[2, 3], [3, 5]] as const) {
     presignBytesPerParty: runs[0]!.presignBytes,
     onlineBytesPerParty: runs[0]!.onlineBytes,
     plainSignCpuMs: +plain.toFixed(3),
+    ...(reference ? refColumns(reference, t, n, kg.ms, presign, online) : { reference: 'not installed' }),
   });
+}
+
+function refColumns(ref: RefModule, t: number, n: number, keygenMs: number, presignMs: number, onlineMs: number): Record<string, unknown> {
+  const kg = refKeygen(ref, t, n);
+  refSign(ref, kg.shares, t); // warm-up
+  const runs = Array.from({ length: quick ? 3 : 10 }, () => refSign(ref, kg.shares, t));
+  const rp = median(runs.map((r) => r.presignMs));
+  const ro = median(runs.map((r) => r.onlineMs));
+  return {
+    refKeygenCpuMs: Math.round(kg.ms),
+    refPresignCpuMs: +rp.toFixed(1),
+    refOnlineCpuMs: +ro.toFixed(2),
+    keygenVsRef: +(keygenMs / kg.ms).toFixed(2),
+    presignVsRef: +(presignMs / rp).toFixed(2),
+    onlineVsRef: +(onlineMs / ro).toFixed(2),
+  };
 }
 if (asJson) {
   console.log(JSON.stringify({ bench: 'ecdsa-dkls23', rows }));
