@@ -141,6 +141,13 @@ test('rejects sighash types we do not sign (NONE, SINGLE, ANYONECANPAY)', () => 
     const psbt = decodePsbt(scureTaprootPsbt({ sighash1: t }).toPSBT(0));
     assert.throws(() => taprootSigningDigests(psbt, wallet.outputKey), (e) => isCustodianError(e, 'E_BTC_SIGHASH'));
   }
+  const psbt = decodePsbt(scureTaprootPsbt().toPSBT(0));
+  const prevouts = psbt.inputs.map((x) => x.witnessUtxo!);
+  // Hash types BIP 341 does not define, and SIGHASH_SINGLE without a matching output.
+  for (const t of [0x04, 0x80, 0x84, 0xff]) assert.throws(() => taprootKeyPathSighash(psbt.tx, 0, prevouts, t), (e) => isCustodianError(e, 'E_BTC_SIGHASH'));
+  const oneOutput = { ...psbt.tx, outputs: psbt.tx.outputs.slice(0, 1) };
+  assert.throws(() => taprootKeyPathSighash(oneOutput, 1, prevouts, 0x03), (e) => isCustodianError(e, 'E_BTC_SIGHASH'));
+  assert.throws(() => taprootKeyPathSighash(psbt.tx, 0, prevouts.slice(1), 0x00), (e) => isCustodianError(e, 'E_BTC_SIGHASH'));
 });
 
 test('rejects an input not locked to the wallet output key, a non-P2TR input and a lying internal key', () => {
@@ -150,6 +157,12 @@ test('rejects an input not locked to the wallet output key, a non-P2TR input and
   assert.throws(() => taprootSigningDigests(decodePsbt(scureTaprootPsbt({ second: wpkh }).toPSBT(0)), wallet.outputKey), (e) => isCustodianError(e, 'E_BTC_NOT_P2TR'));
   const psbt = withInput(decodePsbt(scureTaprootPsbt().toPSBT(0)), 0, { tapMerkleRoot: new Uint8Array(32).fill(7) });
   assert.throws(() => taprootSigningDigests(psbt, wallet.outputKey), (e) => isCustodianError(e, 'E_BTC_KEY_MISMATCH'));
+});
+
+test('rejects a PSBT spending one outpoint twice (its amount would count twice)', () => {
+  const psbt = decodePsbt(scureTaprootPsbt().toPSBT(0));
+  const twice: Psbt = { ...psbt, tx: { ...psbt.tx, inputs: [psbt.tx.inputs[0]!, psbt.tx.inputs[0]!] } };
+  assert.throws(() => taprootSpendView(twice, wallet.outputKey, 'mainnet'), (e) => isCustodianError(e, 'E_BTC_TX_MALFORMED'));
 });
 
 test('refuses outputs above inputs, and signatures that do not verify under the output key', async () => {

@@ -71,12 +71,16 @@ export interface TaprootSigningDigest {
  * input order. Refuses: a missing witness UTXO (E_BTC_UTXO_MISSING), a
  * non-P2TR input (E_BTC_NOT_P2TR), a P2TR input of another key or whose
  * BIP 371 internal key/merkle root do not tweak to it (E_BTC_KEY_MISMATCH),
- * a hash type other than DEFAULT or ALL (E_BTC_SIGHASH).
+ * a hash type other than DEFAULT or ALL (E_BTC_SIGHASH), an outpoint spent
+ * twice (E_BTC_TX_MALFORMED).
  */
 function walletPrevouts(psbt: Psbt, outputKey: Uint8Array): { prevouts: TxOut[]; hashTypes: number[] } {
   if (outputKey.length !== 32) throw new CustodianError('E_BTC_KEY', 'the wallet output key must be 32 bytes (x-only)');
   const prevouts: TxOut[] = [];
   const hashTypes: number[] = [];
+  // Consensus refuses a transaction spending one outpoint twice (CVE-2018-17144); a view would count its amount twice.
+  const outpoints = new Set(psbt.tx.inputs.map((x) => `${bytesToHex(x.prevTxid)}:${x.prevIndex}`));
+  if (outpoints.size !== psbt.tx.inputs.length) throw new CustodianError('E_BTC_TX_MALFORMED', 'the transaction spends one outpoint twice');
   psbt.inputs.forEach((input, i) => {
     if (!input.witnessUtxo) throw new CustodianError('E_BTC_UTXO_MISSING', `input ${i} has no witness UTXO: BIP 341 commits to every spent amount and script`, { index: i });
     const program = p2trProgram(input.witnessUtxo.script);
