@@ -113,9 +113,10 @@ export function startSigner(id: string, dataDir: string, simRoot: string, log?: 
 }
 
 /** Starts the host through the CLI. */
-export function startHostProcess(dataDir: string, signers: readonly { id: string; port: number }[], ethRpc: string | null, log?: (l: string) => void, port = 0, store?: { url: string; schema: string }): Promise<Proc> {
+export function startHostProcess(dataDir: string, signers: readonly { id: string; port: number }[], ethRpc: string | null, log?: (l: string) => void, port = 0, store?: { url: string; schema: string }, extra: readonly string[] = []): Promise<Proc> {
   const args = [CLI, 'serve', '--data-dir', dataDir, '--port', String(port), ...signers.flatMap((s) => ['--signer', `${s.id}=127.0.0.1:${s.port}`])];
   if (store) args.push('--store', store.url, '--store-schema', store.schema);
+  args.push(...extra);
   if (ethRpc) args.push('--eth-rpc', ethRpc);
   return startProcess(process.execPath, args, log ? { log } : {});
 }

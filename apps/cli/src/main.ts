@@ -20,6 +20,7 @@ const USAGE = `usage: custodian <command> [options] [--json] [--host URL]
   audit list [--request ID]                 enclave-signed audit entries, chains verified
   audit verify|prove|show ...               transparency log (see CONTRACTS.md)
   evidence export|verify ...                evidence bundles for auditors (docs/evidence.md)
+  witness serve --data-dir D --policy FILE  an independent witness of the audit log
   attest verify ...                         verify TEE evidence (see CONTRACTS.md)
   tss sign-demo ...                         threshold signing demo
   policy simulate ...                       evaluate a policy on a transaction
@@ -34,6 +35,7 @@ const OPTIONAL: Record<string, [string, string]> = {
   kbs: ['./commands/kbs.js', 'kbsCommand'],
   breakglass: ['./commands/breakglass.js', 'breakglassCommand'],
   evidence: ['./commands/evidence.js', 'evidenceCommand'],
+  witness: ['./commands/witness.js', 'witnessCommand'],
 };
 
 async function runOptional(name: string, args: readonly string[]): Promise<number> {

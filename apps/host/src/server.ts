@@ -12,7 +12,7 @@ import { CustodyService } from './custody-service.js';
 import { EthRpc } from './eth-rpc.js';
 import { createHttpApi } from './http-api.js';
 import type { HostStore } from './store.js';
-import { TransparencyLog } from './transparency-log.js';
+import { TransparencyLog, type WitnessConfig } from './transparency-log.js';
 
 /** The transparency log's folder inside the host's data directory (C2SP tlog-tiles layout). */
 export const AUDIT_LOG_DIR = 'tlog';
@@ -26,6 +26,8 @@ export interface HostOptions {
   /** `postgres://…` to use PostgreSQL (schema `storeSchema`); SQLite in dataDir otherwise. */
   readonly storeUrl?: string;
   readonly storeSchema?: string;
+  /** Independent witnesses that must cosign every checkpoint. */
+  readonly witnesses?: readonly WitnessConfig[];
   readonly clock?: Clock;
   readonly log?: (line: string) => void;
 }
@@ -46,7 +48,7 @@ export async function startHost(o: HostOptions): Promise<RunningHost> {
   mkdirSync(o.dataDir, { recursive: true });
   const store = o.storeUrl ? await openPgStore(o.storeUrl, o.storeSchema) : openSqliteStore(join(o.dataDir, 'host.sqlite'));
   const links = new Map(o.signers.map((s) => [s.signerId, new SignerLink(s.signerId, s.endpoint, store)]));
-  const auditLog = new TransparencyLog(join(o.dataDir, AUDIT_LOG_DIR), links);
+  const auditLog = new TransparencyLog(join(o.dataDir, AUDIT_LOG_DIR), links, o.witnesses ?? []);
   await auditLog.open();
   for (const l of links.values()) l.auditLog = auditLog;
   const service = new CustodyService(store, links, o.ethRpcUrl ? new EthRpc(o.ethRpcUrl) : null, o.clock ?? systemClock, o.log, auditLog);

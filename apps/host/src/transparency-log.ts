@@ -18,25 +18,38 @@ import { decodeCheckpoint } from '@custodian/audit/checkpoint';
 import { encodeNote, type NoteSignature } from '@custodian/audit/note';
 import { proveConsistencyFromTiles } from '@custodian/audit/tile-proofs';
 import { writeLogPolicyDocument } from '@custodian/audit/log-policy-file';
+import { witnessCosigner, type Cosigner } from '@custodian/audit/checkpoint-signer';
+import { HttpWitnessClient } from '@custodian/audit/http-witness-client';
+import { decodeVerifierKey } from '@custodian/audit/ed25519-note-key';
 import { AUDIT_LOG_ORIGIN } from '@custodian/protocol/audit-log';
 import type { SignerLink } from './signer-link.js';
 
 /** Most time to wait for company before writing a batch. */
 export const AUDIT_BATCH_DELAY_MS = 2;
 
+/** An independent witness the log must also be cosigned by. */
+export interface WitnessConfig {
+  readonly url: string;
+  /** Its cosignature verifier key (type 0x04). */
+  readonly vkey: string;
+}
+
 export class TransparencyLog {
   readonly #lastSize = new Map<string, number>();
   #appender: BatchingAppender | null = null;
   readonly #storage: FileTileStorage;
+  readonly #witnesses: readonly Cosigner[];
 
   constructor(
     readonly dir: string,
     private readonly links: ReadonlyMap<string, SignerLink>,
+    private readonly witnesses: readonly WitnessConfig[] = [],
   ) {
     this.#storage = new FileTileStorage(dir);
+    this.#witnesses = witnesses.map((w) => witnessCosigner(decodeVerifierKey(w.vkey).name, new HttpWitnessClient(w.url), this.#storage));
   }
 
-  /** Cosignatures needed: a majority of the configured signers. */
+  /** Signer cosignatures needed: a majority of the configured signers. */
   get quorum(): number {
     return Math.floor(this.links.size / 2) + 1;
   }
@@ -57,7 +70,13 @@ export class TransparencyLog {
   async writePolicy(): Promise<void> {
     const keys = [...this.links.values()].map((l) => l.noteKeys).filter((k): k is NonNullable<typeof k> => k !== null);
     if (keys.length !== this.links.size) return;
-    await writeLogPolicyDocument(this.dir, { origin: AUDIT_LOG_ORIGIN, logKeys: keys.map((k) => k.log), witnessKeys: keys.map((k) => k.cosign), witnessQuorum: this.quorum });
+    // Every configured witness is required on top of the signer majority.
+    await writeLogPolicyDocument(this.dir, {
+      origin: AUDIT_LOG_ORIGIN,
+      logKeys: keys.map((k) => k.log),
+      witnessKeys: [...keys.map((k) => k.cosign), ...this.witnesses.map((w) => w.vkey)],
+      witnessQuorum: this.quorum + this.witnesses.length,
+    });
   }
 
   async #sign(text: string): Promise<Uint8Array> {
@@ -69,7 +88,16 @@ export class TransparencyLog {
       const failures = results.flatMap((r, i) => (r.status === 'rejected' ? [`${links[i]!.signerId}: ${(r.reason as Error).message}`] : []));
       throw new CustodianError('E_CHECKPOINT_UNWITNESSED', `only ${ok.length} of the required ${this.quorum} signers signed checkpoint ${size}`, { size, failures });
     }
-    return encodeNote(text, [ok[0]!.log, ...ok.map((r) => r.cosign)]);
+    // Independent witnesses see the log-signed checkpoint and add theirs; all are required (fail closed).
+    const logSigned = encodeNote(text, [ok[0]!.log]);
+    const cp = decodeCheckpoint(text);
+    let witnessed: NoteSignature[];
+    try {
+      witnessed = await Promise.all(this.#witnesses.map((w) => w.cosign(logSigned, cp)));
+    } catch (e) {
+      throw new CustodianError('E_CHECKPOINT_UNWITNESSED', `a witness refused or did not answer for checkpoint ${size}: ${(e as Error).message}`, { size });
+    }
+    return encodeNote(text, [ok[0]!.log, ...ok.map((r) => r.cosign), ...witnessed]);
   }
 
   /** Asks one signer to sign, proving consistency from the size it last signed. */

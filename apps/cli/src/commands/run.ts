@@ -46,9 +46,15 @@ export async function signerCommand(args: readonly string[]): Promise<number> {
   return waitForSignal(() => signer.stop());
 }
 
-/** `custodian serve --data-dir D [--port N] --signer id=host:port ... [--eth-rpc URL] [--store postgres://… [--store-schema S]]` */
+/** `custodian serve --data-dir D [--port N] --signer id=host:port ... [--eth-rpc URL] [--store postgres://… [--store-schema S]] [--witness VKEY@URL ...]` */
 export async function serveCommand(args: readonly string[]): Promise<number> {
-  const { values } = parseArgs(args, { strings: ['data-dir', 'port', 'eth-rpc', 'store', 'store-schema'], multi: ['signer'] });
+  const { values } = parseArgs(args, { strings: ['data-dir', 'port', 'eth-rpc', 'store', 'store-schema'], multi: ['signer', 'witness'] });
+  // --witness VKEY@URL (a vkey never contains '@').
+  const witnesses = (values.get('witness') ?? []).map((w) => {
+    const at = w.indexOf('@');
+    if (at <= 0) throw new UsageError('--witness takes VKEY@URL');
+    return { vkey: w.slice(0, at), url: w.slice(at + 1) };
+  });
   const storeUrl = values.get('store')?.[0];
   if (storeUrl !== undefined && !/^postgres(ql)?:\/\//.test(storeUrl)) throw new UsageError('--store takes a postgres:// URL (SQLite in --data-dir is the default)');
   const storeSchema = values.get('store-schema')?.[0];
@@ -61,6 +67,7 @@ export async function serveCommand(args: readonly string[]): Promise<number> {
     ethRpcUrl: values.get('eth-rpc')?.[0] ?? null,
     ...(storeUrl ? { storeUrl } : {}),
     ...(storeSchema ? { storeSchema } : {}),
+    witnesses,
     log: (l) => progress(`host: ${l}`),
   });
   progress(`host listening on ${host.url} (${storeUrl ? `PostgreSQL schema ${storeSchema ?? 'custodian'}` : `SQLite in ${dataDir}`})`);
