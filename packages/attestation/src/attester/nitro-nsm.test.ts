@@ -93,3 +93,27 @@ test('platform detection prefers /dev/nsm, then configfs-tsm, and never picks si
   assert.equal(detectAttesterPlatform((p) => p === '/sys/kernel/config/tsm/report'), 'configfs-tsm');
   assert.equal(detectAttesterPlatform(() => false), undefined);
 });
+
+test('only E_UNAVAILABLE escapes the NSM response decoder and the attester on mutated responses', async () => {
+  const good = answer(DOC);
+  let seed = 3;
+  const rand = (n: number): number => ((seed = (seed * 1103515245 + 12345) >>> 0) % n);
+  for (let k = 0; k < 1500; k++) {
+    const m = new Uint8Array(good);
+    for (let j = 0; j <= rand(3); j++) m[rand(Math.min(m.length, 64))] = rand(256); // headers and the first document bytes
+    m[rand(m.length)] = rand(256);
+    const cut = rand(5) === 0 ? m.subarray(0, rand(m.length)) : m;
+    try {
+      await new NitroNsmAttester(fakeNsm(cut)).collect(ONES);
+    } catch (e) {
+      assert.ok(isCustodianError(e, 'E_UNAVAILABLE'), `unexpected error: ${String(e)}`);
+    }
+  }
+});
+
+test('the helper transport gives up on a helper that does not answer in time', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'nsm-'));
+  const slow = join(dir, 'slow.mjs');
+  writeFileSync(slow, 'setTimeout(() => {}, 60_000)');
+  await assert.rejects(new NsmHelperTransport(process.execPath, [slow], 200).request(new Uint8Array([0xa0])), (e) => isCustodianError(e, 'E_UNAVAILABLE') && /within 200 ms/.test(e.message));
+});

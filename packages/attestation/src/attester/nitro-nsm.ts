@@ -148,13 +148,20 @@ export class NsmHelperTransport implements NsmTransport {
   /** Runs the helper once for `requestCbor`. */
   request(requestCbor: Uint8Array): Promise<Uint8Array> {
     return new Promise((resolve, reject) => {
-      const child = spawn(this.command, [...this.args], { stdio: ['pipe', 'pipe', 'ignore'], timeout: this.timeoutMs, env: {} });
+      const child = spawn(this.command, [...this.args], { stdio: ['pipe', 'pipe', 'ignore'], env: {} });
       const chunks: Buffer[] = [];
       let size = 0;
-      let failed = false;
+      let settled = false;
+      // our own timer (not spawn's `timeout`, which outlives a helper that failed to start)
+      const timer = setTimeout(() => fail(`the NSM helper did not answer within ${this.timeoutMs} ms`), this.timeoutMs);
+      const settle = (): boolean => {
+        if (settled) return false;
+        settled = true;
+        clearTimeout(timer);
+        return true;
+      };
       const fail = (message: string, detail: Record<string, unknown> = {}): void => {
-        if (failed) return;
-        failed = true;
+        if (!settle()) return;
         child.kill('SIGKILL');
         reject(new CustodianError('E_UNAVAILABLE', message, detail));
       };
@@ -165,9 +172,8 @@ export class NsmHelperTransport implements NsmTransport {
         else chunks.push(c);
       });
       child.on('close', (code, signal) => {
-        if (failed) return;
         if (code !== 0) return fail(`the NSM helper exited with ${code ?? signal ?? 'unknown'}`, { code, signal });
-        resolve(new Uint8Array(Buffer.concat(chunks)));
+        if (settle()) resolve(new Uint8Array(Buffer.concat(chunks)));
       });
       child.stdin.on('error', () => undefined); // a helper that exits early is reported by 'close'
       child.stdin.end(Buffer.from(requestCbor));
