@@ -13,7 +13,7 @@ const only = process.argv[2];
 
 if (!only || only === 'signing') {
   console.log('== signing path');
-  await benchSigningPath(Number(process.env['BENCH_N'] ?? '200'));
+  await benchSigningPath(Number(process.env['BENCH_N'] ?? '60'));
 }
 for (const f of readdirSync(here).filter((n) => n.endsWith('.bench.ts')).sort()) {
   if (only && !f.startsWith(only)) continue;
