@@ -34,8 +34,29 @@ export interface Certificate {
   readonly sha256: string;
 }
 
-/** Parses one DER certificate strictly; refuses with E_DER_INVALID. */
+/** Most remembered parsed certificates (DESIGN.md: cache parsed certificates). */
+export const CERT_CACHE_MAX = 1024;
+const certCache = new Map<string, Certificate>();
+
+/**
+ * Parses one DER certificate strictly; refuses with E_DER_INVALID. Parsing is
+ * a pure function of the bytes, so results are remembered by SHA-256 of the
+ * DER (failures are not); the cached value holds its own copy of the bytes,
+ * so a caller reusing its buffer cannot change it. Validity and signatures
+ * are still judged on every use (verifyChain).
+ */
 export function parseCertificate(der: Uint8Array): Certificate {
+  if (der.length > DER_BYTES_MAX) bad(`certificate of ${der.length} bytes exceeds ${DER_BYTES_MAX}`);
+  const sha256 = createHash('sha256').update(der).digest('hex');
+  const hit = certCache.get(sha256);
+  if (hit) return hit;
+  const cert = parseCertificateUncached(new Uint8Array(der), sha256);
+  if (certCache.size >= CERT_CACHE_MAX) certCache.delete(certCache.keys().next().value!);
+  certCache.set(sha256, cert);
+  return cert;
+}
+
+function parseCertificateUncached(der: Uint8Array, sha256: string): Certificate {
   const root = expectTag(parseDer(der, DER_BYTES_MAX), DER_TAG.SEQUENCE, 'certificate');
   const [tbs, sigAlg, sig, ...rest] = derChildren(root);
   if (rest.length > 0 || sig?.tag !== DER_TAG.BIT_STRING || sigAlg?.tag !== DER_TAG.SEQUENCE) bad('certificate is not SEQUENCE { tbs, algorithm, signature }');
@@ -72,7 +93,7 @@ export function parseCertificate(der: Uint8Array): Certificate {
     notBefore: derTime(validity[0]!),
     notAfter: derTime(validity[1]!),
     extensions,
-    sha256: createHash('sha256').update(der).digest('hex'),
+    sha256,
   };
 }
 
