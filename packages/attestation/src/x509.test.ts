@@ -77,3 +77,14 @@ test('property: only typed errors escape the certificate parser on mutated DER',
     { numRuns: 2000 },
   );
 });
+
+test('the parsed-certificate cache keeps its own bytes: a caller reusing its buffer cannot change a cached certificate', () => {
+  const der = new Uint8Array(pinnedRoot('amd-milan-ark').der);
+  const a = parseCertificate(der);
+  const subject = Buffer.from(a.subjectRaw).toString('hex');
+  der.fill(0);
+  const b = parseCertificate(new Uint8Array(pinnedRoot('amd-milan-ark').der));
+  assert.equal(b, a);
+  assert.equal(Buffer.from(b.subjectRaw).toString('hex'), subject);
+  assert.throws(() => parseCertificate(der), (e) => isAttestationError(e, 'E_DER_INVALID'));
+});
