@@ -8,7 +8,7 @@ import { bytesToHex } from '@custodian/core/bytes';
 import { encodeCbor } from '@custodian/core/cbor/encode';
 import { CborMap } from '@custodian/core/cbor/types';
 import { createSimRoot, issueSimEvidence } from '@custodian/attestation/sim/sim-evidence';
-import { attestCommand, type CollectEnvironment } from './attest.js';
+import { attestCommand, NsmHelperTransport, type CollectEnvironment } from './attest.js';
 
 /** Runs the command, capturing its JSON stdout lines (the test reporter's own lines pass through) and silencing stderr. */
 async function run(args: string[], machine: CollectEnvironment = {}): Promise<{ code: number; last: Record<string, unknown>; out: string }> {
@@ -207,4 +207,21 @@ test('attest collect picks the Nitro NSM when /dev/nsm exists and talks to it th
   assert.equal(r.last.evidence, readFileSync(nitro('attestation-doc-1.cbor')).toString('hex'));
   const noHelper = await run(['collect', '--report-data', '01', '--json'], { exists: (p) => p === '/dev/nsm', env: {} });
   assert.equal(noHelper.code, 2);
+});
+
+test('the NSM helper transport pipes the request through a program and reads its answer', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'nsm-'));
+  const respFile = join(dir, 'resp.cbor');
+  const response = encodeCbor(new CborMap([['Attestation', new CborMap([['document', new Uint8Array([1, 2, 3])]])]]));
+  writeFileSync(respFile, response);
+  const script = join(dir, 'helper.mjs');
+  writeFileSync(script, `import { readFileSync } from 'node:fs'; process.stdin.resume(); process.stdin.on('end', () => process.stdout.write(readFileSync(${JSON.stringify(respFile)})));`);
+  assert.deepEqual(await new NsmHelperTransport(process.execPath, [script]).request(new Uint8Array([0xa0])), response);
+  const failing = join(dir, 'fail.mjs');
+  writeFileSync(failing, 'process.exit(3)');
+  await assert.rejects(new NsmHelperTransport(process.execPath, [failing]).request(new Uint8Array([0xa0])), (e: Error) => /exited with 3/.test(e.message));
+  await assert.rejects(new NsmHelperTransport(join(dir, 'missing-helper')).request(new Uint8Array([0xa0])), (e: Error) => /cannot run/.test(e.message));
+  const slow = join(dir, 'slow.mjs');
+  writeFileSync(slow, 'setTimeout(() => {}, 60_000)');
+  await assert.rejects(new NsmHelperTransport(process.execPath, [slow], 200).request(new Uint8Array([0xa0])), (e: Error) => /within 200 ms/.test(e.message));
 });

@@ -5,7 +5,7 @@
  *                           [--policy FILE] [--at ISO-TIME] [--nonce HEX]
  *                           [--collateral PATH]... [--sim-root FILE] [--json]
  *   custodian attest collect --report-data HEX [--platform auto|nitro|configfs-tsm|sim]
- *                           [--nsm-helper PATH] [--sim-root FILE --measurement HEX] [--json]
+ *                           [--nsm-helper PATH | --nsm-socket PATH] [--sim-root FILE --measurement HEX] [--json]
  *
  * Verifies the evidence (signatures, chain to the pinned vendor root,
  * validity at --at or now), appraises the claims against the policy (the
@@ -31,7 +31,8 @@ import { ATTESTATION_FORMATS, type AttestationClaims, type AttestationFormat, ty
 import { EVIDENCE_BYTES_MAX, COLLATERAL_BYTES_MAX } from '@custodian/attestation/limits';
 import { AttestationError } from '@custodian/attestation/errors';
 import { ConfigfsTsmAttester, type Attester } from '@custodian/attestation/attester/configfs-tsm';
-import { NitroNsmAttester, NsmHelperTransport } from '@custodian/attestation/attester/nitro-nsm';
+import { NitroNsmAttester, NsmSocketTransport, NSM_RESPONSE_BYTES_MAX, NSM_TRANSPORT_TIMEOUT_MS, type NsmTransport } from '@custodian/attestation/attester/nitro-nsm';
+import { spawn } from 'node:child_process';
 import { SimAttester } from '@custodian/attestation/attester/sim';
 import { ATTESTER_PLATFORMS, detectAttesterPlatform, type AttesterPlatform } from '@custodian/attestation/attester/platform';
 import { parseSimRootFile, SIM_ROOT_FILE_BYTES_MAX } from '@custodian/attestation/sim-root-file';
@@ -39,13 +40,15 @@ import { systemClock, systemRandom } from '@custodian/core/clock';
 import { emit, emitError, EXIT_OK, EXIT_REFUSED, parseArgs, progress, UsageError } from '../output.js';
 
 const USAGE = `usage: custodian attest verify --evidence FILE [--format auto|${ATTESTATION_FORMATS.join('|')}] [--policy FILE] [--at ISO-TIME] [--nonce HEX] [--collateral PATH]... [--sim-root FILE] [--json]
-       custodian attest collect --report-data HEX [--platform auto|${ATTESTER_PLATFORMS.join('|')}] [--nsm-helper PATH] [--sim-root FILE --measurement HEX] [--json]`;
+       custodian attest collect --report-data HEX [--platform auto|${ATTESTER_PLATFORMS.join('|')}] [--nsm-helper PATH | --nsm-socket PATH] [--sim-root FILE --measurement HEX] [--json]`;
 
 /** Longest report data any attester takes (Nitro user_data); configfs-tsm and sim take 64 bytes. */
 const REPORT_DATA_BYTES_MAX = 1024;
 
 /** Environment variable naming the NSM helper program when --nsm-helper is not given. */
 export const NSM_HELPER_ENV = 'CUSTODIAN_NSM_HELPER';
+/** Environment variable naming the NSM service socket when --nsm-socket is not given. */
+export const NSM_SOCKET_ENV = 'CUSTODIAN_NSM_SOCKET';
 
 /** What `attest collect` may be handed for tests: the machine probe and the environment. */
 export interface CollectEnvironment {
@@ -77,7 +80,7 @@ export interface AttestVerifyOutput {
 
 /** `attest collect --report-data HEX`: evidence from the NSM (Nitro), configfs-tsm (TDX, SEV-SNP, CCA guests) or the sim attester. */
 async function collectCommand(args: readonly string[], json: boolean, machine: CollectEnvironment): Promise<number> {
-  const { values, positionals } = parseArgs(args, { strings: ['report-data', 'platform', 'nsm-helper', 'sim-root', 'measurement'], booleans: ['json'] });
+  const { values, positionals } = parseArgs(args, { strings: ['report-data', 'platform', 'nsm-helper', 'nsm-socket', 'sim-root', 'measurement'], booleans: ['json'] });
   if (positionals.length > 0) throw new UsageError(USAGE);
   const hex = values.get('report-data')?.[0];
   if (hex === undefined) throw new UsageError(`--report-data is required\n${USAGE}`);
@@ -98,14 +101,21 @@ async function collectCommand(args: readonly string[], json: boolean, machine: C
   return EXIT_OK;
 }
 
+/** The NSM transport named by --nsm-socket / --nsm-helper (or their environment variables); Node cannot issue the /dev/nsm ioctl itself. */
+function nsmTransport(values: ReadonlyMap<string, string[]>, env: Readonly<Record<string, string | undefined>>): NsmTransport {
+  const socket = values.get('nsm-socket')?.[0] ?? (values.has('nsm-helper') ? undefined : env[NSM_SOCKET_ENV]);
+  if (socket !== undefined) return new NsmSocketTransport(socket);
+  const helper = values.get('nsm-helper')?.[0] ?? env[NSM_HELPER_ENV];
+  if (helper !== undefined) return new NsmHelperTransport(helper);
+  throw new UsageError(`Nitro collection needs an NSM transport: --nsm-socket PATH (${NSM_SOCKET_ENV}) or --nsm-helper PATH (${NSM_HELPER_ENV}); Node cannot issue the /dev/nsm ioctl itself`);
+}
+
 function attesterFor(platform: AttesterPlatform, values: ReadonlyMap<string, string[]>, machine: CollectEnvironment): Attester {
   switch (platform) {
     case 'configfs-tsm':
       return new ConfigfsTsmAttester(systemRandom);
     case 'nitro': {
-      const helper = values.get('nsm-helper')?.[0] ?? (machine.env ?? process.env)[NSM_HELPER_ENV];
-      if (helper === undefined) throw new UsageError(`Nitro collection needs the NSM helper program (--nsm-helper PATH or ${NSM_HELPER_ENV}); Node cannot issue the /dev/nsm ioctl itself`);
-      return new NitroNsmAttester(new NsmHelperTransport(helper));
+      return new NitroNsmAttester(nsmTransport(values, machine.env ?? process.env));
     }
     case 'sim': {
       const rootPath = values.get('sim-root')?.[0];
@@ -227,4 +237,53 @@ function human(o: AttestVerifyOutput): string {
   for (const [k, v] of Object.entries(c.measurements)) lines.push(`  ${k}: ${v}`);
   if (c.chain.length > 0) lines.push(`  chain: ${c.chain.join(' <- ')}`);
   return lines.join('\n');
+}
+
+/**
+ * Transport through a helper program: the request CBOR goes to its stdin, the
+ * response CBOR comes from its stdout; a non-zero exit, a timeout or an
+ * oversized answer is E_UNAVAILABLE. It lives here, not in packages/attestation,
+ * because trusted packages never spawn processes (test/architecture).
+ */
+export class NsmHelperTransport implements NsmTransport {
+  constructor(
+    private readonly command: string,
+    private readonly args: readonly string[] = [],
+    private readonly timeoutMs: number = NSM_TRANSPORT_TIMEOUT_MS,
+  ) {}
+
+  /** Runs the helper once for `requestCbor`. */
+  request(requestCbor: Uint8Array): Promise<Uint8Array> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(this.command, [...this.args], { stdio: ['pipe', 'pipe', 'ignore'], env: {} });
+      const chunks: Buffer[] = [];
+      let size = 0;
+      let settled = false;
+      // our own timer (not spawn's `timeout`, which outlives a helper that failed to start)
+      const timer = setTimeout(() => fail(`the NSM helper did not answer within ${this.timeoutMs} ms`), this.timeoutMs);
+      const settle = (): boolean => {
+        if (settled) return false;
+        settled = true;
+        clearTimeout(timer);
+        return true;
+      };
+      const fail = (message: string, detail: Record<string, unknown> = {}): void => {
+        if (!settle()) return;
+        child.kill('SIGKILL');
+        reject(new CustodianError('E_UNAVAILABLE', message, detail));
+      };
+      child.on('error', (e) => fail(`cannot run the NSM helper ${this.command}`, { cause: e.message }));
+      child.stdout.on('data', (c: Buffer) => {
+        size += c.length;
+        if (size > NSM_RESPONSE_BYTES_MAX) fail(`the NSM helper answered more than ${NSM_RESPONSE_BYTES_MAX} bytes`);
+        else chunks.push(c);
+      });
+      child.on('close', (code, signal) => {
+        if (code !== 0) return fail(`the NSM helper exited with ${code ?? signal ?? 'unknown'}`, { code, signal });
+        if (settle()) resolve(new Uint8Array(Buffer.concat(chunks)));
+      });
+      child.stdin.on('error', () => undefined); // a helper that exits early is reported by 'close'
+      child.stdin.end(Buffer.from(requestCbor));
+    });
+  }
 }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readVector } from '@custodian/core/vectors';
@@ -8,7 +8,8 @@ import { isCustodianError } from '@custodian/core/errors';
 import { decodeCbor } from '@custodian/core/cbor/decode';
 import { encodeCbor } from '@custodian/core/cbor/encode';
 import { CborMap } from '@custodian/core/cbor/types';
-import { decodeNsmAttestationResponse, encodeNsmAttestationRequest, NitroNsmAttester, NsmHelperTransport, NSM_RESPONSE_BYTES_MAX, type NsmTransport } from './nitro-nsm.js';
+import { createServer, type Server, type Socket } from 'node:net';
+import { decodeNsmAttestationResponse, encodeNsmAttestationRequest, NitroNsmAttester, NsmSocketTransport, NSM_RESPONSE_BYTES_MAX, type NsmTransport } from './nitro-nsm.js';
 import { detectAttesterPlatform } from './platform.js';
 import { verifyEvidence } from '../verify.js';
 
@@ -73,19 +74,58 @@ test('the request encoder refuses oversized fields', () => {
   assert.throws(() => encodeNsmAttestationRequest({ userData: new Uint8Array(1025) }), (e) => isCustodianError(e, 'E_ATTEST_INPUT'));
 });
 
-test('the helper transport pipes the request through a program and reads its answer', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'nsm-'));
-  const respFile = join(dir, 'resp.cbor');
-  writeFileSync(respFile, answer(DOC));
-  // a stand-in helper: drains stdin, then writes the canned response (a real helper performs the /dev/nsm ioctl)
-  const script = join(dir, 'helper.mjs');
-  writeFileSync(script, `import { readFileSync } from 'node:fs'; process.stdin.resume(); process.stdin.on('end', () => process.stdout.write(readFileSync(${JSON.stringify(respFile)})));`);
-  const got = await new NitroNsmAttester(new NsmHelperTransport(process.execPath, [script])).collect(ONES);
-  assert.deepEqual(got.evidence, DOC);
-  const failing = join(dir, 'fail.mjs');
-  writeFileSync(failing, 'process.exit(3)');
-  await assert.rejects(new NitroNsmAttester(new NsmHelperTransport(process.execPath, [failing])).collect(ONES), (e) => isCustodianError(e, 'E_UNAVAILABLE') && /exited with 3/.test(e.message));
-  await assert.rejects(new NitroNsmAttester(new NsmHelperTransport(join(dir, 'missing-helper'))).collect(ONES), (e) => isCustodianError(e, 'E_UNAVAILABLE'));
+/** A fake NSM service on a Unix socket: reads one length-prefixed request, then lets `answer` reply. */
+async function fakeService(reply: (req: Uint8Array, sock: Socket) => void): Promise<{ path: string; server: Server; requests: Uint8Array[] }> {
+  const path = join(mkdtempSync(join(tmpdir(), 'nsm-sock-')), 'nsm.sock');
+  const requests: Uint8Array[] = [];
+  const server = createServer((sock) => {
+    let buf = Buffer.alloc(0);
+    sock.on('data', (c: Buffer) => {
+      buf = Buffer.concat([buf, c]);
+      if (buf.length >= 4 && buf.length === 4 + buf.readUInt32BE(0)) {
+        const req = new Uint8Array(buf.subarray(4));
+        requests.push(req);
+        reply(req, sock);
+      }
+    });
+    sock.on('error', () => undefined);
+  });
+  await new Promise<void>((r) => server.listen(path, r));
+  return { path, server, requests };
+}
+const frame = (b: Uint8Array): Buffer => {
+  const h = Buffer.alloc(4);
+  h.writeUInt32BE(b.length);
+  return Buffer.concat([h, b]);
+};
+
+test('the socket transport sends one framed request to an NSM service and reads its framed answer', async () => {
+  const svc = await fakeService((_req, sock) => sock.write(frame(answer(DOC))));
+  try {
+    const got = await new NitroNsmAttester(new NsmSocketTransport(svc.path)).collect(ONES);
+    assert.deepEqual(got.evidence, DOC);
+    assert.deepEqual(svc.requests[0], encodeNsmAttestationRequest({ userData: ONES }));
+  } finally {
+    svc.server.close();
+  }
+});
+
+test('the socket transport refuses oversized, trailing, truncated, late and missing answers', async () => {
+  const cases: [string, (req: Uint8Array, sock: Socket) => void, RegExp][] = [
+    ['oversized', (_r, s) => s.write(Buffer.from([0, 0, 0x40, 0])), /announced/],
+    ['trailing', (_r, s) => s.write(Buffer.concat([frame(answer(DOC)), Buffer.from([0])])), /after its answer/],
+    ['truncated', (_r, s) => s.end(frame(answer(DOC)).subarray(0, 100)), /closed the connection/],
+    ['late', () => undefined, /within 200 ms/],
+  ];
+  for (const [name, reply, re] of cases) {
+    const svc = await fakeService(reply);
+    try {
+      await assert.rejects(new NsmSocketTransport(svc.path, 200).request(encodeNsmAttestationRequest({ userData: ONES })), (e) => isCustodianError(e, 'E_UNAVAILABLE') && re.test(e.message), name);
+    } finally {
+      svc.server.close();
+    }
+  }
+  await assert.rejects(new NsmSocketTransport(join(tmpdir(), 'no-such-nsm.sock')).request(new Uint8Array([0xa0])), (e) => isCustodianError(e, 'E_UNAVAILABLE'));
 });
 
 test('platform detection prefers /dev/nsm, then configfs-tsm, and never picks sim', () => {
@@ -109,11 +149,4 @@ test('only E_UNAVAILABLE escapes the NSM response decoder and the attester on mu
       assert.ok(isCustodianError(e, 'E_UNAVAILABLE'), `unexpected error: ${String(e)}`);
     }
   }
-});
-
-test('the helper transport gives up on a helper that does not answer in time', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'nsm-'));
-  const slow = join(dir, 'slow.mjs');
-  writeFileSync(slow, 'setTimeout(() => {}, 60_000)');
-  await assert.rejects(new NsmHelperTransport(process.execPath, [slow], 200).request(new Uint8Array([0xa0])), (e) => isCustodianError(e, 'E_UNAVAILABLE') && /within 200 ms/.test(e.message));
 });

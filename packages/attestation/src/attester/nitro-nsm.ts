@@ -7,16 +7,17 @@
  * where `nsm_message` holds a request iovec of at most 0x1000 bytes and a
  * response iovec of at most 0x3000 bytes). Node cannot issue an ioctl without
  * a native addon, so the transport is injected: an `NsmTransport` takes the
- * request CBOR and returns the response CBOR. `NsmHelperTransport` runs a
- * small helper program (reads the request on stdin, performs the ioctl, writes
- * the response on stdout); the helper itself is not part of this repository.
+ * request CBOR and returns the response CBOR. `NsmSocketTransport` talks to
+ * a local NSM service over a Unix socket (length-prefixed frames); the CLI's
+ * helper-program transport lives in apps/cli (trusted packages do not spawn
+ * processes). Neither the service nor a helper is part of this repository.
  *
  * Messages are the CBOR that aws-nitro-enclaves-nsm-api (serde, externally
  * tagged enums) exchanges with the device:
  *   request  { "Attestation": { "user_data": bstr|null, "nonce": bstr|null, "public_key": bstr|null } }
  *   response { "Attestation": { "document": bstr } }  or  { "Error": "InvalidArgument" | ... }
  */
-import { spawn } from 'node:child_process';
+import { createConnection } from 'node:net';
 import { CustodianError } from '@custodian/core/errors';
 import { equalBytes } from '@custodian/core/bytes';
 import { decodeCbor } from '@custodian/core/cbor/decode';
@@ -32,8 +33,10 @@ export const NSM_DEVICE_PATH = '/dev/nsm';
 export const NSM_REQUEST_BYTES_MAX = 0x1000;
 /** Largest response the NSM driver returns (drivers/misc/nsm.c NSM_RESPONSE_MAX_SIZE). */
 export const NSM_RESPONSE_BYTES_MAX = 0x3000;
-/** How long the helper program may take before it is killed. */
-export const NSM_HELPER_TIMEOUT_MS = 10_000;
+/** How long a transport may take before it gives up. */
+export const NSM_TRANSPORT_TIMEOUT_MS = 10_000;
+/** Frame length prefix of the socket transport: 4 bytes, big-endian. */
+export const NSM_FRAME_HEADER_BYTES = 4;
 /** Deepest nesting of an NSM response: map → map → bstr. */
 export const NSM_RESPONSE_DEPTH_MAX = 2;
 
@@ -134,49 +137,51 @@ function readDocumentUnverified(evidence: Uint8Array): ReturnType<typeof decodeN
 }
 
 /**
- * Transport through a helper program: the request CBOR goes to its stdin, the
- * response CBOR comes from its stdout; a non-zero exit, a timeout or an
- * oversized answer is E_UNAVAILABLE.
+ * Transport to a local NSM service over a Unix socket: one connection per
+ * request; each direction is one frame, a 4-byte big-endian length and the
+ * CBOR. A longer answer than NSM_RESPONSE_BYTES_MAX, a short one, a refused
+ * connection or a timeout is E_UNAVAILABLE.
  */
-export class NsmHelperTransport implements NsmTransport {
+export class NsmSocketTransport implements NsmTransport {
   constructor(
-    private readonly command: string,
-    private readonly args: readonly string[] = [],
-    private readonly timeoutMs: number = NSM_HELPER_TIMEOUT_MS,
+    private readonly socketPath: string,
+    private readonly timeoutMs: number = NSM_TRANSPORT_TIMEOUT_MS,
   ) {}
 
-  /** Runs the helper once for `requestCbor`. */
+  /** Sends one request frame and reads one response frame. */
   request(requestCbor: Uint8Array): Promise<Uint8Array> {
     return new Promise((resolve, reject) => {
-      const child = spawn(this.command, [...this.args], { stdio: ['pipe', 'pipe', 'ignore'], env: {} });
+      const sock = createConnection(this.socketPath);
       const chunks: Buffer[] = [];
       let size = 0;
       let settled = false;
-      // our own timer (not spawn's `timeout`, which outlives a helper that failed to start)
-      const timer = setTimeout(() => fail(`the NSM helper did not answer within ${this.timeoutMs} ms`), this.timeoutMs);
+      const timer = setTimeout(() => fail(`the NSM service did not answer within ${this.timeoutMs} ms`), this.timeoutMs);
       const settle = (): boolean => {
         if (settled) return false;
         settled = true;
         clearTimeout(timer);
+        sock.destroy();
         return true;
       };
       const fail = (message: string, detail: Record<string, unknown> = {}): void => {
-        if (!settle()) return;
-        child.kill('SIGKILL');
-        reject(new CustodianError('E_UNAVAILABLE', message, detail));
+        if (settle()) reject(new CustodianError('E_UNAVAILABLE', message, detail));
       };
-      child.on('error', (e) => fail(`cannot run the NSM helper ${this.command}`, { cause: e.message }));
-      child.stdout.on('data', (c: Buffer) => {
+      sock.on('error', (e) => fail(`cannot reach the NSM service at ${this.socketPath}`, { cause: e.message }));
+      sock.on('data', (c: Buffer) => {
         size += c.length;
-        if (size > NSM_RESPONSE_BYTES_MAX) fail(`the NSM helper answered more than ${NSM_RESPONSE_BYTES_MAX} bytes`);
-        else chunks.push(c);
+        if (size > NSM_FRAME_HEADER_BYTES + NSM_RESPONSE_BYTES_MAX) return fail(`the NSM service answered more than ${NSM_RESPONSE_BYTES_MAX} bytes`);
+        chunks.push(c);
+        const all = Buffer.concat(chunks);
+        if (all.length < NSM_FRAME_HEADER_BYTES) return;
+        const len = all.readUInt32BE(0);
+        if (len > NSM_RESPONSE_BYTES_MAX) return fail(`the NSM service announced ${len} bytes, above ${NSM_RESPONSE_BYTES_MAX}`);
+        if (all.length > NSM_FRAME_HEADER_BYTES + len) return fail('the NSM service sent bytes after its answer');
+        if (all.length === NSM_FRAME_HEADER_BYTES + len && settle()) resolve(new Uint8Array(all.subarray(NSM_FRAME_HEADER_BYTES)));
       });
-      child.on('close', (code, signal) => {
-        if (code !== 0) return fail(`the NSM helper exited with ${code ?? signal ?? 'unknown'}`, { code, signal });
-        if (settle()) resolve(new Uint8Array(Buffer.concat(chunks)));
-      });
-      child.stdin.on('error', () => undefined); // a helper that exits early is reported by 'close'
-      child.stdin.end(Buffer.from(requestCbor));
+      sock.on('close', () => fail('the NSM service closed the connection before answering'));
+      const header = Buffer.alloc(NSM_FRAME_HEADER_BYTES);
+      header.writeUInt32BE(requestCbor.length);
+      sock.write(Buffer.concat([header, Buffer.from(requestCbor)])); // the service reads one frame by its length; we close after the answer
     });
   }
 }
