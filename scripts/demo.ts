@@ -1,16 +1,18 @@
 /**
- * `npm run demo [-- --json] [-- --data-dir DIR]`: the whole custody flow on
- * embedded defaults — three sim signer enclaves, the host on SQLite, a local
- * anvil node — from genesis to a mined transaction, with readable progress on
- * stderr and, with --json, one JSON object as the last stdout line.
+ * `npm run demo [-- --json] [-- --data-dir DIR] [-- --scheme single|ecdsa-dkls]`:
+ * the whole custody flow on embedded defaults — three sim signer enclaves,
+ * the host on SQLite, a local anvil node — from genesis to a mined
+ * transaction, with readable progress on stderr and, with --json, one JSON
+ * object as the last stdout line. `--scheme ecdsa-dkls` makes the wallet a
+ * 2-of-3 threshold ECDSA key generated across the three signers.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Json } from '@custodian/core/canonical-json';
 import { decodeEnclaveSigned, verifyAuditChain } from '@custodian/protocol/enclave-signed';
-import { approveRequest, buildTransfer, createWallet, proposeTx, waitForStatus } from '../apps/cli/src/operations.js';
-import { verifyOrg, verifyWallet } from '../apps/cli/src/verify-org.js';
+import { approveRequest, buildTransfer, createWallet, proposeTx, verifyAnyWallet, waitForStatus } from '../apps/cli/src/operations.js';
+import { verifyOrg } from '../apps/cli/src/verify-org.js';
 import { DEMO_ORG, DEMO_RECIPIENT, fund, startDeployment } from './lib/deployment.js';
 import { AUDIT_LOG_DIR } from '../apps/host/src/server.js';
 import { verifyAuditLog } from './lib/verify-audit-log.js';
@@ -19,6 +21,15 @@ const args = process.argv.slice(2);
 const json = args.includes('--json');
 const dirArg = args.indexOf('--data-dir');
 const dataDir = dirArg >= 0 ? args[dirArg + 1]! : mkdtempSync(join(tmpdir(), 'custodian-demo-'));
+const schemeArg = args.indexOf('--scheme');
+/** The demo wallet's scheme. */
+const schemeText = schemeArg >= 0 ? (args[schemeArg + 1] ?? '') : 'single';
+if (schemeText !== 'single' && schemeText !== 'ecdsa-dkls') {
+  process.stderr.write(`demo: --scheme must be single or ecdsa-dkls, not ${schemeText}\n`);
+  process.exit(2);
+}
+const scheme: 'single' | 'ecdsa-dkls' = schemeText;
+const SIGNERS = ['signer-1', 'signer-2', 'signer-3'];
 const say = (l: string): void => void process.stderr.write(`• ${l}\n`);
 const quiet = (): void => undefined;
 
@@ -29,9 +40,20 @@ async function run(): Promise<Record<string, unknown>> {
   const d = await startDeployment({ dataDir, log: (l) => (l.startsWith('signer-') || l.startsWith('anvil:') || l.startsWith('host:') ? quiet() : say(l)) });
   try {
     const { client, actors } = d;
-    const created = await createWallet(client, actors['alice']!, { orgId: DEMO_ORG, walletId: 'hot-eth-1', signerId: 'signer-1', scheme: 'single' });
-    const wallet = verifyWallet(await verifyOrg(client, ['signer-1']), created) as unknown as R;
-    say(`wallet hot-eth-1 created by alice inside signer-1 (scheme single, key sealed there; address attested by the enclave): ${String(wallet['address'])}`);
+    const keygenStart = performance.now();
+    const created =
+      scheme === 'single'
+        ? await createWallet(client, actors['alice']!, { orgId: DEMO_ORG, walletId: 'hot-eth-1', signerId: 'signer-1', scheme })
+        : await createWallet(client, actors['alice']!, { orgId: DEMO_ORG, walletId: 'hot-eth-1', scheme, threshold: 2, signers: SIGNERS });
+    const keygenMs = Math.round(performance.now() - keygenStart);
+    const listed = ((await client.get('/v1/wallets')) as R[]).find((w) => w['walletId'] === 'hot-eth-1') ?? (created as R);
+    const wallet = verifyAnyWallet(await verifyOrg(client, scheme === 'single' ? ['signer-1'] : SIGNERS), listed) as unknown as R;
+    if (scheme === 'single') say(`wallet hot-eth-1 created by alice inside signer-1 (scheme single, key sealed there; address attested by the enclave): ${String(wallet['address'])}`);
+    else {
+      say(`wallet hot-eth-1 created by alice: 2-of-3 threshold ECDSA (DKLs23) key generated across signer-1, signer-2 and signer-3 in ${keygenMs} ms`);
+      say(`  every enclave-to-enclave message was sealed with HPKE to the peer's attested channel key; the host only relayed ciphertext`);
+      say(`  each signer sealed its own share and signed the wallet statement; all three attest address ${String(wallet['address'])}`);
+    }
     await fund(d.anvil.url, String(wallet['address']), 10n ** 19n);
     say('wallet funded with 10 ETH on anvil');
     const raw = await buildTransfer(client, String(wallet['address']), DEMO_RECIPIENT, 5n * 10n ** 17n);
@@ -39,23 +61,37 @@ async function run(): Promise<Record<string, unknown>> {
     const requestId = String(proposed['requestId']);
     say(`dave proposed request ${requestId.slice(0, 16)}…; the enclave decoded the raw transaction and says:`);
     say(`  ${String(((proposed['summary'] as R)['statement'] as R)['text'])}`);
+    const summarySigner = String(((proposed['summary'] as R)['statement'] as R)['signerId']);
+    let signStart = 0;
     for (const who of ['bob', 'carol']) {
+      signStart = performance.now();
       const { check } = await approveRequest(client, actors[who]!, requestId);
-      say(`${who} verified the manifest, signer-1's attestation and the enclave-signed summary, and approved digest ${check.txDigest.slice(0, 18)}…`);
+      say(`${who} verified the manifest, ${summarySigner}'s attestation and the enclave-signed summary, and approved digest ${check.txDigest.slice(0, 18)}…`);
     }
+    // The last approval's call returns once the host has the signed transaction.
+    const signMs = Math.round(performance.now() - signStart);
     const done = await waitForStatus(client, requestId, ['confirmed', 'failed'], 60_000);
-    say(`signed by signer-1 after the audit entries were durable; broadcast; mined: ${String(done['receiptStatus'])}`);
+    const all0 = (await client.get(`/v1/audit?requestId=${requestId}`)) as R[];
+    const releasedBy = String(all0.find((r) => r['kind'] === 'signature.released')?.['signerId'] ?? 'signer-1');
+    const approvedBy = all0.filter((r) => r['kind'] === 'sign.approved').map((r) => String(r['signerId']));
+    if (scheme === 'single') say(`signed by signer-1 after the audit entries were durable; broadcast; mined: ${String(done['receiptStatus'])}`);
+    else {
+      say(`${approvedBy.join(' and ')} each re-verified the proposal, approvals and policy, audited sign.approved and ran pre-signing and the online round on the digest it computed itself`);
+      say(`${releasedBy} combined, verified the signature under the wallet key and released it after the audit entries were durable (last approval → signed: ${signMs} ms); broadcast; mined: ${String(done['receiptStatus'])}`);
+    }
     say(`tx hash ${String(done['txHash'])}`);
     const org = await verifyOrg(client);
     const all = (await client.get('/v1/audit')) as R[];
-    const chain = all.filter((r) => r['signerId'] === 'signer-1').map((r) => decodeEnclaveSigned(r['entry'] as Json, 'entry'));
-    if (verifyAuditChain(chain, org.identityKeys.get('signer-1')!) !== -1) throw new Error('audit chain of signer-1 does not verify');
+    for (const id of scheme === 'single' ? ['signer-1'] : SIGNERS) {
+      const chain = all.filter((r) => r['signerId'] === id).map((r) => decodeEnclaveSigned(r['entry'] as Json, 'entry'));
+      if (verifyAuditChain(chain, org.identityKeys.get(id)!) !== -1) throw new Error(`audit chain of ${id} does not verify`);
+    }
     const mine = all.filter((r) => r['requestId'] === requestId);
     const auditLog = join(dataDir, 'host', AUDIT_LOG_DIR);
     const logCheck = await verifyAuditLog(auditLog, org.identityKeys);
     say(`transparency log ${auditLog}: ${logCheck.size} entries, checkpoint signed by a signer and cosigned by ${logCheck.cosigners} of 3 signers; every tile, proof and entry signature verified`);
     say(`audit entries of this request (enclave-signed, hash-chained, chain verified):`);
-    for (const e of mine) say(`  signer-1#${String(e['seq'])} ${String(e['kind'])}`);
+    for (const e of mine) say(`  ${String(e['signerId'])}#${String(e['seq'])} ${String(e['kind'])}`);
     return {
       txHash: done['txHash'],
       signedTx: done['signedTx'],
@@ -66,7 +102,8 @@ async function run(): Promise<Record<string, unknown>> {
       auditLog,
       requestId,
       measurement: d.measurement,
-      scheme: 'single',
+      scheme,
+      ...(scheme === 'ecdsa-dkls' ? { threshold: 2, signers: SIGNERS, keygenMs, signMs } : {}),
     };
   } finally {
     await d.stop();

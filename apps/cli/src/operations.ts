@@ -10,13 +10,13 @@ import { Fields } from '@custodian/core/fields';
 import { bytesTo0x, bytesToHex, hexToBytes } from '@custodian/core/bytes';
 import { APPROVAL_TTL_MAX_MS } from '@custodian/core/limits';
 import { decodeUnsignedEip1559, eip1559SigningDigest, encodeUnsignedEip1559 } from '@custodian/chains/evm/eip1559';
-import { parseAddress, toChecksumAddress } from '@custodian/chains/evm/address';
+import { addressFromPublicKey, parseAddress, toChecksumAddress } from '@custodian/chains/evm/address';
 import type { OperatorKeyPair } from '@custodian/protocol/operator-key';
 import { decodeSignedRequest, encodeSignedRequest, payloadHash, signRequest } from '@custodian/protocol/operator-request';
 import { APPROVAL_TYPE, TX_PROPOSAL_TYPE, WALLET_CREATE_TYPE, decodeTxProposal } from '@custodian/protocol/payloads';
 import { decodeEnclaveSigned, statementHash, SUMMARY_KIND, verifyStatement } from '@custodian/protocol/enclave-signed';
 import type { HostClient } from './host-client.js';
-import { verifyOrg } from './verify-org.js';
+import { verifyOrg, verifyWallet, type VerifiedOrg, type VerifiedWallet } from './verify-org.js';
 
 /** A fresh 16-byte request nonce (hex). */
 export function newNonce(): string {
@@ -29,10 +29,69 @@ export interface Actor {
   readonly key: OperatorKeyPair;
 }
 
-/** Asks the designated signer to create a wallet. */
-export async function createWallet(client: HostClient, actor: Actor, o: { orgId: string; walletId: string; signerId: string; scheme: 'single' }): Promise<Json> {
-  const payload = { type: WALLET_CREATE_TYPE, orgId: o.orgId, walletId: o.walletId, scheme: o.scheme, signerId: o.signerId, nonce: newNonce(), createdAtMs: Date.now() };
+/** What wallet to create: a key in one designated signer, or a t-of-n threshold key across the named signers. */
+export type WalletSpec =
+  | { readonly orgId: string; readonly walletId: string; readonly scheme: 'single'; readonly signerId: string }
+  | { readonly orgId: string; readonly walletId: string; readonly scheme: 'ecdsa-dkls'; readonly threshold: number; readonly signers: readonly string[] };
+
+/** Asks the designated signer (or, for a threshold wallet, every named signer) to create a wallet. */
+export async function createWallet(client: HostClient, actor: Actor, o: WalletSpec): Promise<Json> {
+  const common = { type: WALLET_CREATE_TYPE, orgId: o.orgId, walletId: o.walletId, nonce: newNonce(), createdAtMs: Date.now() };
+  const payload = o.scheme === 'single' ? { ...common, scheme: o.scheme, signerId: o.signerId } : { ...common, scheme: o.scheme, threshold: o.threshold, parties: [...o.signers] };
   return client.post('/v1/wallets', { request: encodeSignedRequest(signRequest(payload, actor.operatorId, actor.key)) });
+}
+
+/** A threshold wallet as every one of its signers attested it. */
+export interface VerifiedThresholdWallet extends VerifiedWallet {
+  readonly threshold: number;
+  readonly signers: readonly string[];
+}
+
+/**
+ * Checks a threshold wallet from the host: every party signed a statement
+ * under its attested identity key (`org` must hold them all), naming this
+ * organisation, the same key, threshold and parties; the address is the
+ * key's; the host shows that address.
+ */
+export function verifyThresholdWallet(org: VerifiedOrg, row: Json): VerifiedThresholdWallet {
+  const r = new Fields(row, 'wallet');
+  const list = r.arr('statements', 16).map((x) => decodeEnclaveSigned(x, 'wallet.statements'));
+  let first: VerifiedThresholdWallet | null = null;
+  const seen: string[] = [];
+  for (const st of list) {
+    const f = new Fields(st.statement, 'walletStatement');
+    const w = { walletId: f.str('walletId', 64), scheme: f.str('scheme', 32), signerId: f.str('signerId', 64), address: f.str('address', 42), publicKey: f.str('publicKey', 66) };
+    const orgId = f.str('orgId', 64);
+    f.str('manifestHash', 64);
+    const threshold = f.int('threshold', 2, 16);
+    const signers = f.arr('parties', 16).map(String);
+    f.done();
+    const key = org.identityKeys.get(w.signerId);
+    if (!key || !verifyStatement('wallet.v1', st, key) || orgId !== org.manifest.orgId || w.scheme !== 'ecdsa-dkls') {
+      throw new CustodianError('E_WALLET_UNVERIFIED', `wallet ${w.walletId} is not attested by signer ${w.signerId} of ${org.manifest.orgId}`);
+    }
+    const v: VerifiedThresholdWallet = { ...w, signerId: signers.join(','), threshold, signers };
+    first ??= v;
+    if (v.walletId !== first.walletId || v.publicKey !== first.publicKey || v.address !== first.address || v.signerId !== first.signerId || v.threshold !== first.threshold) {
+      throw new CustodianError('E_WALLET_UNVERIFIED', `the signers of wallet ${w.walletId} attest different keys or committees`);
+    }
+    seen.push(w.signerId);
+  }
+  if (!first || seen.length !== first.signers.length || !first.signers.every((id) => seen.includes(id))) throw new CustodianError('E_WALLET_UNVERIFIED', 'a threshold wallet needs the statement of every one of its signers');
+  if (toChecksumAddress(addressFromPublicKey(hexToBytes(first.publicKey))) !== first.address) throw new CustodianError('E_WALLET_UNVERIFIED', 'the attested address is not the attested key\'s');
+  const shown = row as Record<string, Json>;
+  if (shown['address'] !== first.address || shown['walletId'] !== first.walletId) throw new CustodianError('E_WALLET_UNVERIFIED', `the host shows wallet ${first.walletId} with an address its signers did not attest`);
+  return first;
+}
+
+/** The signer ids a wallet row from the host names (its parties for a threshold wallet). */
+export function walletSignerIds(row: Json): string[] {
+  return String(new Fields(row, 'wallet').optRaw('signerId') ?? '').split(',');
+}
+
+/** Verifies a wallet row of either scheme (`org` must hold the identity keys of its signers). */
+export function verifyAnyWallet(org: VerifiedOrg, row: Json): VerifiedWallet {
+  return (row as Record<string, Json>)['scheme'] === 'ecdsa-dkls' ? verifyThresholdWallet(org, row) : verifyWallet(org, row);
 }
 
 /** Builds an unsigned EIP-1559 transfer with chain hints from the host (the enclave checks the result). */

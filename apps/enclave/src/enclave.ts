@@ -17,9 +17,17 @@ import { addressFromPublicKey, toChecksumAddress } from '@custodian/chains/evm/a
 import { verifySimEvidence, appraiseSimClaims } from '@custodian/attestation/sim/sim-evidence';
 import { decodeManifest, decodeSignedManifest, manifestHash, verifyManifestQuorum, type Manifest, type Operator } from '@custodian/protocol/manifest';
 import { authenticateRequest, decodeSignedRequest, payloadHash, type SignedRequest } from '@custodian/protocol/operator-request';
-import { decodeApproval, decodeTxProposal, decodeWalletCreate, type ApprovalPayload, type TxProposalPayload } from '@custodian/protocol/payloads';
+import { decodeApproval, decodeTxProposal, decodeWalletCreate, WALLET_PARTIES_MAX, type ApprovalPayload, type ThresholdWalletCreatePayload, type TxProposalPayload } from '@custodian/protocol/payloads';
 import { identityReportData } from '@custodian/protocol/identity-binding';
-import { encodeEnclaveSigned, signStatement, statementHash, SUMMARY_KIND } from '@custodian/protocol/enclave-signed';
+import { decodeEnclaveSigned, encodeEnclaveSigned, signStatement, statementHash, SUMMARY_KIND, verifyStatement } from '@custodian/protocol/enclave-signed';
+import { PeerChannel } from '@custodian/protocol/hpke/peer-channel';
+import { derivePeerKeyPair } from '@custodian/protocol/hpke/peer-key';
+import type { PeerKeyPair } from '@custodian/protocol/hpke/peer-suite';
+import { decodeEnvelopes, encodeEnvelopes, mpcChannelSession, mpcSessionId, MPC_NONCE_BYTES, PEER_KEY_KIND, type RelayedEnvelope } from '@custodian/protocol/mpc-relay';
+import { systemRandom } from '@custodian/core/clock';
+import { EcdsaDealing } from '@custodian/tss/ecdsa/dealing';
+import { EcdsaPresignSession, type EcdsaPresignature } from '@custodian/tss/ecdsa/sign';
+import { pointToBytes } from '@custodian/tss/ecdsa/group';
 import type { RpcPeer } from '@custodian/protocol/frame-rpc';
 import { AUDIT_LOG_ORIGIN, cosignKeyName, logKeyName, NOTE_KEYS_KIND } from '@custodian/protocol/audit-log';
 import { Ed25519NoteKey, NOTE_KEY_TYPE_COSIGNATURE_V1, NOTE_KEY_TYPE_ED25519 } from '@custodian/audit/ed25519-note-key';
@@ -28,7 +36,8 @@ import { verifyCheckpointAdvance } from '@custodian/audit/checkpoint-advance';
 import { checkNoteText } from '@custodian/audit/note';
 import type { Platform } from './platform.js';
 import { seal, unseal } from './sealed-state.js';
-import { decodeState, encodeState, initialState, type EnclaveState, type SignedRecord, type WalletRecord } from './state.js';
+import { decodeState, encodeState, initialState, type EnclaveState, type SignedRecord, type ThresholdWalletRecord, type WalletRecord } from './state.js';
+import { identityAuthenticator, openMessages, PartyMap, sealMessages } from './mpc-mesh.js';
 import { evaluateFirstPolicy, type PolicyDecision } from './first-policy.js';
 import { buildSummary } from './summary.js';
 import { appendAudit } from './audit-writer.js';
@@ -38,6 +47,44 @@ export type Phase = 'BOOT' | 'AWAITING_MANIFEST' | 'READY' | 'ERROR';
 
 /** Most approvals one signing request may carry. */
 export const APPROVALS_PER_REQUEST_MAX = 64;
+/** Most threshold sessions (opened or running) one signer keeps in memory. */
+export const MPC_SESSIONS_MAX = 32;
+/** A threshold session not finished within this time is dropped. */
+export const MPC_SESSION_TTL_MS = 5 * 60 * 1000;
+
+/** What a threshold session is for. */
+type MpcJob =
+  | { readonly kind: 'dkg'; readonly payload: ThresholdWalletCreatePayload; readonly operatorId: string }
+  | { readonly kind: 'sign'; readonly p: CheckedProposal; readonly wallet: ThresholdWalletRecord; readonly combiner: string; readonly approvals: readonly string[] };
+
+/**
+ * One threshold session, in memory only: a crash aborts it and the host
+ * starts a new one, with fresh contributions and so a fresh session id.
+ */
+interface MpcSession {
+  readonly job: MpcJob;
+  /** This signer's fresh contribution to the session id (hex). */
+  readonly nonce: string;
+  readonly requestHash: string;
+  readonly map: PartyMap;
+  /** The signers taking part, in party order. */
+  readonly participants: readonly string[];
+  readonly createdAtMs: number;
+  sessionId: Uint8Array | null;
+  channelSession: string;
+  step: number;
+  dealing: EcdsaDealing | null;
+  presign: EcdsaPresignSession | null;
+  presig: EcdsaPresignature | null;
+}
+
+/** The approvals of a signing request that still hold, as counted by this signer. */
+interface ApprovalTally {
+  readonly counted: readonly ApprovalPayload[];
+  readonly ids: readonly string[];
+  /** Each counted approval as `operatorId:sha256(payload)`. */
+  readonly refs: readonly string[];
+}
 
 /** A proposal after full verification inside the enclave. */
 interface CheckedProposal {
@@ -50,6 +97,12 @@ interface CheckedProposal {
   readonly decision: PolicyDecision;
   readonly summary: Json;
   readonly summaryHash: string;
+  /**
+   * Summary hashes an approval may name: this signer's, and for a threshold
+   * wallet every party's (the same statement, differing only in which
+   * enclave built and signed it).
+   */
+  readonly summaryHashes: readonly string[];
 }
 
 export class Enclave {
@@ -61,6 +114,11 @@ export class Enclave {
   #persistQueue: Promise<unknown> = Promise.resolve();
   /** Refusals already written to the audit log (so the catch-all does not write them twice). */
   readonly #audited = new WeakSet<object>();
+  #peerKeyPair: PeerKeyPair | null = null;
+  #channel: PeerChannel | null = null;
+  /** Threshold sessions opened (by contribution) and running (by session id), in memory only. */
+  readonly #mpcOpened = new Map<string, MpcSession>();
+  readonly #mpcRunning = new Map<string, MpcSession>();
 
   constructor(
     private readonly platform: Platform,
@@ -83,9 +141,14 @@ export class Enclave {
         if (version < counter) throw new CustodianError('E_STATE_ROLLBACK_DETECTED', `sealed state version ${version} is older than the platform counter ${counter}: refusing to run on rolled-back state`, { version: String(version), counter: String(counter) });
         this.#state = decodeState(plaintext, version);
         if (version > counter) await this.platform.advanceCounter(version);
+        if (this.#state.peerSeed === null) {
+          // State sealed before peer channels existed: the channel key is made once and sealed.
+          this.#state.peerSeed = new Secret(ed25519.utils.randomSecretKey());
+          await this.#persist();
+        }
       } else {
         if (counter > 0n) throw new CustodianError('E_STATE_ROLLBACK_DETECTED', `sealed state is missing although the platform counter is at ${counter}`, { counter: String(counter) });
-        this.#state = initialState(ed25519.utils.randomSecretKey(), ed25519.utils.randomSecretKey(), ed25519.utils.randomSecretKey());
+        this.#state = initialState(ed25519.utils.randomSecretKey(), ed25519.utils.randomSecretKey(), ed25519.utils.randomSecretKey(), ed25519.utils.randomSecretKey());
         await this.#persist();
       }
       this.#phase = this.#state.signedManifest ? 'READY' : 'AWAITING_MANIFEST';
@@ -151,6 +214,14 @@ export class Enclave {
         return this.#checkApprovalOp(body, peer);
       case 'tx.sign':
         return this.#sign(body, peer);
+      case 'mpc.open':
+        return this.#mpcOpen(body, peer);
+      case 'mpc.start':
+        return this.#mpcStart(body, peer);
+      case 'mpc.step':
+        return this.#mpcStep(body, peer);
+      case 'mpc.abort':
+        return this.#mpcAbortOp(body, peer);
       default:
         throw new CustodianError('E_UNKNOWN_OP', `unknown operation ${op.slice(0, 64)}`);
     }
@@ -267,7 +338,28 @@ export class Enclave {
       evidence: bytesToHex(evidence),
       manifestHash: sm ? manifestHash(sm.payload) : null,
       noteKeys: encodeEnclaveSigned(signStatement(NOTE_KEYS_KIND, keys, s.identitySecret.expose())),
+      peerKey: encodeEnclaveSigned(signStatement(PEER_KEY_KIND, { signerId: this.signerId, peerKey: bytesToHex((await this.#peerKeys()).publicKey) }, s.identitySecret.expose())),
     };
+  }
+
+  /** This signer's HPKE peer-channel key pair (derived from its sealed seed). */
+  async #peerKeys(): Promise<PeerKeyPair> {
+    if (!this.#peerKeyPair) {
+      const seed = this.#s().peerSeed;
+      if (!seed) throw new CustodianError('E_SIGNER_NOT_READY', 'no peer-channel key');
+      this.#peerKeyPair = await derivePeerKeyPair(seed);
+    }
+    return this.#peerKeyPair;
+  }
+
+  /** The peer channel to every verified peer that published a channel key (rebuilt when peers change). */
+  async #peerChannel(): Promise<PeerChannel> {
+    if (!this.#channel) {
+      const peers = new Map<string, Uint8Array>();
+      for (const [id, p] of this.#s().peers) if (p.peerKey) peers.set(id, p.peerKey);
+      this.#channel = new PeerChannel({ self: this.signerId, keyPair: await this.#peerKeys(), peers });
+    }
+    return this.#channel;
   }
 
   async #installManifest(body: Json, peer: RpcPeer): Promise<Json> {
@@ -326,12 +418,18 @@ export class Enclave {
       const identityKey = g.hex('identityKey', 32);
       const nonce = g.hex('nonce', 32);
       const evidence = g.hex('evidence', undefined, 16 * 1024);
+      const signedPeerKey = g.optRaw('peerKey');
       g.done();
       try {
         const claims = verifySimEvidence(evidence, { rootPublicKey: m.enclave.simRoot, nowMs: this.platform.nowMs(), expectedReportData: identityReportData(identityKey, nonce) });
         appraiseSimClaims(claims, { measurements: m.enclave.measurements, allowSim: m.enclave.platform === 'sim' });
+        // The channel key counts only when the attested identity key signed it for this very signer.
+        const peerKey = signedPeerKey === undefined ? null : this.#checkPeerKey(signerId, identityKey, signedPeerKey);
+        if (signerId === this.signerId) throw new CustodianError('E_PEER_UNKNOWN', 'a signer is not its own peer');
+        this.#s().peers.set(signerId, { identityKey, peerKey });
+        this.#channel = null;
         accepted.push({ signerId, identityKey: bytesToHex(identityKey), measurement: claims.measurement });
-        await this.#audit(peer, 'attest.accepted', null, { peer: signerId, identityKey: bytesToHex(identityKey), measurement: claims.measurement });
+        await this.#audit(peer, 'attest.accepted', null, { peer: signerId, identityKey: bytesToHex(identityKey), measurement: claims.measurement, peerKey: peerKey ? bytesToHex(peerKey) : null });
       } catch (e) {
         if (!isCustodianError(e)) throw e;
         rejected.push({ signerId, code: e.code, message: e.message });
@@ -340,6 +438,18 @@ export class Enclave {
     }
     await this.#persist();
     return { accepted, rejected };
+  }
+
+  /** A peer's channel key from its `peer-key.v1` statement, verified under its attested identity key. */
+  #checkPeerKey(signerId: string, identityKey: Uint8Array, json: Json): Uint8Array {
+    const signed = decodeEnclaveSigned(json, 'peerKey');
+    if (!verifyStatement(PEER_KEY_KIND, signed, identityKey)) throw new CustodianError('E_PEER_KEY_INVALID', `the channel key of ${signerId} is not signed by its attested identity key`, { peer: signerId });
+    const f = new Fields(signed.statement, 'peerKey.statement');
+    const owner = f.str('signerId', 64);
+    const key = f.hex('peerKey', 32);
+    f.done();
+    if (owner !== signerId) throw new CustodianError('E_PEER_KEY_INVALID', `${signerId} presented the channel key of ${owner}`, { peer: signerId });
+    return key;
   }
 
   async #createWallet(body: Json, peer: RpcPeer): Promise<Json> {
@@ -351,6 +461,7 @@ export class Enclave {
       const op = authenticateRequest(req, m, 'admin');
       payload = decodeWalletCreate(req.payload);
       if (payload.orgId !== m.orgId) throw new CustodianError('E_ORG_MISMATCH', 'request is for another organisation');
+      if (payload.scheme !== 'single') throw new CustodianError('E_SCHEME_MISMATCH', `a ${payload.scheme} wallet is created by a threshold session (mpc.open), not wallet.create`);
       if (payload.signerId !== this.signerId) throw new CustodianError('E_WRONG_SIGNER', `wallet is designated to ${payload.signerId}, not ${this.signerId}`);
       if (s.wallets.has(payload.walletId)) throw new CustodianError('E_WALLET_EXISTS', `wallet ${payload.walletId} already exists`);
       void op;
@@ -379,8 +490,11 @@ export class Enclave {
     const digest = eip1559SigningDigest(tx);
     const requestId = payloadHash(req.payload);
     const decision = evaluateFirstPolicy(tx, m.policy, m.chainId);
-    const summary = buildSummary({ requestId, orgId: m.orgId, walletId: wallet.walletId, signerId: this.signerId, from: wallet.address, initiator: initiator.id, tx, txDigest: digest, decision });
-    return { requestId, payload, initiator, wallet, tx, digest, decision, summary, summaryHash: statementHash(summary) };
+    const summaryBy = (signerId: string): Json => buildSummary({ requestId, orgId: m.orgId, walletId: wallet.walletId, signerId, from: wallet.address, initiator: initiator.id, tx, txDigest: digest, decision });
+    const summary = summaryBy(this.signerId);
+    const summaryHash = statementHash(summary);
+    const summaryHashes = wallet.scheme === 'single' ? [summaryHash] : wallet.parties.map((id) => (id === this.signerId ? summaryHash : statementHash(summaryBy(id))));
+    return { requestId, payload, initiator, wallet, tx, digest, decision, summary, summaryHash, summaryHashes };
   }
 
   async #propose(body: Json, peer: RpcPeer): Promise<Json> {
@@ -411,7 +525,7 @@ export class Enclave {
    * Checks one approval against a verified proposal. `others` are approvals
    * already counted (distinctness). Throws a typed error naming the reason.
    */
-  #checkApproval(p: CheckedProposal, m: Manifest, req: SignedRequest, others: readonly ApprovalPayload[], otherIds: readonly string[]): ApprovalPayload {
+  #checkApproval(p: CheckedProposal, m: Manifest, req: SignedRequest, others: readonly ApprovalPayload[], otherIds: readonly string[], allowConsumed = false): ApprovalPayload {
     const op = m.operators.find((o) => o.id === req.operatorId);
     if (!op) throw new CustodianError('E_OPERATOR_UNKNOWN', `operator ${req.operatorId} is not in the manifest`);
     const a = decodeApproval(req.payload);
@@ -422,14 +536,14 @@ export class Enclave {
     if (a.txDigest !== bytesTo0x(p.digest)) {
       throw new CustodianError('E_APPROVAL_DIGEST_MISMATCH', 'approval was given for a different transaction digest', { approved: a.txDigest, actual: bytesTo0x(p.digest) });
     }
-    if (a.summaryHash !== p.summaryHash) throw new CustodianError('E_APPROVAL_SUMMARY_MISMATCH', 'approval was given for a different summary', { approved: a.summaryHash, actual: p.summaryHash });
+    if (!p.summaryHashes.includes(a.summaryHash)) throw new CustodianError('E_APPROVAL_SUMMARY_MISMATCH', 'approval was given for a different summary', { approved: a.summaryHash, actual: p.summaryHash });
     if (op.id === p.initiator.id) throw new CustodianError('E_APPROVER_IS_INITIATOR', `${op.id} initiated this request and cannot approve it`, { operatorId: op.id });
     if (otherIds.includes(op.id)) throw new CustodianError('E_APPROVER_DUPLICATE', `${op.id} has already approved this request`, { operatorId: op.id });
     const now = this.platform.nowMs();
     if (a.expiresAtMs <= now) throw new CustodianError('E_APPROVAL_EXPIRED', `approval by ${op.id} expired at ${new Date(a.expiresAtMs).toISOString()}`, { expiresAtMs: a.expiresAtMs });
     if (a.expiresAtMs > now + APPROVAL_TTL_MAX_MS) throw new CustodianError('E_APPROVAL_TTL_TOO_LONG', 'approval claims a validity longer than allowed');
     const nonceKey = `${op.id}:${a.nonce}`;
-    if (this.#s().consumedNonces.has(nonceKey) || others.some((o) => o.nonce === a.nonce)) {
+    if ((this.#s().consumedNonces.has(nonceKey) && !allowConsumed) || others.some((o) => o.nonce === a.nonce)) {
       throw new CustodianError('E_APPROVAL_REPLAYED', `approval nonce of ${op.id} was already used`, { operatorId: op.id });
     }
     return a;
@@ -489,21 +603,51 @@ export class Enclave {
       return this.#refuse(peer, 'sign.refused', null, e, { operatorId: proposal.operatorId });
     }
     const done = this.#s().signed.get(p.requestId);
-    if (done && !done.audited) return this.#release(peer, p, done);
-    if (done) {
-      await this.#audit(peer, 'request.replayed', p.requestId, { txHash: done.txHash });
-      await this.#persist();
-      return { requestId: p.requestId, signedTx: done.signedTx, txHash: done.txHash, replayed: true };
+    if (done) return this.#answerSigned(peer, p, done);
+    if (p.wallet.scheme !== 'single') {
+      return this.#refuse(peer, 'sign.refused', p.requestId, new CustodianError('E_SCHEME_MISMATCH', `wallet ${p.wallet.walletId} is a ${p.wallet.scheme} wallet: it signs in a threshold session (mpc.open)`));
     }
+    const tally = await this.#countApprovals(peer, p, m, approvals, false);
+    const s = this.#s();
+    const sig = secp256k1.Signature.fromBytes(secp256k1.sign(p.digest, p.wallet.secretKey.expose(), { prehash: false, lowS: true, format: 'recovered' }), 'recovered');
+    if (!secp256k1.verify(sig.toBytes('compact'), p.digest, p.wallet.publicKey, { prehash: false, lowS: true })) {
+      throw new CustodianError('E_SIGNATURE_INVALID_TERMINAL', 'produced signature does not verify; nothing released');
+    }
+    const signedTx = encodeSignedEip1559(p.tx, { r: sig.r, s: sig.s, yParity: sig.recovery as 0 | 1 });
+    const record = { signedTx: bytesTo0x(signedTx), txHash: bytesTo0x(txHash(signedTx)), audited: false, atMs: this.platform.nowMs(), approvals: [...tally.refs] };
+    this.#consume(tally);
+    // Write-ahead: nonces consumed and the signature sealed (unreleased) before anything leaves.
+    s.signed.set(p.requestId, record);
+    await this.#persist();
+    return this.#release(peer, p, record, false);
+  }
+
+  /** A request signed before: an unaudited record is audited and released now; otherwise the replay is audited and answered alike. */
+  async #answerSigned(peer: RpcPeer, p: CheckedProposal, done: SignedRecord): Promise<Json> {
+    if (!done.audited) return this.#release(peer, p, done, false);
+    await this.#audit(peer, 'request.replayed', p.requestId, { txHash: done.txHash });
+    await this.#persist();
+    return { requestId: p.requestId, signedTx: done.signedTx, txHash: done.txHash, replayed: true };
+  }
+
+  /**
+   * The policy decision and the approvals, checked for one signing — by the
+   * `single` signer and by every signer of a threshold session alike. An
+   * approval that no longer holds (expired, revoked, replayed) is skipped and
+   * audited, not fatal: one stale approval must not block a request that has
+   * enough valid ones. Refuses (audited) E_QUORUM_NOT_MET or a denial.
+   * `allowConsumed`: this signer already approved this very request in a
+   * threshold session that did not finish, so its own consumption of these
+   * nonces is no replay (every approval names the request it is for).
+   */
+  async #countApprovals(peer: RpcPeer, p: CheckedProposal, m: Manifest, approvals: readonly SignedRequest[], allowConsumed: boolean): Promise<ApprovalTally> {
     const counted: ApprovalPayload[] = [];
     const ids: string[] = [];
     try {
       if (p.decision.decision === 'deny') throw new CustodianError(p.decision.code ?? 'E_POLICY_DENIED', p.decision.reasons.join('; '));
-      // An approval that no longer holds (expired, revoked, replayed) is skipped and audited, not fatal:
-      // one stale approval must not block a request that has enough valid ones.
       for (const r of approvals) {
         try {
-          counted.push(this.#checkApproval(p, m, r, counted, ids));
+          counted.push(this.#checkApproval(p, m, r, counted, ids, allowConsumed));
           ids.push(r.operatorId);
         } catch (e) {
           if (!isCustodianError(e)) throw e;
@@ -515,26 +659,21 @@ export class Enclave {
     } catch (e) {
       return this.#refuse(peer, 'sign.refused', p.requestId, e);
     }
-    const s = this.#s();
-    const sig = secp256k1.Signature.fromBytes(secp256k1.sign(p.digest, p.wallet.secretKey.expose(), { prehash: false, lowS: true, format: 'recovered' }), 'recovered');
-    if (!secp256k1.verify(sig.toBytes('compact'), p.digest, p.wallet.publicKey, { prehash: false, lowS: true })) {
-      throw new CustodianError('E_SIGNATURE_INVALID_TERMINAL', 'produced signature does not verify; nothing released');
-    }
-    const signedTx = encodeSignedEip1559(p.tx, { r: sig.r, s: sig.s, yParity: sig.recovery as 0 | 1 });
-    const approvalRefs = approvals.filter((r) => ids.includes(r.operatorId)).map((r) => `${r.operatorId}:${payloadHash(r.payload)}`);
-    const record = { signedTx: bytesTo0x(signedTx), txHash: bytesTo0x(txHash(signedTx)), audited: false, atMs: this.platform.nowMs(), approvals: approvalRefs };
-    counted.forEach((a, i) => s.consumedNonces.set(`${ids[i]}:${a.nonce}`, a.expiresAtMs));
-    this.#prune();
-    // Write-ahead: nonces consumed and the signature sealed (unreleased) before anything leaves.
-    s.signed.set(p.requestId, record);
-    await this.#persist();
-    return this.#release(peer, p, record);
+    const refs = approvals.filter((r) => ids.includes(r.operatorId)).map((r) => `${r.operatorId}:${payloadHash(r.payload)}`);
+    return { counted, ids, refs };
   }
 
-  /** Appends the decision and release entries durably, then releases the signature. */
-  async #release(peer: RpcPeer, p: CheckedProposal, record: SignedRecord): Promise<Json> {
+  /** Marks the counted approvals' nonces consumed (the caller persists). */
+  #consume(t: ApprovalTally): void {
+    const s = this.#s();
+    t.counted.forEach((a, i) => s.consumedNonces.set(`${t.ids[i]}:${a.nonce}`, a.expiresAtMs));
+    this.#prune();
+  }
+
+  /** Appends the decision (unless already audited) and release entries durably, then releases the signature. */
+  async #release(peer: RpcPeer, p: CheckedProposal, record: SignedRecord, approvedAudited: boolean): Promise<Json> {
     // Each counted approval by operator and the hash of exactly what it signed.
-    await this.#audit(peer, 'sign.approved', p.requestId, { approvals: [...record.approvals], txDigest: bytesTo0x(p.digest), policy: p.decision.decision });
+    if (!approvedAudited) await this.#audit(peer, 'sign.approved', p.requestId, { approvals: [...record.approvals], txDigest: bytesTo0x(p.digest), policy: p.decision.decision });
     await this.#audit(peer, 'signature.released', p.requestId, { txHash: record.txHash, from: p.wallet.address, walletId: p.wallet.walletId });
     this.#s().signed.set(p.requestId, { ...record, audited: true });
     await this.#persist();
@@ -552,6 +691,266 @@ export class Enclave {
     const s = this.#s();
     for (const [k, exp] of s.consumedNonces) if (exp < now - CLOCK_SKEW_MAX_MS) s.consumedNonces.delete(k);
     for (const [k, r] of s.signed) if (r.audited && r.atMs < now - APPROVAL_TTL_MAX_MS - CLOCK_SKEW_MAX_MS) s.signed.delete(k);
+    for (const [k, at] of s.mpcApproved) if (at < now - APPROVAL_TTL_MAX_MS - CLOCK_SKEW_MAX_MS) s.mpcApproved.delete(k);
+    for (const [k, at] of s.usedPresigs) if (at < now - MPC_SESSION_TTL_MS - CLOCK_SKEW_MAX_MS) s.usedPresigs.delete(k);
   }
 
+
+  // ---- threshold sessions (ecdsa-dkls): the host relays sealed messages between signers ----
+
+  /** Drops sessions past their time and refuses a new one beyond the bound. */
+  #mpcMakeRoom(): void {
+    const now = this.platform.nowMs();
+    for (const map of [this.#mpcOpened, this.#mpcRunning]) {
+      for (const [k, x] of map) if (x.createdAtMs < now - MPC_SESSION_TTL_MS) this.#mpcDrop(x, k, map);
+    }
+    if (this.#mpcOpened.size + this.#mpcRunning.size >= MPC_SESSIONS_MAX) throw new CustodianError('E_MPC_BUSY', `this signer already runs ${MPC_SESSIONS_MAX} threshold sessions`);
+  }
+
+  #mpcDrop(x: MpcSession, key: string, map: Map<string, MpcSession>): void {
+    map.delete(key);
+    if (x.sessionId) this.#channel?.closeSession(x.channelSession);
+  }
+
+  /** Checks that every other participant is a verified peer with an attested channel key. */
+  #mpcCheckPeers(participants: readonly string[]): void {
+    for (const id of participants) {
+      if (id === this.signerId) continue;
+      if (!this.#s().peers.get(id)?.peerKey) throw new CustodianError('E_PEER_UNKNOWN', `${id} is not a verified peer with an attested channel key`, { peer: id });
+    }
+  }
+
+  /**
+   * `mpc.open`: verifies what a threshold session is for — an admin's
+   * ecdsa-dkls wallet request naming this signer, or a signing request on an
+   * ecdsa-dkls wallet with its approvals (the same checks as tx.sign), after
+   * which `sign.approved` is audited and the approval nonces consumed — and
+   * answers this signer's fresh contribution to the session id.
+   */
+  async #mpcOpen(body: Json, peer: RpcPeer): Promise<Json> {
+    const m = this.#manifest();
+    const f = new Fields(body, 'mpc.open');
+    const kind = f.str('kind', 8);
+    if (kind === 'dkg') return this.#mpcOpenDkg(f, m, peer);
+    if (kind === 'sign') return this.#mpcOpenSign(f, m, peer);
+    throw new CustodianError('E_FIELD_INVALID', `unknown threshold session kind ${kind.slice(0, 16)}`);
+  }
+
+  #mpcRegister(job: MpcJob, requestHash: string, map: PartyMap, participants: readonly string[]): Json {
+    this.#mpcMakeRoom();
+    const nonce = bytesToHex(systemRandom.bytes(MPC_NONCE_BYTES));
+    this.#mpcOpened.set(nonce, { job, nonce, requestHash, map, participants, createdAtMs: this.platform.nowMs(), sessionId: null, channelSession: '', step: 0, dealing: null, presign: null, presig: null });
+    return { nonce, participants: [...participants] };
+  }
+
+  async #mpcOpenDkg(f: Fields, m: Manifest, peer: RpcPeer): Promise<Json> {
+    const req = decodeSignedRequest(f.raw('request'));
+    f.done();
+    let payload: ThresholdWalletCreatePayload;
+    try {
+      authenticateRequest(req, m, 'admin');
+      const decoded = decodeWalletCreate(req.payload);
+      if (decoded.orgId !== m.orgId) throw new CustodianError('E_ORG_MISMATCH', 'request is for another organisation');
+      if (decoded.scheme !== 'ecdsa-dkls') throw new CustodianError('E_SCHEME_MISMATCH', `a ${decoded.scheme} wallet is not created in a threshold session`);
+      payload = decoded;
+      if (!payload.parties.includes(this.signerId)) throw new CustodianError('E_WRONG_SIGNER', `wallet ${payload.walletId} does not name ${this.signerId} as a party`);
+      if (this.#s().wallets.has(payload.walletId)) throw new CustodianError('E_WALLET_EXISTS', `wallet ${payload.walletId} already exists`);
+      this.#mpcCheckPeers(payload.parties);
+    } catch (e) {
+      return this.#refuse(peer, 'wallet.rejected', null, e, { operatorId: req.operatorId });
+    }
+    return this.#mpcRegister({ kind: 'dkg', payload, operatorId: req.operatorId }, payloadHash(req.payload), new PartyMap(payload.parties), payload.parties);
+  }
+
+  async #mpcOpenSign(f: Fields, m: Manifest, peer: RpcPeer): Promise<Json> {
+    const proposal = decodeSignedRequest(f.raw('proposal'), 'proposal');
+    const approvals = f.arr('approvals', APPROVALS_PER_REQUEST_MAX).map((x) => decodeSignedRequest(x, 'approval'));
+    const signers = f.arr('signers', WALLET_PARTIES_MAX).map((x) => (typeof x === 'string' ? x : ''));
+    const combiner = f.str('combiner', 64);
+    f.done();
+    let p: CheckedProposal;
+    let wallet: ThresholdWalletRecord;
+    let participants: string[];
+    try {
+      p = this.#checkProposal(proposal, m);
+      if (p.wallet.scheme !== 'ecdsa-dkls') throw new CustodianError('E_SCHEME_MISMATCH', `wallet ${p.wallet.walletId} is a ${p.wallet.scheme} wallet, not a threshold wallet`);
+      wallet = p.wallet;
+      participants = wallet.parties.filter((id) => signers.includes(id));
+      if (participants.length !== signers.length || new Set(signers).size !== signers.length) throw new CustodianError('E_PARTY_UNKNOWN', 'the signing set names signers that are not parties of this wallet');
+      if (participants.length !== wallet.threshold) throw new CustodianError('E_MPC_SHAPE', `wallet ${wallet.walletId} signs with exactly ${wallet.threshold} signers`, { signers: participants.length });
+      if (!participants.includes(this.signerId) || !participants.includes(combiner)) throw new CustodianError('E_PARTY_UNKNOWN', 'this signer and the combiner must be in the signing set');
+      this.#mpcCheckPeers(participants);
+    } catch (e) {
+      return this.#refuse(peer, 'sign.refused', null, e, { operatorId: proposal.operatorId });
+    }
+    const done = this.#s().signed.get(p.requestId);
+    if (done) return { signed: await this.#answerSigned(peer, p, done) };
+    const tally = await this.#countApprovals(peer, p, m, approvals, this.#s().mpcApproved.has(p.requestId));
+    // This signer's own decision, audited before it contributes anything to a signature.
+    await this.#audit(peer, 'sign.approved', p.requestId, { approvals: [...tally.refs], txDigest: bytesTo0x(p.digest), policy: p.decision.decision, scheme: wallet.scheme, signers: participants, combiner });
+    this.#consume(tally);
+    this.#s().mpcApproved.set(p.requestId, this.platform.nowMs());
+    await this.#persist();
+    return this.#mpcRegister({ kind: 'sign', p, wallet, combiner, approvals: tally.refs }, p.requestId, new PartyMap(wallet.parties), participants);
+  }
+
+  /** `mpc.start`: fixes the session id from every participant's contribution and runs round 1. */
+  async #mpcStart(body: Json, peer: RpcPeer): Promise<Json> {
+    const f = new Fields(body, 'mpc.start');
+    const nonce = f.str('nonce', 64, /^[0-9a-f]{64}$/);
+    const contributions = f.arr('contributions', WALLET_PARTIES_MAX).map((c, i) => {
+      const g = new Fields(c, `contributions[${i}]`);
+      const x = { signerId: g.str('signerId', 64), nonce: g.str('nonce', 64, /^[0-9a-f]{64}$/) };
+      g.done();
+      return x;
+    });
+    f.done();
+    const x = this.#mpcOpened.get(nonce);
+    if (!x) throw new CustodianError('E_SESSION_UNKNOWN', 'no threshold session was opened with this contribution (it ended, expired or this signer restarted)');
+    this.#mpcOpened.delete(nonce);
+    return this.#mpcRun(x, peer, async () => {
+      if (contributions.length !== x.participants.length || contributions.some((c, i) => c.signerId !== x.participants[i])) {
+        throw new CustodianError('E_SESSION_MISMATCH', 'the contributions do not name exactly the session participants, in order');
+      }
+      if (contributions.find((c) => c.signerId === this.signerId)!.nonce !== nonce) throw new CustodianError('E_SESSION_MISMATCH', "the contributions carry another contribution for this signer");
+      x.sessionId = mpcSessionId(x.job.kind, x.requestHash, contributions);
+      x.channelSession = mpcChannelSession(x.sessionId);
+      const key = bytesToHex(x.sessionId);
+      if (this.#mpcRunning.has(key)) throw new CustodianError('E_SESSION_REUSED', 'this session already runs');
+      this.#mpcRunning.set(key, x);
+      const self = x.map.idOf(this.signerId);
+      const auth = identityAuthenticator(x.map, this.#s().identitySecret.expose(), (id) => (id === this.signerId ? this.identityKey() : this.#s().peers.get(id)?.identityKey));
+      if (x.job.kind === 'dkg') {
+        const ids = x.participants.map((id) => x.map.idOf(id));
+        x.dealing = new EcdsaDealing({ sessionId: x.sessionId, self, mode: 'keygen', threshold: x.job.payload.threshold, receivers: ids, random: systemRandom, auth });
+        return { sessionId: key, outbox: await this.#mpcSeal(x, x.dealing.round1()), done: false };
+      }
+      x.presign = new EcdsaPresignSession(x.job.wallet.share, { sessionId: x.sessionId, signers: x.participants.map((id) => x.map.idOf(id)), random: systemRandom, auth });
+      return { sessionId: key, outbox: await this.#mpcSeal(x, x.presign.round1()), done: false };
+    });
+  }
+
+  /** `mpc.step`: the next round on the inbound sealed messages of the previous one. */
+  async #mpcStep(body: Json, peer: RpcPeer): Promise<Json> {
+    const f = new Fields(body, 'mpc.step');
+    const key = f.str('sessionId', 64, /^[0-9a-f]{64}$/);
+    const inbox = decodeEnvelopes(f.raw('inbox'), 'mpc.step.inbox');
+    f.done();
+    const x = this.#mpcRunning.get(key);
+    if (!x) throw new CustodianError('E_SESSION_UNKNOWN', 'no such threshold session runs here (it ended, was aborted, or this signer restarted)');
+    return this.#mpcRun(x, peer, async () => {
+      const self = x.map.idOf(this.signerId);
+      const msgs = await openMessages(await this.#peerChannel(), x.channelSession, x.map, self, inbox);
+      const job = x.job;
+      if (job.kind === 'dkg') {
+        if (x.step === 0) {
+          x.step = 1;
+          return { sessionId: key, outbox: await this.#mpcSeal(x, x.dealing!.round2(msgs)), done: false };
+        }
+        const share = x.dealing!.finish(msgs);
+        return { sessionId: key, outbox: [], done: true, result: await this.#mpcWalletCreated(x, job.payload, job.operatorId, share, peer) };
+      }
+      if (x.step === 0) {
+        x.step = 1;
+        return { sessionId: key, outbox: await this.#mpcSeal(x, x.presign!.round2(msgs)), done: false };
+      }
+      if (x.step === 1) {
+        x.presig = x.presign!.finish(msgs);
+        // The pre-signature is marked used, durably, before its online message can leave.
+        this.#s().usedPresigs.set(key, this.platform.nowMs());
+        await this.#persist();
+        const combinerId = x.map.idOf(job.combiner);
+        const online = x.presig.online(job.p.digest).filter((msg) => msg.to === combinerId);
+        x.step = 2;
+        const isCombiner = job.combiner === this.signerId;
+        return { sessionId: key, outbox: await this.#mpcSeal(x, online), done: !isCombiner };
+      }
+      if (job.combiner !== this.signerId || x.step !== 2) throw new CustodianError('E_MPC_PHASE', 'this signer does not combine this session');
+      const sig = x.presig!.combine(msgs);
+      return { sessionId: key, outbox: [], done: true, result: await this.#mpcReleaseSignature(x, job.p, job.approvals, sig.r, sig.s, sig.recovery, peer) };
+    });
+  }
+
+  /** Runs one round; on any failure the session ends, the failure (and its culprit) is audited, and the share's status is sealed. */
+  async #mpcRun(x: MpcSession, peer: RpcPeer, fn: () => Promise<Json>): Promise<Json> {
+    try {
+      const out = (await fn()) as Record<string, Json>;
+      if (out['done'] === true) this.#mpcDrop(x, bytesToHex(x.sessionId!), this.#mpcRunning);
+      return out;
+    } catch (e) {
+      if (x.sessionId) this.#mpcDrop(x, bytesToHex(x.sessionId), this.#mpcRunning);
+      if (!isCustodianError(e) || this.#audited.has(e)) throw e;
+      const culprit = typeof e.detail['culprit'] === 'string' ? this.#culpritName(x.map, e.detail['culprit']) : null;
+      const requestId = x.job.kind === 'sign' ? x.job.p.requestId : null;
+      const walletId = x.job.kind === 'sign' ? x.job.wallet.walletId : x.job.payload.walletId;
+      return this.#refuse(peer, 'mpc.aborted', requestId, e, { kind: x.job.kind, walletId, sessionId: x.sessionId ? bytesToHex(x.sessionId) : null, culprit, peer: typeof e.detail['peer'] === 'string' ? e.detail['peer'] : null });
+    }
+  }
+
+  /** A culprit named by party id (the tss layer) or by signer id (the channel). */
+  #culpritName(map: PartyMap, culprit: string): string {
+    if (!/^[0-9]{1,5}$/.test(culprit)) return culprit.slice(0, 64);
+    try {
+      return map.signerOf(BigInt(culprit));
+    } catch {
+      return `party-${culprit}`;
+    }
+  }
+
+  async #mpcSeal(x: MpcSession, msgs: Parameters<typeof sealMessages>[3]): Promise<Json> {
+    return encodeEnvelopes(await sealMessages(await this.#peerChannel(), x.channelSession, x.map, msgs) satisfies RelayedEnvelope[]);
+  }
+
+  /** `mpc.abort`: the host gives up on a session (a participant is down); audited. */
+  async #mpcAbortOp(body: Json, peer: RpcPeer): Promise<Json> {
+    const f = new Fields(body, 'mpc.abort');
+    const key = f.str('key', 64, /^[0-9a-f]{64}$/);
+    f.done();
+    const x = this.#mpcRunning.get(key) ?? this.#mpcOpened.get(key);
+    if (!x) return { aborted: false };
+    this.#mpcDrop(x, key, this.#mpcRunning.has(key) ? this.#mpcRunning : this.#mpcOpened);
+    await this.#audit(peer, 'mpc.aborted', x.job.kind === 'sign' ? x.job.p.requestId : null, { kind: x.job.kind, sessionId: x.sessionId ? bytesToHex(x.sessionId) : null, code: 'E_MPC_ABORTED', reason: 'the host ended the session' });
+    await this.#persist();
+    return { aborted: true };
+  }
+
+  /** Seals a new threshold share and answers the wallet statement this signer signs. */
+  async #mpcWalletCreated(x: MpcSession, payload: ThresholdWalletCreatePayload, operatorId: string, share: ThresholdWalletRecord['share'], peer: RpcPeer): Promise<Json> {
+    const s = this.#s();
+    if (s.wallets.has(payload.walletId)) throw new CustodianError('E_WALLET_EXISTS', `wallet ${payload.walletId} already exists`);
+    const publicKey = pointToBytes(share.publicKey);
+    const address = toChecksumAddress(addressFromPublicKey(publicKey));
+    const record: ThresholdWalletRecord = { walletId: payload.walletId, scheme: 'ecdsa-dkls', threshold: payload.threshold, parties: [...payload.parties], share, publicKey, address };
+    s.wallets.set(record.walletId, record);
+    const m = this.#manifest();
+    const statement = {
+      walletId: record.walletId,
+      scheme: record.scheme,
+      signerId: this.signerId,
+      publicKey: bytesToHex(publicKey),
+      address,
+      orgId: m.orgId,
+      manifestHash: manifestHash(s.signedManifest!.payload),
+      threshold: record.threshold,
+      parties: [...record.parties],
+    };
+    await this.#audit(peer, 'wallet.created', null, { ...statement, requestedBy: operatorId, sessionId: bytesToHex(x.sessionId!) });
+    await this.#persist();
+    return encodeEnclaveSigned(signStatement('wallet.v1', statement, s.identitySecret.expose()));
+  }
+
+  /** The combining signer: the signed transaction sealed write-ahead, then audited, then released. */
+  async #mpcReleaseSignature(x: MpcSession, p: CheckedProposal, approvals: readonly string[], r: bigint, sv: bigint, recovery: number, peer: RpcPeer): Promise<Json> {
+    // The tss layer verified (r, s) under the group key; checked again against the transaction digest this signer computed.
+    const sig = new secp256k1.Signature(r, sv, recovery);
+    if (!secp256k1.verify(sig.toBytes('compact'), p.digest, p.wallet.publicKey, { prehash: false, lowS: true }) || recovery > 1) {
+      throw new CustodianError('E_SIGNATURE_INVALID_TERMINAL', 'the combined signature does not verify; nothing released');
+    }
+    const signedTx = encodeSignedEip1559(p.tx, { r, s: sv, yParity: recovery as 0 | 1 });
+    const record: SignedRecord = { signedTx: bytesTo0x(signedTx), txHash: bytesTo0x(txHash(signedTx)), audited: false, atMs: this.platform.nowMs(), approvals: [...approvals] };
+    this.#s().signed.set(p.requestId, record);
+    await this.#persist();
+    const out = (await this.#release(peer, p, record, true)) as Record<string, Json>;
+    return { ...out, sessionId: bytesToHex(x.sessionId!) };
+  }
 }

@@ -1,7 +1,8 @@
 /**
  * The enclave's persistent state, kept only sealed outside the enclave:
- * identity key, installed manifest, wallets (with their secret keys),
- * consumed approval nonces, signed requests and the audit chain head.
+ * identity key, installed manifest, wallets (with their secret keys or
+ * threshold shares), verified peers and their channel keys, consumed approval
+ * nonces and pre-signatures, signed requests and the audit chain head.
  */
 import { CustodianError } from '@custodian/core/errors';
 import { canonicalJsonBytes, parseJson, type Json } from '@custodian/core/canonical-json';
@@ -10,15 +11,43 @@ import { bytesToHex } from '@custodian/core/bytes';
 import { Secret } from '@custodian/core/secret';
 import { decodeSignedManifest, encodeSignedManifest, type SignedManifest } from '@custodian/protocol/manifest';
 import { AUDIT_GENESIS_HASH } from '@custodian/protocol/enclave-signed';
+import { decodeKeyShare, encodeKeyShare } from '@custodian/tss/ecdsa/key-share-codec';
+import type { EcdsaKeyShare } from '@custodian/tss/ecdsa/key-share';
+import { WALLET_PARTIES_MAX } from '@custodian/protocol/payloads';
 import { SEALED_STATE_BYTES_MAX } from './sealed-state.js';
 
 /** A wallet key held by this signer (`single` scheme). */
-export interface WalletRecord {
+export interface SingleWalletRecord {
   readonly walletId: string;
   readonly scheme: 'single';
   readonly secretKey: Secret<Uint8Array>;
   readonly publicKey: Uint8Array;
   readonly address: string;
+}
+
+/**
+ * This signer's share of a threshold ECDSA wallet (`ecdsa-dkls`): party
+ * i + 1 is `parties[i]`. The share's status flags (frozen, excluded peers)
+ * are mutable and sealed with it.
+ */
+export interface ThresholdWalletRecord {
+  readonly walletId: string;
+  readonly scheme: 'ecdsa-dkls';
+  readonly threshold: number;
+  readonly parties: readonly string[];
+  readonly share: EcdsaKeyShare;
+  readonly publicKey: Uint8Array;
+  readonly address: string;
+}
+
+/** A wallet this signer holds key material for. */
+export type WalletRecord = SingleWalletRecord | ThresholdWalletRecord;
+
+/** A peer signer whose evidence this signer verified (peers.install), with its attested channel key. */
+export interface PeerRecord {
+  readonly identityKey: Uint8Array;
+  /** Its HPKE peer-channel public key, from a statement signed by its identity key (null: none published). */
+  readonly peerKey: Uint8Array | null;
 }
 
 /**
@@ -50,13 +79,21 @@ export interface EnclaveState {
   readonly consumedNonces: Map<string, number>;
   readonly signed: Map<string, SignedRecord>;
   audit: { seq: number; headHash: string };
+  /** Seed of this signer's HPKE peer-channel key pair (null only in state sealed before it existed; boot fills it). */
+  peerSeed: Secret<Uint8Array> | null;
+  /** Peers verified by peers.install, by signer id. */
+  readonly peers: Map<string, PeerRecord>;
+  /** Threshold requests this signer approved for signing (request id → when): their approval nonces may be presented again in a new session. */
+  readonly mpcApproved: Map<string, number>;
+  /** Pre-signature sessions whose online message this signer released (session id hex → when): never used twice. */
+  readonly usedPresigs: Map<string, number>;
   /** The latest time this signer has seen (ms); its clock may not go back before it (F08). */
   timeFloorMs: number;
   version: bigint;
 }
 
 /** A fresh state with a new identity key. */
-export function initialState(identitySecret: Uint8Array, logSeed: Uint8Array, cosignSeed: Uint8Array): EnclaveState {
+export function initialState(identitySecret: Uint8Array, logSeed: Uint8Array, cosignSeed: Uint8Array, peerSeed: Uint8Array): EnclaveState {
   return {
     identitySecret: new Secret(identitySecret),
     logSeed: new Secret(logSeed),
@@ -67,9 +104,44 @@ export function initialState(identitySecret: Uint8Array, logSeed: Uint8Array, co
     consumedNonces: new Map(),
     signed: new Map(),
     audit: { seq: 0, headHash: AUDIT_GENESIS_HASH },
+    peerSeed: new Secret(peerSeed),
+    peers: new Map(),
+    mpcApproved: new Map(),
+    usedPresigs: new Map(),
     timeFloorMs: 0,
     version: 0n,
   };
+}
+
+function encodeWallet(w: WalletRecord): Json {
+  if (w.scheme === 'single') return { walletId: w.walletId, scheme: w.scheme, secretKey: bytesToHex(w.secretKey.expose()), publicKey: bytesToHex(w.publicKey), address: w.address };
+  return { walletId: w.walletId, scheme: w.scheme, threshold: w.threshold, parties: [...w.parties], share: bytesToHex(encodeKeyShare(w.share)), publicKey: bytesToHex(w.publicKey), address: w.address };
+}
+
+function decodeWallet(json: Json): WalletRecord {
+  const g = new Fields(json, 'wallet');
+  const walletId = g.str('walletId', 64);
+  const scheme = g.str('scheme', 16);
+  let rec: WalletRecord;
+  if (scheme === 'single') {
+    rec = { walletId, scheme, secretKey: new Secret(g.hex('secretKey', 32)), publicKey: g.hex('publicKey', 33), address: g.str('address', 42) };
+  } else if (scheme === 'ecdsa-dkls') {
+    const parties = g.arr('parties', WALLET_PARTIES_MAX).map((x) => String(x));
+    rec = { walletId, scheme, threshold: g.int('threshold', 2, parties.length), parties, share: decodeKeyShare(g.hex('share', undefined, 4 << 20)), publicKey: g.hex('publicKey', 33), address: g.str('address', 42) };
+  } else {
+    throw new CustodianError('E_SEALED_STATE_INVALID', 'unknown wallet scheme in state');
+  }
+  g.done();
+  return rec;
+}
+
+function pairs(v: Json | undefined, what: string): [string, number][] {
+  if (v === undefined) return [];
+  if (!Array.isArray(v)) throw new CustodianError('E_SEALED_STATE_INVALID', `${what} must be a list`);
+  return v.map((n) => {
+    if (!Array.isArray(n) || typeof n[0] !== 'string' || typeof n[1] !== 'number') throw new CustodianError('E_SEALED_STATE_INVALID', `bad ${what} entry`);
+    return [n[0], n[1]];
+  });
 }
 
 /** Serialises the state for sealing (the only place secrets are exposed for storage). */
@@ -80,10 +152,14 @@ export function encodeState(s: EnclaveState): Uint8Array {
     cosignSeed: bytesToHex(s.cosignSeed.expose()),
     lastCheckpoint: s.lastCheckpoint,
     signedManifest: s.signedManifest ? encodeSignedManifest(s.signedManifest) : null,
-    wallets: [...s.wallets.values()].map((w) => ({ walletId: w.walletId, scheme: w.scheme, secretKey: bytesToHex(w.secretKey.expose()), publicKey: bytesToHex(w.publicKey), address: w.address })),
+    wallets: [...s.wallets.values()].map(encodeWallet),
     consumedNonces: [...s.consumedNonces.entries()].map(([k, v]) => [k, v]),
     signed: [...s.signed.entries()].map(([k, v]) => ({ requestId: k, signedTx: v.signedTx, txHash: v.txHash, audited: v.audited, atMs: v.atMs, approvals: [...v.approvals] })),
     audit: { seq: s.audit.seq, headHash: s.audit.headHash },
+    ...(s.peerSeed ? { peerSeed: bytesToHex(s.peerSeed.expose()) } : {}),
+    peers: [...s.peers].map(([signerId, p]) => ({ signerId, identityKey: bytesToHex(p.identityKey), peerKey: p.peerKey ? bytesToHex(p.peerKey) : null })),
+    mpcApproved: [...s.mpcApproved.entries()].map(([k, v]) => [k, v]),
+    usedPresigs: [...s.usedPresigs.entries()].map(([k, v]) => [k, v]),
     timeFloorMs: s.timeFloorMs,
   };
   return canonicalJsonBytes(json);
@@ -109,14 +185,24 @@ export function decodeState(bytes: Uint8Array, version: bigint): EnclaveState {
       consumedNonces: new Map(),
       signed: new Map(),
       audit: { seq: 0, headHash: AUDIT_GENESIS_HASH },
+      peerSeed: null,
+      peers: new Map(),
+      mpcApproved: new Map(pairs(f.optRaw('mpcApproved'), 'mpcApproved')),
+      usedPresigs: new Map(pairs(f.optRaw('usedPresigs'), 'usedPresigs')),
       timeFloorMs: 0,
       version,
     };
-    for (const w of f.arr('wallets', 100_000)) {
-      const g = new Fields(w, 'wallet');
-      const rec: WalletRecord = { walletId: g.str('walletId', 64), scheme: 'single', secretKey: new Secret(g.hex('secretKey', 32)), publicKey: g.hex('publicKey', 33), address: g.str('address', 42) };
-      if (g.str('scheme', 16) !== 'single') throw new CustodianError('E_SEALED_STATE_INVALID', 'unknown wallet scheme in state');
+    if (f.optRaw('peerSeed') !== undefined) s.peerSeed = new Secret(f.hex('peerSeed', 32));
+    for (const p of (f.optRaw('peers') === undefined ? [] : f.arr('peers', 64))) {
+      const g = new Fields(p, 'peer');
+      const signerId = g.str('signerId', 64);
+      const identityKey = g.hex('identityKey', 32);
+      const peerKey = g.raw('peerKey') === null ? null : g.hex('peerKey', 32);
       g.done();
+      s.peers.set(signerId, { identityKey, peerKey });
+    }
+    for (const w of f.arr('wallets', 100_000)) {
+      const rec = decodeWallet(w);
       s.wallets.set(rec.walletId, rec);
     }
     for (const n of f.arr('consumedNonces', 10_000_000)) {

@@ -4,18 +4,31 @@
  * enclaves; the host verifies their attestation and signatures, keeps the
  * records, and broadcasts what they signed.
  */
-import { CustodianError } from '@custodian/core/errors';
+import { CustodianError, isCustodianError } from '@custodian/core/errors';
 import { parseJson, type Json } from '@custodian/core/canonical-json';
 import { Fields } from '@custodian/core/fields';
 import type { Clock } from '@custodian/core/clock';
 import { decodeManifest, decodeSignedManifest, encodeSignedManifest, manifestHash, type Manifest } from '@custodian/protocol/manifest';
-import { decodeSignedRequest, encodeSignedRequest, payloadHash } from '@custodian/protocol/operator-request';
-import { decodeTxProposal, decodeWalletCreate } from '@custodian/protocol/payloads';
-import { decodeEnclaveSigned, encodeEnclaveSigned, SUMMARY_KIND, verifyStatement } from '@custodian/protocol/enclave-signed';
+import { decodeSignedRequest, encodeSignedRequest, payloadHash, type SignedRequest } from '@custodian/protocol/operator-request';
+import { decodeTxProposal, decodeWalletCreate, type ThresholdWalletCreatePayload } from '@custodian/protocol/payloads';
+import { decodeEnclaveSigned, encodeEnclaveSigned, SUMMARY_KIND, verifyStatement, type EnclaveSigned } from '@custodian/protocol/enclave-signed';
+import { ThresholdRelay, UNAVAILABLE_CODES } from './threshold-relay.js';
 import type { EthRpc } from './eth-rpc.js';
 import type { SignerLink } from './signer-link.js';
 import type { TransparencyLog } from './transparency-log.js';
-import type { ApprovalRow, HostStore, RequestRow, SignerRecord } from './store.js';
+import type { ApprovalRow, HostStore, RequestRow, SignerRecord, WalletRow } from './store.js';
+
+/** The signer ids of a wallet row: one for `single`, the parties (comma-separated) for a threshold wallet. */
+export function walletSigners(w: WalletRow): string[] {
+  return w.signerId.split(',');
+}
+
+/** The threshold of a wallet row (1 for `single`), from its stored enclave statements. */
+export function walletThreshold(w: WalletRow): number {
+  if (w.scheme === 'single') return 1;
+  const list = JSON.parse(w.statement) as { statement: { threshold: number } }[];
+  return list[0]!.statement.threshold;
+}
 
 /** How often a broadcast transaction's receipt is polled. */
 export const RECEIPT_POLL_MS = 250;
@@ -48,6 +61,7 @@ export class CustodyService {
   readonly #locks = new Map<string, Promise<unknown>>();
   readonly #polling = new Set<string>();
   #closed = false;
+  readonly #relay: ThresholdRelay;
 
   constructor(
     private readonly store: HostStore,
@@ -56,7 +70,9 @@ export class CustodyService {
     private readonly clock: Clock,
     private readonly log: (line: string) => void = () => undefined,
     private readonly auditLog: TransparencyLog | null = null,
-  ) {}
+  ) {
+    this.#relay = new ThresholdRelay((id) => this.#link(id));
+  }
 
   /** Loads the installed manifest, re-attests signers, resumes broadcasts. */
   async start(): Promise<void> {
@@ -143,7 +159,7 @@ export class CustodyService {
       const peers: Json[] = [];
       for (const link of this.links.values()) {
         const h = await link.hello();
-        peers.push({ signerId: h.signerId, identityKey: Buffer.from(h.identityKey).toString('hex'), nonce: Buffer.from(h.nonce).toString('hex'), evidence: Buffer.from(h.evidence).toString('hex') });
+        peers.push({ signerId: h.signerId, identityKey: Buffer.from(h.identityKey).toString('hex'), nonce: Buffer.from(h.nonce).toString('hex'), evidence: Buffer.from(h.evidence).toString('hex'), ...(h.peerKey ? { peerKey: encodeEnclaveSigned(h.peerKey) } : {}) });
       }
       const verdicts: Json[] = [];
       for (const link of this.links.values()) {
@@ -163,6 +179,7 @@ export class CustodyService {
     this.manifest();
     const req = decodeSignedRequest(new Fields(body, 'body').raw('request'));
     const payload = decodeWalletCreate(req.payload);
+    if (payload.scheme === 'ecdsa-dkls') return this.#createThresholdWallet(req, payload);
     const link = this.#link(payload.signerId);
     const res = decodeEnclaveSigned(await link.call('wallet.create', { request: encodeSignedRequest(req) }), 'wallet');
     if (!link.identityKey || !verifyStatement('wallet.v1', res, link.identityKey)) throw new CustodianError('E_SIGNER_RESPONSE', 'wallet statement is not signed by the attested signer');
@@ -170,6 +187,69 @@ export class CustodyService {
     const row = { walletId: f.str('walletId', 64), scheme: f.str('scheme', 32), signerId: f.str('signerId', 64), address: f.str('address', 42), publicKey: f.str('publicKey', 66), statement: JSON.stringify(encodeEnclaveSigned(res)), createdAtMs: this.clock.nowMs() };
     await this.store.putWallet(row);
     return { walletId: row.walletId, scheme: row.scheme, signerId: row.signerId, address: row.address, publicKey: row.publicKey, statement: encodeEnclaveSigned(res) };
+  }
+
+  /**
+   * A threshold wallet: key generation among the named signers, relayed
+   * (sealed peer messages only); every signer's statement is verified under
+   * its attested identity key and all must name the same key and address.
+   */
+  async #createThresholdWallet(req: SignedRequest, payload: ThresholdWalletCreatePayload): Promise<Json> {
+    const links = payload.parties.map((id) => this.#link(id));
+    const started = this.clock.nowMs();
+    const out = await this.#relay.run(payload.parties, { kind: 'dkg', request: encodeSignedRequest(req) });
+    const statements: EnclaveSigned[] = [];
+    let first: { publicKey: string; address: string } | null = null;
+    for (const link of links) {
+      const r = out.results.get(link.signerId);
+      if (r === undefined) throw new CustodianError('E_SIGNER_RESPONSE', `${link.signerId} finished key generation without a wallet statement`);
+      const st = decodeEnclaveSigned(r, 'wallet');
+      if (!link.identityKey || !verifyStatement('wallet.v1', st, link.identityKey)) throw new CustodianError('E_SIGNER_RESPONSE', `the wallet statement of ${link.signerId} is not signed by the attested signer`);
+      const f = new Fields(st.statement, 'wallet');
+      const mine = { walletId: f.str('walletId', 64), scheme: f.str('scheme', 32), signerId: f.str('signerId', 64), publicKey: f.str('publicKey', 66), address: f.str('address', 42) };
+      if (mine.walletId !== payload.walletId || mine.scheme !== 'ecdsa-dkls' || mine.signerId !== link.signerId) throw new CustodianError('E_SIGNER_RESPONSE', `${link.signerId} attested another wallet`);
+      first ??= mine;
+      if (mine.publicKey !== first.publicKey || mine.address !== first.address) throw new CustodianError('E_DKG_PUBLIC_KEY_MISMATCH', `${link.signerId} ended key generation with another public key`);
+      statements.push(st);
+    }
+    const row: WalletRow = {
+      walletId: payload.walletId,
+      scheme: 'ecdsa-dkls',
+      signerId: payload.parties.join(','),
+      address: first!.address,
+      publicKey: first!.publicKey,
+      statement: JSON.stringify(statements.map(encodeEnclaveSigned)),
+      createdAtMs: this.clock.nowMs(),
+    };
+    await this.store.putWallet(row);
+    this.log(`threshold wallet ${row.walletId} (${payload.threshold}-of-${payload.parties.length}) created in ${this.clock.nowMs() - started} ms: ${row.address}`);
+    return { walletId: row.walletId, scheme: row.scheme, signerId: row.signerId, signers: [...payload.parties], threshold: payload.threshold, address: row.address, publicKey: row.publicKey, statements: statements.map(encodeEnclaveSigned) };
+  }
+
+  /** Whether a signer answers (a stopped one does not; a restarted one is re-attested on the way). */
+  async #reachable(signerId: string): Promise<boolean> {
+    try {
+      await this.#link(signerId).connect();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Calls `op` on the wallet's signer (`single`) or on the first of its parties that answers (threshold). */
+  async #walletCall(wallet: WalletRow, op: string, body: Json): Promise<{ link: SignerLink; answer: Json }> {
+    const ids = walletSigners(wallet);
+    let last: unknown = null;
+    for (const id of ids) {
+      const link = this.#link(id);
+      try {
+        return { link, answer: await link.call(op, body) };
+      } catch (e) {
+        if (!isCustodianError(e) || !UNAVAILABLE_CODES.has(e.code) || ids.length === 1) throw e;
+        last = e;
+      }
+    }
+    throw last as Error;
   }
 
   /** Relays a proposal; the enclave decodes the raw transaction and decides. */
@@ -183,8 +263,8 @@ export class CustodyService {
       if (existing) return this.view(existing);
       const wallet = await this.store.getWallet(payload.walletId);
       if (!wallet) throw new CustodianError('E_WALLET_UNKNOWN', `wallet ${payload.walletId} does not exist`);
-      const link = this.#link(wallet.signerId);
-      const f = new Fields(await link.call('tx.propose', { request: encodeSignedRequest(req) }), 'proposal');
+      const { link, answer } = await this.#walletCall(wallet, 'tx.propose', { request: encodeSignedRequest(req) });
+      const f = new Fields(answer, 'proposal');
       const summary = decodeEnclaveSigned(f.raw('summary'), 'summary');
       if (!link.identityKey || !verifyStatement(SUMMARY_KIND, summary, link.identityKey)) throw new CustodianError('E_SIGNER_RESPONSE', 'summary is not signed by the attested signer');
       const decision = f.str('decision', 32);
@@ -219,10 +299,9 @@ export class CustodyService {
     return this.#serial(requestId, async () => {
       const r = await this.#request(requestId);
       const wallet = (await this.store.getWallet(r.walletId))!;
-      const link = this.#link(wallet.signerId);
       const prior = (await this.#acceptedApprovals(requestId)).map((a) => parseJson(a.approval));
       try {
-        await link.call('approval.check', { proposal: parseJson(r.proposal), approval: encodeSignedRequest(approval), prior });
+        await this.#walletCall(wallet, 'approval.check', { proposal: parseJson(r.proposal), approval: encodeSignedRequest(approval), prior });
       } catch (e) {
         if (e instanceof CustodianError) {
           await this.store.addApproval({ requestId, operatorId: approval.operatorId, approval: JSON.stringify(encodeSignedRequest(approval)), accepted: false, code: e.code, createdAtMs: this.clock.nowMs() });
@@ -262,7 +341,17 @@ export class CustodyService {
   async #sign(r: RequestRow): Promise<void> {
     const wallet = (await this.store.getWallet(r.walletId))!;
     const approvals = (await this.#acceptedApprovals(r.requestId)).map((a) => parseJson(a.approval));
-    const f = new Fields(await this.#link(wallet.signerId).call('tx.sign', { proposal: parseJson(r.proposal), approvals }), 'signed');
+    const proposal = parseJson(r.proposal);
+    let answer: Json;
+    if (wallet.scheme === 'ecdsa-dkls') {
+      const started = this.clock.nowMs();
+      const out = await this.#relay.sign(walletSigners(wallet), walletThreshold(wallet), (id) => this.#reachable(id), (signers, combiner) => ({ kind: 'sign', proposal, approvals, signers: [...signers], combiner }), this.log);
+      this.log(`request ${r.requestId.slice(0, 12)}… signed by ${out.signers.join(' + ')} (threshold session, ${this.clock.nowMs() - started} ms)`);
+      answer = out.answer;
+    } else {
+      answer = await this.#link(wallet.signerId).call('tx.sign', { proposal, approvals });
+    }
+    const f = new Fields(answer, 'signed');
     const signedTx = f.str('signedTx', 1 << 20);
     const txHash = f.str('txHash', 66);
     await this.store.updateRequest(r.requestId, { status: 'signed', signedTx, txHash }, this.clock.nowMs());

@@ -9,7 +9,7 @@ import { parseJson, type Json } from '@custodian/core/canonical-json';
 import { hexToBytes } from '@custodian/core/bytes';
 import { JSON_BYTES_MAX } from '@custodian/core/limits';
 import type { CustodyService } from './custody-service.js';
-import type { HostStore } from './store.js';
+import type { HostStore, WalletRow } from './store.js';
 import { httpStatusFor } from './http-status.js';
 
 async function readBody(req: IncomingMessage): Promise<Json> {
@@ -29,6 +29,13 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
+/** A wallet as the API shows it: a threshold wallet carries every party's statement (`statements`) and its `signers`. */
+function walletView(w: WalletRow): Record<string, Json> {
+  const { statement, ...rest } = w;
+  if (w.scheme === 'single') return { ...rest, statement: JSON.parse(statement) as Json };
+  return { ...rest, signers: w.signerId.split(','), statements: JSON.parse(statement) as Json };
+}
+
 type Route = (m: RegExpMatchArray, req: IncomingMessage, url: URL) => Promise<unknown>;
 
 /** Creates the HTTP server (not yet listening). */
@@ -43,7 +50,7 @@ export function createHttpApi(service: CustodyService, store: HostStore): Server
     ['POST', /^\/v1\/manifest$/, async (_m, req) => service.submitManifest(await readBody(req))],
     ['GET', /^\/v1\/signers$/, async () => store.listSigners()],
     ['GET', /^\/v1\/signers\/([a-z0-9._-]+)\/attestation$/, async (m, _r, url) => service.attestation(m[1]!, hexToBytes(url.searchParams.get('nonce') ?? '', 'nonce'))],
-    ['GET', /^\/v1\/wallets$/, async () => (await store.listWallets()).map((w) => ({ ...w, statement: JSON.parse(w.statement) as Json }))],
+    ['GET', /^\/v1\/wallets$/, async () => (await store.listWallets()).map(walletView)],
     ['POST', /^\/v1\/wallets$/, async (_m, req) => service.createWallet(await readBody(req))],
     ['GET', /^\/v1\/chain\/hints$/, async (_m, _r, url) => service.chainHints(url.searchParams.get('address') ?? '')],
     ['GET', /^\/v1\/requests$/, async () => service.listRequests()],

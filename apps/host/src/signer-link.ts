@@ -33,6 +33,8 @@ export interface SignerHello {
   readonly manifestHash: string | null;
   /** Its note keys, signed by the identity key (checked once the identity key is trusted). */
   readonly noteKeys?: EnclaveSigned;
+  /** Its HPKE peer-channel key, signed by the identity key (passed on to its peers, which check it). */
+  readonly peerKey?: EnclaveSigned;
 }
 
 /** Verifies a signer's evidence against the manifest; returns its measurement. */
@@ -113,6 +115,7 @@ export class SignerLink {
       nonce,
       manifestHash: typeof f.optRaw('manifestHash') === 'string' ? (f.raw('manifestHash') as string) : null,
       noteKeys: decodeEnclaveSigned(f.raw('noteKeys'), 'noteKeys'),
+      ...(f.optRaw('peerKey') === undefined ? {} : { peerKey: decodeEnclaveSigned(f.raw('peerKey'), 'peerKey') }),
     };
     f.done();
     if (h.signerId !== this.signerId) throw new CustodianError('E_SIGNER_MISMATCH', `endpoint ${this.endpoint} answers as ${h.signerId}, expected ${this.signerId}`);

@@ -15,19 +15,37 @@ const ID_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 const NONCE_RE = /^[0-9a-f]{32}$/;
 
 /** Wallet schemes; threshold schemes slot in behind the same interface. */
-export const WALLET_SCHEMES = ['single'] as const;
+export const WALLET_SCHEMES = ['single', 'ecdsa-dkls'] as const;
 export type WalletScheme = (typeof WALLET_SCHEMES)[number];
 
-/** An admin's request to create a wallet. */
-export interface WalletCreatePayload {
+/** Most signers one threshold wallet may name. */
+export const WALLET_PARTIES_MAX = 16;
+
+/** An admin's request to create a wallet with a key held by one designated signer. */
+export interface SingleWalletCreatePayload {
   readonly type: typeof WALLET_CREATE_TYPE;
   readonly orgId: string;
   readonly walletId: string;
-  readonly scheme: WalletScheme;
+  readonly scheme: 'single';
   readonly signerId: string;
   readonly nonce: string;
   readonly createdAtMs: number;
 }
+
+/** An admin's request to create a t-of-n threshold ECDSA wallet across the named signers (party i + 1 is `parties[i]`). */
+export interface ThresholdWalletCreatePayload {
+  readonly type: typeof WALLET_CREATE_TYPE;
+  readonly orgId: string;
+  readonly walletId: string;
+  readonly scheme: 'ecdsa-dkls';
+  readonly threshold: number;
+  readonly parties: readonly string[];
+  readonly nonce: string;
+  readonly createdAtMs: number;
+}
+
+/** An admin's request to create a wallet. */
+export type WalletCreatePayload = SingleWalletCreatePayload | ThresholdWalletCreatePayload;
 
 /** An initiator's proposal of a raw unsigned transaction. */
 export interface TxProposalPayload {
@@ -62,15 +80,22 @@ export function decodeWalletCreate(json: Json): WalletCreatePayload {
   expectType(f, WALLET_CREATE_TYPE);
   const scheme = f.str('scheme', 32);
   if (!(WALLET_SCHEMES as readonly string[]).includes(scheme)) throw new CustodianError('E_SCHEME_UNSUPPORTED', `wallet scheme ${scheme} is not supported`, { scheme });
-  const p: WalletCreatePayload = {
-    type: WALLET_CREATE_TYPE,
-    orgId: f.str('orgId', 64, ID_RE),
-    walletId: f.str('walletId', 64, ID_RE),
-    scheme: scheme as WalletScheme,
-    signerId: f.str('signerId', 64, ID_RE),
-    nonce: f.str('nonce', 32, NONCE_RE),
-    createdAtMs: f.int('createdAtMs'),
-  };
+  const orgId = f.str('orgId', 64, ID_RE);
+  const walletId = f.str('walletId', 64, ID_RE);
+  const nonce = f.str('nonce', 32, NONCE_RE);
+  const createdAtMs = f.int('createdAtMs');
+  if (scheme === 'single') {
+    const p: SingleWalletCreatePayload = { type: WALLET_CREATE_TYPE, orgId, walletId, scheme, signerId: f.str('signerId', 64, ID_RE), nonce, createdAtMs };
+    f.done();
+    return p;
+  }
+  const parties = f.arr('parties', WALLET_PARTIES_MAX).map((x, i) => {
+    if (typeof x !== 'string' || !ID_RE.test(x)) throw new CustodianError('E_FIELD_INVALID', `walletCreate.parties[${i}] must be a signer id`);
+    return x;
+  });
+  if (parties.length < 2 || new Set(parties).size !== parties.length) throw new CustodianError('E_FIELD_INVALID', 'walletCreate.parties must name at least two distinct signers');
+  const threshold = f.int('threshold', 2, parties.length);
+  const p: ThresholdWalletCreatePayload = { type: WALLET_CREATE_TYPE, orgId, walletId, scheme: 'ecdsa-dkls', threshold, parties, nonce, createdAtMs };
   f.done();
   return p;
 }

@@ -8,7 +8,7 @@ import { hexToBytes } from '@custodian/core/bytes';
 import { decodeEnclaveSigned, verifyAuditChain, type EnclaveSigned } from '@custodian/protocol/enclave-signed';
 import { readKeyFile } from '../key-file.js';
 import { HostClient } from '../host-client.js';
-import { approveRequest, buildTransfer, createWallet, proposeTx, type Actor } from '../operations.js';
+import { approveRequest, buildTransfer, createWallet, proposeTx, verifyAnyWallet, verifyThresholdWallet, walletSignerIds, type Actor } from '../operations.js';
 import { verifyOrg, verifyWallet } from '../verify-org.js';
 import { emit, parseArgs, UsageError } from '../output.js';
 
@@ -40,17 +40,26 @@ export async function walletCommand(args: readonly string[], json: boolean, host
   const [sub, ...rest] = args;
   const client = new HostClient(hostUrl);
   if (sub === 'create') {
-    const { values } = parseArgs(rest, { strings: ['id', 'signer', 'key', 'operator', 'scheme'] });
+    const { values } = parseArgs(rest, { strings: ['id', 'signer', 'signers', 'threshold', 'key', 'operator', 'scheme'] });
     const scheme = values.get('scheme')?.[0] ?? 'single';
-    if (scheme !== 'single') throw new CustodianError('E_SCHEME_UNSUPPORTED', `scheme ${scheme} is not wired into signers yet; use single`);
     const org = await verifyOrg(client);
-    const w = verifyWallet(org, await createWallet(client, actor(values), { orgId: org.manifest.orgId, walletId: req(values, 'id'), signerId: req(values, 'signer'), scheme }));
+    const walletId = req(values, 'id');
+    if (scheme === 'ecdsa-dkls') {
+      const signers = req(values, 'signers').split(',').filter((x) => x !== '');
+      const threshold = Number(req(values, 'threshold'));
+      if (!Number.isSafeInteger(threshold) || threshold < 2 || threshold > signers.length) throw new UsageError(`--threshold must be between 2 and the number of --signers (${signers.length})`);
+      const w = verifyThresholdWallet(org, await createWallet(client, actor(values), { orgId: org.manifest.orgId, walletId, scheme, threshold, signers }));
+      emit(json, w, `wallet ${w.walletId} (ecdsa-dkls ${w.threshold}-of-${w.signers.length} across ${w.signers.join(', ')}, attested by each): ${w.address}`);
+      return 0;
+    }
+    if (scheme !== 'single') throw new CustodianError('E_SCHEME_UNSUPPORTED', `wallet scheme ${scheme} is not supported (single, ecdsa-dkls)`);
+    const w = verifyWallet(org, await createWallet(client, actor(values), { orgId: org.manifest.orgId, walletId, signerId: req(values, 'signer'), scheme }));
     emit(json, w, `wallet ${w.walletId} (${w.scheme} on ${w.signerId}, attested): ${w.address}`);
     return 0;
   }
   if (sub === 'list') {
     const org = await verifyOrg(client);
-    const ws = ((await client.get('/v1/wallets')) as Json[]).map((w) => verifyWallet(org, w));
+    const ws = ((await client.get('/v1/wallets')) as Json[]).map((w) => verifyAnyWallet(org, w));
     emit(json, { wallets: ws }, ws.map((w) => `${w.walletId}\t${w.scheme}\t${w.signerId}\t${w.address}`).join('\n') || 'no wallets');
     return 0;
   }
@@ -67,8 +76,8 @@ export async function txCommand(args: readonly string[], json: boolean, hostUrl:
     let raw = values.get('raw')?.[0];
     const row = ((await client.get('/v1/wallets')) as Json[]).find((w) => (w as R)['walletId'] === walletId);
     if (!row) throw new CustodianError('E_WALLET_UNKNOWN', `wallet ${walletId} does not exist`);
-    const org = await verifyOrg(client, [String((row as R)['signerId'])]);
-    const wallet = verifyWallet(org, row);
+    const org = await verifyOrg(client, walletSignerIds(row));
+    const wallet = verifyAnyWallet(org, row);
     if (!raw) {
       const nonce = values.get('nonce')?.[0];
       raw = await buildTransfer(client, wallet.address, req(values, 'to'), BigInt(req(values, 'value-wei')), nonce === undefined ? undefined : BigInt(nonce));
