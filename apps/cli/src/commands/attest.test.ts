@@ -225,3 +225,30 @@ test('the NSM helper transport pipes the request through a program and reads its
   writeFileSync(slow, 'setTimeout(() => {}, 60_000)');
   await assert.rejects(new NsmHelperTransport(process.execPath, [slow], 200).request(new Uint8Array([0xa0])), (e: Error) => /within 200 ms/.test(e.message));
 });
+
+test('attest collect --platform nitro --nsm-socket talks to an NSM service over a Unix socket', async () => {
+  const { createServer } = await import('node:net');
+  const doc = new Uint8Array(readFileSync(nitro('attestation-doc-1.cbor')));
+  const body = encodeCbor(new CborMap([['Attestation', new CborMap([['document', doc]])]]));
+  const path = join(mkdtempSync(join(tmpdir(), 'attest-nsm-sock-')), 'nsm.sock');
+  const server = createServer((sock) => {
+    let buf = Buffer.alloc(0);
+    sock.on('data', (c: Buffer) => {
+      buf = Buffer.concat([buf, c]);
+      if (buf.length >= 4 && buf.length === 4 + buf.readUInt32BE(0)) {
+        const h = Buffer.alloc(4);
+        h.writeUInt32BE(body.length);
+        sock.write(Buffer.concat([h, body]));
+      }
+    });
+    sock.on('error', () => undefined);
+  });
+  await new Promise<void>((r) => server.listen(path, r));
+  try {
+    const r = await run(['collect', '--platform', 'nitro', '--nsm-socket', path, '--report-data', '01'.repeat(1024), '--json'], { env: {} });
+    assert.equal(r.code, 0, r.out);
+    assert.equal(r.last.evidence, Buffer.from(doc).toString('hex'));
+  } finally {
+    server.close();
+  }
+});
