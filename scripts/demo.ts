@@ -1,10 +1,11 @@
 /**
- * `npm run demo [-- --json] [-- --data-dir DIR] [-- --scheme single|ecdsa-dkls]`:
+ * `npm run demo [-- --json] [-- --data-dir DIR] [-- --scheme ecdsa-dkls|single]`:
  * the whole custody flow on embedded defaults — three sim signer enclaves,
  * the host on SQLite, a local anvil node — from genesis to a mined
  * transaction, with readable progress on stderr and, with --json, one JSON
- * object as the last stdout line. `--scheme ecdsa-dkls` makes the wallet a
- * 2-of-3 threshold ECDSA key generated across the three signers.
+ * object as the last stdout line. The wallet is a 2-of-3 threshold ECDSA
+ * key generated across the three signers (`ecdsa-dkls`, the default), or
+ * with `--scheme single` a key generated and sealed inside signer-1.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,8 +23,8 @@ const json = args.includes('--json');
 const dirArg = args.indexOf('--data-dir');
 const dataDir = dirArg >= 0 ? args[dirArg + 1]! : mkdtempSync(join(tmpdir(), 'custodian-demo-'));
 const schemeArg = args.indexOf('--scheme');
-/** The demo wallet's scheme. */
-const schemeText = schemeArg >= 0 ? (args[schemeArg + 1] ?? '') : 'single';
+// The default EVM wallet is a 2-of-3 threshold ECDSA key (issue 8); `--scheme single` keeps one signer's key.
+const schemeText = schemeArg >= 0 ? (args[schemeArg + 1] ?? '') : 'ecdsa-dkls';
 if (schemeText !== 'single' && schemeText !== 'ecdsa-dkls') {
   process.stderr.write(`demo: --scheme must be single or ecdsa-dkls, not ${schemeText}\n`);
   process.exit(2);
@@ -74,10 +75,13 @@ async function run(): Promise<Record<string, unknown>> {
     const all0 = (await client.get(`/v1/audit?requestId=${requestId}`)) as R[];
     const releasedBy = String(all0.find((r) => r['kind'] === 'signature.released')?.['signerId'] ?? 'signer-1');
     const approvedBy = all0.filter((r) => r['kind'] === 'sign.approved').map((r) => String(r['signerId']));
+    const timeOf = (r: R): number => Number((((r['entry'] as R)['statement'] as R)['timeMs']));
+    // Enclave clocks: the first signer's sign.approved to the combiner's signature.released (pre-signing, online round, audits).
+    const sessionMs = Math.max(...all0.filter((r) => r['kind'] === 'signature.released').map(timeOf)) - Math.min(...all0.filter((r) => r['kind'] === 'sign.approved').map(timeOf));
     if (scheme === 'single') say(`signed by signer-1 after the audit entries were durable; broadcast; mined: ${String(done['receiptStatus'])}`);
     else {
       say(`${approvedBy.join(' and ')} each re-verified the proposal, approvals and policy, audited sign.approved and ran pre-signing and the online round on the digest it computed itself`);
-      say(`${releasedBy} combined, verified the signature under the wallet key and released it after the audit entries were durable (last approval → signed: ${signMs} ms); broadcast; mined: ${String(done['receiptStatus'])}`);
+      say(`${releasedBy} combined, verified the signature under the wallet key and released it after the audit entries were durable (threshold signing ${sessionMs} ms; last approval → signed ${signMs} ms); broadcast; mined: ${String(done['receiptStatus'])}`);
     }
     say(`tx hash ${String(done['txHash'])}`);
     const org = await verifyOrg(client);
@@ -103,7 +107,7 @@ async function run(): Promise<Record<string, unknown>> {
       requestId,
       measurement: d.measurement,
       scheme,
-      ...(scheme === 'ecdsa-dkls' ? { threshold: 2, signers: SIGNERS, keygenMs, signMs } : {}),
+      ...(scheme === 'ecdsa-dkls' ? { threshold: 2, signers: SIGNERS, keygenMs, signMs, sessionMs } : {}),
     };
   } finally {
     await d.stop();
