@@ -231,6 +231,9 @@ test('F04 with one signer stopped the other two still sign, and the transfer is 
   }
 });
 
+// With two of three signers down the real host cannot even accept the last approval (its audit entry
+// needs a cosigning majority, F01: E_AUDIT_UNAVAILABLE), so the signing step is driven here by the
+// relay itself, over its own connections, exactly as the host's signing path calls it.
 test('with two signers stopped: E_QUORUM_UNAVAILABLE and nothing signed', async () => {
   const r = await propose();
   const approvals = [approval('bob', r), approval('carol', r)];
