@@ -54,3 +54,12 @@ test('B23 rejects an expired CRL and a CRL signed by another key', () => {
   assert.throws(() => checkRevocation([pck, issuer], [makeCrl('01', '250101000000Z', '250201000000Z')], new Date('2026-02-03T01:00:00Z')), (e) => isAttestationError(e, 'E_CRL_EXPIRED'));
   assert.throws(() => checkRevocation([pck, ca], [makeCrl('01', '260101000000Z', '260301000000Z')], new Date('2026-02-03T01:00:00Z')), (e) => isAttestationError(e, 'E_COLLATERAL_INVALID'));
 });
+
+test('a remembered CRL is still judged current at each verification time, and only for the issuer that verified it', () => {
+  const crl = makeCrl('01', '260101000000Z', '260301000000Z');
+  assert.equal(checkRevocation([pck, issuer], [crl], new Date('2026-02-03T01:00:00Z')), 1);
+  assert.equal(checkRevocation([pck, issuer], [crl], new Date('2026-02-03T01:00:00Z')), 1);
+  assert.throws(() => checkRevocation([pck, issuer], [crl], new Date('2026-04-01T00:00:00Z')), (e) => isAttestationError(e, 'E_CRL_EXPIRED'));
+  // the same bytes under the real CA (another key, same name): the signature is checked again and fails
+  assert.throws(() => checkRevocation([pck, ca], [crl], new Date('2026-02-03T01:00:00Z')), (e) => isAttestationError(e, 'E_COLLATERAL_INVALID'));
+});

@@ -6,11 +6,12 @@
  * CRLs) and RSASSA-PSS (RFC 4055 §3.1) with SHA-256/384/512 and MGF1 over the
  * same hash (AMD KDS CRLs, signed by the ARK with SHA-384, salt 48).
  */
-import { constants, type KeyObject, type VerifyKeyObjectInput } from 'node:crypto';
+import { constants, createHash, type KeyObject, type VerifyKeyObjectInput } from 'node:crypto';
 import { DER_TAG, derChildren, derOid, derTime, derUint, expectTag, parseDer, type DerNode } from './der.js';
 import { attestFail } from './errors.js';
 import type { Certificate } from './x509.js';
 import { safeVerify } from './safe-verify.js';
+import { DER_BYTES_MAX } from './limits.js';
 
 /** A parsed CRL (signature not yet checked). */
 export interface Crl {
@@ -134,19 +135,46 @@ function serialOf(entry: DerNode): string {
   return Buffer.from(expectTag(serial, DER_TAG.INTEGER, 'userCertificate').content).toString('hex');
 }
 
+/** Most remembered CRLs (parsed, and signature-checked per issuer). */
+export const CRL_CACHE_MAX = 256;
+const parsedCache = new Map<string, Crl>();
+/** CRL hashes whose signature verified, per issuer object (parsed certificates are cached, so the object stands for its key). */
+const signedCache = new WeakMap<Certificate, Set<string>>();
+
+/** parseCrl, remembered by SHA-256 of the DER (the cached value keeps its own copy of the bytes). */
+function parseCrlCached(der: Uint8Array): { crl: Crl; hash: string } {
+  const hash = createHash('sha256').update(der).digest('hex');
+  let crl = parsedCache.get(hash);
+  if (crl === undefined) {
+    crl = parseCrl(new Uint8Array(der));
+    if (parsedCache.size >= CRL_CACHE_MAX) parsedCache.delete(parsedCache.keys().next().value!);
+    parsedCache.set(hash, crl);
+  }
+  return { crl, hash };
+}
+
 /**
  * Checks every certificate of `path` (leaf first, root last) against the CRLs
  * whose issuer is in the path: a CRL must verify under its issuer and be
  * current at `now`; a listed serial is E_ATTEST_REVOKED. Returns how many CRLs applied.
+ * Parsing and a good signature check are remembered (a fixed signature under
+ * a fixed key verifies the same way every time); currency is judged every call.
  */
 export function checkRevocation(path: readonly Certificate[], crlDers: readonly Uint8Array[], now: Date): number {
   let applied = 0;
   for (const der of crlDers) {
-    const crl = parseCrl(der);
+    if (der.length > DER_BYTES_MAX) badCrl(`CRL of ${der.length} bytes exceeds ${DER_BYTES_MAX}`);
+    const { crl, hash } = parseCrlCached(der);
     const issuerIndex = path.findIndex((c) => Buffer.from(c.subjectRaw).equals(Buffer.from(crl.issuerRaw)));
     if (issuerIndex < 0) continue;
     const issuer = path[issuerIndex]!;
-    if (!crlSignatureValid(crl, issuer.publicKey)) attestFail('E_COLLATERAL_INVALID', 'chain', `CRL issued by "${issuer.subject}" has an invalid signature`);
+    const verified = signedCache.get(issuer) ?? new Set<string>();
+    if (!verified.has(hash)) {
+      if (!crlSignatureValid(crl, issuer.publicKey)) attestFail('E_COLLATERAL_INVALID', 'chain', `CRL issued by "${issuer.subject}" has an invalid signature`);
+      if (verified.size >= CRL_CACHE_MAX) verified.delete(verified.values().next().value!);
+      verified.add(hash);
+      signedCache.set(issuer, verified);
+    }
     if (now < crl.thisUpdate || (crl.nextUpdate !== undefined && now > crl.nextUpdate)) {
       attestFail('E_CRL_EXPIRED', 'chain', `CRL issued by "${issuer.subject}" is not current at ${now.toISOString()}`, {
         thisUpdate: crl.thisUpdate.toISOString(),

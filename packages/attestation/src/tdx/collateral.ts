@@ -5,7 +5,13 @@
  * chained to the pinned Intel SGX Root CA at the verification time, freshness
  * (issueDate ≤ now ≤ nextUpdate, no grace, THREATS.md §3), and the TCB level
  * evaluation (first matching level wins, levels are ordered newest first).
+ *
+ * A signature over fixed bytes under a fixed key verifies the same way every
+ * time, so a document's verified decoding is remembered by SHA-256 of its
+ * text and of the signing certificate; the signing chain and freshness are
+ * still judged at `now` on every call.
  */
+import { createHash } from 'node:crypto';
 import { parseJson, type Json } from '@custodian/core/canonical-json';
 import { Fields } from '@custodian/core/fields';
 import { isCustodianError } from '@custodian/core/errors';
@@ -90,22 +96,55 @@ function parseBody(body: string, key: string): Fields {
   return new Fields(v, key);
 }
 
-/** Verifies the body signature under a TCB Signing cert that chains to the pinned root at `now`. */
-function verifySigned(body: string, signature: Uint8Array, signingCerts: readonly Certificate[], root: Certificate, now: Date, key: string): void {
+/** Most remembered verified collateral documents and unverified peeks. */
+export const COLLATERAL_CACHE_MAX = 256;
+const verifiedCache = new Map<string, TdxTcbInfo | QeIdentity>();
+const peekCache = new Map<string, Peek>();
+
+function remember<T>(cache: Map<string, T>, key: string, value: T): T {
+  if (cache.size >= COLLATERAL_CACHE_MAX) cache.delete(cache.keys().next().value!);
+  cache.set(key, value);
+  return value;
+}
+
+function textHash(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex');
+}
+
+/**
+ * The verified decoding of a signed PCS document: the TCB Signing cert must
+ * chain to the pinned root at `now` (every call); the signature over the exact
+ * body bytes and the decoding are remembered per (text, signer).
+ */
+function verifySigned<T extends TdxTcbInfo | QeIdentity>(text: string, key: 'tcbInfo' | 'enclaveIdentity', signingCerts: readonly Certificate[], root: Certificate, now: Date, decode: (body: string) => T): T {
+  const { body, signature } = splitSigned(text, key);
   const signer = signingCerts.find((c) => /CN=Intel SGX TCB Signing/.test(c.subject));
   if (!signer) attestFail('E_COLLATERAL_MISSING', 'claims', `${key} needs the Intel SGX TCB Signing certificate (--collateral tcb-signing-chain.pem)`);
   verifyChain([signer], [root], now);
-  if (!safeVerify('sha256', Buffer.from(body, 'utf8'), { key: signer.publicKey, dsaEncoding: 'ieee-p1363' }, signature)) bad(`${key} signature does not verify under the Intel SGX TCB Signing key`);
+  const cacheKey = `${key}:${textHash(text)}:${signer.sha256}`;
+  let doc = verifiedCache.get(cacheKey) as T | undefined;
+  if (doc === undefined) {
+    if (!safeVerify('sha256', Buffer.from(body, 'utf8'), { key: signer.publicKey, dsaEncoding: 'ieee-p1363' }, signature)) bad(`${key} signature does not verify under the Intel SGX TCB Signing key`);
+    const decoded = decode(body);
+    remember<TdxTcbInfo | QeIdentity>(verifiedCache, cacheKey, decoded);
+    doc = decoded;
+  }
+  checkFresh(doc, now, key);
+  return doc;
 }
 
-function fresh(f: Fields, now: Date, key: string): { issueDate: Date; nextUpdate: Date } {
+function dates(f: Fields, key: string): { issueDate: Date; nextUpdate: Date } {
   const issueDate = new Date(f.str('issueDate', 40));
   const nextUpdate = new Date(f.str('nextUpdate', 40));
   if (Number.isNaN(issueDate.getTime()) || Number.isNaN(nextUpdate.getTime())) bad(`${key} dates are invalid`);
-  if (now < issueDate || now > nextUpdate) {
-    attestFail('E_COLLATERAL_EXPIRED', 'claims', `${key} is not current at ${now.toISOString()} (issued ${issueDate.toISOString()}, next update ${nextUpdate.toISOString()})`);
-  }
   return { issueDate, nextUpdate };
+}
+
+/** Freshness at `now`: issueDate ≤ now ≤ nextUpdate, no grace (THREATS.md §3). */
+function checkFresh(d: { readonly issueDate: Date; readonly nextUpdate: Date }, now: Date, key: string): void {
+  if (now < d.issueDate || now > d.nextUpdate) {
+    attestFail('E_COLLATERAL_EXPIRED', 'claims', `${key} is not current at ${now.toISOString()} (issued ${d.issueDate.toISOString()}, next update ${d.nextUpdate.toISOString()})`);
+  }
 }
 
 function status(s: string): TcbStatus {
@@ -127,11 +166,13 @@ function isvLevels(list: readonly Json[], where: string): { isvSvn: number; stat
 
 /** Verifies and decodes a TDX TCB info document. */
 export function verifyTdxTcbInfo(text: string, signingCerts: readonly Certificate[], root: Certificate, now: Date): TdxTcbInfo {
-  const { body, signature } = splitSigned(text, 'tcbInfo');
-  verifySigned(body, signature, signingCerts, root, now, 'tcbInfo');
+  return verifySigned(text, 'tcbInfo', signingCerts, root, now, decodeTcbInfoBody);
+}
+
+function decodeTcbInfoBody(body: string): TdxTcbInfo {
   const f = parseBody(body, 'tcbInfo');
   if (f.str('id', 16) !== 'TDX' || f.int('version') !== 3) bad('tcbInfo must be a TDX TCB info version 3');
-  const { issueDate, nextUpdate } = fresh(f, now, 'tcbInfo');
+  const { issueDate, nextUpdate } = dates(f, 'tcbInfo');
   const levels = f.arr('tcbLevels', 256).map((l, i): TdxTcbLevel => {
     const lf = new Fields(l, `tcbLevels[${i}]`);
     const tcb = lf.obj('tcb');
@@ -162,12 +203,14 @@ export function verifyTdxTcbInfo(text: string, signingCerts: readonly Certificat
 
 /** Verifies and decodes a TD QE identity document. */
 export function verifyQeIdentity(text: string, signingCerts: readonly Certificate[], root: Certificate, now: Date): QeIdentity {
-  const { body, signature } = splitSigned(text, 'enclaveIdentity');
-  verifySigned(body, signature, signingCerts, root, now, 'enclaveIdentity');
+  return verifySigned(text, 'enclaveIdentity', signingCerts, root, now, decodeQeIdentityBody);
+}
+
+function decodeQeIdentityBody(body: string): QeIdentity {
   const f = parseBody(body, 'enclaveIdentity');
   const id = f.str('id', 16);
   if (id !== 'TD_QE') bad(`QE identity ${id} is not TD_QE`);
-  const { issueDate, nextUpdate } = fresh(f, now, 'enclaveIdentity');
+  const { issueDate, nextUpdate } = dates(f, 'enclaveIdentity');
   return {
     id,
     issueDate,
@@ -182,6 +225,25 @@ export function verifyQeIdentity(text: string, signingCerts: readonly Certificat
   };
 }
 
+/** What pickCollateral reads from a document before verifying it. */
+interface Peek {
+  readonly text: string;
+  readonly fmspc: string;
+  readonly from: number;
+  readonly to: number;
+  readonly n: number;
+}
+
+function peekUnverified(text: string, key: string): Peek {
+  if (text.length > COLLATERAL_BYTES_MAX) return { text, fmspc: '', from: NaN, to: NaN, n: -1 };
+  try {
+    const b = parseJson(splitSigned(text, key).body, COLLATERAL_BYTES_MAX) as Record<string, Json>;
+    return { text, fmspc: String(b.fmspc ?? '').toLowerCase(), from: Date.parse(String(b.issueDate)), to: Date.parse(String(b.nextUpdate)), n: Number(b.tcbEvaluationDataNumber ?? 0) };
+  } catch {
+    return { text, fmspc: '', from: NaN, to: NaN, n: -1 };
+  }
+}
+
 /**
  * Chooses which collateral document to verify: those for `fmspc` (when given),
  * preferring one current at `now`, then the highest evaluation number. Reads
@@ -189,12 +251,8 @@ export function verifyQeIdentity(text: string, signingCerts: readonly Certificat
  */
 export function pickCollateral(texts: readonly string[], key: 'tcbInfo' | 'enclaveIdentity', now: Date, fmspc?: string): string | undefined {
   const peek = texts.map((text) => {
-    try {
-      const b = parseJson(splitSigned(text, key).body, COLLATERAL_BYTES_MAX) as Record<string, Json>;
-      return { text, fmspc: String(b.fmspc ?? '').toLowerCase(), from: Date.parse(String(b.issueDate)), to: Date.parse(String(b.nextUpdate)), n: Number(b.tcbEvaluationDataNumber ?? 0) };
-    } catch {
-      return { text, fmspc: '', from: NaN, to: NaN, n: -1 };
-    }
+    const cacheKey = `${key}:${textHash(text)}`;
+    return peekCache.get(cacheKey) ?? remember(peekCache, cacheKey, peekUnverified(text, key));
   });
   const candidates = peek.filter((p) => fmspc === undefined || p.fmspc === fmspc);
   const t = now.getTime();

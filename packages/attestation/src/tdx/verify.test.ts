@@ -185,3 +185,11 @@ test('property: only typed errors escape verifyTdx on mutated quotes', () => {
     { numRuns: 2000 },
   );
 });
+
+test('remembered collateral is still judged at each verification time (freshness, signing chain)', () => {
+  const c = { ...collateral2023, crls: [] };
+  assert.equal(verifyTdx(q('quote-v4-debug-td.bin'), { now: T2023, collateral: c }).tcb.status, 'UpToDate');
+  assert.equal(verifyTdx(q('quote-v4-debug-td.bin'), { now: T2023, collateral: c }).tcb.status, 'UpToDate'); // from the cache
+  assert.throws(() => verifyTdx(q('quote-v4-debug-td.bin'), { now: new Date('2023-08-01T00:00:00Z'), collateral: c }), (e) => isAttestationError(e, 'E_COLLATERAL_EXPIRED'));
+  assert.throws(() => verifyTdx(q('quote-v4-debug-td.bin'), { now: T2023, collateral: { ...c, certificates: [] } }), (e) => isAttestationError(e, 'E_COLLATERAL_MISSING'));
+});
