@@ -44,8 +44,14 @@ function tagged(e: unknown, signerId: string): unknown {
   return e;
 }
 
-/** Calls every participant alike; throws the first failure after all calls settled. */
-async function callAll(parts: readonly MpcEndpoint[], op: string, bodyOf: (p: MpcEndpoint) => Json): Promise<Map<string, Json>> {
+/** Every participant's answer, and the failure that says most (null when all answered). */
+interface Answers {
+  readonly out: Map<string, Json>;
+  readonly failure: unknown;
+}
+
+/** Calls every participant alike and waits for all. */
+async function callAll(parts: readonly MpcEndpoint[], op: string, bodyOf: (p: MpcEndpoint) => Json): Promise<Answers> {
   const settled = await Promise.allSettled(parts.map((p) => p.call(op, bodyOf(p))));
   const out = new Map<string, Json>();
   let failure: unknown = null;
@@ -57,8 +63,13 @@ async function callAll(parts: readonly MpcEndpoint[], op: string, bodyOf: (p: Mp
       failure = tagged(s.reason, id);
     }
   });
-  if (failure !== null) throw Object.assign(failure as object, { partial: out });
-  return out;
+  return { out, failure };
+}
+
+/** The answers when every participant answered; otherwise throws the failure. */
+function all(a: Answers): Map<string, Json> {
+  if (a.failure !== null) throw a.failure;
+  return a.out;
 }
 
 /** Relays threshold sessions between signer enclaves. */
@@ -71,13 +82,12 @@ export class ThresholdRelay {
   /** Runs one session among `participants` (in party order); `open` says what it is for (mpc.open body). */
   async run(participants: readonly string[], open: Json): Promise<SessionOutcome> {
     const parts = participants.map((id) => this.endpoint(id));
-    let opened: Map<string, Json>;
-    try {
-      opened = await callAll(parts, 'mpc.open', () => open);
-    } catch (e) {
-      await this.#abort(parts, (e as { partial?: Map<string, Json> }).partial, 'nonce');
-      throw e;
+    const first = await callAll(parts, 'mpc.open', () => open);
+    if (first.failure !== null) {
+      await this.#abort(parts, first.out, 'nonce');
+      throw first.failure;
     }
+    const opened = first.out;
     for (const [, v] of opened) {
       const signed = new Fields(v, 'mpc.open').optRaw('signed');
       if (signed !== undefined) {
@@ -89,8 +99,9 @@ export class ThresholdRelay {
     let sessionId = '';
     const sessionKeys = new Map<string, Json>();
     try {
-      let answers = await callAll(parts, 'mpc.start', (p) => ({ nonce: contributions.find((c) => c.signerId === p.signerId)!.nonce, contributions }));
-      for (const [id, a] of answers) sessionKeys.set(id, { sessionId: new Fields(a, 'mpc.start').raw('sessionId') });
+      const started = await callAll(parts, 'mpc.start', (p) => ({ nonce: contributions.find((c) => c.signerId === p.signerId)!.nonce, contributions }));
+      for (const [id, a] of started.out) sessionKeys.set(id, { sessionId: new Fields(a, 'mpc.start').raw('sessionId') });
+      let answers = all(started);
       const ids = new Set([...answers.values()].map((a) => String(new Fields(a, 'mpc.start').raw('sessionId'))));
       if (ids.size !== 1) throw new CustodianError('E_SESSION_MISMATCH', 'the participants derived different session ids');
       sessionId = [...ids][0]!;
@@ -114,12 +125,14 @@ export class ThresholdRelay {
         }
         running = running.filter((p) => new Fields(answers.get(p.signerId)!, 'mpc.answer').raw('done') !== true);
         if (running.length === 0) break;
-        answers = await callAll(running, 'mpc.step', (p) => ({ sessionId, inbox: encodeEnvelopes(inboxes.get(p.signerId)!) }));
+        answers = all(await callAll(running, 'mpc.step', (p) => ({ sessionId, inbox: encodeEnvelopes(inboxes.get(p.signerId)!) })));
       }
       return { results, signed: null, sessionId };
     } catch (e) {
       // A participant that failed has already ended the session; the others are told to.
-      await this.#abort(parts, sessionKeys.size > 0 ? sessionKeys : opened, sessionKeys.size > 0 ? 'sessionId' : 'nonce');
+      const keys = new Map<string, Json>([...opened].map(([id, a]) => [id, { key: new Fields(a, 'mpc.open').optRaw('nonce') ?? null }]));
+      for (const [id, k] of sessionKeys) keys.set(id, { key: new Fields(k, 'session').raw('sessionId') });
+      await this.#abort(parts, keys, 'key');
       throw e;
     }
   }
@@ -155,8 +168,8 @@ export class ThresholdRelay {
     }
   }
 
-  async #abort(parts: readonly MpcEndpoint[], answered: ReadonlyMap<string, Json> | undefined, field: 'nonce' | 'sessionId'): Promise<void> {
-    if (!answered) return;
+  /** Tells every participant that answered to end its part (by the key `field` of its answer); failures are ignored. */
+  async #abort(parts: readonly MpcEndpoint[], answered: ReadonlyMap<string, Json>, field: 'nonce' | 'key'): Promise<void> {
     await Promise.allSettled(
       parts
         .filter((p) => answered.has(p.signerId))
