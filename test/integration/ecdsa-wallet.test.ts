@@ -86,7 +86,7 @@ async function auditKinds(requestId: string): Promise<{ signerId: string; kind: 
  * audit entries without storing them, as a host could) and a tap on every
  * envelope. Connections to stopped signers fail as for the real host.
  */
-async function hostileRelay(tap: RelayTap | null): Promise<{ relay: ThresholdRelay; up: ReadonlySet<string>; close: () => void }> {
+async function hostileRelay(tap: RelayTap | null): Promise<{ relay: ThresholdRelay; up: ReadonlySet<string>; peers: ReadonlyMap<string, RpcPeer>; close: () => void }> {
   const peers = new Map<string, RpcPeer>();
   for (const [i, id] of SIGNERS.entries()) {
     const port = Number(d.signers[i]!.ready['port']);
@@ -111,7 +111,7 @@ async function hostileRelay(tap: RelayTap | null): Promise<{ relay: ThresholdRel
       return p ? p.call(op, body) : Promise.reject(new CustodianError('E_SIGNER_UNAVAILABLE', `${signerId} is down`));
     },
   });
-  return { relay: new ThresholdRelay(endpoint, tap), up: new Set(peers.keys()), close: () => peers.forEach((p) => p.close()) };
+  return { relay: new ThresholdRelay(endpoint, tap), up: new Set(peers.keys()), peers, close: () => peers.forEach((p) => p.close()) };
 }
 
 function signBody(r: R, approvals: Json[], signers: readonly string[], combiner: string): Json {
@@ -228,6 +228,33 @@ test('F04 with one signer stopped the other two still sign, and the transfer is 
     assert.deepEqual(signers, ['signer-2', 'signer-3']);
   } finally {
     await d.restartSigner(0);
+  }
+});
+
+test('F04 a signer killed mid-session: the relay sets it aside and another 2-subset signs in a new session', async () => {
+  const r = await propose();
+  const approvals = [approval('bob', r), approval('carol', r)];
+  let killed = false;
+  const { relay, peers, close } = await hostileRelay((e, round) => {
+    if (round === 2 && !killed) {
+      killed = true;
+      void d.signers[1]!.stop('SIGKILL');
+    }
+    return [e];
+  });
+  const sets: string[][] = [];
+  try {
+    const out = await relay.sign(SIGNERS, 2, async (id) => peers.get(id)?.closed === false, (signers, combiner) => {
+      sets.push([...signers]);
+      return signBody(r, approvals, signers, combiner);
+    });
+    assert.ok(killed);
+    assert.deepEqual(sets, [['signer-1', 'signer-2'], ['signer-1', 'signer-3']]);
+    assert.deepEqual(out.signers, ['signer-1', 'signer-3']);
+    assert.match(String((out.answer as R)['signedTx']), /^0x02/);
+  } finally {
+    close();
+    await d.restartSigner(1);
   }
 });
 
