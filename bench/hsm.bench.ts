@@ -25,7 +25,7 @@ import { NonceStore } from '@custodian/kbs/nonce-store';
 import { MeasurementRegistry } from '@custodian/kbs/measurement-approvals';
 import { MemoryAuditSink } from '@custodian/kbs/audit-sink';
 import { createWrappedSealingMaster } from '@custodian/kbs/sealing-keys';
-import { generateHpkeKeyPair } from '@custodian/kbs/hpke';
+import { generateHpkeKeyPair } from '@custodian/core/hpke-seal';
 import { openKeyRelease } from '@custodian/kbs/release-client';
 import { fakeAppraise, fakeEvidence, makeQuorum, signedChange } from '@custodian/kbs/test-fixtures';
 

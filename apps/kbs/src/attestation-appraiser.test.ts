@@ -14,7 +14,7 @@ import { NonceStore } from './nonce-store.js';
 import { MeasurementRegistry } from './measurement-approvals.js';
 import { KeyBroker } from './key-broker.js';
 import { createWrappedSealingMaster } from './sealing-keys.js';
-import { generateHpkeKeyPair } from './hpke.js';
+import { generateHpkeKeyPair } from '@custodian/core/hpke-seal';
 import { openKeyRelease } from './release-client.js';
 import { makeQuorum, signedChange } from './test-fixtures.js';
 

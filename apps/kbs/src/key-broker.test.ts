@@ -8,7 +8,7 @@ import { NonceStore, KBS_NONCE_TTL_MS_DEFAULT } from './nonce-store.js';
 import { MeasurementRegistry } from './measurement-approvals.js';
 import { KeyBroker } from './key-broker.js';
 import { createWrappedSealingMaster } from './sealing-keys.js';
-import { generateHpkeKeyPair } from './hpke.js';
+import { generateHpkeKeyPair } from '@custodian/core/hpke-seal';
 import { openKeyRelease } from './release-client.js';
 import { verifyWorkloadCredential } from './workload-credential.js';
 import type { AppraiseFn } from './appraisal.js';

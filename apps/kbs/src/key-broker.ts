@@ -22,7 +22,7 @@ import type { KbsAuditSink, KbsAuditKind } from './audit-sink.js';
 import type { NonceStore, IssuedNonce } from './nonce-store.js';
 import type { MeasurementChangeRecord, MeasurementRegistry } from './measurement-approvals.js';
 import { deriveSealingKey } from './sealing-keys.js';
-import { hpkeSeal, X25519_PUBLIC_KEY_BYTES } from './hpke.js';
+import { hpkeSeal, X25519_PUBLIC_KEY_BYTES } from '@custodian/core/hpke-seal';
 import { issueWorkloadCredential, WORKLOAD_CREDENTIAL_TTL_MS_DEFAULT, type WorkloadCredential } from './workload-credential.js';
 
 /** HPKE `info` prefix for a released sealing key: `prefix ‖ 0x00 ‖ measurement`. */

@@ -5,7 +5,7 @@
  * (with `keyReleaseInfo`) into the enclave or packages/protocol unchanged.
  */
 import type { Secret } from '@custodian/core/secret';
-import { hpkeOpen } from './hpke.js';
+import { hpkeOpen } from '@custodian/core/hpke-seal';
 import { keyReleaseInfo } from './key-broker.js';
 
 /** Opens a released sealing key with the ephemeral private key; E_HPKE_OPEN_FAILED if it was not made for this key, measurement and nonce. */

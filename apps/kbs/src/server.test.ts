@@ -13,7 +13,7 @@ import { ensureSoftHsmToken } from './hsm/softhsm-token.js';
 import { openKbs, type KbsRuntime } from './kbs-runtime.js';
 import { createKbsServer, listenKbs } from './server.js';
 import { encodeMeasurementChangeRecord } from './measurement-approvals.js';
-import { generateHpkeKeyPair } from './hpke.js';
+import { generateHpkeKeyPair } from '@custodian/core/hpke-seal';
 import { openKeyRelease } from './release-client.js';
 import { fakeAppraise, fakeEvidence, makeQuorum, signedChange } from './test-fixtures.js';
 import { MemoryAuditSink } from './audit-sink.js';

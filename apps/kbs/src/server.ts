@@ -23,7 +23,7 @@ import { JSON_BYTES_MAX } from '@custodian/core/limits';
 import type { RootOfTrust } from './hsm/root-of-trust.js';
 import type { KeyBroker } from './key-broker.js';
 import { KBS_NONCE_BYTES } from './nonce-store.js';
-import { X25519_PUBLIC_KEY_BYTES } from './hpke.js';
+import { X25519_PUBLIC_KEY_BYTES } from '@custodian/core/hpke-seal';
 import type { Clock } from '@custodian/core/clock';
 import type { BreakglassBook } from './breakglass/breakglass-book.js';
 import { summary } from './breakglass/breakglass.js';

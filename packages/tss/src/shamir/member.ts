@@ -7,7 +7,7 @@
  */
 import { CustodianError } from '@custodian/core/errors';
 import type { Secret } from '@custodian/core/secret';
-import { hpkeOpen, hpkeSeal, X25519_PUBLIC_KEY_BYTES, type HpkeSealed } from './hpke.js';
+import { hpkeOpen, hpkeSeal, X25519_PUBLIC_KEY_BYTES, type HpkeSealed } from '@custodian/core/hpke-seal';
 import { ENCLAVE_SHARE_INFO, MEMBER_SHARE_INFO, postingAad, shareInfo } from './contexts.js';
 import { entryOf, manifestHash, shareCommitment, type ShareManifest } from './share-manifest.js';
 import type { EncryptedShare } from './split.js';

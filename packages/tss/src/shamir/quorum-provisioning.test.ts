@@ -6,7 +6,7 @@ import { Secret } from '@custodian/core/secret';
 import { bytesToHex, equalBytes, hexToBytes, utf8 } from '@custodian/core/bytes';
 import { isCustodianError, CustodianError } from '@custodian/core/errors';
 import { parseJson, canonicalJson } from '@custodian/core/canonical-json';
-import { generateHpkeKeyPair, hpkeOpen, hpkeSeal } from './hpke.js';
+import { generateHpkeKeyPair, hpkeOpen, hpkeSeal } from '@custodian/core/hpke-seal';
 import { splitToMembers } from './split.js';
 import { openMemberShare, postShareToEnclave, provisioningNonce, type EnclaveAppraiseFn } from './member.js';
 import { ShareCollector } from './share-collector.js';

@@ -8,7 +8,7 @@
 import { combine } from 'shamir-secret-sharing';
 import { CustodianError } from '@custodian/core/errors';
 import { Secret } from '@custodian/core/secret';
-import { hpkeOpen } from './hpke.js';
+import { hpkeOpen } from '@custodian/core/hpke-seal';
 import { ENCLAVE_SHARE_INFO, postingAad, shareInfo } from './contexts.js';
 import { assertShareMatches } from './member.js';
 import { entryOf, manifestHash, secretCommitment, validateShareManifest, type ShareManifest } from './share-manifest.js';

@@ -9,7 +9,7 @@ import { split } from 'shamir-secret-sharing';
 import { CustodianError } from '@custodian/core/errors';
 import { bytesToHex } from '@custodian/core/bytes';
 import type { Secret } from '@custodian/core/secret';
-import { hpkeSeal, X25519_PUBLIC_KEY_BYTES, type HpkeSealed } from './hpke.js';
+import { hpkeSeal, X25519_PUBLIC_KEY_BYTES, type HpkeSealed } from '@custodian/core/hpke-seal';
 import { MEMBER_SHARE_INFO, shareInfo } from './contexts.js';
 import {
   SHAMIR_SECRET_BYTES_MAX,

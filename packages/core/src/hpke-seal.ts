@@ -1,18 +1,17 @@
 /**
  * HPKE (RFC 9180) base mode with DHKEM(X25519, HKDF-SHA256), HKDF-SHA256 and
- * AES-256-GCM, over @hpke/core. Sealing keys leave the broker only this way,
- * encrypted to the enclave's attested ephemeral key.
- *
- * The same construction lives in packages/tss/src/shamir/hpke.ts (the broker
- * may not import tss, DESIGN.md's table); both use the suite fixed here.
+ * AES-256-GCM, over @hpke/core: the one single-shot construction Custodian
+ * uses to move a secret to an attested key (the key broker releasing a sealing
+ * key, quorum members posting Shamir shares). Kept in core so that every
+ * package that needs it uses the same suite.
  */
 import { Aes256Gcm, CipherSuite, DhkemX25519HkdfSha256, HkdfSha256 } from '@hpke/core';
-import { CustodianError } from '@custodian/core/errors';
-import { Secret } from '@custodian/core/secret';
+import { CustodianError } from './errors.js';
+import { Secret } from './secret.js';
 
 /** Length of an X25519 public key and of the HPKE `enc` for this suite. */
 export const X25519_PUBLIC_KEY_BYTES = 32;
-/** Largest plaintext sealed by the broker (sealing keys are 32 bytes). */
+/** Largest plaintext sealed (keys and shares are a few dozen bytes). */
 export const HPKE_PLAINTEXT_BYTES_MAX = 64 * 1024;
 
 const suite = new CipherSuite({ kem: new DhkemX25519HkdfSha256(), kdf: new HkdfSha256(), aead: new Aes256Gcm() });
