@@ -258,6 +258,33 @@ test('F04 a signer killed mid-session: the relay sets it aside and another 2-sub
   }
 });
 
+test('a 3-of-3 wallet with a signer down stays approved but unsigned (E_QUORUM_UNAVAILABLE recorded) and is signed once the signer is back', async () => {
+  const w = (await createWallet(d.client, d.actors['alice']!, { orgId: DEMO_ORG, walletId: 'tw-3of3', scheme: 'ecdsa-dkls', threshold: 3, signers: SIGNERS })) as R;
+  const addr = String(w['address']);
+  await fund(d.anvil.url, addr, 10n ** 19n);
+  const raw = await buildTransfer(d.client, addr, DEMO_RECIPIENT, 1000n);
+  const r = (await proposeTx(d.client, d.actors['dave']!, { orgId: DEMO_ORG, walletId: 'tw-3of3', rawTx: raw })) as R;
+  const id = String(r['requestId']);
+  await d.signers[2]!.stop();
+  let restarted = false;
+  try {
+    await approveRequest(d.client, d.actors['bob']!, id);
+    const { result } = await approveRequest(d.client, d.actors['carol']!, id);
+    assert.equal((result as R)['status'], 'pending');
+    assert.equal((result as R)['error'], 'E_QUORUM_UNAVAILABLE');
+    assert.equal((result as R)['signedTx'], null);
+    assert.ok(!(await auditKinds(id)).some((e) => e.kind === 'sign.approved'), 'no signer even started');
+    await d.restartSigner(2);
+    restarted = true;
+    const done = await waitForStatus(d.client, id, ['confirmed', 'failed']);
+    assert.equal(done['receiptStatus'], 'success');
+    assert.equal(done['error'], null);
+    assert.deepEqual((await auditKinds(id)).filter((e) => e.kind === 'sign.approved').map((e) => e.signerId).sort(), SIGNERS);
+  } finally {
+    if (!restarted) await d.restartSigner(2);
+  }
+});
+
 // With two of three signers down the real host cannot even accept the last approval (its audit entry
 // needs a cosigning majority, F01: E_AUDIT_UNAVAILABLE), so the signing step is driven here by the
 // relay itself, over its own connections, exactly as the host's signing path calls it.

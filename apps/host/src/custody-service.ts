@@ -34,6 +34,10 @@ export function walletThreshold(w: WalletRow): number {
 export const RECEIPT_POLL_MS = 250;
 /** How long the host waits for a receipt before it marks the request failed. */
 export const RECEIPT_WAIT_MAX_MS = 120_000;
+/** How often an approved threshold request whose signers are unavailable is tried again. */
+export const SIGN_RETRY_MS = 2_000;
+/** How many times it is tried again before the host waits for the next approval or restart. */
+export const SIGN_RETRIES_MAX = 300;
 
 /** Operator-facing view of a request. */
 export interface RequestView {
@@ -62,6 +66,7 @@ export class CustodyService {
   readonly #polling = new Set<string>();
   #closed = false;
   readonly #relay: ThresholdRelay;
+  readonly #retries = new Map<string, NodeJS.Timeout>();
 
   constructor(
     private readonly store: HostStore,
@@ -104,6 +109,8 @@ export class CustodyService {
   /** Stops background work. */
   stop(): void {
     this.#closed = true;
+    for (const t of this.#retries.values()) clearTimeout(t);
+    this.#retries.clear();
   }
 
   manifest(): Manifest {
@@ -329,13 +336,34 @@ export class CustodyService {
   }
 
   /** Signs when the enclave agrees the approvals suffice; an approval that lapsed meanwhile leaves the request pending. */
-  async #trySign(r: RequestRow): Promise<void> {
+  async #trySign(r: RequestRow, attempt = 0): Promise<void> {
     try {
       await this.#sign(r);
     } catch (e) {
+      if (isCustodianError(e, 'E_QUORUM_UNAVAILABLE')) {
+        // Approved, but too few of the wallet's signers answer: the request stays pending (its reason recorded)
+        // and is tried again while they come back.
+        await this.store.updateRequest(r.requestId, { error: e.code }, this.clock.nowMs());
+        this.log(`request ${r.requestId.slice(0, 12)}… approved, not signed yet: ${e.message}`);
+        this.#retryLater(r.requestId, attempt + 1);
+        return;
+      }
       if (!(e instanceof CustodianError) || e.code !== 'E_QUORUM_NOT_MET') throw e;
       this.log(`request ${r.requestId.slice(0, 12)}… not signed yet: ${e.message}`);
     }
+  }
+
+  #retryLater(requestId: string, attempt: number): void {
+    if (this.#closed || attempt > SIGN_RETRIES_MAX || this.#retries.has(requestId)) return;
+    const t = setTimeout(() => {
+      this.#retries.delete(requestId);
+      void this.#serial(requestId, async () => {
+        const r = await this.store.getRequest(requestId);
+        if (r?.status === 'pending') await this.#trySign(r, attempt);
+      }).catch((e: unknown) => this.log(`retrying ${requestId.slice(0, 12)}…: ${(e as Error).message}`));
+    }, SIGN_RETRY_MS);
+    t.unref();
+    this.#retries.set(requestId, t);
   }
 
   async #sign(r: RequestRow): Promise<void> {
@@ -354,7 +382,7 @@ export class CustodyService {
     const f = new Fields(answer, 'signed');
     const signedTx = f.str('signedTx', 1 << 20);
     const txHash = f.str('txHash', 66);
-    await this.store.updateRequest(r.requestId, { status: 'signed', signedTx, txHash }, this.clock.nowMs());
+    await this.store.updateRequest(r.requestId, { status: 'signed', signedTx, txHash, ...(r.error === 'E_QUORUM_UNAVAILABLE' ? { error: null } : {}) }, this.clock.nowMs());
     this.log(`request ${r.requestId.slice(0, 12)}… signed: ${txHash}`);
     void this.#broadcast(r.requestId);
   }
