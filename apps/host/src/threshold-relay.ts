@@ -18,6 +18,21 @@ export const MPC_ROUNDS_MAX = 8;
 /** Error codes that mean a participant is down or unreachable (another signing set may do). */
 export const UNAVAILABLE_CODES: ReadonlySet<string> = new Set(['E_UNAVAILABLE', 'E_SIGNER_UNAVAILABLE', 'E_TIMEOUT', 'E_SIGNER_NOT_READY', 'E_SESSION_UNKNOWN']);
 
+/** Codes after which no other signing set is tried: the key itself is in question. */
+export const TERMINAL_CODES: ReadonlySet<string> = new Set(['E_SIGNATURE_INVALID_TERMINAL', 'E_KEY_FROZEN', 'E_QUORUM_NOT_MET', 'E_POLICY_DENIED']);
+
+/**
+ * The participant a refusal blames, as a signer id: the tss layer names a
+ * party id (party i is `parties[i - 1]`), the enclave's mesh a signer id.
+ */
+export function culpritOf(e: unknown, parties: readonly string[]): string | null {
+  if (!isCustodianError(e)) return null;
+  const c = e.detail['culprit'];
+  if (typeof c !== 'string') return null;
+  if (/^[0-9]{1,5}$/.test(c)) return parties[Number(c) - 1] ?? null;
+  return parties.includes(c) ? c : null;
+}
+
 /** One participant as the relay reaches it. */
 export interface MpcEndpoint {
   readonly signerId: string;
@@ -139,9 +154,11 @@ export class ThresholdRelay {
 
   /**
    * Signs with the first `threshold` reachable parties (the first of them
-   * combines). A participant that is down before or during the session is
-   * set aside and another signing set tried, in a new session; fewer than
-   * `threshold` reachable parties: E_QUORUM_UNAVAILABLE, nothing signed.
+   * combines). A participant that is down before or during the session, or
+   * that a participant's refusal blames (named in that signer's audit
+   * entry), is set aside and another signing set tried, in a new session
+   * (F04); fewer than `threshold` usable parties: E_QUORUM_UNAVAILABLE,
+   * nothing signed.
    * Returns the combiner's answer (or a signed-before answer) and the set.
    */
   async sign(parties: readonly string[], threshold: number, reachable: (signerId: string) => Promise<boolean>, body: (signers: readonly string[], combiner: string) => Json, log: (line: string) => void = () => undefined): Promise<{ answer: Json; signers: readonly string[] }> {
@@ -160,9 +177,12 @@ export class ThresholdRelay {
         if (answer === undefined) throw new CustodianError('E_SIGNER_RESPONSE', `${signers[0]!} finished the session without a signature`);
         return { answer, signers };
       } catch (e) {
-        const who = isCustodianError(e) ? e.detail['signerId'] : undefined;
-        if (!isCustodianError(e) || !UNAVAILABLE_CODES.has(e.code) || typeof who !== 'string' || down.has(who)) throw e;
-        log(`signing session with ${signers.join(', ')} ended: ${e.message}; trying another signing set`);
+        if (!isCustodianError(e) || TERMINAL_CODES.has(e.code)) throw e;
+        const reporter = e.detail['signerId'];
+        const culprit = culpritOf(e, parties);
+        const who = UNAVAILABLE_CODES.has(e.code) ? reporter : culprit;
+        if (typeof who !== 'string' || !signers.includes(who) || down.has(who)) throw e;
+        log(`signing session with ${signers.join(', ')} ended: ${e.message}; setting ${who} aside and trying another signing set`);
         down.add(who);
       }
     }
