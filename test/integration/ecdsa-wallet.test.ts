@@ -158,6 +158,12 @@ test('custodian wallet create --scheme ecdsa-dkls creates a 2-of-3 wallet that w
   const listed = ((await cli('wallet', 'list'))['wallets'] as R[]).find((x) => x['walletId'] === 'tw-cli')!;
   assert.equal(listed['address'], w['address']);
   assert.notEqual(w['address'], from, 'a new key, not the first wallet\'s');
+  // The CLI proposes and approves on the threshold wallet, verifying its signers' attestations on the way.
+  const ops = join(d.dataDir, 'operators');
+  const r = await cli('tx', 'propose', '--wallet', 'tw-cli', '--to', DEMO_RECIPIENT, '--value-wei', '1000', '--key', join(ops, 'dave.key.json'), '--operator', 'dave');
+  assert.equal(r['status'], 'pending');
+  const a = await cli('tx', 'approve', '--request', String(r['requestId']), '--key', join(ops, 'bob.key.json'), '--operator', 'bob');
+  assert.deepEqual((a['approvals'] as R[]).map((x) => x['operatorId']), ['bob']);
 });
 
 test('the relay sees only ciphertext: no envelope carries the session id or a protocol message in the clear', async () => {
