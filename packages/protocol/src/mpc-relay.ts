@@ -1,13 +1,26 @@
 /**
- * Names and shapes of the threshold-signing messages the host relays between
- * signer enclaves (`mpc.open` → `mpc.start` → `mpc.step`…; `mpc.abort`).
- * Every protocol message travels inside an HPKE peer-channel envelope sealed
- * to the recipient's attested channel key (hpke/peer-channel.ts); the host
- * sees only the envelope's routing header and ciphertext.
+ * Names and shapes of the threshold messages the host relays between signer
+ * enclaves. Every protocol message travels inside an HPKE peer-channel
+ * envelope sealed to the recipient's attested channel key
+ * (hpke/peer-channel.ts); the host sees only the envelope's routing header
+ * and ciphertext.
  *
  * Each enclave publishes its channel key in a `peer-key.v1` statement signed
- * by its attested identity key (as its note keys), and accepts a peer's key
- * only from a peer whose evidence it verified in `peers.install`.
+ * by its attested identity key (`hello.peerKey`, beside its note keys), and
+ * accepts a peer's key only from a peer whose evidence it verified in
+ * `peers.install` (each peer entry carries that statement as `peerKey`).
+ *
+ * Host → each participant (enclave operations):
+ *   mpc.open  { kind: 'dkg', request }                           key generation (admin's ecdsa-dkls wallet request)
+ *   mpc.open  { kind: 'sign', proposal, approvals, signers, combiner }
+ *             → { nonce, participants }  (or { signed } for a request already signed)
+ *   mpc.start { nonce, contributions: [{ signerId, nonce }] in party order }
+ *             → { sessionId, outbox: [{ to, envelope }], done }
+ *   mpc.step  { sessionId, inbox: [{ to, envelope }] }
+ *             → { sessionId, outbox, done, result? }  (dkg: the signed wallet.v1
+ *               statement; sign, combiner only: { requestId, signedTx, txHash })
+ *   mpc.abort { key: nonce or sessionId } → { aborted }
+ * Keygen takes start + 2 steps; signing start + 2 steps (+1 at the combiner).
  */
 import { sha256 } from '@noble/hashes/sha2.js';
 import { CustodianError } from '@custodian/core/errors';
