@@ -23,11 +23,12 @@ import { decodeEnclaveSigned, encodeEnclaveSigned, signStatement, statementHash,
 import { PeerChannel } from '@custodian/protocol/hpke/peer-channel';
 import { derivePeerKeyPair } from '@custodian/protocol/hpke/peer-key';
 import type { PeerKeyPair } from '@custodian/protocol/hpke/peer-suite';
-import { decodeEnvelopes, encodeEnvelopes, mpcChannelSession, mpcSessionId, MPC_NONCE_BYTES, PEER_KEY_KIND, type RelayedEnvelope } from '@custodian/protocol/mpc-relay';
+import { decodeEnvelopes, encodeEnvelopes, mpcChannelSession, mpcSessionId, MPC_NONCE_BYTES, PEER_KEY_KIND } from '@custodian/protocol/mpc-relay';
 import { systemRandom } from '@custodian/core/clock';
 import { EcdsaDealing } from '@custodian/tss/ecdsa/dealing';
 import { EcdsaPresignSession, type EcdsaPresignature } from '@custodian/tss/ecdsa/sign';
 import { pointToBytes } from '@custodian/tss/ecdsa/group';
+import type { EcdsaMessage } from '@custodian/tss/ecdsa/message';
 import type { RpcPeer } from '@custodian/protocol/frame-rpc';
 import { AUDIT_LOG_ORIGIN, cosignKeyName, logKeyName, NOTE_KEYS_KIND } from '@custodian/protocol/audit-log';
 import { Ed25519NoteKey, NOTE_KEY_TYPE_COSIGNATURE_V1, NOTE_KEY_TYPE_ED25519 } from '@custodian/audit/ed25519-note-key';
@@ -855,6 +856,7 @@ export class Enclave {
         return { sessionId: key, outbox: await this.#mpcSeal(x, x.presign!.round2(msgs)), done: false };
       }
       if (x.step === 1) {
+        if (this.#s().usedPresigs.has(key)) throw new CustodianError('E_PRESIGNATURE_REUSED', 'this session already released an online message');
         x.presig = x.presign!.finish(msgs);
         // The pre-signature is marked used, durably, before its online message can leave.
         this.#s().usedPresigs.set(key, this.platform.nowMs());
@@ -897,8 +899,9 @@ export class Enclave {
     }
   }
 
-  async #mpcSeal(x: MpcSession, msgs: Parameters<typeof sealMessages>[3]): Promise<Json> {
-    return encodeEnvelopes(await sealMessages(await this.#peerChannel(), x.channelSession, x.map, msgs) satisfies RelayedEnvelope[]);
+  /** Seals a round's messages, each to its recipient's channel key, for the relay. */
+  async #mpcSeal(x: MpcSession, msgs: readonly EcdsaMessage[]): Promise<Json> {
+    return encodeEnvelopes(await sealMessages(await this.#peerChannel(), x.channelSession, x.map, msgs));
   }
 
   /** `mpc.abort`: the host gives up on a session (a participant is down); audited. */
