@@ -15,7 +15,7 @@ const USAGE = `usage: custodian <command> [options] [--json] [--host URL]
   manifest create|sign|submit|show ...      organisation manifest, signed by the root quorum
   signer --platform sim --id ID --data-dir D [--port N]
   serve --data-dir D --signer ID=HOST:PORT ... [--port N] [--eth-rpc URL]
-  wallet create|list ...
+  wallet create --id W --key F --operator ID (--signer ID | --scheme ecdsa-dkls --threshold t --signers A,B,C) | list
   tx propose|approve|status|list ...
   audit list [--request ID]                 enclave-signed audit entries, chains verified
   audit verify|prove|show ...               transparency log (see CONTRACTS.md)
