@@ -668,7 +668,8 @@ export class Enclave {
       return this.#refuse(peer, 'approval.rejected', p.requestId, new CustodianError('E_REQUEST_ALREADY_SIGNED', 'request is already signed; the approval is superfluous'), { operatorId: approval.operatorId });
     }
     if (p.decision.decision === 'deny') {
-      return this.#refuse(peer, 'approval.rejected', p.requestId, new CustodianError('E_REQUEST_DENIED', `request was denied by policy: ${p.decision.reasons.join('; ')}`), { operatorId: approval.operatorId });
+      const denied = new CustodianError('E_REQUEST_DENIED', `request was denied by policy: ${p.decision.reasons.join('; ')}`, { policyCode: p.decision.code });
+      return this.#refuse(peer, 'approval.rejected', p.requestId, denied, { operatorId: approval.operatorId, policyCode: p.decision.code, versions: p.decision.versions });
     }
     // Only approvals that still hold count as "already given" (an expired one may be renewed).
     const still = this.#validApprovals(p, m, prior);

@@ -138,6 +138,16 @@ function decodeOperator(o: Json, i: number): Operator {
   return op;
 }
 
+/**
+ * Hex SHA-256 identifying a rulebook bundle (what `policy.rulebookDigest`
+ * pins): over the canonical JSON of its `[name, sha256(bytes)]` pairs sorted
+ * by name.
+ */
+export function rulebookFilesDigest(files: ReadonlyMap<string, Uint8Array>): string {
+  const pairs = [...files.keys()].sort().map((name) => [name, bytesToHex(sha256(files.get(name)!))]);
+  return bytesToHex(sha256(canonicalJsonBytes(pairs)));
+}
+
 /** sha256 of the canonical manifest payload (hex): its identity. */
 export function manifestHash(payload: Json): string {
   return bytesToHex(sha256(canonicalJsonBytes(payload)));
