@@ -796,8 +796,11 @@ export class Enclave {
     if (d.decision === 'allow') return d;
     const versions = { ...d.versions, rulebookDigest: cedar.digest };
     if (d.decision === 'needs-approval') {
+      // Not yet: approvals missing, or a time-lock (`@delay`) still running; the request stays pending.
       const missing = Object.entries(d.missingApprovals).filter(([, n]) => n > 0).map(([g, n]) => `${n} more from ${g}`);
-      throw new CustodianError('E_QUORUM_NOT_MET', `approvals missing: ${missing.join(', ')}`, { missing: { ...d.missingApprovals }, versions });
+      const lock = d.notBefore !== null && d.notBefore > this.platform.nowMs() ? `time-locked until ${new Date(d.notBefore).toISOString()}` : '';
+      const why = [missing.length > 0 ? `approvals missing: ${missing.join(', ')}` : '', lock].filter(Boolean).join('; ');
+      throw new CustodianError('E_QUORUM_NOT_MET', why || 'not yet allowed', { missing: { ...d.missingApprovals }, notBefore: d.notBefore, versions });
     }
     throw new CustodianError(d.code ?? 'E_POLICY_DENIED', d.reasons.join('; ') || 'denied by policy', { versions, ...(d.limit ? { limit: { ...d.limit } } : {}) });
   }
