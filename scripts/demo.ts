@@ -14,7 +14,7 @@ import type { Json } from '@custodian/core/canonical-json';
 import { decodeEnclaveSigned, verifyAuditChain } from '@custodian/protocol/enclave-signed';
 import { approveRequest, buildTransfer, createWallet, proposeTx, verifyAnyWallet, waitForStatus } from '../apps/cli/src/operations.js';
 import { verifyOrg } from '../apps/cli/src/verify-org.js';
-import { DEMO_ORG, DEMO_RECIPIENT, fund, startDeployment } from './lib/deployment.js';
+import { DEMO_ORG, DEMO_RECIPIENT, DEMO_RULEBOOK_DIR, fund, startDeployment } from './lib/deployment.js';
 import { AUDIT_LOG_DIR } from '../apps/host/src/server.js';
 import { verifyAuditLog } from './lib/verify-audit-log.js';
 
@@ -38,7 +38,8 @@ type R = Record<string, Json>;
 
 async function run(): Promise<Record<string, unknown>> {
   say(`data directory: ${dataDir}`);
-  const d = await startDeployment({ dataDir, log: (l) => (l.startsWith('signer-') || l.startsWith('anvil:') || l.startsWith('host:') ? quiet() : say(l)) });
+  // The signers decide with the demo Cedar rulebook: 2 treasury approvals up to 1 ETH to the address book.
+  const d = await startDeployment({ dataDir, rulebook: DEMO_RULEBOOK_DIR, log: (l) => (l.startsWith('signer-') || l.startsWith('anvil:') || l.startsWith('host:') ? quiet() : say(l)) });
   try {
     const { client, actors } = d;
     const keygenStart = performance.now();
@@ -62,6 +63,9 @@ async function run(): Promise<Record<string, unknown>> {
     const requestId = String(proposed['requestId']);
     say(`dave proposed request ${requestId.slice(0, 16)}…; the enclave decoded the raw transaction and says:`);
     say(`  ${String(((proposed['summary'] as R)['statement'] as R)['text'])}`);
+    const decisionEntry = ((await client.get(`/v1/audit?requestId=${requestId}`)) as R[]).find((r) => r['kind'] === 'policy.decision');
+    const policyVersions = ((((decisionEntry?.['entry'] as R | undefined)?.['statement'] as R | undefined)?.['data'] as R | undefined)?.['versions'] ?? null) as Json;
+    if (policyVersions !== null) say(`  decided by the Cedar rulebook ${String((policyVersions as R)['rulebook'])} (digest ${String((policyVersions as R)['rulebookDigest']).slice(0, 16)}…; policy set ${String((policyVersions as R)['policySet']).slice(0, 16)}…), recorded in the audit entry`);
     const summarySigner = String(((proposed['summary'] as R)['statement'] as R)['signerId']);
     let signStart = 0;
     for (const who of ['bob', 'carol']) {
@@ -107,6 +111,7 @@ async function run(): Promise<Record<string, unknown>> {
       requestId,
       measurement: d.measurement,
       scheme,
+      policyVersions,
       ...(scheme === 'ecdsa-dkls' ? { threshold: 2, signers: SIGNERS, keygenMs, signMs, sessionMs } : {}),
     };
   } finally {

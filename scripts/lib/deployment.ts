@@ -10,10 +10,11 @@ import { join } from 'node:path';
 import { REPO_ROOT } from '@custodian/core/vectors';
 import { bytesToHex } from '@custodian/core/bytes';
 import { generateOperatorKey, type OperatorKeyAlg } from '@custodian/protocol/operator-key';
-import { encodeSignedManifest, signManifest, type SignedManifest } from '@custodian/protocol/manifest';
+import { encodeSignedManifest, rulebookFilesDigest, signManifest, type SignedManifest } from '@custodian/protocol/manifest';
+import { readRulebookFiles } from '@custodian/policy/rulebook-dir';
 import type { Json } from '@custodian/core/canonical-json';
 import { buildEnclave } from '../build-enclave.js';
-import { buildManifestPayload, initDataDir, SIM_ROOT_FILE } from '../../apps/cli/src/commands/org.js';
+import { buildManifestPayload, initDataDir, rulebookFilesJson, SIM_ROOT_FILE } from '../../apps/cli/src/commands/org.js';
 import { writeKeyFile } from '../../apps/cli/src/key-file.js';
 import { HostClient } from '../../apps/cli/src/host-client.js';
 import type { Actor } from '../../apps/cli/src/operations.js';
@@ -46,6 +47,8 @@ export interface Deployment {
   readonly client: HostClient;
   readonly actors: Readonly<Record<string, Actor>>;
   readonly signedManifest: SignedManifest;
+  /** The rulebook files sent with the manifest (null: the first policy). */
+  readonly rulebookFiles: ReadonlyMap<string, Uint8Array> | null;
   /** Restarts the host process on the same data directory and port. */
   restartHost(): Promise<void>;
   /** Restarts every signer and the host (same data, same ports). */
@@ -66,7 +69,16 @@ export interface DeploymentOptions {
   readonly install?: boolean;
   /** Run the host on PostgreSQL instead of SQLite. */
   readonly store?: { url: string; schema: string };
+  /**
+   * A Cedar rulebook directory (e.g. `DEMO_RULEBOOK_DIR`): its digest is
+   * pinned in the manifest and its files go to the signers with it; the first
+   * policy's options then bound nothing.
+   */
+  readonly rulebook?: string;
 }
+
+/** The demo rulebook (anvil; 2 treasury approvals up to 1 ETH to the address book). */
+export const DEMO_RULEBOOK_DIR = join(REPO_ROOT, 'examples/policies/demo');
 
 /** Starts everything and installs the genesis manifest. */
 export async function startDeployment(o: DeploymentOptions): Promise<Deployment> {
@@ -98,6 +110,7 @@ export async function startDeployment(o: DeploymentOptions): Promise<Deployment>
     operators.push({ id: op.id, name: op.id, roles: op.roles, groups: op.groups, publicKey: { alg: op.alg, key: bytesToHex(key.publicKey) } });
   }
   log(`operator keys: ${DEMO_OPERATORS.map((d) => `${d.id} (${d.roles.join('+')}, ${d.alg})`).join(', ')}`);
+  const rulebookFiles = o.rulebook === undefined ? null : readRulebookFiles(o.rulebook);
   const payload = buildManifestPayload({
     orgId: DEMO_ORG,
     chainId: ANVIL_CHAIN_ID,
@@ -108,11 +121,14 @@ export async function startDeployment(o: DeploymentOptions): Promise<Deployment>
     maxValueWei: o.maxValueWei ?? 10n ** 18n,
     allowlist: [...(o.allowlist ?? [DEMO_RECIPIENT])],
     approvals: { group: 'treasury', count: o.approvals ?? 2 },
+    ...(rulebookFiles === null ? {} : { rulebookDigest: rulebookFilesDigest(rulebookFiles) }),
   });
   const signedManifest: SignedManifest = { payload, signatures: [signManifest(payload, 'alice', actors['alice']!.key), signManifest(payload, 'bob', actors['bob']!.key)] };
   if (o.install !== false) {
-    await client.post('/v1/manifest', encodeSignedManifest(signedManifest));
+    const body = encodeSignedManifest(signedManifest) as Record<string, Json>;
+    await client.post('/v1/manifest', rulebookFiles === null ? body : { ...body, rulebook: rulebookFilesJson(rulebookFiles) });
     log('manifest signed by alice and bob (quorum 2 of 3) and installed; every signer verified its peers’ evidence');
+    if (rulebookFiles !== null) log(`Cedar rulebook ${o.rulebook ?? ''} pinned by digest ${rulebookFilesDigest(rulebookFiles).slice(0, 16)}… and installed on every signer`);
   }
   const d: Deployment = {
     dataDir: o.dataDir,
@@ -123,6 +139,7 @@ export async function startDeployment(o: DeploymentOptions): Promise<Deployment>
     client,
     actors,
     signedManifest,
+    rulebookFiles,
     restartHost: async () => {
       await d.host.stop();
       host = await startHostProcess(join(o.dataDir, 'host'), ports, anvil.url, (l) => log(l), hostPort, o.store);

@@ -8,15 +8,14 @@
  * one turn of the event loop, so concurrent requests cannot both pass a
  * limit (THREATS.md L01). Time is passed in, never read.
  */
-import { sha256 } from '@noble/hashes/sha2.js';
 import { CustodianError, isCustodianError } from '@custodian/core/errors';
-import { bytesToHex } from '@custodian/core/bytes';
-import { canonicalJsonBytes, type Json } from '@custodian/core/canonical-json';
+import type { Json } from '@custodian/core/canonical-json';
 import type { Eip1559Tx } from '@custodian/chains/evm/eip1559';
 import type { Decision, DecisionVersions } from '@custodian/policy/decision';
 import { decideEvmTransaction, reserveForDecision, versionsOf, type EvmTxRequest } from '@custodian/policy/engine';
 import type { DeclaredIntent } from '@custodian/policy/evm-context';
 import { decodeRulebook, type Rulebook } from '@custodian/policy/rulebook';
+import { rulebookFilesDigest as manifestRulebookDigest } from '@custodian/protocol/manifest';
 import { VelocityLedger, type LimitBreach } from '@custodian/policy/velocity-ledger';
 
 /** Longest a reservation may be held between `reserve` and `commit` (the enclave signs right after reserving). */
@@ -118,8 +117,7 @@ export function countApprovalsByGroup(approvers: readonly CedarParty[], initiato
  * host cannot hand the enclave another rulebook.
  */
 export function rulebookFilesDigest(files: ReadonlyMap<string, Uint8Array>): string {
-  const pairs = [...files.keys()].sort().map((name) => [name, bytesToHex(sha256(files.get(name)!))]);
-  return bytesToHex(sha256(canonicalJsonBytes(pairs)));
+  return manifestRulebookDigest(files);
 }
 
 /** A rulebook and its spending ledger, as one enclave holds them. */

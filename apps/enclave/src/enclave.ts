@@ -37,9 +37,11 @@ import { verifyCheckpointAdvance } from '@custodian/audit/checkpoint-advance';
 import { checkNoteText } from '@custodian/audit/note';
 import type { Platform } from './platform.js';
 import { seal, unseal } from './sealed-state.js';
-import { decodeState, encodeState, initialState, type EnclaveState, type SignedRecord, type ThresholdWalletRecord, type WalletRecord } from './state.js';
+import { decodeState, encodeState, initialState, RULEBOOK_FILES_MAX, type EnclaveState, type SignedRecord, type ThresholdWalletRecord, type WalletRecord } from './state.js';
 import { identityAuthenticator, openMessages, PartyMap, sealMessages } from './mpc-mesh.js';
-import { evaluateFirstPolicy, type PolicyDecision } from './first-policy.js';
+import { evaluateFirstPolicy } from './first-policy.js';
+import { CedarPolicy, countApprovalsByGroup, type CedarDecision, type ProposalInput } from './cedar-policy.js';
+import { fromCedar, fromFirstPolicy, type EnclaveDecision } from './enclave-decision.js';
 import { buildSummary } from './summary.js';
 import { appendAudit } from './audit-writer.js';
 
@@ -52,6 +54,32 @@ export const APPROVALS_PER_REQUEST_MAX = 64;
 export const MPC_SESSIONS_MAX = 32;
 /** A threshold session not finished within this time is dropped. */
 export const MPC_SESSION_TTL_MS = 5 * 60 * 1000;
+/** How long a `single` signing holds its Cedar spend reservation (it commits within the same operation). */
+export const SIGN_RESERVATION_TTL_MS = 60 * 1000;
+/**
+ * How long a threshold signing holds its Cedar spend reservation: across the
+ * session and the host's retries with another signing set (an aborted session
+ * keeps it, so the retry counts the same spend once; it lapses after this).
+ */
+export const MPC_RESERVATION_TTL_MS = 15 * 60 * 1000;
+/** First-seen times of requests are kept this long (a request seen again later starts its time-locks later, never earlier). */
+export const REQUEST_SEEN_TTL_MS = 30 * 24 * 60 * 60 * 1000;
+/** Most first-seen times kept (the oldest are forgotten first). */
+export const REQUEST_SEEN_MAX = 100_000;
+
+
+/** Decodes rulebook files supplied with a manifest: file name → hex bytes. */
+function decodeRulebookFiles(json: Json): Map<string, Uint8Array> {
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new CustodianError('E_FIELD_INVALID', 'rulebook must be an object of file name → hex bytes');
+  const entries = Object.entries(json);
+  if (entries.length === 0 || entries.length > RULEBOOK_FILES_MAX) throw new CustodianError('E_FIELD_INVALID', `rulebook must hold 1..${RULEBOOK_FILES_MAX} files`);
+  const files = new Map<string, Uint8Array>();
+  for (const [name, hex] of entries) {
+    if (name.length > 256 || typeof hex !== 'string' || !/^([0-9a-f]{2})*$/.test(hex)) throw new CustodianError('E_FIELD_INVALID', `rulebook file ${name.slice(0, 64)} must be lower-case hex bytes`);
+    files.set(name, hexToBytes(hex));
+  }
+  return files;
+}
 
 /** What a threshold session is for. */
 type MpcJob =
@@ -83,6 +111,8 @@ interface MpcSession {
 interface ApprovalTally {
   readonly counted: readonly ApprovalPayload[];
   readonly ids: readonly string[];
+  /** The Cedar decision that reserved the spend (null under the first policy). */
+  readonly reserved: CedarDecision | null;
   /** Each counted approval as `operatorId:sha256(payload)`. */
   readonly refs: readonly string[];
 }
@@ -95,7 +125,9 @@ interface CheckedProposal {
   readonly wallet: WalletRecord;
   readonly tx: Eip1559Tx;
   readonly digest: Uint8Array;
-  readonly decision: PolicyDecision;
+  readonly decision: EnclaveDecision;
+  /** What the Cedar policy decides on (null under the first policy). */
+  readonly cedarInput: ProposalInput | null;
   readonly summary: Json;
   readonly summaryHash: string;
   /**
@@ -120,6 +152,8 @@ export class Enclave {
   /** Threshold sessions opened (by contribution) and running (by session id), in memory only. */
   readonly #mpcOpened = new Map<string, MpcSession>();
   readonly #mpcRunning = new Map<string, MpcSession>();
+  /** The Cedar rulebook and spending ledger, when the installed manifest pins a rulebook. */
+  #cedar: CedarPolicy | null = null;
 
   constructor(
     private readonly platform: Platform,
@@ -142,6 +176,7 @@ export class Enclave {
         if (version < counter) throw new CustodianError('E_STATE_ROLLBACK_DETECTED', `sealed state version ${version} is older than the platform counter ${counter}: refusing to run on rolled-back state`, { version: String(version), counter: String(counter) });
         this.#state = decodeState(plaintext, version);
         if (version > counter) await this.platform.advanceCounter(version);
+        this.#cedar = this.#loadSealedCedar(this.#state);
         if (this.#state.peerSeed === null) {
           // State sealed before peer channels existed: the channel key is made once and sealed.
           this.#state.peerSeed = new Secret(ed25519.utils.randomSecretKey());
@@ -157,6 +192,16 @@ export class Enclave {
       this.#phase = 'ERROR';
       throw e;
     }
+  }
+
+  /** The Cedar policy from sealed state: the rulebook files pinned by the installed manifest, and the sealed ledger. */
+  #loadSealedCedar(s: EnclaveState): CedarPolicy | null {
+    if (!s.rulebook || !s.signedManifest) return null;
+    const digest = decodeManifest(s.signedManifest.payload).policy.rulebookDigest;
+    if (digest === undefined) return null;
+    const policy = CedarPolicy.fromRulebookFiles(s.rulebook, digest);
+    if (s.velocityLedger !== null) policy.ledgerFromJson(s.velocityLedger);
+    return policy;
   }
 
   /** The identity public key (Ed25519) that evidence binds. */
@@ -304,6 +349,7 @@ export class Enclave {
   async #persistNow(): Promise<void> {
     const s = this.#s();
     s.version += 1n;
+    s.velocityLedger = this.#cedar ? this.#cedar.ledgerToJson() : null;
     // Blob first, then the counter: a crash in between leaves a blob newer than the counter, which boot accepts.
     await this.platform.storeSealed(seal(this.#sealingKey!.expose(), this.signerId, s.version, encodeState(s)));
     await this.platform.advanceCounter(s.version);
@@ -366,11 +412,14 @@ export class Enclave {
   async #installManifest(body: Json, peer: RpcPeer): Promise<Json> {
     const f = new Fields(body, 'manifest.install');
     const signed = decodeSignedManifest(f.raw('signedManifest'));
+    const rulebookJson = f.optRaw('rulebook');
     f.done();
     const s = this.#s();
     const hash = manifestHash(signed.payload);
     if (s.signedManifest && hash === manifestHash(s.signedManifest.payload)) return { manifestHash: hash, installed: false };
     let next: Manifest;
+    let cedar: CedarPolicy | null = null;
+    let files: Map<string, Uint8Array> | null = null;
     try {
       next = decodeManifest(signed.payload);
       const current = s.signedManifest ? decodeManifest(s.signedManifest.payload) : null;
@@ -380,12 +429,29 @@ export class Enclave {
       if (!current && (next.version !== 1 || next.previousHash !== '')) throw new CustodianError('E_MANIFEST_SEQUENCE', 'a genesis manifest has version 1 and no previous hash');
       verifyManifestQuorum(signed, current ?? next);
       await this.#checkOwnMeasurement(next);
+      const digest = next.policy.rulebookDigest;
+      if (digest !== undefined) {
+        if (rulebookJson === undefined && this.#cedar?.digest === digest && s.rulebook) {
+          cedar = this.#cedar;
+          files = s.rulebook;
+        } else {
+          if (rulebookJson === undefined) throw new CustodianError('E_RULEBOOK_INVALID', 'the manifest pins a rulebook; its files must be supplied with it');
+          files = decodeRulebookFiles(rulebookJson);
+          // A new rulebook keeps the spending ledger: a governed change must not reset velocity.
+          cedar = this.#cedar ? this.#cedar.withRulebookFiles(files, digest) : CedarPolicy.fromRulebookFiles(files, digest);
+        }
+      } else if (rulebookJson !== undefined) {
+        throw new CustodianError('E_RULEBOOK_INVALID', 'rulebook files were supplied but the manifest pins no rulebook');
+      }
     } catch (e) {
       return this.#refuse(peer, 'manifest.rejected', null, e, { manifestHash: hash });
     }
     s.signedManifest = signed;
+    s.rulebook = files;
+    this.#cedar = cedar;
     this.#phase = 'READY';
-    await this.#audit(peer, 'manifest.installed', null, { manifestHash: hash, orgId: next.orgId, version: next.version, signedBy: signed.signatures.map((x) => x.operatorId), measurements: [...next.enclave.measurements] });
+    const rulebook: Json = cedar ? { digest: cedar.digest, versions: { ...cedar.versions } } : null;
+    await this.#audit(peer, 'manifest.installed', null, { manifestHash: hash, orgId: next.orgId, version: next.version, signedBy: signed.signatures.map((x) => x.operatorId), measurements: [...next.enclave.measurements], rulebook });
     await this.#persist();
     return { manifestHash: hash, installed: true };
   }
@@ -490,12 +556,38 @@ export class Enclave {
     const tx = decodeUnsignedEip1559(hexToBytes(payload.rawTx));
     const digest = eip1559SigningDigest(tx);
     const requestId = payloadHash(req.payload);
-    const decision = evaluateFirstPolicy(tx, m.policy, m.chainId);
+    let decision: EnclaveDecision;
+    let cedarInput: ProposalInput | null = null;
+    if (this.#cedar) {
+      const now = this.platform.nowMs();
+      cedarInput = {
+        requestId,
+        tx,
+        chainName: this.#cedar.chainNameFor(m.chainId) ?? 'unconfigured',
+        initiator: { id: initiator.id, groups: [...initiator.groups] },
+        wallet: { id: wallet.walletId, groups: [], chainIds: [m.chainId] },
+        approvalsByGroup: {},
+        requestedAtMs: this.#requestSeenAt(requestId, now),
+      };
+      decision = fromCedar(this.#cedar.decideProposal(cedarInput, now), this.#cedar.digest);
+    } else {
+      decision = fromFirstPolicy(evaluateFirstPolicy(tx, m.policy, m.chainId), m);
+    }
     const summaryBy = (signerId: string): Json => buildSummary({ requestId, orgId: m.orgId, walletId: wallet.walletId, signerId, from: wallet.address, initiator: initiator.id, tx, txDigest: digest, decision });
     const summary = summaryBy(this.signerId);
     const summaryHash = statementHash(summary);
     const summaryHashes = wallet.scheme === 'single' ? [summaryHash] : wallet.parties.map((id) => (id === this.signerId ? summaryHash : statementHash(summaryBy(id))));
-    return { requestId, payload, initiator, wallet, tx, digest, decision, summary, summaryHash, summaryHashes };
+    return { requestId, payload, initiator, wallet, tx, digest, decision, cedarInput, summary, summaryHash, summaryHashes };
+  }
+
+  /** When this signer first saw `requestId` by its own clock (recorded now if never; sealed with the next persist). */
+  #requestSeenAt(requestId: string, now: number): number {
+    const seen = this.#s().requestSeen;
+    const at = seen.get(requestId);
+    if (at !== undefined) return at;
+    if (seen.size >= REQUEST_SEEN_MAX) seen.delete(seen.keys().next().value!);
+    seen.set(requestId, now);
+    return now;
   }
 
   async #propose(body: Json, peer: RpcPeer): Promise<Json> {
@@ -509,7 +601,7 @@ export class Enclave {
     }
     await this.#audit(peer, 'request.proposed', p.requestId, { walletId: p.wallet.walletId, initiator: p.initiator.id, txDigest: bytesTo0x(p.digest), summaryHash: p.summaryHash, rawTxHash: payloadHash(p.payload.rawTx) });
     const kind = p.decision.decision === 'deny' ? 'policy.denied' : 'policy.decision';
-    await this.#audit(peer, kind, p.requestId, { decision: p.decision.decision, code: p.decision.code, reasons: [...p.decision.reasons], requiredApprovals: { ...p.decision.requiredApprovals } });
+    await this.#audit(peer, kind, p.requestId, { decision: p.decision.decision, code: p.decision.code, reasons: [...p.decision.reasons], requiredApprovals: { ...p.decision.requiredApprovals }, approvalsByGroup: { ...p.decision.approvalsByGroup }, versions: p.decision.versions });
     await this.#persist();
     return {
       requestId: p.requestId,
@@ -531,8 +623,8 @@ export class Enclave {
     if (!op) throw new CustodianError('E_OPERATOR_UNKNOWN', `operator ${req.operatorId} is not in the manifest`);
     const a = decodeApproval(req.payload);
     authenticateRequest(req, m, 'approver');
-    const group = p.decision.requiredApprovals.group;
-    if (!op.groups.includes(group)) throw new CustodianError('E_APPROVER_GROUP', `${op.id} is not a member of group ${group}`, { operatorId: op.id, group });
+    const groups = this.#cedar ? Object.keys(p.decision.approvalsByGroup) : [p.decision.requiredApprovals.group];
+    if (!op.groups.some((g) => groups.includes(g))) throw new CustodianError('E_APPROVER_GROUP', `${op.id} is not a member of group ${groups.join(' or ') || '(no approvals are required)'}`, { operatorId: op.id, group: groups.join('+') });
     if (a.orgId !== m.orgId || a.requestId !== p.requestId) throw new CustodianError('E_APPROVAL_REQUEST_MISMATCH', 'approval names another request', { requestId: a.requestId });
     if (a.txDigest !== bytesTo0x(p.digest)) {
       throw new CustodianError('E_APPROVAL_DIGEST_MISMATCH', 'approval was given for a different transaction digest', { approved: a.txDigest, actual: bytesTo0x(p.digest) });
@@ -576,7 +668,8 @@ export class Enclave {
       return this.#refuse(peer, 'approval.rejected', p.requestId, new CustodianError('E_REQUEST_ALREADY_SIGNED', 'request is already signed; the approval is superfluous'), { operatorId: approval.operatorId });
     }
     if (p.decision.decision === 'deny') {
-      return this.#refuse(peer, 'approval.rejected', p.requestId, new CustodianError('E_REQUEST_DENIED', `request was denied by policy: ${p.decision.reasons.join('; ')}`), { operatorId: approval.operatorId });
+      const denied = new CustodianError('E_REQUEST_DENIED', `request was denied by policy: ${p.decision.reasons.join('; ')}`, { policyCode: p.decision.code });
+      return this.#refuse(peer, 'approval.rejected', p.requestId, denied, { operatorId: approval.operatorId, policyCode: p.decision.code, versions: p.decision.versions });
     }
     // Only approvals that still hold count as "already given" (an expired one may be renewed).
     const still = this.#validApprovals(p, m, prior);
@@ -608,19 +701,28 @@ export class Enclave {
     if (p.wallet.scheme !== 'single') {
       return this.#refuse(peer, 'sign.refused', p.requestId, new CustodianError('E_SCHEME_MISMATCH', `wallet ${p.wallet.walletId} is a ${p.wallet.scheme} wallet: it signs in a threshold session (mpc.open)`));
     }
-    const tally = await this.#countApprovals(peer, p, m, approvals, false);
+    const tally = await this.#countApprovals(peer, p, m, approvals, false, SIGN_RESERVATION_TTL_MS);
     const s = this.#s();
-    const sig = secp256k1.Signature.fromBytes(secp256k1.sign(p.digest, p.wallet.secretKey.expose(), { prehash: false, lowS: true, format: 'recovered' }), 'recovered');
-    if (!secp256k1.verify(sig.toBytes('compact'), p.digest, p.wallet.publicKey, { prehash: false, lowS: true })) {
-      throw new CustodianError('E_SIGNATURE_INVALID_TERMINAL', 'produced signature does not verify; nothing released');
+    let record: SignedRecord;
+    try {
+      const wallet = p.wallet;
+      const sig = secp256k1.Signature.fromBytes(secp256k1.sign(p.digest, wallet.secretKey.expose(), { prehash: false, lowS: true, format: 'recovered' }), 'recovered');
+      if (!secp256k1.verify(sig.toBytes('compact'), p.digest, wallet.publicKey, { prehash: false, lowS: true })) {
+        throw new CustodianError('E_SIGNATURE_INVALID_TERMINAL', 'produced signature does not verify; nothing released');
+      }
+      const signedTx = encodeSignedEip1559(p.tx, { r: sig.r, s: sig.s, yParity: sig.recovery as 0 | 1 });
+      record = { signedTx: bytesTo0x(signedTx), txHash: bytesTo0x(txHash(signedTx)), audited: false, atMs: this.platform.nowMs(), approvals: [...tally.refs] };
+      // The spend is committed before the signed record is sealed (an expired reservation refuses here).
+      if (tally.reserved) this.#cedar!.commit(p.requestId, this.platform.nowMs());
+    } catch (e) {
+      if (tally.reserved) this.#releaseReservation(p.requestId);
+      return this.#refuse(peer, 'sign.refused', p.requestId, e);
     }
-    const signedTx = encodeSignedEip1559(p.tx, { r: sig.r, s: sig.s, yParity: sig.recovery as 0 | 1 });
-    const record = { signedTx: bytesTo0x(signedTx), txHash: bytesTo0x(txHash(signedTx)), audited: false, atMs: this.platform.nowMs(), approvals: [...tally.refs] };
     this.#consume(tally);
-    // Write-ahead: nonces consumed and the signature sealed (unreleased) before anything leaves.
+    // Write-ahead: nonces consumed, the spend committed and the signature sealed (unreleased) before anything leaves.
     s.signed.set(p.requestId, record);
     await this.#persist();
-    return this.#release(peer, p, record, false);
+    return this.#release(peer, p, record, false, tally.reserved);
   }
 
   /** A request signed before: an unaudited record is audited and released now; otherwise the replay is audited and answered alike. */
@@ -641,9 +743,10 @@ export class Enclave {
    * threshold session that did not finish, so its own consumption of these
    * nonces is no replay (every approval names the request it is for).
    */
-  async #countApprovals(peer: RpcPeer, p: CheckedProposal, m: Manifest, approvals: readonly SignedRequest[], allowConsumed: boolean): Promise<ApprovalTally> {
+  async #countApprovals(peer: RpcPeer, p: CheckedProposal, m: Manifest, approvals: readonly SignedRequest[], allowConsumed: boolean, reservationTtlMs: number): Promise<ApprovalTally> {
     const counted: ApprovalPayload[] = [];
     const ids: string[] = [];
+    let reserved: CedarDecision | null;
     try {
       if (p.decision.decision === 'deny') throw new CustodianError(p.decision.code ?? 'E_POLICY_DENIED', p.decision.reasons.join('; '));
       for (const r of approvals) {
@@ -656,12 +759,59 @@ export class Enclave {
         }
       }
       const need = p.decision.requiredApprovals.count;
-      if (counted.length < need) throw new CustodianError('E_QUORUM_NOT_MET', `${counted.length} valid approval(s) of ${need} required from ${p.decision.requiredApprovals.group}`, { have: counted.length, need });
+      reserved = null;
+      if (this.#cedar && p.cedarInput) {
+        reserved = this.#reserve(p.cedarInput, ids, m, allowConsumed, reservationTtlMs);
+      } else if (counted.length < need) {
+        throw new CustodianError('E_QUORUM_NOT_MET', `${counted.length} valid approval(s) of ${need} required from ${p.decision.requiredApprovals.group}`, { have: counted.length, need });
+      }
     } catch (e) {
-      return this.#refuse(peer, 'sign.refused', p.requestId, e);
+      // The refusal records the policy versions it was decided under.
+      const versions = isCustodianError(e) && e.detail['versions'] !== undefined ? (e.detail['versions'] as Json) : p.decision.versions;
+      return this.#refuse(peer, 'sign.refused', p.requestId, e, { versions });
     }
     const refs = approvals.filter((r) => ids.includes(r.operatorId)).map((r) => `${r.operatorId}:${payloadHash(r.payload)}`);
-    return { counted, ids, refs };
+    return { counted, ids, refs, reserved };
+  }
+
+  /**
+   * Decides again with the verified approvals per group and, on allow,
+   * reserves the spend in the same step; throws the refusal's code otherwise
+   * (E_QUORUM_NOT_MET while approvals are missing). A threshold signer that
+   * already approved this request in an unfinished session keeps the
+   * reservation it holds (the retry is the same spend).
+   */
+  #reserve(input: ProposalInput, approverIds: readonly string[], m: Manifest, retry: boolean, ttlMs: number): CedarDecision {
+    const cedar = this.#cedar!;
+    const approvers = approverIds.map((id) => ({ id, groups: [...(m.operators.find((o) => o.id === id)?.groups ?? [])] }));
+    const full: ProposalInput = { ...input, approvalsByGroup: countApprovalsByGroup(approvers, input.initiator.id) };
+    let d: CedarDecision;
+    try {
+      d = cedar.reserve(full, this.platform.nowMs(), ttlMs);
+    } catch (e) {
+      if (!(retry && isCustodianError(e, 'E_RESERVATION_EXISTS'))) throw e;
+      d = cedar.decideProposal(full, this.platform.nowMs());
+      if (d.decision === 'allow') return d;
+    }
+    if (d.decision === 'allow') return d;
+    const versions = { ...d.versions, rulebookDigest: cedar.digest };
+    if (d.decision === 'needs-approval') {
+      // Not yet: approvals missing, or a time-lock (`@delay`) still running; the request stays pending.
+      const missing = Object.entries(d.missingApprovals).filter(([, n]) => n > 0).map(([g, n]) => `${n} more from ${g}`);
+      const lock = d.notBefore !== null && d.notBefore > this.platform.nowMs() ? `time-locked until ${new Date(d.notBefore).toISOString()}` : '';
+      const why = [missing.length > 0 ? `approvals missing: ${missing.join(', ')}` : '', lock].filter(Boolean).join('; ');
+      throw new CustodianError('E_QUORUM_NOT_MET', why || 'not yet allowed', { missing: { ...d.missingApprovals }, notBefore: d.notBefore, versions });
+    }
+    throw new CustodianError(d.code ?? 'E_POLICY_DENIED', d.reasons.join('; ') || 'denied by policy', { versions, ...(d.limit ? { limit: { ...d.limit } } : {}) });
+  }
+
+  /** Frees a Cedar reservation that will not be signed (nothing to free is no error). */
+  #releaseReservation(requestId: string): void {
+    try {
+      this.#cedar?.release(requestId);
+    } catch (e) {
+      if (!isCustodianError(e, 'E_RESERVATION_UNKNOWN')) throw e;
+    }
   }
 
   /** Marks the counted approvals' nonces consumed (the caller persists). */
@@ -672,13 +822,19 @@ export class Enclave {
   }
 
   /** Appends the decision (unless already audited) and release entries durably, then releases the signature. */
-  async #release(peer: RpcPeer, p: CheckedProposal, record: SignedRecord, approvedAudited: boolean): Promise<Json> {
+  async #release(peer: RpcPeer, p: CheckedProposal, record: SignedRecord, approvedAudited: boolean, reserved: CedarDecision | null = null): Promise<Json> {
     // Each counted approval by operator and the hash of exactly what it signed.
-    if (!approvedAudited) await this.#audit(peer, 'sign.approved', p.requestId, { approvals: [...record.approvals], txDigest: bytesTo0x(p.digest), policy: p.decision.decision });
+    if (!approvedAudited) await this.#audit(peer, 'sign.approved', p.requestId, { approvals: [...record.approvals], txDigest: bytesTo0x(p.digest), policy: reserved ? reserved.decision : p.decision.decision, versions: this.#signVersions(p, reserved) });
     await this.#audit(peer, 'signature.released', p.requestId, { txHash: record.txHash, from: p.wallet.address, walletId: p.wallet.walletId });
     this.#s().signed.set(p.requestId, { ...record, audited: true });
     await this.#persist();
     return { requestId: p.requestId, signedTx: record.signedTx, txHash: record.txHash, replayed: false };
+  }
+
+  /** The version hashes a signing decision used: the reserving Cedar decision's, else the proposal decision's. */
+  #signVersions(p: CheckedProposal, reserved: CedarDecision | null): Json {
+    if (!reserved || !this.#cedar) return p.decision.versions;
+    return { ...reserved.versions, rulebookDigest: this.#cedar.digest, policies: [...reserved.policies] };
   }
 
   /**
@@ -694,6 +850,7 @@ export class Enclave {
     for (const [k, r] of s.signed) if (r.audited && r.atMs < now - APPROVAL_TTL_MAX_MS - CLOCK_SKEW_MAX_MS) s.signed.delete(k);
     for (const [k, at] of s.mpcApproved) if (at < now - APPROVAL_TTL_MAX_MS - CLOCK_SKEW_MAX_MS) s.mpcApproved.delete(k);
     for (const [k, at] of s.usedPresigs) if (at < now - MPC_SESSION_TTL_MS - CLOCK_SKEW_MAX_MS) s.usedPresigs.delete(k);
+    for (const [k, at] of s.requestSeen) if (at < now - REQUEST_SEEN_TTL_MS) s.requestSeen.delete(k);
   }
 
 
@@ -786,12 +943,18 @@ export class Enclave {
     }
     const done = this.#s().signed.get(p.requestId);
     if (done) return { signed: await this.#answerSigned(peer, p, done) };
-    const tally = await this.#countApprovals(peer, p, m, approvals, this.#s().mpcApproved.has(p.requestId));
-    // This signer's own decision, audited before it contributes anything to a signature.
-    await this.#audit(peer, 'sign.approved', p.requestId, { approvals: [...tally.refs], txDigest: bytesTo0x(p.digest), policy: p.decision.decision, scheme: wallet.scheme, signers: participants, combiner });
-    this.#consume(tally);
-    this.#s().mpcApproved.set(p.requestId, this.platform.nowMs());
-    await this.#persist();
+    const retry = this.#s().mpcApproved.has(p.requestId);
+    const tally = await this.#countApprovals(peer, p, m, approvals, retry, MPC_RESERVATION_TTL_MS);
+    try {
+      // This signer's own decision, audited before it contributes anything to a signature.
+      await this.#audit(peer, 'sign.approved', p.requestId, { approvals: [...tally.refs], txDigest: bytesTo0x(p.digest), policy: tally.reserved ? tally.reserved.decision : p.decision.decision, versions: this.#signVersions(p, tally.reserved), scheme: wallet.scheme, signers: participants, combiner });
+      this.#consume(tally);
+      this.#s().mpcApproved.set(p.requestId, this.platform.nowMs());
+      await this.#persist();
+    } catch (e) {
+      if (tally.reserved && !retry) this.#releaseReservation(p.requestId);
+      throw e;
+    }
     return this.#mpcRegister({ kind: 'sign', p, wallet, combiner, approvals: tally.refs }, p.requestId, new PartyMap(wallet.parties), participants);
   }
 
@@ -858,7 +1021,8 @@ export class Enclave {
       if (x.step === 1) {
         if (this.#s().usedPresigs.has(key)) throw new CustodianError('E_PRESIGNATURE_REUSED', 'this session already released an online message');
         x.presig = x.presign!.finish(msgs);
-        // The pre-signature is marked used, durably, before its online message can leave.
+        // The spend is committed (Cedar) and the pre-signature marked used, durably, before its online message can leave.
+        this.#commitThreshold(job.p.requestId);
         this.#s().usedPresigs.set(key, this.platform.nowMs());
         await this.#persist();
         const combinerId = x.map.idOf(job.combiner);
@@ -871,6 +1035,21 @@ export class Enclave {
       const sig = x.presig!.combine(msgs);
       return { sessionId: key, outbox: [], done: true, result: await this.#mpcReleaseSignature(x, job.p, job.approvals, sig.r, sig.s, sig.recovery, peer) };
     });
+  }
+
+  /**
+   * Commits a threshold signing's Cedar reservation when this signer's online
+   * message is about to leave; a reservation this signer already committed in
+   * an earlier session for the same request is no error.
+   */
+  #commitThreshold(requestId: string): void {
+    if (!this.#cedar) return;
+    try {
+      this.#cedar.commit(requestId, this.platform.nowMs());
+    } catch (e) {
+      if (isCustodianError(e, 'E_RESERVATION_UNKNOWN') && e.detail['state'] === 'committed') return;
+      throw e;
+    }
   }
 
   /** Runs one round; on any failure the session ends, the failure (and its culprit) is audited, and the share's status is sealed. */

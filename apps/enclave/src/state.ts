@@ -7,7 +7,7 @@
 import { CustodianError } from '@custodian/core/errors';
 import { canonicalJsonBytes, parseJson, type Json } from '@custodian/core/canonical-json';
 import { Fields } from '@custodian/core/fields';
-import { bytesToHex } from '@custodian/core/bytes';
+import { bytesToHex, hexToBytes } from '@custodian/core/bytes';
 import { Secret } from '@custodian/core/secret';
 import { decodeSignedManifest, encodeSignedManifest, type SignedManifest } from '@custodian/protocol/manifest';
 import { AUDIT_GENESIS_HASH } from '@custodian/protocol/enclave-signed';
@@ -15,6 +15,9 @@ import { decodeKeyShare, encodeKeyShare } from '@custodian/tss/ecdsa/key-share-c
 import type { EcdsaKeyShare } from '@custodian/tss/ecdsa/key-share';
 import { WALLET_PARTIES_MAX } from '@custodian/protocol/payloads';
 import { SEALED_STATE_BYTES_MAX } from './sealed-state.js';
+
+/** Most files a sealed rulebook may hold. */
+export const RULEBOOK_FILES_MAX = 256;
 
 /** A wallet key held by this signer (`single` scheme). */
 export interface SingleWalletRecord {
@@ -89,6 +92,12 @@ export interface EnclaveState {
   readonly usedPresigs: Map<string, number>;
   /** The latest time this signer has seen (ms); its clock may not go back before it (F08). */
   timeFloorMs: number;
+  /** The Cedar rulebook files (name → bytes) the installed manifest pins, or null when it pins none (first policy). */
+  rulebook: Map<string, Uint8Array> | null;
+  /** The Cedar spending ledger as `CedarPolicy.ledgerToJson` wrote it (null: none yet). */
+  velocityLedger: Json | null;
+  /** When this signer first saw each request (request id → ms, its own clock): time-locks run from here. */
+  readonly requestSeen: Map<string, number>;
   version: bigint;
 }
 
@@ -109,6 +118,9 @@ export function initialState(identitySecret: Uint8Array, logSeed: Uint8Array, co
     mpcApproved: new Map(),
     usedPresigs: new Map(),
     timeFloorMs: 0,
+    rulebook: null,
+    velocityLedger: null,
+    requestSeen: new Map(),
     version: 0n,
   };
 }
@@ -161,6 +173,9 @@ export function encodeState(s: EnclaveState): Uint8Array {
     mpcApproved: [...s.mpcApproved.entries()].map(([k, v]) => [k, v]),
     usedPresigs: [...s.usedPresigs.entries()].map(([k, v]) => [k, v]),
     timeFloorMs: s.timeFloorMs,
+    ...(s.rulebook ? { rulebook: [...s.rulebook].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([name, bytes]) => [name, bytesToHex(bytes)]) } : {}),
+    ...(s.velocityLedger !== null ? { velocityLedger: s.velocityLedger } : {}),
+    requestSeen: [...s.requestSeen.entries()].map(([k, v]) => [k, v]),
   };
   return canonicalJsonBytes(json);
 }
@@ -190,8 +205,19 @@ export function decodeState(bytes: Uint8Array, version: bigint): EnclaveState {
       mpcApproved: new Map(pairs(f.optRaw('mpcApproved'), 'mpcApproved')),
       usedPresigs: new Map(pairs(f.optRaw('usedPresigs'), 'usedPresigs')),
       timeFloorMs: 0,
+      rulebook: null,
+      velocityLedger: f.optRaw('velocityLedger') ?? null,
+      requestSeen: new Map(pairs(f.optRaw('requestSeen'), 'requestSeen')),
       version,
     };
+    const rb = f.optRaw('rulebook');
+    if (rb !== undefined) {
+      if (!Array.isArray(rb) || rb.length > RULEBOOK_FILES_MAX) throw new CustodianError('E_SEALED_STATE_INVALID', 'rulebook must be a bounded list');
+      s.rulebook = new Map(rb.map((n) => {
+        if (!Array.isArray(n) || typeof n[0] !== 'string' || typeof n[1] !== 'string' || !/^([0-9a-f]{2})*$/.test(n[1])) throw new CustodianError('E_SEALED_STATE_INVALID', 'bad rulebook entry');
+        return [n[0], hexToBytes(n[1])];
+      }));
+    }
     if (f.optRaw('peerSeed') !== undefined) s.peerSeed = new Secret(f.hex('peerSeed', 32));
     for (const p of (f.optRaw('peers') === undefined ? [] : f.arr('peers', 64))) {
       const g = new Fields(p, 'peer');

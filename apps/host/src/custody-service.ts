@@ -136,10 +136,17 @@ export class CustodyService {
     return l;
   }
 
-  /** Installs a quorum-signed manifest on every signer after verifying each signer's evidence against it. */
+  /**
+   * Installs a quorum-signed manifest on every signer after verifying each
+   * signer's evidence against it. The body is the signed manifest, plus
+   * `rulebook` (file name → hex bytes) when the manifest pins a Cedar
+   * rulebook: the host only relays the files, each signer checks them
+   * against the pinned digest.
+   */
   async submitManifest(body: Json): Promise<Json> {
     return this.#serial('manifest', async () => {
-      const signed = decodeSignedManifest(body);
+      const { rulebook, ...rest } = (body !== null && typeof body === 'object' && !Array.isArray(body) ? body : {}) as Record<string, Json>;
+      const signed = decodeSignedManifest(body !== null && typeof body === 'object' && !Array.isArray(body) ? rest : body);
       const next = decodeManifest(signed.payload);
       // Signers judge the manifest themselves (quorum, sequence, their own measurement) and audit
       // their verdict; the host learns their identity keys first so it can check those entries.
@@ -152,7 +159,7 @@ export class CustodyService {
       const refusals: CustodianError[] = [];
       for (const link of this.links.values()) {
         try {
-          await link.call('manifest.install', { signedManifest: encodeSignedManifest(signed) });
+          await link.call('manifest.install', { signedManifest: encodeSignedManifest(signed), ...(rulebook === undefined ? {} : { rulebook }) });
         } catch (e) {
           if (!(e instanceof CustodianError)) throw e;
           refusals.push(e);

@@ -45,3 +45,12 @@ test('rejects a quorum threshold above its members and unknown members', () => {
   assert.throws(() => decodeManifest(base({ quorum: { threshold: 4, members: ['alice', 'bob', 'carol'] } })), (e) => isCustodianError(e, 'E_MANIFEST_INVALID'));
   assert.throws(() => decodeManifest(base({ quorum: { threshold: 1, members: ['mallory'] } })), (e) => isCustodianError(e, 'E_MANIFEST_INVALID'));
 });
+
+test('a policy may pin a rulebook digest (lower-case SHA-256 hex); anything else is rejected', () => {
+  const policy = { maxValueWei: '0', allowlist: [], approvals: { group: 'treasury', count: 0 } };
+  assert.equal(decodeManifest(base()).policy.rulebookDigest, undefined);
+  assert.equal(decodeManifest(base({ policy: { ...policy, rulebookDigest: 'ab'.repeat(32) } })).policy.rulebookDigest, 'ab'.repeat(32));
+  for (const bad of ['AB'.repeat(32), 'ab'.repeat(31), '', 7]) {
+    assert.throws(() => decodeManifest(base({ policy: { ...policy, rulebookDigest: bad } })), (e) => isCustodianError(e));
+  }
+});

@@ -21,6 +21,7 @@ export type Role = (typeof ROLES)[number];
 
 const ID_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 const HEX96_RE = /^[0-9a-f]{96}$/;
+const HEX64_RE = /^[0-9a-f]{64}$/;
 const ADDRESS_RE = /^0x[0-9a-fA-F]{40}$/;
 
 /** One operator. */
@@ -40,6 +41,12 @@ export interface ManifestPolicy {
   readonly allowlist: readonly string[];
   /** Approvals needed: `count` distinct members of `group`, initiator excluded. */
   readonly approvals: { readonly group: string; readonly count: number };
+  /**
+   * `rulebookFilesDigest` (hex SHA-256) of the Cedar rulebook the signers
+   * decide with (issue 5); when present, `maxValueWei`, `allowlist` and
+   * `approvals` bound nothing and the host must supply exactly these files.
+   */
+  readonly rulebookDigest?: string;
 }
 
 /** A decoded manifest. */
@@ -93,7 +100,8 @@ export function decodeManifest(payload: Json): Manifest {
   const ap = p.obj('approvals');
   const approvals = { group: ap.str('group', 64, ID_RE), count: ap.int('count', 0, MANIFEST_OPERATORS_MAX) };
   ap.done();
-  const policy = { maxValueWei: p.uint('maxValueWei'), allowlist, approvals };
+  const rulebookDigest = p.optStr('rulebookDigest', 64, HEX64_RE);
+  const policy: ManifestPolicy = { maxValueWei: p.uint('maxValueWei'), allowlist, approvals, ...(rulebookDigest === undefined ? {} : { rulebookDigest }) };
   p.done();
   const m: Manifest = {
     orgId: f.str('orgId', 64, ID_RE),
@@ -128,6 +136,16 @@ function decodeOperator(o: Json, i: number): Operator {
   const op = { id: f.str('id', 64, ID_RE), name: f.str('name', 128), roles, groups, publicKey };
   f.done();
   return op;
+}
+
+/**
+ * Hex SHA-256 identifying a rulebook bundle (what `policy.rulebookDigest`
+ * pins): over the canonical JSON of its `[name, sha256(bytes)]` pairs sorted
+ * by name.
+ */
+export function rulebookFilesDigest(files: ReadonlyMap<string, Uint8Array>): string {
+  const pairs = [...files.keys()].sort().map((name) => [name, bytesToHex(sha256(files.get(name)!))]);
+  return bytesToHex(sha256(canonicalJsonBytes(pairs)));
 }
 
 /** sha256 of the canonical manifest payload (hex): its identity. */

@@ -10,7 +10,8 @@ import { Fields } from '@custodian/core/fields';
 import { bytesToHex } from '@custodian/core/bytes';
 import { createSimRoot, type SimRoot } from '@custodian/attestation/sim/sim-evidence';
 import { generateOperatorKey, type OperatorKeyAlg } from '@custodian/protocol/operator-key';
-import { decodeManifest, decodeSignedManifest, encodeSignedManifest, manifestHash, MANIFEST_TYPE, ROLES, signManifest } from '@custodian/protocol/manifest';
+import { decodeManifest, decodeSignedManifest, encodeSignedManifest, manifestHash, MANIFEST_TYPE, ROLES, rulebookFilesDigest, signManifest } from '@custodian/protocol/manifest';
+import { readRulebookFiles } from '@custodian/policy/rulebook-dir';
 import { readKeyFile, writeKeyFile } from '../key-file.js';
 import { emit, parseArgs, progress, UsageError } from '../output.js';
 import { HostClient } from '../host-client.js';
@@ -91,6 +92,8 @@ export function buildManifestPayload(o: {
   maxValueWei: bigint;
   allowlist: string[];
   approvals: { group: string; count: number };
+  /** `rulebookFilesDigest` of the Cedar rulebook the signers must decide with (absent: the first policy). */
+  rulebookDigest?: string;
 }): Json {
   const payload: Json = {
     type: MANIFEST_TYPE,
@@ -101,19 +104,29 @@ export function buildManifestPayload(o: {
     operators: o.operators,
     quorum: o.quorum,
     enclave: { platform: 'sim', measurements: o.measurements, simRoot: bytesToHex(o.simRoot) },
-    policy: { maxValueWei: o.maxValueWei.toString(), allowlist: o.allowlist.map((a) => a.toLowerCase()), approvals: o.approvals },
+    policy: { maxValueWei: o.maxValueWei.toString(), allowlist: o.allowlist.map((a) => a.toLowerCase()), approvals: o.approvals, ...(o.rulebookDigest === undefined ? {} : { rulebookDigest: o.rulebookDigest }) },
   };
   decodeManifest(payload);
   return payload;
+}
+
+/** A rulebook directory's files as the host relays them to the signers (file name → hex bytes). */
+export function rulebookFilesJson(files: ReadonlyMap<string, Uint8Array>): Json {
+  const out: Record<string, Json> = {};
+  for (const name of [...files.keys()].sort()) out[name] = bytesToHex(files.get(name)!);
+  return out;
 }
 
 /** `custodian manifest create|sign|submit|show` */
 export async function manifestCommand(args: readonly string[], json: boolean, hostUrl: string): Promise<number> {
   const [sub, ...rest] = args;
   if (sub === 'create') {
-    const { values } = parseArgs(rest, { strings: ['out', 'org', 'chain-id', 'sim-root', 'quorum', 'max-value-wei', 'approvals'], multi: ['operator', 'measurement', 'allow'] });
+    const { values } = parseArgs(rest, { strings: ['out', 'org', 'chain-id', 'sim-root', 'quorum', 'max-value-wei', 'approvals', 'rulebook'], multi: ['operator', 'measurement', 'allow'] });
     const [t, members] = one(values, 'quorum').split(':');
-    const [group, count] = one(values, 'approvals').split(':');
+    const rulebookDir = values.get('rulebook')?.[0];
+    // With a rulebook, the first policy's fields bound nothing: they default to empty.
+    const [group, count] = (rulebookDir !== undefined && !values.has('approvals') ? 'none:0' : one(values, 'approvals')).split(':');
+    const rulebookDigest = rulebookDir === undefined ? undefined : rulebookFilesDigest(readRulebookFiles(rulebookDir));
     const payload = buildManifestPayload({
       orgId: one(values, 'org'),
       chainId: BigInt(one(values, 'chain-id')),
@@ -121,13 +134,14 @@ export async function manifestCommand(args: readonly string[], json: boolean, ho
       quorum: { threshold: Number(t), members: (members ?? '').split(',').filter(Boolean) },
       measurements: values.get('measurement') ?? [],
       simRoot: readSimRoot(one(values, 'sim-root')).publicKey,
-      maxValueWei: BigInt(one(values, 'max-value-wei')),
+      maxValueWei: BigInt(rulebookDir !== undefined && !values.has('max-value-wei') ? '0' : one(values, 'max-value-wei')),
       allowlist: values.get('allow') ?? [],
       approvals: { group: group ?? '', count: Number(count) },
+      ...(rulebookDigest === undefined ? {} : { rulebookDigest }),
     });
     const out = one(values, 'out');
     writeFileSync(out, JSON.stringify({ payload, signatures: [] }, null, 2) + '\n');
-    emit(json, { manifest: out, manifestHash: manifestHash(payload) }, `wrote ${out}\nmanifest hash: ${manifestHash(payload)}`);
+    emit(json, { manifest: out, manifestHash: manifestHash(payload), rulebookDigest: rulebookDigest ?? null }, `wrote ${out}\nmanifest hash: ${manifestHash(payload)}${rulebookDigest ? `\nrulebook digest: ${rulebookDigest}` : ''}`);
     return 0;
   }
   if (sub === 'sign') {
@@ -144,8 +158,11 @@ export async function manifestCommand(args: readonly string[], json: boolean, ho
     return 0;
   }
   if (sub === 'submit') {
-    const { values } = parseArgs(rest, { strings: ['manifest'] });
-    const res = await new HostClient(hostUrl).post('/v1/manifest', parseJson(readFileSync(one(values, 'manifest'), 'utf8')));
+    const { values } = parseArgs(rest, { strings: ['manifest', 'rulebook'] });
+    const signed = encodeSignedManifest(decodeSignedManifest(parseJson(readFileSync(one(values, 'manifest'), 'utf8'))));
+    const rulebookDir = values.get('rulebook')?.[0];
+    const body: Json = rulebookDir === undefined ? signed : { ...(signed as Record<string, Json>), rulebook: rulebookFilesJson(readRulebookFiles(rulebookDir)) };
+    const res = await new HostClient(hostUrl).post('/v1/manifest', body);
     const f = res as Record<string, Json>;
     emit(json, res, `manifest ${String(f['manifestHash'])} installed on every signer`);
     return 0;
