@@ -55,7 +55,8 @@ test('the enclave bundle never reads Cedar wasm from disk', async () => {
   await buildEnclave(REPO_ROOT);
   const text = readFileSync(join(REPO_ROOT, ENCLAVE_BUNDLE), 'utf8');
   assert.ok(!text.includes(WASM_FILE_READ), 'the nodejs cedar-wasm loader reached the enclave bundle');
-  if (text.includes('cedar_wasm')) assert.ok(text.includes('initSync({ module: wasmBytes })'), 'Cedar is in the bundle but not instantiated from embedded bytes');
+  // esbuild renames the embedded bytes' binding; what matters is instantiation from a module object, not from a path.
+  if (text.includes('cedar_wasm')) assert.match(text, /initSync\(\{ module: [A-Za-z_$][\w$]* \}\)/, 'Cedar is in the bundle but not instantiated from embedded bytes');
 });
 
 test('Cedar decides inside a bundle whose only readable file is itself, and the wasm is embedded reproducibly', async () => {
