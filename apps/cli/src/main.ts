@@ -12,7 +12,7 @@ const USAGE = `usage: custodian <command> [options] [--json] [--host URL]
 
   init --data-dir D                         create a data directory (sim root, development only)
   operator keygen --out FILE [--alg ed25519|p256]
-  manifest create|sign|submit|show ...      organisation manifest, signed by the root quorum
+  manifest create|sign|submit|show ...      organisation manifest, signed by the root quorum (--rulebook DIR pins Cedar)
   signer --platform sim --id ID --data-dir D [--port N]
   serve --data-dir D --signer ID=HOST:PORT ... [--port N] [--eth-rpc URL]
   wallet create --id W --key F --operator ID (--signer ID | --scheme ecdsa-dkls --threshold t --signers A,B,C) | list
