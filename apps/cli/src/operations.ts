@@ -13,7 +13,13 @@ import { decodeUnsignedEip1559, eip1559SigningDigest, encodeUnsignedEip1559 } fr
 import { addressFromPublicKey, parseAddress, toChecksumAddress } from '@custodian/chains/evm/address';
 import type { OperatorKeyPair } from '@custodian/protocol/operator-key';
 import { decodeSignedRequest, encodeSignedRequest, payloadHash, signRequest } from '@custodian/protocol/operator-request';
-import { APPROVAL_TYPE, TX_PROPOSAL_TYPE, WALLET_CREATE_TYPE, decodeTxProposal } from '@custodian/protocol/payloads';
+import { APPROVAL_TYPE, TX_PROPOSAL_TYPE, WALLET_CREATE_TYPE, WALLET_SCHEMES, decodeTxProposal, type ThresholdScheme } from '@custodian/protocol/payloads';
+import { base58Encode } from '@custodian/chains/sol/base58';
+import { taprootTweakPublicKey } from '@custodian/chains/btc/bip341';
+import { BTC_HRP, encodeSegwitAddress, type BtcNetwork } from '@custodian/chains/btc/segwit-address';
+
+/** The threshold wallet schemes (key generated in a threshold session). */
+export const THRESHOLD_SCHEMES: readonly ThresholdScheme[] = WALLET_SCHEMES.filter((s): s is ThresholdScheme => s !== 'single');
 import { decodeEnclaveSigned, statementHash, SUMMARY_KIND, verifyStatement } from '@custodian/protocol/enclave-signed';
 import type { HostClient } from './host-client.js';
 import { verifyOrg, verifyWallet, type VerifiedOrg, type VerifiedWallet } from './verify-org.js';
@@ -32,7 +38,7 @@ export interface Actor {
 /** What wallet to create: a key in one designated signer, or a t-of-n threshold key across the named signers. */
 export type WalletSpec =
   | { readonly orgId: string; readonly walletId: string; readonly scheme: 'single'; readonly signerId: string }
-  | { readonly orgId: string; readonly walletId: string; readonly scheme: 'ecdsa-dkls'; readonly threshold: number; readonly signers: readonly string[] };
+  | { readonly orgId: string; readonly walletId: string; readonly scheme: ThresholdScheme; readonly threshold: number; readonly signers: readonly string[] };
 
 /** Asks the designated signer (or, for a threshold wallet, every named signer) to create a wallet. */
 export async function createWallet(client: HostClient, actor: Actor, o: WalletSpec): Promise<Json> {
@@ -41,10 +47,31 @@ export async function createWallet(client: HostClient, actor: Actor, o: WalletSp
   return client.post('/v1/wallets', { request: encodeSignedRequest(signRequest(payload, actor.operatorId, actor.key)) });
 }
 
-/** A threshold wallet as every one of its signers attested it. */
+/** A threshold wallet as every one of its signers attested it (FROST wallets add the key signatures verify under, and taproot its network). */
 export interface VerifiedThresholdWallet extends VerifiedWallet {
   readonly threshold: number;
   readonly signers: readonly string[];
+  readonly outputKey?: string;
+  readonly network?: string;
+}
+
+/** Longest wallet address a statement may carry (P2TR bech32m on regtest is 64 characters). */
+const ADDRESS_CHARS_MAX = 90;
+
+/**
+ * The address a threshold wallet's key gives, computed here independently of
+ * the enclaves: EVM checksum address (ecdsa-dkls), Solana base58 of the
+ * ed25519 group key, or the BIP341 (BIP86, key path only) P2TR address of the
+ * taproot internal key; with the output key signatures verify under.
+ */
+function thresholdAddress(scheme: string, publicKey: Uint8Array, network: string | undefined): { address: string; outputKey: string | undefined } {
+  if (scheme === 'ecdsa-dkls') return { address: toChecksumAddress(addressFromPublicKey(publicKey)), outputKey: undefined };
+  if (scheme === 'frost-ed25519' && publicKey.length === 32) return { address: base58Encode(publicKey), outputKey: bytesToHex(publicKey) };
+  if (scheme === 'frost-secp256k1-tr' && publicKey.length === 33 && network !== undefined && Object.hasOwn(BTC_HRP, network)) {
+    const q = taprootTweakPublicKey(publicKey.slice(1));
+    return { address: encodeSegwitAddress(network as BtcNetwork, 1, q), outputKey: bytesToHex(q) };
+  }
+  throw new CustodianError('E_WALLET_UNVERIFIED', `a ${scheme.slice(0, 32)} wallet with this key cannot be checked`);
 }
 
 /**
@@ -60,25 +87,28 @@ export function verifyThresholdWallet(org: VerifiedOrg, row: Json): VerifiedThre
   const seen: string[] = [];
   for (const st of list) {
     const f = new Fields(st.statement, 'walletStatement');
-    const w = { walletId: f.str('walletId', 64), scheme: f.str('scheme', 32), signerId: f.str('signerId', 64), address: f.str('address', 42), publicKey: f.str('publicKey', 66) };
+    const w = { walletId: f.str('walletId', 64), scheme: f.str('scheme', 32), signerId: f.str('signerId', 64), address: f.str('address', ADDRESS_CHARS_MAX), publicKey: f.str('publicKey', 66) };
+    const outputKey = f.optRaw('outputKey') === undefined ? undefined : f.str('outputKey', 64);
+    const network = f.optRaw('network') === undefined ? undefined : f.str('network', 16);
     const orgId = f.str('orgId', 64);
     f.str('manifestHash', 64);
     const threshold = f.int('threshold', 2, 16);
     const signers = f.arr('parties', 16).map(String);
     f.done();
     const key = org.identityKeys.get(w.signerId);
-    if (!key || !verifyStatement('wallet.v1', st, key) || orgId !== org.manifest.orgId || w.scheme !== 'ecdsa-dkls') {
+    if (!key || !verifyStatement('wallet.v1', st, key) || orgId !== org.manifest.orgId || !(THRESHOLD_SCHEMES as readonly string[]).includes(w.scheme)) {
       throw new CustodianError('E_WALLET_UNVERIFIED', `wallet ${w.walletId} is not attested by signer ${w.signerId} of ${org.manifest.orgId}`);
     }
-    const v: VerifiedThresholdWallet = { ...w, signerId: signers.join(','), threshold, signers };
+    const v: VerifiedThresholdWallet = { ...w, signerId: signers.join(','), threshold, signers, ...(outputKey === undefined ? {} : { outputKey }), ...(network === undefined ? {} : { network }) };
     first ??= v;
-    if (v.walletId !== first.walletId || v.publicKey !== first.publicKey || v.address !== first.address || v.signerId !== first.signerId || v.threshold !== first.threshold) {
+    if (v.walletId !== first.walletId || v.scheme !== first.scheme || v.publicKey !== first.publicKey || v.address !== first.address || v.signerId !== first.signerId || v.threshold !== first.threshold || v.outputKey !== first.outputKey || v.network !== first.network) {
       throw new CustodianError('E_WALLET_UNVERIFIED', `the signers of wallet ${w.walletId} attest different keys or committees`);
     }
     seen.push(w.signerId);
   }
   if (!first || seen.length !== first.signers.length || !first.signers.every((id) => seen.includes(id))) throw new CustodianError('E_WALLET_UNVERIFIED', 'a threshold wallet needs the statement of every one of its signers');
-  if (toChecksumAddress(addressFromPublicKey(hexToBytes(first.publicKey))) !== first.address) throw new CustodianError('E_WALLET_UNVERIFIED', 'the attested address is not the attested key\'s');
+  const expected = thresholdAddress(first.scheme, hexToBytes(first.publicKey), first.network);
+  if (expected.address !== first.address || expected.outputKey !== first.outputKey) throw new CustodianError('E_WALLET_UNVERIFIED', 'the attested address is not the attested key\'s');
   const shown = row as Record<string, Json>;
   if (shown['address'] !== first.address || shown['walletId'] !== first.walletId) throw new CustodianError('E_WALLET_UNVERIFIED', `the host shows wallet ${first.walletId} with an address its signers did not attest`);
   return first;
@@ -91,7 +121,7 @@ export function walletSignerIds(row: Json): string[] {
 
 /** Verifies a wallet row of either scheme (`org` must hold the identity keys of its signers). */
 export function verifyAnyWallet(org: VerifiedOrg, row: Json): VerifiedWallet {
-  return (row as Record<string, Json>)['scheme'] === 'ecdsa-dkls' ? verifyThresholdWallet(org, row) : verifyWallet(org, row);
+  return (row as Record<string, Json>)['scheme'] === 'single' ? verifyWallet(org, row) : verifyThresholdWallet(org, row);
 }
 
 /** Builds an unsigned EIP-1559 transfer with chain hints from the host (the enclave checks the result). */

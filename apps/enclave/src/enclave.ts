@@ -23,7 +23,7 @@ import { decodeEnclaveSigned, encodeEnclaveSigned, signStatement, statementHash,
 import { PeerChannel } from '@custodian/protocol/hpke/peer-channel';
 import { derivePeerKeyPair } from '@custodian/protocol/hpke/peer-key';
 import type { PeerKeyPair } from '@custodian/protocol/hpke/peer-suite';
-import { decodeEnvelopes, encodeEnvelopes, mpcChannelSession, mpcSessionId, MPC_NONCE_BYTES, PEER_KEY_KIND } from '@custodian/protocol/mpc-relay';
+import { decodeEnvelopes, encodeEnvelopes, mpcChannelSession, mpcSessionId, MPC_NONCE_BYTES, PEER_KEY_KIND, type RelayedEnvelope } from '@custodian/protocol/mpc-relay';
 import { systemRandom } from '@custodian/core/clock';
 import { EcdsaDealing } from '@custodian/tss/ecdsa/dealing';
 import { EcdsaPresignSession, type EcdsaPresignature } from '@custodian/tss/ecdsa/sign';
@@ -37,8 +37,14 @@ import { verifyCheckpointAdvance } from '@custodian/audit/checkpoint-advance';
 import { checkNoteText } from '@custodian/audit/note';
 import type { Platform } from './platform.js';
 import { seal, unseal } from './sealed-state.js';
-import { decodeState, encodeState, initialState, RULEBOOK_FILES_MAX, type EnclaveState, type SignedRecord, type ThresholdWalletRecord, type WalletRecord } from './state.js';
+import { decodeState, encodeState, initialState, RULEBOOK_FILES_MAX, type EnclaveState, type FrostWalletRecord, type SignedRecord, type ThresholdWalletRecord, type WalletRecord } from './state.js';
 import { identityAuthenticator, openMessages, PartyMap, sealMessages } from './mpc-mesh.js';
+import { frostAuthenticator, frostParty, openEchoes, openRound1, openShares, sealFrost, type FrostDkgOutbound } from './frost-mesh.js';
+import { dkgEcho, dkgFinish, dkgShares, dkgStart, type DkgState } from '@custodian/tss/frost/dkg';
+import type { FrostKeyShare } from '@custodian/tss/frost/key-package';
+import { taprootOutputKey } from '@custodian/tss/frost/taproot';
+import { base58Encode } from '@custodian/chains/sol/base58';
+import { encodeSegwitAddress, type BtcNetwork } from '@custodian/chains/btc/segwit-address';
 import { evaluateFirstPolicy } from './first-policy.js';
 import { CedarPolicy, countApprovalsByGroup, type CedarDecision, type ProposalInput } from './cedar-policy.js';
 import { fromCedar, fromFirstPolicy, type EnclaveDecision } from './enclave-decision.js';
@@ -50,6 +56,8 @@ export type Phase = 'BOOT' | 'AWAITING_MANIFEST' | 'READY' | 'ERROR';
 
 /** Most approvals one signing request may carry. */
 export const APPROVALS_PER_REQUEST_MAX = 64;
+/** The Bitcoin network whose P2TR address a frost-secp256k1-tr wallet statement names (the sim custody path runs regtest). */
+export const FROST_TAPROOT_NETWORK: BtcNetwork = 'regtest';
 /** Most threshold sessions (opened or running) one signer keeps in memory. */
 export const MPC_SESSIONS_MAX = 32;
 /** A threshold session not finished within this time is dropped. */
@@ -105,6 +113,8 @@ interface MpcSession {
   dealing: EcdsaDealing | null;
   presign: EcdsaPresignSession | null;
   presig: EcdsaPresignature | null;
+  /** FROST key generation state (frost-* wallets), between steps. */
+  frostDkg: DkgState | null;
 }
 
 /** The approvals of a signing request that still hold, as counted by this signer. */
@@ -897,7 +907,7 @@ export class Enclave {
   #mpcRegister(job: MpcJob, requestHash: string, map: PartyMap, participants: readonly string[]): Json {
     this.#mpcMakeRoom();
     const nonce = bytesToHex(systemRandom.bytes(MPC_NONCE_BYTES));
-    this.#mpcOpened.set(nonce, { job, nonce, requestHash, map, participants, createdAtMs: this.platform.nowMs(), sessionId: null, channelSession: '', step: 0, dealing: null, presign: null, presig: null });
+    this.#mpcOpened.set(nonce, { job, nonce, requestHash, map, participants, createdAtMs: this.platform.nowMs(), sessionId: null, channelSession: '', step: 0, dealing: null, presign: null, presig: null, frostDkg: null });
     return { nonce, participants: [...participants] };
   }
 
@@ -909,7 +919,7 @@ export class Enclave {
       authenticateRequest(req, m, 'admin');
       const decoded = decodeWalletCreate(req.payload);
       if (decoded.orgId !== m.orgId) throw new CustodianError('E_ORG_MISMATCH', 'request is for another organisation');
-      if (decoded.scheme !== 'ecdsa-dkls') throw new CustodianError('E_SCHEME_MISMATCH', `a ${decoded.scheme} wallet is not created in a threshold session`);
+      if (decoded.scheme === 'single') throw new CustodianError('E_SCHEME_MISMATCH', `a ${decoded.scheme} wallet is not created in a threshold session`);
       payload = decoded;
       if (!payload.parties.includes(this.signerId)) throw new CustodianError('E_WRONG_SIGNER', `wallet ${payload.walletId} does not name ${this.signerId} as a party`);
       if (this.#s().wallets.has(payload.walletId)) throw new CustodianError('E_WALLET_EXISTS', `wallet ${payload.walletId} already exists`);
@@ -984,6 +994,13 @@ export class Enclave {
       this.#mpcRunning.set(key, x);
       const self = x.map.idOf(this.signerId);
       const auth = identityAuthenticator(x.map, this.#s().identitySecret.expose(), (id) => (id === this.signerId ? this.identityKey() : this.#s().peers.get(id)?.identityKey));
+      if (x.job.kind === 'dkg' && x.job.payload.scheme !== 'ecdsa-dkls') {
+        const parties = x.participants.map((id) => frostParty(x.map, id));
+        const config = { suite: x.job.payload.scheme, sessionId: key, threshold: x.job.payload.threshold, parties, self: frostParty(x.map, this.signerId), authenticator: frostAuthenticator(auth) };
+        const { state, broadcast } = dkgStart(config, systemRandom);
+        x.frostDkg = state;
+        return { sessionId: key, outbox: await this.#frostSeal(x, { kind: 'frost/dkg-round1', message: broadcast }), done: false };
+      }
       if (x.job.kind === 'dkg') {
         const ids = x.participants.map((id) => x.map.idOf(id));
         x.dealing = new EcdsaDealing({ sessionId: x.sessionId, self, mode: 'keygen', threshold: x.job.payload.threshold, receivers: ids, random: systemRandom, auth });
@@ -1003,9 +1020,13 @@ export class Enclave {
     const x = this.#mpcRunning.get(key);
     if (!x) throw new CustodianError('E_SESSION_UNKNOWN', 'no such threshold session runs here (it ended, was aborted, or this signer restarted)');
     return this.#mpcRun(x, peer, async () => {
+      const job = x.job;
+      if (job.kind === 'dkg' && job.payload.scheme !== 'ecdsa-dkls') {
+        if (!x.frostDkg) throw new CustodianError('E_MPC_PHASE', 'this key generation has already finished');
+        return this.#frostDkgStep(x, x.frostDkg, job.payload, job.operatorId, key, inbox, peer);
+      }
       const self = x.map.idOf(this.signerId);
       const msgs = await openMessages(await this.#peerChannel(), x.channelSession, x.map, self, inbox);
-      const job = x.job;
       if (job.kind === 'dkg') {
         if (x.step === 0) {
           x.step = 1;
@@ -1076,6 +1097,65 @@ export class Enclave {
     } catch {
       return `party-${culprit}`;
     }
+  }
+
+  /**
+   * One FROST key-generation step: round-1 broadcasts in → echo out; echoes in
+   * (F05) → secret shares out (each sealed to its recipient only); shares in →
+   * key share, sealed, and the signed wallet statement.
+   */
+  async #frostDkgStep(x: MpcSession, state: DkgState, payload: ThresholdWalletCreatePayload, operatorId: string, key: string, inbox: readonly RelayedEnvelope[], peer: RpcPeer): Promise<Json> {
+    const channel = await this.#peerChannel();
+    if (x.step === 0) {
+      x.step = 1;
+      const echo = dkgEcho(state, await openRound1(channel, x.channelSession, x.map, inbox));
+      return { sessionId: key, outbox: await this.#frostSeal(x, { kind: 'frost/echo', message: echo }), done: false };
+    }
+    if (x.step === 1) {
+      x.step = 2;
+      const shares = dkgShares(state, await openEchoes(channel, x.channelSession, x.map, inbox));
+      return { sessionId: key, outbox: await this.#frostSeal(x, { kind: 'frost/dkg-share', messages: shares }), done: false };
+    }
+    if (x.step !== 2) throw new CustodianError('E_MPC_PHASE', 'this key generation has already finished');
+    x.step = 3;
+    const share = dkgFinish(state, await openShares(channel, x.channelSession, x.map, frostParty(x.map, this.signerId), inbox));
+    x.frostDkg = null;
+    return { sessionId: key, outbox: [], done: true, result: await this.#frostWalletCreated(x, payload, operatorId, share, peer) };
+  }
+
+  /** Seals a FROST step's messages for the relay. */
+  async #frostSeal(x: MpcSession, out: FrostDkgOutbound): Promise<Json> {
+    return encodeEnvelopes(await sealFrost(await this.#peerChannel(), x.channelSession, x.map, this.signerId, x.participants, out));
+  }
+
+  /** Seals a new FROST share and answers the wallet statement this signer signs (group key, output key, chain address). */
+  async #frostWalletCreated(x: MpcSession, payload: ThresholdWalletCreatePayload, operatorId: string, share: FrostKeyShare, peer: RpcPeer): Promise<Json> {
+    const s = this.#s();
+    if (s.wallets.has(payload.walletId)) throw new CustodianError('E_WALLET_EXISTS', `wallet ${payload.walletId} already exists`);
+    if (payload.scheme === 'ecdsa-dkls' || share.suite !== payload.scheme) throw new CustodianError('E_SCHEME_MISMATCH', 'the key share is of another scheme than the wallet request');
+    const publicKey = share.publicPackage.groupPublicKey.slice();
+    const taproot = payload.scheme === 'frost-secp256k1-tr';
+    const outputKey = taproot ? taprootOutputKey(share.publicPackage) : publicKey.slice();
+    const address = taproot ? encodeSegwitAddress(FROST_TAPROOT_NETWORK, 1, outputKey) : base58Encode(publicKey);
+    const record: FrostWalletRecord = { walletId: payload.walletId, scheme: payload.scheme, threshold: payload.threshold, parties: [...payload.parties], share, publicKey, outputKey, address };
+    s.wallets.set(record.walletId, record);
+    const m = this.#manifest();
+    const statement = {
+      walletId: record.walletId,
+      scheme: record.scheme,
+      signerId: this.signerId,
+      publicKey: bytesToHex(publicKey),
+      outputKey: bytesToHex(outputKey),
+      address,
+      ...(taproot ? { network: FROST_TAPROOT_NETWORK } : {}),
+      orgId: m.orgId,
+      manifestHash: manifestHash(s.signedManifest!.payload),
+      threshold: record.threshold,
+      parties: [...record.parties],
+    };
+    await this.#audit(peer, 'wallet.created', null, { ...statement, requestedBy: operatorId, sessionId: bytesToHex(x.sessionId!) });
+    await this.#persist();
+    return encodeEnclaveSigned(signStatement('wallet.v1', statement, s.identitySecret.expose()));
   }
 
   /** Seals a round's messages, each to its recipient's channel key, for the relay. */

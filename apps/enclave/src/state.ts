@@ -13,7 +13,9 @@ import { decodeSignedManifest, encodeSignedManifest, type SignedManifest } from 
 import { AUDIT_GENESIS_HASH } from '@custodian/protocol/enclave-signed';
 import { decodeKeyShare, encodeKeyShare } from '@custodian/tss/ecdsa/key-share-codec';
 import type { EcdsaKeyShare } from '@custodian/tss/ecdsa/key-share';
-import { WALLET_PARTIES_MAX } from '@custodian/protocol/payloads';
+import { decodeKeyShare as decodeFrostKeyShare, encodeKeyShareForSealing as encodeFrostKeyShare } from '@custodian/tss/frost/key-share-codec';
+import type { FrostKeyShare } from '@custodian/tss/frost/key-package';
+import { FROST_SCHEMES, WALLET_PARTIES_MAX, type FrostScheme } from '@custodian/protocol/payloads';
 import { SEALED_STATE_BYTES_MAX } from './sealed-state.js';
 
 /** Most files a sealed rulebook may hold. */
@@ -43,8 +45,29 @@ export interface ThresholdWalletRecord {
   readonly address: string;
 }
 
+/**
+ * This signer's share of a FROST wallet (`frost-ed25519`: a Solana address;
+ * `frost-secp256k1-tr`: a BIP341 key-path P2TR output). `publicKey` is the
+ * RFC 9591 group key (for taproot the untweaked internal key, SEC1
+ * compressed); `outputKey` the key signatures verify under (ed25519: the
+ * group key; taproot: the tweaked x-only output key).
+ */
+export interface FrostWalletRecord {
+  readonly walletId: string;
+  readonly scheme: FrostScheme;
+  readonly threshold: number;
+  readonly parties: readonly string[];
+  readonly share: FrostKeyShare;
+  readonly publicKey: Uint8Array;
+  readonly outputKey: Uint8Array;
+  readonly address: string;
+}
+
 /** A wallet this signer holds key material for. */
-export type WalletRecord = SingleWalletRecord | ThresholdWalletRecord;
+export type WalletRecord = SingleWalletRecord | ThresholdWalletRecord | FrostWalletRecord;
+
+/** Longest wallet address kept in state (P2TR bech32m on regtest is 64 characters). */
+export const WALLET_ADDRESS_CHARS_MAX = 90;
 
 /** A peer signer whose evidence this signer verified (peers.install), with its attested channel key. */
 export interface PeerRecord {
@@ -127,19 +150,24 @@ export function initialState(identitySecret: Uint8Array, logSeed: Uint8Array, co
 
 function encodeWallet(w: WalletRecord): Json {
   if (w.scheme === 'single') return { walletId: w.walletId, scheme: w.scheme, secretKey: bytesToHex(w.secretKey.expose()), publicKey: bytesToHex(w.publicKey), address: w.address };
-  return { walletId: w.walletId, scheme: w.scheme, threshold: w.threshold, parties: [...w.parties], share: bytesToHex(encodeKeyShare(w.share)), publicKey: bytesToHex(w.publicKey), address: w.address };
+  if (w.scheme === 'ecdsa-dkls') return { walletId: w.walletId, scheme: w.scheme, threshold: w.threshold, parties: [...w.parties], share: bytesToHex(encodeKeyShare(w.share)), publicKey: bytesToHex(w.publicKey), address: w.address };
+  return { walletId: w.walletId, scheme: w.scheme, threshold: w.threshold, parties: [...w.parties], share: bytesToHex(encodeFrostKeyShare(w.share).expose()), publicKey: bytesToHex(w.publicKey), outputKey: bytesToHex(w.outputKey), address: w.address };
 }
 
 function decodeWallet(json: Json): WalletRecord {
   const g = new Fields(json, 'wallet');
   const walletId = g.str('walletId', 64);
-  const scheme = g.str('scheme', 16);
+  const scheme = g.str('scheme', 32);
   let rec: WalletRecord;
   if (scheme === 'single') {
     rec = { walletId, scheme, secretKey: new Secret(g.hex('secretKey', 32)), publicKey: g.hex('publicKey', 33), address: g.str('address', 42) };
   } else if (scheme === 'ecdsa-dkls') {
     const parties = g.arr('parties', WALLET_PARTIES_MAX).map((x) => String(x));
     rec = { walletId, scheme, threshold: g.int('threshold', 2, parties.length), parties, share: decodeKeyShare(g.hex('share', undefined, 4 << 20)), publicKey: g.hex('publicKey', 33), address: g.str('address', 42) };
+  } else if ((FROST_SCHEMES as readonly string[]).includes(scheme)) {
+    const parties = g.arr('parties', WALLET_PARTIES_MAX).map((x) => String(x));
+    const share = decodeFrostKeyShare(new Secret(g.hex('share', undefined, 64 * 1024)));
+    rec = { walletId, scheme: scheme as FrostScheme, threshold: g.int('threshold', 2, parties.length), parties, share, publicKey: g.hex('publicKey', undefined, 33), outputKey: g.hex('outputKey', 32), address: g.str('address', WALLET_ADDRESS_CHARS_MAX) };
   } else {
     throw new CustodianError('E_SEALED_STATE_INVALID', 'unknown wallet scheme in state');
   }

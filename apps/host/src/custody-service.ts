@@ -34,6 +34,9 @@ export function walletThreshold(w: WalletRow): number {
 export const RECEIPT_POLL_MS = 250;
 /** How long the host waits for a receipt before it marks the request failed. */
 export const RECEIPT_WAIT_MAX_MS = 120_000;
+/** Longest wallet address a statement may carry (a P2TR bech32m address is the longest: 62 characters on mainnet, 64 on regtest). */
+export const WALLET_ADDRESS_CHARS_MAX = 90;
+
 /** How often an approved threshold request whose signers are unavailable is tried again. */
 export const SIGN_RETRY_MS = 2_000;
 /** How many times it is tried again before the host waits for the next approval or restart. */
@@ -193,7 +196,7 @@ export class CustodyService {
     this.manifest();
     const req = decodeSignedRequest(new Fields(body, 'body').raw('request'));
     const payload = decodeWalletCreate(req.payload);
-    if (payload.scheme === 'ecdsa-dkls') return this.#createThresholdWallet(req, payload);
+    if (payload.scheme !== 'single') return this.#createThresholdWallet(req, payload);
     const link = this.#link(payload.signerId);
     const res = decodeEnclaveSigned(await link.call('wallet.create', { request: encodeSignedRequest(req) }), 'wallet');
     if (!link.identityKey || !verifyStatement('wallet.v1', res, link.identityKey)) throw new CustodianError('E_SIGNER_RESPONSE', 'wallet statement is not signed by the attested signer');
@@ -220,15 +223,15 @@ export class CustodyService {
       const st = decodeEnclaveSigned(r, 'wallet');
       if (!link.identityKey || !verifyStatement('wallet.v1', st, link.identityKey)) throw new CustodianError('E_SIGNER_RESPONSE', `the wallet statement of ${link.signerId} is not signed by the attested signer`);
       const f = new Fields(st.statement, 'wallet');
-      const mine = { walletId: f.str('walletId', 64), scheme: f.str('scheme', 32), signerId: f.str('signerId', 64), publicKey: f.str('publicKey', 66), address: f.str('address', 42) };
-      if (mine.walletId !== payload.walletId || mine.scheme !== 'ecdsa-dkls' || mine.signerId !== link.signerId) throw new CustodianError('E_SIGNER_RESPONSE', `${link.signerId} attested another wallet`);
+      const mine = { walletId: f.str('walletId', 64), scheme: f.str('scheme', 32), signerId: f.str('signerId', 64), publicKey: f.str('publicKey', 66), address: f.str('address', WALLET_ADDRESS_CHARS_MAX) };
+      if (mine.walletId !== payload.walletId || mine.scheme !== payload.scheme || mine.signerId !== link.signerId) throw new CustodianError('E_SIGNER_RESPONSE', `${link.signerId} attested another wallet`);
       first ??= mine;
       if (mine.publicKey !== first.publicKey || mine.address !== first.address) throw new CustodianError('E_DKG_PUBLIC_KEY_MISMATCH', `${link.signerId} ended key generation with another public key`);
       statements.push(st);
     }
     const row: WalletRow = {
       walletId: payload.walletId,
-      scheme: 'ecdsa-dkls',
+      scheme: payload.scheme,
       signerId: payload.parties.join(','),
       address: first!.address,
       publicKey: first!.publicKey,

@@ -24,7 +24,15 @@ test('rejects threshold requests with a bad threshold, duplicate or too few part
   for (const bad of [threshold({ threshold: 1 }), threshold({ threshold: 4 }), threshold({ parties: ['signer-1', 'signer-1'] }), threshold({ parties: ['signer-1'], threshold: 1 }), threshold({ parties: ['Signer 1', 'signer-2'] }), threshold({ signerId: 'signer-1' })]) {
     assert.throws(() => decodeWalletCreate(bad), (e: unknown) => e instanceof CustodianError, JSON.stringify(bad));
   }
-  assert.throws(() => decodeWalletCreate({ ...base, scheme: 'frost-ed25519', signerId: 'signer-1' }), (e: unknown) => isCustodianError(e, 'E_SCHEME_UNSUPPORTED'));
+  assert.throws(() => decodeWalletCreate({ ...base, scheme: 'frost-secp256k1', signerId: 'signer-1' }), (e: unknown) => isCustodianError(e, 'E_SCHEME_UNSUPPORTED'));
+  assert.throws(() => decodeWalletCreate({ ...base, scheme: 'frost-ed25519', signerId: 'signer-1' }), (e: unknown) => e instanceof CustodianError);
+});
+
+test('decodes FROST wallet requests (frost-ed25519, frost-secp256k1-tr) as threshold requests', () => {
+  for (const scheme of ['frost-ed25519', 'frost-secp256k1-tr'] as const) {
+    const t = decodeWalletCreate(threshold({ scheme }));
+    assert.ok(t.scheme === scheme && t.threshold === 2 && t.parties.length === 3);
+  }
 });
 
 test('only typed errors escape the wallet-create decoder (property)', () => {

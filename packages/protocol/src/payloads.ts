@@ -15,8 +15,15 @@ const ID_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 const NONCE_RE = /^[0-9a-f]{32}$/;
 
 /** Wallet schemes; threshold schemes slot in behind the same interface. */
-export const WALLET_SCHEMES = ['single', 'ecdsa-dkls'] as const;
+export const WALLET_SCHEMES = ['single', 'ecdsa-dkls', 'frost-ed25519', 'frost-secp256k1-tr'] as const;
+/** A wallet scheme. */
 export type WalletScheme = (typeof WALLET_SCHEMES)[number];
+/** The schemes whose key is generated among several signers (DKG in a threshold session). */
+export type ThresholdScheme = Exclude<WalletScheme, 'single'>;
+/** The FROST schemes (Schnorr threshold signatures: Solana ed25519, Bitcoin taproot). */
+export const FROST_SCHEMES = ['frost-ed25519', 'frost-secp256k1-tr'] as const;
+/** A FROST wallet scheme. */
+export type FrostScheme = (typeof FROST_SCHEMES)[number];
 
 /** Most signers one threshold wallet may name. */
 export const WALLET_PARTIES_MAX = 16;
@@ -32,12 +39,12 @@ export interface SingleWalletCreatePayload {
   readonly createdAtMs: number;
 }
 
-/** An admin's request to create a t-of-n threshold ECDSA wallet across the named signers (party i + 1 is `parties[i]`). */
+/** An admin's request to create a t-of-n threshold wallet (ECDSA or FROST) across the named signers (party i + 1 is `parties[i]`). */
 export interface ThresholdWalletCreatePayload {
   readonly type: typeof WALLET_CREATE_TYPE;
   readonly orgId: string;
   readonly walletId: string;
-  readonly scheme: 'ecdsa-dkls';
+  readonly scheme: ThresholdScheme;
   readonly threshold: number;
   readonly parties: readonly string[];
   readonly nonce: string;
@@ -95,7 +102,7 @@ export function decodeWalletCreate(json: Json): WalletCreatePayload {
   });
   if (parties.length < 2 || new Set(parties).size !== parties.length) throw new CustodianError('E_FIELD_INVALID', 'walletCreate.parties must name at least two distinct signers');
   const threshold = f.int('threshold', 2, parties.length);
-  const p: ThresholdWalletCreatePayload = { type: WALLET_CREATE_TYPE, orgId, walletId, scheme: 'ecdsa-dkls', threshold, parties, nonce, createdAtMs };
+  const p: ThresholdWalletCreatePayload = { type: WALLET_CREATE_TYPE, orgId, walletId, scheme: scheme as ThresholdScheme, threshold, parties, nonce, createdAtMs };
   f.done();
   return p;
 }

@@ -8,7 +8,7 @@ import { hexToBytes } from '@custodian/core/bytes';
 import { decodeEnclaveSigned, verifyAuditChain, type EnclaveSigned } from '@custodian/protocol/enclave-signed';
 import { readKeyFile } from '../key-file.js';
 import { HostClient } from '../host-client.js';
-import { approveRequest, buildTransfer, createWallet, proposeTx, verifyAnyWallet, verifyThresholdWallet, walletSignerIds, type Actor } from '../operations.js';
+import { approveRequest, buildTransfer, createWallet, proposeTx, THRESHOLD_SCHEMES, verifyAnyWallet, verifyThresholdWallet, walletSignerIds, type Actor } from '../operations.js';
 import { verifyOrg, verifyWallet } from '../verify-org.js';
 import { emit, parseArgs, UsageError } from '../output.js';
 
@@ -44,15 +44,16 @@ export async function walletCommand(args: readonly string[], json: boolean, host
     const scheme = values.get('scheme')?.[0] ?? 'single';
     const org = await verifyOrg(client);
     const walletId = req(values, 'id');
-    if (scheme === 'ecdsa-dkls') {
+    const thresholdScheme = THRESHOLD_SCHEMES.find((x) => x === scheme);
+    if (thresholdScheme !== undefined) {
       const signers = req(values, 'signers').split(',').filter((x) => x !== '');
       const threshold = Number(req(values, 'threshold'));
       if (!Number.isSafeInteger(threshold) || threshold < 2 || threshold > signers.length) throw new UsageError(`--threshold must be between 2 and the number of --signers (${signers.length})`);
-      const w = verifyThresholdWallet(org, await createWallet(client, actor(values), { orgId: org.manifest.orgId, walletId, scheme, threshold, signers }));
-      emit(json, w, `wallet ${w.walletId} (ecdsa-dkls ${w.threshold}-of-${w.signers.length} across ${w.signers.join(', ')}, attested by each): ${w.address}`);
+      const w = verifyThresholdWallet(org, await createWallet(client, actor(values), { orgId: org.manifest.orgId, walletId, scheme: thresholdScheme, threshold, signers }));
+      emit(json, w, `wallet ${w.walletId} (${w.scheme} ${w.threshold}-of-${w.signers.length} across ${w.signers.join(', ')}, attested by each): ${w.address}`);
       return 0;
     }
-    if (scheme !== 'single') throw new CustodianError('E_SCHEME_UNSUPPORTED', `wallet scheme ${scheme} is not supported (single, ecdsa-dkls)`);
+    if (scheme !== 'single') throw new CustodianError('E_SCHEME_UNSUPPORTED', `wallet scheme ${scheme} is not supported (single, ${THRESHOLD_SCHEMES.join(', ')})`);
     const w = verifyWallet(org, await createWallet(client, actor(values), { orgId: org.manifest.orgId, walletId, signerId: req(values, 'signer'), scheme }));
     emit(json, w, `wallet ${w.walletId} (${w.scheme} on ${w.signerId}, attested): ${w.address}`);
     return 0;

@@ -1,0 +1,94 @@
+/**
+ * How a signer's FROST DKG messages cross the untrusted host: every message
+ * (round-1 broadcast, echo, secret share) is sealed with the HPKE peer channel
+ * to its recipient's attested channel key, one copy per peer. An opened
+ * message is accepted only when it decodes as the kind this step expects,
+ * claims the authenticated sender as its `from`, and (shares) is addressed to
+ * us. Broadcasts are also signed with the enclaves' identity keys (F05).
+ */
+import { CustodianError } from '@custodian/core/errors';
+import { utf8 } from '@custodian/core/bytes';
+import type { PeerChannel } from '@custodian/protocol/hpke/peer-channel';
+import type { RelayedEnvelope } from '@custodian/protocol/mpc-relay';
+import type { BroadcastAuthenticator as EcdsaAuthenticator } from '@custodian/tss/ecdsa/echo';
+import type { BroadcastAuthenticator } from '@custodian/tss/frost/broadcast-auth';
+import type { DkgRound1Message, DkgShareMessage } from '@custodian/tss/frost/dkg';
+import type { EchoMessage } from '@custodian/tss/frost/echo';
+import type { PartyId } from '@custodian/tss/frost/party-id';
+import { decodeFrostMessage, decodeShareMessage, encodeFrostMessage, encodeShareForSealing, toDkgShareMessage } from '@custodian/tss/frost/wire';
+import type { PartyMap } from './mpc-mesh.js';
+
+/** What a FROST DKG step sends: the step's kind decides how each message is encoded. */
+export type FrostDkgOutbound =
+  | { readonly kind: 'frost/dkg-round1'; readonly message: DkgRound1Message }
+  | { readonly kind: 'frost/echo'; readonly message: EchoMessage }
+  | { readonly kind: 'frost/dkg-share'; readonly messages: readonly DkgShareMessage[] };
+
+/** The party id of a signer in the FROST library's type. */
+export function frostParty(map: PartyMap, signerId: string): PartyId {
+  return Number(map.idOf(signerId)) as PartyId;
+}
+
+/** Seals one step's messages: a broadcast to every other participant, each share to its recipient. */
+export async function sealFrost(channel: PeerChannel, session: string, map: PartyMap, self: string, participants: readonly string[], out: FrostDkgOutbound): Promise<RelayedEnvelope[]> {
+  const envelopes: RelayedEnvelope[] = [];
+  const push = async (to: string, bytes: Uint8Array): Promise<void> => {
+    envelopes.push({ to, envelope: new TextDecoder().decode(await channel.seal(to, session, bytes)) });
+  };
+  if (out.kind === 'frost/dkg-share') {
+    for (const m of out.messages) await push(map.signerOf(BigInt(m.to)), encodeShareForSealing('frost/dkg-share', m).expose());
+    return envelopes;
+  }
+  const bytes = encodeFrostMessage(out.kind, out.message);
+  for (const id of participants) if (id !== self) await push(id, bytes);
+  return envelopes;
+}
+
+/** Opens an inbox and returns the plaintexts with their authenticated senders (channel checks: tamper, forgery, replay, session). */
+async function openAll(channel: PeerChannel, session: string, inbox: readonly RelayedEnvelope[]): Promise<{ from: string; plaintext: Uint8Array }[]> {
+  const out: { from: string; plaintext: Uint8Array }[] = [];
+  for (const e of inbox) {
+    const opened = await channel.open(utf8(e.envelope), session);
+    out.push({ from: opened.from, plaintext: opened.plaintext });
+  }
+  return out;
+}
+
+function checkFrom(map: PartyMap, sender: string, claimed: PartyId): void {
+  if (map.signerOf(BigInt(claimed)) !== sender) throw new CustodianError('E_PEER_AUTH_FAILED', `${sender} sent a message claiming to come from party ${claimed}`, { culprit: sender });
+}
+
+/** Opens the round-1 broadcasts of a DKG. */
+export async function openRound1(channel: PeerChannel, session: string, map: PartyMap, inbox: readonly RelayedEnvelope[]): Promise<DkgRound1Message[]> {
+  return (await openAll(channel, session, inbox)).map(({ from, plaintext }) => {
+    const d = decodeFrostMessage(plaintext);
+    if (d.kind !== 'frost/dkg-round1') throw new CustodianError('E_FROST_MESSAGE_INVALID', `${from} sent a ${d.kind} message where a DKG round-1 message was due`, { culprit: from });
+    checkFrom(map, from, d.message.from);
+    return d.message;
+  });
+}
+
+/** Opens the echoes of a DKG's round 1. */
+export async function openEchoes(channel: PeerChannel, session: string, map: PartyMap, inbox: readonly RelayedEnvelope[]): Promise<EchoMessage[]> {
+  return (await openAll(channel, session, inbox)).map(({ from, plaintext }) => {
+    const d = decodeFrostMessage(plaintext);
+    if (d.kind !== 'frost/echo') throw new CustodianError('E_FROST_MESSAGE_INVALID', `${from} sent a ${d.kind} message where an echo was due`, { culprit: from });
+    checkFrom(map, from, d.message.from);
+    return d.message;
+  });
+}
+
+/** Opens the secret shares sent to us (the shares stay wrapped as secrets). */
+export async function openShares(channel: PeerChannel, session: string, map: PartyMap, self: PartyId, inbox: readonly RelayedEnvelope[]): Promise<DkgShareMessage[]> {
+  return (await openAll(channel, session, inbox)).map(({ from, plaintext }) => {
+    const d = decodeShareMessage(plaintext, 'frost/dkg-share');
+    checkFrom(map, from, d.from);
+    if (d.to !== self) throw new CustodianError('E_SESSION_MISMATCH', `${from} sent a share for party ${d.to}`, { culprit: from });
+    return toDkgShareMessage(d);
+  });
+}
+
+/** The enclave's identity-key broadcast authenticator, in the FROST library's party type. */
+export function frostAuthenticator(inner: EcdsaAuthenticator): BroadcastAuthenticator {
+  return { sign: (m) => inner.sign(m), verify: (party, m, sig) => inner.verify(BigInt(party), m, sig) };
+}
