@@ -28,9 +28,9 @@ import { decodeEnclaveSigned, statementHash } from '@custodian/protocol/enclave-
 import { decodePeerEnvelope } from '@custodian/protocol/hpke/peer-envelope';
 import { envelopeHeader, type RelayedEnvelope } from '@custodian/protocol/mpc-relay';
 import { ThresholdRelay, type RelayTap } from '../../apps/host/src/threshold-relay.js';
-import { createWallet, newNonce, verifyAnyWallet, verifyThresholdWallet } from '../../apps/cli/src/operations.js';
+import { buildTransfer, createWallet, newNonce, proposeTx, verifyAnyWallet, verifyThresholdWallet } from '../../apps/cli/src/operations.js';
 import { verifyOrg } from '../../apps/cli/src/verify-org.js';
-import { DEMO_ORG, startDeployment, type Deployment } from '../../scripts/lib/deployment.js';
+import { DEMO_ORG, DEMO_RECIPIENT, startDeployment, type Deployment } from '../../scripts/lib/deployment.js';
 import { CLI } from '../../scripts/lib/processes.js';
 
 const run = promisify(execFile);
@@ -133,6 +133,11 @@ test('custodian wallet create --scheme frost-ed25519 and frost-secp256k1-tr, and
   assert.equal(sol['address'], w['address']);
   assert.notEqual(sol['address'], (await listed('sol1'))['address'], 'a new key, not the first wallet\'s');
   assert.deepEqual(all.filter((x) => ['sol1', 'btc1', 'sol-cli'].includes(String(x['walletId']))).map((x) => x['scheme']).sort(), ['frost-ed25519', 'frost-ed25519', 'frost-secp256k1-tr']);
+});
+
+test('an EVM transaction proposed on a FROST wallet is refused (E_SCHEME_MISMATCH): these wallets never sign EVM transactions', async () => {
+  const raw = await buildTransfer(d.client, DEMO_RECIPIENT, DEMO_RECIPIENT, 1000n);
+  for (const walletId of ['sol1', 'btc1']) await refused(proposeTx(d.client, d.actors['dave']!, { orgId: DEMO_ORG, walletId, rawTx: raw }), 'E_SCHEME_MISMATCH');
 });
 
 test('the relay sees only ciphertext: FROST DKG envelopes carry no share, commitment or session id in the clear', async () => {

@@ -563,6 +563,9 @@ export class Enclave {
     if (payload.orgId !== m.orgId) throw new CustodianError('E_ORG_MISMATCH', 'proposal is for another organisation');
     const wallet = this.#s().wallets.get(payload.walletId);
     if (!wallet) throw new CustodianError('E_WALLET_UNKNOWN', `wallet ${payload.walletId} is not held by ${this.signerId}`);
+    if (wallet.scheme === 'frost-ed25519' || wallet.scheme === 'frost-secp256k1-tr') {
+      throw new CustodianError('E_SCHEME_MISMATCH', `wallet ${wallet.walletId} is a ${wallet.scheme} wallet: it does not sign EVM transactions`);
+    }
     const tx = decodeUnsignedEip1559(hexToBytes(payload.rawTx));
     const digest = eip1559SigningDigest(tx);
     const requestId = payloadHash(req.payload);
