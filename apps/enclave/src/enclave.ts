@@ -863,6 +863,9 @@ export class Enclave {
     for (const [k, r] of s.signed) if (r.audited && r.atMs < now - APPROVAL_TTL_MAX_MS - CLOCK_SKEW_MAX_MS) s.signed.delete(k);
     for (const [k, at] of s.mpcApproved) if (at < now - APPROVAL_TTL_MAX_MS - CLOCK_SKEW_MAX_MS) s.mpcApproved.delete(k);
     for (const [k, at] of s.usedPresigs) if (at < now - MPC_SESSION_TTL_MS - CLOCK_SKEW_MAX_MS) s.usedPresigs.delete(k);
+    // FROST nonces (SealedNonceStore): an unused or consumed key past the session time reads as unknown, which signs nothing.
+    for (const [k, r] of s.frostNonces) if (r.atMs < now - MPC_SESSION_TTL_MS - CLOCK_SKEW_MAX_MS) s.frostNonces.delete(k);
+    for (const [k, at] of s.frostConsumed) if (at < now - MPC_SESSION_TTL_MS - CLOCK_SKEW_MAX_MS) s.frostConsumed.delete(k);
     for (const [k, at] of s.requestSeen) if (at < now - REQUEST_SEEN_TTL_MS) s.requestSeen.delete(k);
   }
 

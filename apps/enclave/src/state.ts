@@ -18,6 +18,9 @@ import type { FrostKeyShare } from '@custodian/tss/frost/key-package';
 import { FROST_SCHEMES, WALLET_PARTIES_MAX, type FrostScheme } from '@custodian/protocol/payloads';
 import { SEALED_STATE_BYTES_MAX } from './sealed-state.js';
 
+/** Most unused FROST nonces sealed state may hold (the nonce store refuses more: THREATS.md L06). */
+export const FROST_NONCES_SEALED_MAX = 4096;
+
 /** Most files a sealed rulebook may hold. */
 export const RULEBOOK_FILES_MAX = 256;
 
@@ -91,6 +94,15 @@ export interface SignedRecord {
   readonly approvals: readonly string[];
 }
 
+/** A FROST round-one nonce pair this signer committed to and has not used yet (secret; sealed with the state). */
+export interface FrostNonceRecord {
+  readonly sessionId: string;
+  readonly hiding: Secret<Uint8Array>;
+  readonly binding: Secret<Uint8Array>;
+  /** When it was made (ms): unused nonces past the session time are forgotten (never signed with). */
+  readonly atMs: number;
+}
+
 /** The whole persistent state. */
 export interface EnclaveState {
   identitySecret: Secret<Uint8Array>;
@@ -113,6 +125,10 @@ export interface EnclaveState {
   readonly mpcApproved: Map<string, number>;
   /** Pre-signature sessions whose online message this signer released (session id hex → when): never used twice. */
   readonly usedPresigs: Map<string, number>;
+  /** FROST nonces committed and not yet used (nonce key → record): sealed before a commitment leaves. */
+  readonly frostNonces: Map<string, FrostNonceRecord>;
+  /** FROST nonce keys consumed (nonce key → when): sealed before a signature share leaves; never fresh again. */
+  readonly frostConsumed: Map<string, number>;
   /** The latest time this signer has seen (ms); its clock may not go back before it (F08). */
   timeFloorMs: number;
   /** The Cedar rulebook files (name → bytes) the installed manifest pins, or null when it pins none (first policy). */
@@ -140,6 +156,8 @@ export function initialState(identitySecret: Uint8Array, logSeed: Uint8Array, co
     peers: new Map(),
     mpcApproved: new Map(),
     usedPresigs: new Map(),
+    frostNonces: new Map(),
+    frostConsumed: new Map(),
     timeFloorMs: 0,
     rulebook: null,
     velocityLedger: null,
@@ -200,6 +218,8 @@ export function encodeState(s: EnclaveState): Uint8Array {
     peers: [...s.peers].map(([signerId, p]) => ({ signerId, identityKey: bytesToHex(p.identityKey), peerKey: p.peerKey ? bytesToHex(p.peerKey) : null })),
     mpcApproved: [...s.mpcApproved.entries()].map(([k, v]) => [k, v]),
     usedPresigs: [...s.usedPresigs.entries()].map(([k, v]) => [k, v]),
+    ...(s.frostNonces.size > 0 ? { frostNonces: [...s.frostNonces].map(([key, n]) => ({ key, sessionId: n.sessionId, hiding: bytesToHex(n.hiding.expose()), binding: bytesToHex(n.binding.expose()), atMs: n.atMs })) } : {}),
+    ...(s.frostConsumed.size > 0 ? { frostConsumed: [...s.frostConsumed.entries()].map(([k, v]) => [k, v]) } : {}),
     timeFloorMs: s.timeFloorMs,
     ...(s.rulebook ? { rulebook: [...s.rulebook].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([name, bytes]) => [name, bytesToHex(bytes)]) } : {}),
     ...(s.velocityLedger !== null ? { velocityLedger: s.velocityLedger } : {}),
@@ -232,6 +252,8 @@ export function decodeState(bytes: Uint8Array, version: bigint): EnclaveState {
       peers: new Map(),
       mpcApproved: new Map(pairs(f.optRaw('mpcApproved'), 'mpcApproved')),
       usedPresigs: new Map(pairs(f.optRaw('usedPresigs'), 'usedPresigs')),
+      frostNonces: new Map(),
+      frostConsumed: new Map(pairs(f.optRaw('frostConsumed'), 'frostConsumed')),
       timeFloorMs: 0,
       rulebook: null,
       velocityLedger: f.optRaw('velocityLedger') ?? null,
@@ -254,6 +276,12 @@ export function decodeState(bytes: Uint8Array, version: bigint): EnclaveState {
       const peerKey = g.raw('peerKey') === null ? null : g.hex('peerKey', 32);
       g.done();
       s.peers.set(signerId, { identityKey, peerKey });
+    }
+    for (const n of (f.optRaw('frostNonces') === undefined ? [] : f.arr('frostNonces', FROST_NONCES_SEALED_MAX))) {
+      const g = new Fields(n, 'frostNonce');
+      const key = g.str('key', 64, /^[0-9a-f]{64}$/);
+      s.frostNonces.set(key, { sessionId: g.str('sessionId', 128), hiding: new Secret(g.hex('hiding', 32)), binding: new Secret(g.hex('binding', 32)), atMs: g.int('atMs') });
+      g.done();
     }
     for (const w of f.arr('wallets', 100_000)) {
       const rec = decodeWallet(w);
