@@ -36,7 +36,7 @@ import { decodeCheckpoint } from '@custodian/audit/checkpoint';
 import { verifyCheckpointAdvance } from '@custodian/audit/checkpoint-advance';
 import { checkNoteText } from '@custodian/audit/note';
 import type { Platform } from './platform.js';
-import { seal, unseal } from './sealed-state.js';
+import { seal, SEALED_STATE_PLAINTEXT_MAX, unseal } from './sealed-state.js';
 import { decodeState, encodeState, initialState, RULEBOOK_FILES_MAX, type EnclaveState, type FrostWalletRecord, type SignedRecord, type ThresholdWalletRecord, type WalletRecord } from './state.js';
 import { identityAuthenticator, openMessages, PartyMap, sealMessages } from './mpc-mesh.js';
 import { frostAuthenticator, frostParty, openEchoes, openRound1, openShares, sealFrost, type FrostDkgOutbound } from './frost-mesh.js';
@@ -360,8 +360,11 @@ export class Enclave {
     const s = this.#s();
     s.version += 1n;
     s.velocityLedger = this.#cedar ? this.#cedar.ledgerToJson() : null;
+    const plaintext = encodeState(s);
+    // Refuse to write a state the next boot could not read back (unseal bounds the blob's size).
+    if (plaintext.length > SEALED_STATE_PLAINTEXT_MAX) throw new CustodianError('E_SEALED_STATE_TOO_LARGE', `sealed state of ${plaintext.length} bytes would exceed ${SEALED_STATE_PLAINTEXT_MAX}`);
     // Blob first, then the counter: a crash in between leaves a blob newer than the counter, which boot accepts.
-    await this.platform.storeSealed(seal(this.#sealingKey!.expose(), this.signerId, s.version, encodeState(s)));
+    await this.platform.storeSealed(seal(this.#sealingKey!.expose(), this.signerId, s.version, plaintext));
     await this.platform.advanceCounter(s.version);
   }
 

@@ -12,6 +12,8 @@ import { concatBytes, utf8 } from '@custodian/core/bytes';
 export const SEALED_STATE_DOMAIN = 'custodian/sealed-state/v1';
 /** Largest sealed blob accepted back from the parent. */
 export const SEALED_STATE_BYTES_MAX = 64 * 1024 * 1024;
+/** Largest state sealed: what fits in SEALED_STATE_BYTES_MAX with the version, IV and tag. */
+export const SEALED_STATE_PLAINTEXT_MAX = SEALED_STATE_BYTES_MAX - 8 - 12 - 16;
 
 function aad(signerId: string, version: bigint): Uint8Array {
   const v = Buffer.alloc(8);

@@ -25,6 +25,11 @@ DROP TRIGGER IF EXISTS audit_append_only ON ${s}.audit;
 CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE ON ${s}.audit FOR EACH ROW EXECUTE FUNCTION ${s}.audit_append_only();
 `;
 
+/** A connection string fit for errors and logs: credentials in the authority and in `password=` removed. */
+export function redactConnectionString(url: string): string {
+  return url.replace(/\/\/[^@/]*@/, '//…@').replace(/(password=)[^&]*/gi, '$1…');
+}
+
 const SCHEMA_NAME_RE = /^[a-z_][a-z0-9_]{0,62}$/;
 
 /** Connects to PostgreSQL (`connectionString`) and migrates schema `schema`. */
@@ -36,7 +41,7 @@ export async function openPgStore(connectionString: string, schema = 'custodian'
     await pool.query(SCHEMA(schema));
   } catch (e) {
     await pool.end();
-    throw new CustodianError('E_UNAVAILABLE', `PostgreSQL at ${connectionString.replace(/\/\/[^@]*@/, '//…@')} is not usable: ${(e as Error).message}`);
+    throw new CustodianError('E_UNAVAILABLE', `PostgreSQL at ${redactConnectionString(connectionString)} is not usable: ${(e as Error).message}`);
   }
   const q = async (text: string, values: unknown[] = []): Promise<Row[]> => {
     try {

@@ -125,3 +125,9 @@ test('the SQLite audit table refuses UPDATE and DELETE', async () => {
   assert.throws(() => db.prepare('DELETE FROM audit').run(), /append-only/);
   db.close();
 });
+
+test('connection strings in errors carry no password', async () => {
+  const { redactConnectionString } = await import('./pg-store.js');
+  assert.equal(redactConnectionString('postgres://alice:s3cret@db:5432/x'), 'postgres://…@db:5432/x');
+  assert.equal(redactConnectionString('postgres://db/x?user=a&password=s3cret&ssl=1'), 'postgres://db/x?user=a&password=…&ssl=1');
+});
