@@ -14,6 +14,7 @@ import { decodeTxProposal, decodeWalletCreate, type ThresholdWalletCreatePayload
 import { decodeEnclaveSigned, encodeEnclaveSigned, SUMMARY_KIND, verifyStatement, type EnclaveSigned } from '@custodian/protocol/enclave-signed';
 import { ThresholdRelay, UNAVAILABLE_CODES } from './threshold-relay.js';
 import type { EthRpc } from './eth-rpc.js';
+import { parseAddress, toChecksumAddress } from '@custodian/chains/evm/address';
 import type { SignerLink } from './signer-link.js';
 import type { TransparencyLog } from './transparency-log.js';
 import type { ApprovalRow, HostStore, RequestRow, SignerRecord, WalletRow } from './store.js';
@@ -463,7 +464,8 @@ export class CustodyService {
   /** Chain facts an initiator needs to build a transaction (untrusted hints). */
   async chainHints(address: string): Promise<Json> {
     if (!this.eth) throw new CustodianError('E_UNAVAILABLE', 'no Ethereum node is configured');
-    const [nonce, fees, chainId] = await Promise.all([this.eth.nonceOf(address), this.eth.fees(), this.eth.chainId()]);
+    const checked = toChecksumAddress(parseAddress(address));
+    const [nonce, fees, chainId] = await Promise.all([this.eth.nonceOf(checked), this.eth.fees(), this.eth.chainId()]);
     return { chainId: chainId.toString(), nonce: nonce.toString(), maxPriorityFeePerGas: fees.maxPriorityFeePerGas.toString(), maxFeePerGas: fees.maxFeePerGas.toString() };
   }
 

@@ -17,6 +17,14 @@ export interface Receipt {
   readonly gasUsed: bigint;
 }
 
+const QUANTITY_RE = /^0x(0|[1-9a-f][0-9a-f]{0,63})$/i;
+
+/** Decodes a JSON-RPC QUANTITY from the (untrusted) node; E_CHAIN_RPC otherwise. */
+export function quantity(v: unknown, field: string): bigint {
+  if (typeof v !== 'string' || !QUANTITY_RE.test(v)) throw new CustodianError('E_CHAIN_RPC', `node answered an invalid ${field}`, { field });
+  return BigInt(v);
+}
+
 /** JSON-RPC client over HTTP. */
 export class EthRpc {
   #id = 1;
@@ -48,21 +56,21 @@ export class EthRpc {
   }
 
   async chainId(): Promise<bigint> {
-    return BigInt(await this.call<string>('eth_chainId', []));
+    return quantity(await this.call<unknown>('eth_chainId', []), 'chain id');
   }
 
   async nonceOf(address: string): Promise<bigint> {
-    return BigInt(await this.call<string>('eth_getTransactionCount', [address, 'pending']));
+    return quantity(await this.call<unknown>('eth_getTransactionCount', [address, 'pending']), 'nonce');
   }
 
   async balanceOf(address: string): Promise<bigint> {
-    return BigInt(await this.call<string>('eth_getBalance', [address, 'latest']));
+    return quantity(await this.call<unknown>('eth_getBalance', [address, 'latest']), 'balance');
   }
 
   /** Suggested EIP-1559 fees: tip and a max fee of 2×base + tip. */
   async fees(): Promise<{ maxPriorityFeePerGas: bigint; maxFeePerGas: bigint }> {
     const block = await this.call<{ baseFeePerGas?: string }>('eth_getBlockByNumber', ['latest', false]);
-    const base = BigInt(block.baseFeePerGas ?? '0x0');
+    const base = quantity(block?.baseFeePerGas ?? '0x0', 'base fee');
     const tip = 1_000_000_000n;
     return { maxPriorityFeePerGas: tip, maxFeePerGas: base * 2n + tip };
   }
@@ -74,6 +82,6 @@ export class EthRpc {
   async receipt(txHash: string): Promise<Receipt | null> {
     const r = await this.call<{ status: string; blockNumber: string; gasUsed: string } | null>('eth_getTransactionReceipt', [txHash]);
     if (!r) return null;
-    return { status: r.status === '0x1' ? 'success' : 'reverted', blockNumber: BigInt(r.blockNumber), gasUsed: BigInt(r.gasUsed) };
+    return { status: r.status === '0x1' ? 'success' : 'reverted', blockNumber: quantity(r.blockNumber, 'block number'), gasUsed: quantity(r.gasUsed, 'gas used') };
   }
 }
