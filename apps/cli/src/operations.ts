@@ -13,7 +13,8 @@ import { decodeUnsignedEip1559, eip1559SigningDigest, encodeUnsignedEip1559 } fr
 import { addressFromPublicKey, parseAddress, toChecksumAddress } from '@custodian/chains/evm/address';
 import type { OperatorKeyPair } from '@custodian/protocol/operator-key';
 import { decodeSignedRequest, encodeSignedRequest, payloadHash, signRequest } from '@custodian/protocol/operator-request';
-import { APPROVAL_TYPE, TX_PROPOSAL_TYPE, WALLET_CREATE_TYPE, WALLET_SCHEMES, decodeTxProposal, type ThresholdScheme } from '@custodian/protocol/payloads';
+import { APPROVAL_TYPE, TX_PROPOSAL_TYPE, WALLET_CREATE_TYPE, WALLET_SCHEMES, chainOfScheme, decodeTxProposal, type ThresholdScheme, type TxChain, type TxProposalPayload } from '@custodian/protocol/payloads';
+import { decodeProposal, proposalTransfers } from '@custodian/chains/proposal';
 import { base58Encode } from '@custodian/chains/sol/base58';
 import { taprootTweakPublicKey } from '@custodian/chains/btc/bip341';
 import { BTC_HRP, encodeSegwitAddress, type BtcNetwork } from '@custodian/chains/btc/segwit-address';
@@ -142,8 +143,8 @@ export async function buildTransfer(client: HostClient, from: string, to: string
 }
 
 /** Signs and submits a proposal of a raw unsigned transaction. */
-export async function proposeTx(client: HostClient, actor: Actor, o: { orgId: string; walletId: string; rawTx: string }): Promise<Json> {
-  const payload = { type: TX_PROPOSAL_TYPE, orgId: o.orgId, walletId: o.walletId, chain: 'eth', rawTx: o.rawTx.toLowerCase(), nonce: newNonce(), createdAtMs: Date.now() };
+export async function proposeTx(client: HostClient, actor: Actor, o: { orgId: string; walletId: string; rawTx: string; chain?: TxChain }): Promise<Json> {
+  const payload = { type: TX_PROPOSAL_TYPE, orgId: o.orgId, walletId: o.walletId, chain: o.chain ?? 'eth', rawTx: o.rawTx.toLowerCase(), nonce: newNonce(), createdAtMs: Date.now() };
   return client.post('/v1/requests', { request: encodeSignedRequest(signRequest(payload, actor.operatorId, actor.key)) });
 }
 
@@ -171,11 +172,31 @@ export async function checkRequest(client: HostClient, requestId: string): Promi
   const proposal = decodeSignedRequest(r.raw('proposal'), 'proposal');
   if (payloadHash(proposal.payload) !== requestId) throw new CustodianError('E_REQUEST_MISMATCH', 'proposal does not hash to the request id');
   const p = decodeTxProposal(proposal.payload);
+  if (p.chain !== 'eth') return { ...(await checkOtherChain(client, p, s)), requestId, orgId: org.manifest.orgId, summaryHash: statementHash(summary.statement) };
   const tx = decodeUnsignedEip1559(hexToBytes(p.rawTx));
   const digest = bytesTo0x(eip1559SigningDigest(tx));
   if (s.str('txDigest', 66) !== digest) throw new CustodianError('E_APPROVAL_DIGEST_MISMATCH', 'summary digest differs from the proposed transaction', { summary: s.str('txDigest', 66), actual: digest });
   if (s.str('valueWei', 80) !== tx.value.toString() || s.raw('to') !== (tx.to ? toChecksumAddress(tx.to) : null)) throw new CustodianError('E_SUMMARY_MISMATCH', 'summary does not describe the proposed transaction');
   return { requestId, orgId: org.manifest.orgId, text: s.str('text', 4000), txDigest: digest, summaryHash: statementHash(summary.statement) };
+}
+
+/**
+ * A Solana or Bitcoin proposal checked by the approver: the wallet's keys from
+ * its signers' attested statements, the raw bytes decoded here with the same
+ * decoder the enclave uses, and the summary's digest and transfers compared
+ * with what the bytes say.
+ */
+async function checkOtherChain(client: HostClient, p: TxProposalPayload, s: Fields): Promise<{ text: string; txDigest: string }> {
+  const row = ((await client.get('/v1/wallets')) as Json[]).find((w) => (w as Record<string, Json>)['walletId'] === p.walletId);
+  if (!row) throw new CustodianError('E_WALLET_UNKNOWN', `wallet ${p.walletId} does not exist`);
+  const w = verifyThresholdWallet(await verifyOrg(client, walletSignerIds(row)), row);
+  if (chainOfScheme(w.scheme as ThresholdScheme) !== p.chain) throw new CustodianError('E_SCHEME_MISMATCH', `wallet ${w.walletId} is a ${w.scheme} wallet; it does not sign ${p.chain} transactions`);
+  const decoded = decodeProposal(p.chain, hexToBytes(p.rawTx), { publicKey: hexToBytes(w.publicKey), ...(w.outputKey ? { outputKey: hexToBytes(w.outputKey) } : {}), ...(w.network ? { network: w.network as BtcNetwork } : {}) });
+  const digest = bytesTo0x(decoded.digest);
+  if (s.str('txDigest', 66) !== digest) throw new CustodianError('E_APPROVAL_DIGEST_MISMATCH', 'summary digest differs from the proposed transaction', { summary: s.str('txDigest', 66), actual: digest });
+  const mine = proposalTransfers(decoded).transfers.map((t) => ({ to: t.to, asset: t.asset, amount: t.amount.toString() }));
+  if (JSON.stringify(s.raw('transfers')) !== JSON.stringify(mine) || s.str('chain', 8) !== p.chain) throw new CustodianError('E_SUMMARY_MISMATCH', 'summary does not describe the proposed transaction');
+  return { text: s.str('text', 4000), txDigest: digest };
 }
 
 /** Signs an approval over the checked digest and summary, and submits it. */

@@ -230,6 +230,11 @@ export class CedarPolicy {
     }
   }
 
+  /** A deny under the rulebook in force (E_POLICY_UNCONFIGURED): for what this rulebook cannot decide. */
+  denyUnconfigured(reason: string): CedarDecision {
+    return this.#denied('E_POLICY_UNCONFIGURED', reason);
+  }
+
   #denied(code: string, reason: string): CedarDecision {
     return { decision: 'deny', code, codes: [code], reasons: [reason], missingApprovals: {}, notBefore: null, policies: [], limit: null, versions: this.versions };
   }

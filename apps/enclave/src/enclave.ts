@@ -12,7 +12,7 @@ import { Fields } from '@custodian/core/fields';
 import { bytesTo0x, bytesToHex, hexToBytes } from '@custodian/core/bytes';
 import { Secret } from '@custodian/core/secret';
 import { APPROVAL_TTL_MAX_MS, CLOCK_SKEW_MAX_MS } from '@custodian/core/limits';
-import { decodeUnsignedEip1559, eip1559SigningDigest, encodeSignedEip1559, txHash, type Eip1559Tx } from '@custodian/chains/evm/eip1559';
+import { encodeSignedEip1559, txHash, type Eip1559Tx } from '@custodian/chains/evm/eip1559';
 import { addressFromPublicKey, toChecksumAddress } from '@custodian/chains/evm/address';
 import { verifySimEvidence, appraiseSimClaims } from '@custodian/attestation/sim/sim-evidence';
 import { decodeManifest, decodeSignedManifest, manifestHash, verifyManifestQuorum, type Manifest, type Operator } from '@custodian/protocol/manifest';
@@ -39,16 +39,23 @@ import type { Platform } from './platform.js';
 import { seal, SEALED_STATE_PLAINTEXT_MAX, unseal } from './sealed-state.js';
 import { decodeState, encodeState, initialState, RULEBOOK_FILES_MAX, type EnclaveState, type FrostWalletRecord, type SignedRecord, type ThresholdWalletRecord, type WalletRecord } from './state.js';
 import { identityAuthenticator, openMessages, PartyMap, sealMessages } from './mpc-mesh.js';
-import { frostAuthenticator, frostParty, openEchoes, openRound1, openShares, sealFrost, type FrostDkgOutbound } from './frost-mesh.js';
+import { frostAuthenticator, frostParty, openCommitments, openEchoes, openRound1, openShares, openSignatureShares, sealFrost, sealFrostSigning, type FrostDkgOutbound } from './frost-mesh.js';
 import { dkgEcho, dkgFinish, dkgShares, dkgStart, type DkgState } from '@custodian/tss/frost/dkg';
 import type { FrostKeyShare } from '@custodian/tss/frost/key-package';
-import { taprootOutputKey } from '@custodian/tss/frost/taproot';
+import { taprootOutputKey, tweakKeyShare } from '@custodian/tss/frost/taproot';
+import { commitNonces, signPackage } from '@custodian/tss/frost/signer';
+import { aggregateSignature, createSigningPackage } from '@custodian/tss/frost/coordinator';
+import type { SignatureShare, SigningCommitment, SigningPackage } from '@custodian/tss/frost/signing-messages';
+import { assembleSigned } from '@custodian/chains/proposal';
+import { SealedNonceStore } from './sealed-nonce-store.js';
 import { base58Encode } from '@custodian/chains/sol/base58';
-import { encodeSegwitAddress, type BtcNetwork } from '@custodian/chains/btc/segwit-address';
-import { evaluateFirstPolicy } from './first-policy.js';
+import { encodeSegwitAddress } from '@custodian/chains/btc/segwit-address';
+import { evaluateFirstPolicy, evaluateFirstPolicyOtherChain } from './first-policy.js';
+import { decodeWalletProposal, FROST_TAPROOT_NETWORK } from './wallet-proposal.js';
+import type { DecodedProposal } from '@custodian/chains/proposal';
 import { CedarPolicy, countApprovalsByGroup, type CedarDecision, type ProposalInput } from './cedar-policy.js';
 import { fromCedar, fromFirstPolicy, type EnclaveDecision } from './enclave-decision.js';
-import { buildSummary } from './summary.js';
+import { buildChainSummary, buildSummary } from './summary.js';
 import { appendAudit } from './audit-writer.js';
 
 /** The enclave's phases. */
@@ -56,8 +63,6 @@ export type Phase = 'BOOT' | 'AWAITING_MANIFEST' | 'READY' | 'ERROR';
 
 /** Most approvals one signing request may carry. */
 export const APPROVALS_PER_REQUEST_MAX = 64;
-/** The Bitcoin network whose P2TR address a frost-secp256k1-tr wallet statement names (the sim custody path runs regtest). */
-export const FROST_TAPROOT_NETWORK: BtcNetwork = 'regtest';
 /** Most threshold sessions (opened or running) one signer keeps in memory. */
 export const MPC_SESSIONS_MAX = 32;
 /** A threshold session not finished within this time is dropped. */
@@ -92,7 +97,24 @@ function decodeRulebookFiles(json: Json): Map<string, Uint8Array> {
 /** What a threshold session is for. */
 type MpcJob =
   | { readonly kind: 'dkg'; readonly payload: ThresholdWalletCreatePayload; readonly operatorId: string }
-  | { readonly kind: 'sign'; readonly p: CheckedProposal; readonly wallet: ThresholdWalletRecord; readonly combiner: string; readonly approvals: readonly string[] };
+  | { readonly kind: 'sign'; readonly p: CheckedProposal; readonly wallet: ThresholdWalletRecord | FrostWalletRecord; readonly combiner: string; readonly approvals: readonly string[] };
+
+/**
+ * A FROST signing in progress: one FROST session per message (a taproot
+ * spend signs every input), all in one relayed session.
+ */
+interface FrostSigning {
+  /** The share that signs: the wallet's, or for taproot the BIP 341-tweaked one. */
+  readonly share: FrostKeyShare;
+  /** One FROST session id per message: `<session>/<index>`. */
+  readonly sessionIds: readonly string[];
+  /** This signer's round-one commitments, per message. */
+  readonly commitments: readonly SigningCommitment[];
+  /** The signing packages this signer built and signed (the combiner aggregates over them). */
+  packages: readonly SigningPackage[] | null;
+  /** The combiner's own signature shares, per message. */
+  ownShares: readonly SignatureShare[] | null;
+}
 
 /**
  * One threshold session, in memory only: a crash aborts it and the host
@@ -115,6 +137,8 @@ interface MpcSession {
   presig: EcdsaPresignature | null;
   /** FROST key generation state (frost-* wallets), between steps. */
   frostDkg: DkgState | null;
+  /** FROST signing state (frost-* wallets), between steps. */
+  frostSign: FrostSigning | null;
 }
 
 /** The approvals of a signing request that still hold, as counted by this signer. */
@@ -133,7 +157,11 @@ interface CheckedProposal {
   readonly payload: TxProposalPayload;
   readonly initiator: Operator;
   readonly wallet: WalletRecord;
-  readonly tx: Eip1559Tx;
+  /** The raw bytes decoded for the wallet: what is signed, per chain. */
+  readonly decoded: DecodedProposal;
+  /** The EIP-1559 transaction (chain `eth`), null for Solana and Bitcoin. */
+  readonly tx: Eip1559Tx | null;
+  /** What approvals bind (see @custodian/chains/proposal). */
   readonly digest: Uint8Array;
   readonly decision: EnclaveDecision;
   /** What the Cedar policy decides on (null under the first policy). */
@@ -146,6 +174,12 @@ interface CheckedProposal {
    * enclave built and signed it).
    */
   readonly summaryHashes: readonly string[];
+}
+
+/** The EIP-1559 transaction of an ECDSA wallet's proposal (the wallet-chain check made sure there is one). */
+function evmTx(p: CheckedProposal): Eip1559Tx {
+  if (!p.tx) throw new CustodianError('E_SCHEME_MISMATCH', `wallet ${p.wallet.walletId} signs ${p.decoded.chain} transactions with Schnorr signatures, not EIP-1559 ones`);
+  return p.tx;
 }
 
 export class Enclave {
@@ -164,6 +198,8 @@ export class Enclave {
   readonly #mpcRunning = new Map<string, MpcSession>();
   /** The Cedar rulebook and spending ledger, when the installed manifest pins a rulebook. */
   #cedar: CedarPolicy | null = null;
+  /** FROST signing nonces, kept in sealed state: sealed before a commitment leaves, consumed (sealed) before a share exists. */
+  readonly #nonceStore = new SealedNonceStore(() => this.#s(), () => this.#persist(), () => this.platform.nowMs());
 
   constructor(
     private readonly platform: Platform,
@@ -566,19 +602,19 @@ export class Enclave {
     if (payload.orgId !== m.orgId) throw new CustodianError('E_ORG_MISMATCH', 'proposal is for another organisation');
     const wallet = this.#s().wallets.get(payload.walletId);
     if (!wallet) throw new CustodianError('E_WALLET_UNKNOWN', `wallet ${payload.walletId} is not held by ${this.signerId}`);
-    if (wallet.scheme === 'frost-ed25519' || wallet.scheme === 'frost-secp256k1-tr') {
-      throw new CustodianError('E_SCHEME_MISMATCH', `wallet ${wallet.walletId} is a ${wallet.scheme} wallet: it does not sign EVM transactions`);
-    }
-    const tx = decodeUnsignedEip1559(hexToBytes(payload.rawTx));
-    const digest = eip1559SigningDigest(tx);
+    const decoded = decodeWalletProposal(payload.chain, hexToBytes(payload.rawTx), wallet);
+    const digest = decoded.digest;
+    const tx = decoded.chain === 'eth' ? decoded.tx : null;
     const requestId = payloadHash(req.payload);
     let decision: EnclaveDecision;
     let cedarInput: ProposalInput | null = null;
-    if (this.#cedar) {
+    if (decoded.chain !== 'eth') {
+      decision = this.#cedar ? this.#cedarOtherChain(decoded) : fromFirstPolicy(evaluateFirstPolicyOtherChain(decoded.chain, m.policy), m);
+    } else if (this.#cedar) {
       const now = this.platform.nowMs();
       cedarInput = {
         requestId,
-        tx,
+        tx: decoded.tx,
         chainName: this.#cedar.chainNameFor(m.chainId) ?? 'unconfigured',
         initiator: { id: initiator.id, groups: [...initiator.groups] },
         wallet: { id: wallet.walletId, groups: [], chainIds: [m.chainId] },
@@ -587,13 +623,22 @@ export class Enclave {
       };
       decision = fromCedar(this.#cedar.decideProposal(cedarInput, now), this.#cedar.digest);
     } else {
-      decision = fromFirstPolicy(evaluateFirstPolicy(tx, m.policy, m.chainId), m);
+      decision = fromFirstPolicy(evaluateFirstPolicy(decoded.tx, m.policy, m.chainId), m);
     }
-    const summaryBy = (signerId: string): Json => buildSummary({ requestId, orgId: m.orgId, walletId: wallet.walletId, signerId, from: wallet.address, initiator: initiator.id, tx, txDigest: digest, decision });
+    const summaryBy = (signerId: string): Json =>
+      decoded.chain === 'eth'
+        ? buildSummary({ requestId, orgId: m.orgId, walletId: wallet.walletId, signerId, from: wallet.address, initiator: initiator.id, tx: decoded.tx, txDigest: digest, decision })
+        : buildChainSummary({ requestId, orgId: m.orgId, walletId: wallet.walletId, signerId, from: wallet.address, initiator: initiator.id, decoded, decision });
     const summary = summaryBy(this.signerId);
     const summaryHash = statementHash(summary);
     const summaryHashes = wallet.scheme === 'single' ? [summaryHash] : wallet.parties.map((id) => (id === this.signerId ? summaryHash : statementHash(summaryBy(id))));
-    return { requestId, payload, initiator, wallet, tx, digest, decision, cedarInput, summary, summaryHash, summaryHashes };
+    return { requestId, payload, initiator, wallet, decoded, tx, digest, decision, cedarInput, summary, summaryHash, summaryHashes };
+  }
+
+  /** A Solana or Bitcoin proposal under the Cedar rulebook. */
+  #cedarOtherChain(decoded: Exclude<DecodedProposal, { chain: 'eth' }>): EnclaveDecision {
+    const cedar = this.#cedar!;
+    return fromCedar(cedar.denyUnconfigured(`${decoded.chain === 'sol' ? 'Solana' : 'Bitcoin'} spends are not yet decided by the Cedar rulebook in this version`), cedar.digest);
   }
 
   /** When this signer first saw `requestId` by its own clock (recorded now if never; sealed with the next persist). */
@@ -726,7 +771,7 @@ export class Enclave {
       if (!secp256k1.verify(sig.toBytes('compact'), p.digest, wallet.publicKey, { prehash: false, lowS: true })) {
         throw new CustodianError('E_SIGNATURE_INVALID_TERMINAL', 'produced signature does not verify; nothing released');
       }
-      const signedTx = encodeSignedEip1559(p.tx, { r: sig.r, s: sig.s, yParity: sig.recovery as 0 | 1 });
+      const signedTx = encodeSignedEip1559(evmTx(p), { r: sig.r, s: sig.s, yParity: sig.recovery as 0 | 1 });
       record = { signedTx: bytesTo0x(signedTx), txHash: bytesTo0x(txHash(signedTx)), audited: false, atMs: this.platform.nowMs(), approvals: [...tally.refs] };
       // The spend is committed before the signed record is sealed (an expired reservation refuses here).
       if (tally.reserved) this.#cedar!.commit(p.requestId, this.platform.nowMs());
@@ -916,7 +961,7 @@ export class Enclave {
   #mpcRegister(job: MpcJob, requestHash: string, map: PartyMap, participants: readonly string[]): Json {
     this.#mpcMakeRoom();
     const nonce = bytesToHex(systemRandom.bytes(MPC_NONCE_BYTES));
-    this.#mpcOpened.set(nonce, { job, nonce, requestHash, map, participants, createdAtMs: this.platform.nowMs(), sessionId: null, channelSession: '', step: 0, dealing: null, presign: null, presig: null, frostDkg: null });
+    this.#mpcOpened.set(nonce, { job, nonce, requestHash, map, participants, createdAtMs: this.platform.nowMs(), sessionId: null, channelSession: '', step: 0, dealing: null, presign: null, presig: null, frostDkg: null, frostSign: null });
     return { nonce, participants: [...participants] };
   }
 
@@ -946,11 +991,11 @@ export class Enclave {
     const combiner = f.str('combiner', 64);
     f.done();
     let p: CheckedProposal;
-    let wallet: ThresholdWalletRecord;
+    let wallet: ThresholdWalletRecord | FrostWalletRecord;
     let participants: string[];
     try {
       p = this.#checkProposal(proposal, m);
-      if (p.wallet.scheme !== 'ecdsa-dkls') throw new CustodianError('E_SCHEME_MISMATCH', `wallet ${p.wallet.walletId} is a ${p.wallet.scheme} wallet, not a threshold wallet`);
+      if (p.wallet.scheme === 'single') throw new CustodianError('E_SCHEME_MISMATCH', `wallet ${p.wallet.walletId} is a ${p.wallet.scheme} wallet, not a threshold wallet`);
       wallet = p.wallet;
       participants = wallet.parties.filter((id) => signers.includes(id));
       if (participants.length !== signers.length || new Set(signers).size !== signers.length) throw new CustodianError('E_PARTY_UNKNOWN', 'the signing set names signers that are not parties of this wallet');
@@ -1015,6 +1060,7 @@ export class Enclave {
         x.dealing = new EcdsaDealing({ sessionId: x.sessionId, self, mode: 'keygen', threshold: x.job.payload.threshold, receivers: ids, random: systemRandom, auth });
         return { sessionId: key, outbox: await this.#mpcSeal(x, x.dealing.round1()), done: false };
       }
+      if (x.job.wallet.scheme !== 'ecdsa-dkls') return this.#frostSignStart(x, x.job.wallet, x.job.p, key);
       x.presign = new EcdsaPresignSession(x.job.wallet.share, { sessionId: x.sessionId, signers: x.participants.map((id) => x.map.idOf(id)), random: systemRandom, auth });
       return { sessionId: key, outbox: await this.#mpcSeal(x, x.presign.round1()), done: false };
     });
@@ -1034,6 +1080,7 @@ export class Enclave {
         if (!x.frostDkg) throw new CustodianError('E_MPC_PHASE', 'this key generation has already finished');
         return this.#frostDkgStep(x, x.frostDkg, job.payload, job.operatorId, key, inbox, peer);
       }
+      if (job.kind === 'sign' && x.frostSign) return this.#frostSignStep(x, job, x.frostSign, key, inbox, peer);
       const self = x.map.idOf(this.signerId);
       const msgs = await openMessages(await this.#peerChannel(), x.channelSession, x.map, self, inbox);
       if (job.kind === 'dkg') {
@@ -1167,6 +1214,79 @@ export class Enclave {
     return encodeEnclaveSigned(signStatement('wallet.v1', statement, s.identitySecret.expose()));
   }
 
+  /**
+   * FROST signing, round one: a fresh nonce pair per message, each sealed
+   * (SealedNonceStore) before its commitment leaves, to every other signer.
+   */
+  async #frostSignStart(x: MpcSession, wallet: FrostWalletRecord, p: CheckedProposal, key: string): Promise<Json> {
+    const share = wallet.scheme === 'frost-secp256k1-tr' ? tweakKeyShare(wallet.share) : wallet.share;
+    const sessionIds = p.decoded.messages.map((_, i) => `${key}/${i}`);
+    const commitments: SigningCommitment[] = [];
+    for (const id of sessionIds) commitments.push(await commitNonces(share, id, systemRandom, this.#nonceStore));
+    x.frostSign = { share, sessionIds, commitments, packages: null, ownShares: null };
+    const out = await sealFrostSigning(await this.#peerChannel(), x.channelSession, this.signerId, x.participants, { kind: 'frost/commitment', messages: commitments });
+    return { sessionId: key, outbox: encodeEnvelopes(out), done: false };
+  }
+
+  /**
+   * FROST signing, round two and aggregation. Every signer builds the signing
+   * packages itself, from the commitments it received and the messages it
+   * decoded from the raw bytes (no coordinator chooses what is signed, or
+   * asks twice for one nonce); the spend is committed and each nonce consumed,
+   * sealed, before its share leaves for the combiner. The combiner verifies
+   * every share (an invalid one names its signer, audited), aggregates, checks
+   * each signature under the wallet key, and releases write-ahead.
+   */
+  async #frostSignStep(x: MpcSession, job: Extract<MpcJob, { kind: 'sign' }>, f: FrostSigning, key: string, inbox: readonly RelayedEnvelope[], peer: RpcPeer): Promise<Json> {
+    const channel = await this.#peerChannel();
+    const others = x.participants.filter((id) => id !== this.signerId);
+    const isCombiner = job.combiner === this.signerId;
+    if (x.step === 0) {
+      x.step = 1;
+      const theirs = await openCommitments(channel, x.channelSession, x.map, others, f.sessionIds, inbox);
+      const packages = f.sessionIds.map((id, i) => createSigningPackage(f.share.publicPackage, id, job.p.decoded.messages[i]!, [f.commitments[i]!, ...others.map((o) => theirs.get(o)![i]!)]));
+      this.#commitThreshold(job.p.requestId);
+      await this.#persist();
+      const shares: SignatureShare[] = [];
+      for (const pkg of packages) shares.push(await signPackage(f.share, pkg, this.#nonceStore));
+      f.packages = packages;
+      if (isCombiner) {
+        f.ownShares = shares;
+        return { sessionId: key, outbox: [], done: false };
+      }
+      const out = await sealFrostSigning(channel, x.channelSession, this.signerId, x.participants, { kind: 'frost/signature-share', messages: shares, to: job.combiner });
+      return { sessionId: key, outbox: encodeEnvelopes(out), done: true };
+    }
+    if (!isCombiner || x.step !== 1 || !f.packages || !f.ownShares) throw new CustodianError('E_MPC_PHASE', 'this signer does not combine this session');
+    x.step = 2;
+    const theirs = await openSignatureShares(channel, x.channelSession, x.map, others, f.sessionIds, inbox);
+    const signatures = f.packages.map((pkg, i) => {
+      try {
+        return aggregateSignature(f.share.publicPackage, pkg, [f.ownShares![i]!, ...others.map((o) => theirs.get(o)![i]!)]);
+      } catch (e) {
+        // The tss layer names the party whose share failed; the audit names the signer.
+        if (isCustodianError(e) && typeof e.detail['party'] === 'number') throw new CustodianError(e.code, e.message, { ...e.detail, culprit: String(e.detail['party']) });
+        throw e;
+      }
+    });
+    return { sessionId: key, outbox: [], done: true, result: await this.#frostReleaseSignature(x, job.p, job.wallet as FrostWalletRecord, job.approvals, signatures, peer) };
+  }
+
+  /** The combining FROST signer: the signed transaction assembled (each signature checked under the wallet key), sealed write-ahead, audited, released. */
+  async #frostReleaseSignature(x: MpcSession, p: CheckedProposal, wallet: FrostWalletRecord, approvals: readonly string[], signatures: readonly Uint8Array[], peer: RpcPeer): Promise<Json> {
+    let assembled;
+    try {
+      assembled = assembleSigned(p.decoded, { publicKey: wallet.publicKey, outputKey: wallet.outputKey, network: FROST_TAPROOT_NETWORK }, signatures);
+    } catch (e) {
+      throw new CustodianError('E_SIGNATURE_INVALID_TERMINAL', `the aggregated signature does not give a valid transaction; nothing released: ${(e as Error).message}`);
+    }
+    const record: SignedRecord = { signedTx: `0x${assembled.signedTxHex}`, txHash: assembled.txId, audited: false, atMs: this.platform.nowMs(), approvals: [...approvals] };
+    this.#s().signed.set(p.requestId, record);
+    await this.#persist();
+    const out = (await this.#release(peer, p, record, true)) as Record<string, Json>;
+    return { ...out, sessionId: bytesToHex(x.sessionId!) };
+  }
+
   /** Seals a round's messages, each to its recipient's channel key, for the relay. */
   async #mpcSeal(x: MpcSession, msgs: readonly EcdsaMessage[]): Promise<Json> {
     return encodeEnvelopes(await sealMessages(await this.#peerChannel(), x.channelSession, x.map, msgs));
@@ -1217,7 +1337,7 @@ export class Enclave {
     if (!secp256k1.verify(sig.toBytes('compact'), p.digest, p.wallet.publicKey, { prehash: false, lowS: true }) || recovery > 1) {
       throw new CustodianError('E_SIGNATURE_INVALID_TERMINAL', 'the combined signature does not verify; nothing released');
     }
-    const signedTx = encodeSignedEip1559(p.tx, { r, s: sv, yParity: recovery as 0 | 1 });
+    const signedTx = encodeSignedEip1559(evmTx(p), { r, s: sv, yParity: recovery as 0 | 1 });
     const record: SignedRecord = { signedTx: bytesTo0x(signedTx), txHash: bytesTo0x(txHash(signedTx)), audited: false, atMs: this.platform.nowMs(), approvals: [...approvals] };
     this.#s().signed.set(p.requestId, record);
     await this.#persist();

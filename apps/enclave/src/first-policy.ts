@@ -43,3 +43,13 @@ export function evaluateFirstPolicy(tx: Eip1559Tx, policy: ManifestPolicy, chain
   if (required.count === 0) return { decision: 'allow', code: null, reasons: ['within limits, destination allowlisted'], requiredApprovals: required };
   return { decision: 'needs-approval', code: null, reasons: [`needs ${required.count} approval(s) from group ${required.group}, initiator excluded`], requiredApprovals: required };
 }
+
+/**
+ * Solana and Bitcoin spends under the first policy: refused. Its limit is in
+ * wei and its allowlist holds EVM addresses, so it bounds nothing on those
+ * chains; a manifest must pin a Cedar rulebook that configures them.
+ */
+export function evaluateFirstPolicyOtherChain(chain: 'sol' | 'btc', policy: ManifestPolicy): PolicyDecision {
+  const name = chain === 'sol' ? 'Solana' : 'Bitcoin';
+  return { decision: 'deny', code: 'E_POLICY_UNCONFIGURED', reasons: [`${name} spends are decided by a Cedar rulebook; the organisation's manifest pins none (its first policy limits EVM transfers only)`], requiredApprovals: policy.approvals };
+}

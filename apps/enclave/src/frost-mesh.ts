@@ -15,6 +15,7 @@ import type { BroadcastAuthenticator } from '@custodian/tss/frost/broadcast-auth
 import type { DkgRound1Message, DkgShareMessage } from '@custodian/tss/frost/dkg';
 import type { EchoMessage } from '@custodian/tss/frost/echo';
 import type { PartyId } from '@custodian/tss/frost/party-id';
+import type { SignatureShare, SigningCommitment } from '@custodian/tss/frost/signing-messages';
 import { decodeFrostMessage, decodeShareMessage, encodeFrostMessage, encodeShareForSealing, toDkgShareMessage } from '@custodian/tss/frost/wire';
 import type { PartyMap } from './mpc-mesh.js';
 
@@ -91,4 +92,66 @@ export async function openShares(channel: PeerChannel, session: string, map: Par
 /** The enclave's identity-key broadcast authenticator, in the FROST library's party type. */
 export function frostAuthenticator(inner: EcdsaAuthenticator): BroadcastAuthenticator {
   return { sign: (m) => inner.sign(m), verify: (party, m, sig) => inner.verify(BigInt(party), m, sig) };
+}
+
+/** What a FROST signing step sends: round-one commitments to every other signer, or signature shares to the combiner. */
+export type FrostSignOutbound =
+  | { readonly kind: 'frost/commitment'; readonly messages: readonly SigningCommitment[] }
+  | { readonly kind: 'frost/signature-share'; readonly messages: readonly SignatureShare[]; readonly to: string };
+
+/** Seals a signing step: each commitment to every other participant (in message order), each share to the combiner. */
+export async function sealFrostSigning(channel: PeerChannel, session: string, self: string, participants: readonly string[], out: FrostSignOutbound): Promise<RelayedEnvelope[]> {
+  const envelopes: RelayedEnvelope[] = [];
+  const targets = out.kind === 'frost/commitment' ? participants.filter((id) => id !== self) : out.to === self ? [] : [out.to];
+  for (const to of targets) {
+    for (const m of out.messages) envelopes.push({ to, envelope: new TextDecoder().decode(await channel.seal(to, session, encodeFrostMessage(out.kind, m))) });
+  }
+  return envelopes;
+}
+
+/**
+ * Opens one signing step's inbox: exactly one message of `kind` per sender in
+ * `senders` and per per-message session id in `sessionIds`, each claiming its
+ * authenticated sender's party. Anything missing, extra, of another kind or
+ * of another session names the sender that caused it.
+ */
+async function openSigning<K extends 'frost/commitment' | 'frost/signature-share'>(
+  channel: PeerChannel,
+  session: string,
+  map: PartyMap,
+  senders: readonly string[],
+  sessionIds: readonly string[],
+  kind: K,
+  inbox: readonly RelayedEnvelope[],
+): Promise<Map<string, (K extends 'frost/commitment' ? SigningCommitment : SignatureShare)[]>> {
+  type M = K extends 'frost/commitment' ? SigningCommitment : SignatureShare;
+  const got = new Map<string, Map<string, M>>(senders.map((s) => [s, new Map()]));
+  for (const { from, plaintext } of await openAll(channel, session, inbox)) {
+    const mine = got.get(from);
+    if (!mine) throw new CustodianError('E_SIGNER_NOT_IN_SET', `${from} is not expected to send in this step`, { culprit: from });
+    const d = decodeFrostMessage(plaintext);
+    if (d.kind !== kind) throw new CustodianError('E_FROST_MESSAGE_INVALID', `${from} sent a ${d.kind} message where a ${kind} was due`, { culprit: from });
+    const m = d.message as SigningCommitment | SignatureShare;
+    checkFrom(map, from, m.party);
+    if (!sessionIds.includes(m.sessionId)) throw new CustodianError('E_SESSION_MISMATCH', `${from} sent a message for another session`, { culprit: from });
+    if (mine.has(m.sessionId)) throw new CustodianError('E_FROST_MESSAGE_INVALID', `${from} sent two messages for one signature`, { culprit: from });
+    mine.set(m.sessionId, m as M);
+  }
+  const out = new Map<string, M[]>();
+  for (const [from, mine] of got) {
+    const missing = sessionIds.filter((id) => !mine.has(id));
+    if (missing.length > 0) throw new CustodianError('E_FROST_MESSAGE_INVALID', `${from} did not send its ${kind} for ${missing.length} signature(s)`, { culprit: from });
+    out.set(from, sessionIds.map((id) => mine.get(id)!));
+  }
+  return out;
+}
+
+/** Opens the round-one commitments of every other signer, per sender in signature order. */
+export function openCommitments(channel: PeerChannel, session: string, map: PartyMap, senders: readonly string[], sessionIds: readonly string[], inbox: readonly RelayedEnvelope[]): Promise<Map<string, SigningCommitment[]>> {
+  return openSigning(channel, session, map, senders, sessionIds, 'frost/commitment', inbox);
+}
+
+/** Opens the signature shares sent to the combiner, per sender in signature order. */
+export function openSignatureShares(channel: PeerChannel, session: string, map: PartyMap, senders: readonly string[], sessionIds: readonly string[], inbox: readonly RelayedEnvelope[]): Promise<Map<string, SignatureShare[]>> {
+  return openSigning(channel, session, map, senders, sessionIds, 'frost/signature-share', inbox);
 }

@@ -9,6 +9,7 @@ import type { Json } from '@custodian/core/canonical-json';
 import { keccak_256 } from '@noble/hashes/sha3.js';
 import type { Eip1559Tx } from '@custodian/chains/evm/eip1559';
 import { toChecksumAddress } from '@custodian/chains/evm/address';
+import { proposalTransfers, type DecodedProposal } from '@custodian/chains/proposal';
 import { maxTotalCostWei, type PolicyDecision } from './first-policy.js';
 
 /** Formats wei as ether with all significant decimals. */
@@ -61,6 +62,57 @@ export function buildSummary(i: SummaryInput): Json {
     dataBytes: i.tx.data.length,
     dataHash: bytesTo0x(keccak_256(i.tx.data)),
     txDigest: bytesTo0x(i.txDigest),
+    policy: { decision: i.decision.decision, reasons: [...i.decision.reasons], requiredApprovals: { ...i.decision.requiredApprovals } },
+    text,
+  };
+}
+
+/** Formats base units with `decimals` decimals, all significant digits kept. */
+export function formatUnits(amount: bigint, decimals: number): string {
+  const base = 10n ** BigInt(decimals);
+  const frac = (amount % base).toString().padStart(decimals, '0').replace(/0+$/, '');
+  return frac ? `${amount / base}.${frac}` : `${amount / base}`;
+}
+
+/** Inputs of a Solana or Bitcoin summary. */
+export interface ChainSummaryInput {
+  readonly requestId: string;
+  readonly orgId: string;
+  readonly walletId: string;
+  readonly signerId: string;
+  readonly from: string;
+  readonly initiator: string;
+  readonly decoded: Exclude<DecodedProposal, { chain: 'eth' }>;
+  readonly decision: PolicyDecision;
+}
+
+/** Builds the summary statement of a Solana or Bitcoin proposal (deterministic in its inputs). */
+export function buildChainSummary(i: ChainSummaryInput): Json {
+  const d = i.decoded;
+  const { transfers, feeMax, other } = proposalTransfers(d);
+  const unit = d.chain === 'sol' ? { native: 'SOL', base: 'lamports', decimals: 9 } : { native: 'BTC', base: 'sat', decimals: 8 };
+  const amount = (asset: string, n: bigint): string => (asset === unit.native ? `${formatUnits(n, unit.decimals)} ${unit.native} (${n} ${unit.base})` : `${n} base units of ${asset}`);
+  const sends = transfers.map((t) => `${amount(t.asset, t.amount)} to ${t.to}`);
+  const where = d.chain === 'sol' ? `on Solana (${d.view.version === 'legacy' ? 'legacy' : 'v0'} message, blockhash ${d.view.recentBlockhash}${d.view.durableNonceAccount ? `, durable nonce ${d.view.durableNonceAccount}` : ''})` : `on Bitcoin ${d.view.network} (${d.view.inputs.length} input(s), txid ${d.view.txid})`;
+  const change = d.chain === 'btc' ? d.view.outputs.filter((o) => o.toWallet).reduce((n, o) => n + o.amountSat, 0n) : 0n;
+  const policy = `Policy: ${i.decision.decision} — ${i.decision.reasons.join('; ')}.`;
+  const text =
+    `Send ${sends.length > 0 ? sends.join(', ') : 'nothing'} from ${i.from} ${where}, ` +
+    `fee at most ${amount(unit.native, feeMax)}${change > 0n ? `, change back to the wallet ${amount(unit.native, change)}` : ''}` +
+    `${other.length > 0 ? `; also ${other.join('; ')}` : ''}. ${policy}`;
+  return {
+    type: 'custodian.tx-summary.v1',
+    requestId: i.requestId,
+    orgId: i.orgId,
+    walletId: i.walletId,
+    signerId: i.signerId,
+    initiator: i.initiator,
+    chain: d.chain,
+    ...(d.chain === 'btc' ? { network: d.view.network, txid: d.view.txid, inputs: d.view.inputs.length } : {}),
+    from: i.from,
+    transfers: transfers.map((t) => ({ to: t.to, asset: t.asset, amount: t.amount.toString() })),
+    feeMax: feeMax.toString(),
+    txDigest: bytesTo0x(d.digest),
     policy: { decision: i.decision.decision, reasons: [...i.decision.reasons], requiredApprovals: { ...i.decision.requiredApprovals } },
     text,
   };

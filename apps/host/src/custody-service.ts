@@ -31,6 +31,8 @@ export function walletThreshold(w: WalletRow): number {
   return list[0]!.statement.threshold;
 }
 
+/** Longest transaction id a signer may answer (a base58 Solana signature is at most 88 characters). */
+export const TX_ID_CHARS_MAX = 128;
 /** How often a broadcast transaction's receipt is polled. */
 export const RECEIPT_POLL_MS = 250;
 /** How long the host waits for a receipt before it marks the request failed. */
@@ -382,7 +384,7 @@ export class CustodyService {
     const approvals = (await this.#acceptedApprovals(r.requestId)).map((a) => parseJson(a.approval));
     const proposal = parseJson(r.proposal);
     let answer: Json;
-    if (wallet.scheme === 'ecdsa-dkls') {
+    if (wallet.scheme !== 'single') {
       const started = this.clock.nowMs();
       const out = await this.#relay.sign(walletSigners(wallet), walletThreshold(wallet), (id) => this.#reachable(id), (signers, combiner) => ({ kind: 'sign', proposal, approvals, signers: [...signers], combiner }), this.log);
       this.log(`request ${r.requestId.slice(0, 12)}… signed by ${out.signers.join(' + ')} (threshold session, ${this.clock.nowMs() - started} ms)`);
@@ -392,10 +394,12 @@ export class CustodyService {
     }
     const f = new Fields(answer, 'signed');
     const signedTx = f.str('signedTx', 1 << 20);
-    const txHash = f.str('txHash', 66);
+    // EVM: the 0x transaction hash; Solana: the first signature, base58; Bitcoin: the txid.
+    const txHash = f.str('txHash', TX_ID_CHARS_MAX);
     await this.store.updateRequest(r.requestId, { status: 'signed', signedTx, txHash, ...(r.error === 'E_QUORUM_UNAVAILABLE' ? { error: null } : {}) }, this.clock.nowMs());
     this.log(`request ${r.requestId.slice(0, 12)}… signed: ${txHash}`);
-    void this.#broadcast(r.requestId);
+    // Only EVM transactions are broadcast (to the configured node); Solana and Bitcoin ones stay `signed` for the operator to submit.
+    if (decodeTxProposal(decodeSignedRequest(proposal, 'proposal').payload).chain === 'eth') void this.#broadcast(r.requestId);
   }
 
   async #broadcast(requestId: string): Promise<void> {

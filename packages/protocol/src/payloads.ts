@@ -54,12 +54,26 @@ export interface ThresholdWalletCreatePayload {
 /** An admin's request to create a wallet. */
 export type WalletCreatePayload = SingleWalletCreatePayload | ThresholdWalletCreatePayload;
 
+/**
+ * The chains a proposal's raw bytes can be for: `eth` an unsigned EIP-1559
+ * transaction (RLP), `sol` a Solana message (legacy or v0, the bytes the
+ * signature covers), `btc` a PSBT (BIP 174/371) spending taproot key paths.
+ */
+export const TX_CHAINS = ['eth', 'sol', 'btc'] as const;
+/** A proposal's chain. */
+export type TxChain = (typeof TX_CHAINS)[number];
+
+/** The chain a wallet scheme signs for: ECDSA wallets EVM, frost-ed25519 Solana, frost-secp256k1-tr Bitcoin taproot. */
+export function chainOfScheme(scheme: WalletScheme): TxChain {
+  return scheme === 'frost-ed25519' ? 'sol' : scheme === 'frost-secp256k1-tr' ? 'btc' : 'eth';
+}
+
 /** An initiator's proposal of a raw unsigned transaction. */
 export interface TxProposalPayload {
   readonly type: typeof TX_PROPOSAL_TYPE;
   readonly orgId: string;
   readonly walletId: string;
-  readonly chain: 'eth';
+  readonly chain: TxChain;
   readonly rawTx: string;
   readonly nonce: string;
   readonly createdAtMs: number;
@@ -111,12 +125,13 @@ export function decodeWalletCreate(json: Json): WalletCreatePayload {
 export function decodeTxProposal(json: Json): TxProposalPayload {
   const f = new Fields(json, 'proposal');
   expectType(f, TX_PROPOSAL_TYPE);
-  if (f.str('chain', 16) !== 'eth') throw new CustodianError('E_CHAIN_UNSUPPORTED', 'only chain "eth" is supported so far');
+  const chain = f.str('chain', 16);
+  if (!(TX_CHAINS as readonly string[]).includes(chain)) throw new CustodianError('E_CHAIN_UNSUPPORTED', `chain ${chain} is not supported (${TX_CHAINS.join(', ')})`, { chain });
   const p: TxProposalPayload = {
     type: TX_PROPOSAL_TYPE,
     orgId: f.str('orgId', 64, ID_RE),
     walletId: f.str('walletId', 64, ID_RE),
-    chain: 'eth',
+    chain: chain as TxChain,
     rawTx: f.str('rawTx', RAW_TX_BYTES_MAX * 2 + 2, /^0x([0-9a-f]{2})+$/),
     nonce: f.str('nonce', 32, NONCE_RE),
     createdAtMs: f.int('createdAtMs'),

@@ -4,7 +4,9 @@
  */
 import { CustodianError } from '@custodian/core/errors';
 import type { Json } from '@custodian/core/canonical-json';
-import { hexToBytes } from '@custodian/core/bytes';
+import { bytesTo0x, hexToBytes } from '@custodian/core/bytes';
+import { RAW_TX_BYTES_MAX } from '@custodian/core/limits';
+import { chainOfScheme, type WalletScheme } from '@custodian/protocol/payloads';
 import { decodeEnclaveSigned, verifyAuditChain, type EnclaveSigned } from '@custodian/protocol/enclave-signed';
 import { readKeyFile } from '../key-file.js';
 import { HostClient } from '../host-client.js';
@@ -67,24 +69,36 @@ export async function walletCommand(args: readonly string[], json: boolean, host
   throw new UsageError('usage: custodian wallet create|list');
 }
 
+/** Strict standard base64 (padded, canonical), bounded to a raw transaction's size. */
+function base64Decode(text: string, what: string): Uint8Array {
+  if (text.length > Math.ceil(RAW_TX_BYTES_MAX / 3) * 4 || !/^([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(text)) throw new UsageError(`${what} must be standard padded base64`);
+  const bytes = Buffer.from(text, 'base64');
+  if (bytes.toString('base64') !== text) throw new UsageError(`${what} is not canonical base64`);
+  return new Uint8Array(bytes);
+}
+
 /** `custodian tx ...` */
 export async function txCommand(args: readonly string[], json: boolean, hostUrl: string): Promise<number> {
   const [sub, ...rest] = args;
   const client = new HostClient(hostUrl);
   if (sub === 'propose') {
-    const { values } = parseArgs(rest, { strings: ['wallet', 'to', 'value-wei', 'nonce', 'raw', 'key', 'operator'] });
+    const { values } = parseArgs(rest, { strings: ['wallet', 'to', 'value-wei', 'nonce', 'raw', 'raw-base64', 'key', 'operator'] });
     const walletId = req(values, 'wallet');
-    let raw = values.get('raw')?.[0];
+    const b64 = values.get('raw-base64')?.[0];
+    // A Solana message or a PSBT is usually passed around as base64.
+    let raw = values.get('raw')?.[0] ?? (b64 === undefined ? undefined : bytesTo0x(base64Decode(b64, '--raw-base64')));
     const row = ((await client.get('/v1/wallets')) as Json[]).find((w) => (w as R)['walletId'] === walletId);
     if (!row) throw new CustodianError('E_WALLET_UNKNOWN', `wallet ${walletId} does not exist`);
     const org = await verifyOrg(client, walletSignerIds(row));
     const wallet = verifyAnyWallet(org, row);
+    const chain = chainOfScheme(wallet.scheme as WalletScheme);
+    if (!raw && chain !== 'eth') throw new UsageError(`a ${wallet.scheme} wallet signs ${chain} transactions: pass the unsigned ${chain === 'sol' ? 'Solana message' : 'PSBT'} with --raw HEX or --raw-base64 B64`);
     if (!raw) {
       const nonce = values.get('nonce')?.[0];
       raw = await buildTransfer(client, wallet.address, req(values, 'to'), BigInt(req(values, 'value-wei')), nonce === undefined ? undefined : BigInt(nonce));
     }
     hexToBytes(raw, '--raw');
-    const r = (await proposeTx(client, actor(values), { orgId: org.manifest.orgId, walletId, rawTx: raw })) as R;
+    const r = (await proposeTx(client, actor(values), { orgId: org.manifest.orgId, walletId, rawTx: raw, chain })) as R;
     emit(json, r, describe(r));
     return r['status'] === 'denied' ? 1 : 0;
   }
