@@ -26,7 +26,7 @@ import { MeasurementRegistry } from '@custodian/kbs/measurement-approvals';
 import { MemoryAuditSink } from '@custodian/kbs/audit-sink';
 import { createWrappedSealingMaster } from '@custodian/kbs/sealing-keys';
 import { generateHpkeKeyPair } from '@custodian/core/hpke-seal';
-import { openKeyRelease } from '@custodian/kbs/release-client';
+import { openKeyRelease } from '@custodian/protocol/key-release';
 import { fakeAppraise, fakeEvidence, makeQuorum, signedChange } from '@custodian/kbs/test-fixtures';
 
 const quick = process.argv.includes('--quick');

@@ -4,9 +4,16 @@
  * root, derives the sealing key and stores sealed blobs; the enclave reaches
  * it only through the Node IPC channel, as a real enclave reaches its NSM or
  * TSM device.
+ *
+ * With a key broker (`custodian signer --kbs URL`; launch configuration
+ * `kbsPublicKey`), the sealing key is not the launcher's: the enclave runs
+ * the attested release itself (kbs-key-source.ts) and the launcher, as the
+ * parent instance does for a real enclave's vsock, only forwards the bytes
+ * of `kbs.nonce` and `kbs.release` to the broker over HTTP.
  */
 import { CustodianError } from '@custodian/core/errors';
 import type { Platform } from './platform.js';
+import { obtainSealingKeyFromKbs } from './kbs-key-source.js';
 
 /** Most time the launcher may take to answer a device call. */
 export const SIM_DEVICE_TIMEOUT_MS = 10_000;
@@ -18,8 +25,16 @@ interface DeviceReply {
   readonly error?: string;
 }
 
+/** Launch configuration of the sim platform. */
+export interface SimPlatformOptions {
+  /** This signer's id (the per-signer sealing key under a released key). */
+  readonly signerId: string;
+  /** The key broker's signing key (SEC1 P-256): when given, the sealing key comes from the broker. */
+  readonly kbsPublicKey?: Uint8Array;
+}
+
 /** Creates the sim platform over `process.send`. */
-export function createSimPlatform(): Platform {
+export function createSimPlatform(options: SimPlatformOptions): Platform {
   if (typeof process.send !== 'function') throw new CustodianError('E_PLATFORM', 'sim enclave must be started by the sim launcher (no IPC channel)');
   let next = 1;
   const waiting = new Map<number, (r: DeviceReply) => void>();
@@ -43,10 +58,24 @@ export function createSimPlatform(): Platform {
       process.send!({ id, op, hex });
     });
   const bytes = (h: string | null): Uint8Array => new Uint8Array(Buffer.from(h ?? '', 'hex'));
+  const attest = async (reportData: Uint8Array): Promise<Uint8Array> => bytes(await call('attest', Buffer.from(reportData).toString('hex')));
+  const kbsPublicKey = options.kbsPublicKey;
   return {
     name: 'sim',
-    attest: async (reportData) => bytes(await call('attest', Buffer.from(reportData).toString('hex'))),
-    sealingKey: async () => bytes(await call('sealingKey')),
+    attest,
+    sealingKey: async () => {
+      if (kbsPublicKey === undefined) return bytes(await call('sealingKey'));
+      const released = await obtainSealingKeyFromKbs({
+        transport: {
+          nonce: async () => bytes(await call('kbs.nonce')),
+          release: async (body) => bytes(await call('kbs.release', Buffer.from(body).toString('hex'))),
+        },
+        attest,
+        kbsPublicKey,
+        signerId: options.signerId,
+      });
+      return released.key;
+    },
     loadSealed: async () => {
       const h = await call('loadSealed');
       return h === null ? null : bytes(h);

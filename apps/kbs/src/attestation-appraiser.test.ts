@@ -15,7 +15,7 @@ import { MeasurementRegistry } from './measurement-approvals.js';
 import { KeyBroker } from './key-broker.js';
 import { createWrappedSealingMaster } from './sealing-keys.js';
 import { generateHpkeKeyPair } from '@custodian/core/hpke-seal';
-import { openKeyRelease } from './release-client.js';
+import { openKeyRelease } from '@custodian/protocol/key-release';
 import { makeQuorum, signedChange } from './test-fixtures.js';
 
 const clock = new ManualClock(1_800_000_000_000);

@@ -13,6 +13,8 @@ export type KbsAuditKind =
   | 'kbs.release_refused'
   | 'kbs.measurement_approved'
   | 'kbs.measurement_refused'
+  | 'kbs.manifest_installed'
+  | 'kbs.manifest_refused'
   | 'hsm.error'
   | 'hsm.policy_denied'
   | 'breakglass.requested'

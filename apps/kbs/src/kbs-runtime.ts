@@ -24,6 +24,8 @@ import { performance } from 'node:perf_hooks';
 import { BreakglassBook } from './breakglass/breakglass-book.js';
 import type { BreakglassConfig } from './breakglass/breakglass.js';
 import { BoundedClock } from './breakglass/trusted-time.js';
+import { manifestHash, type SignedManifest } from '@custodian/protocol/manifest';
+import { ManifestApprovals } from './manifest-approvals.js';
 
 /** Which root, and how to reach a PKCS#11 one. */
 export type RootConfig =
@@ -48,6 +50,12 @@ export interface KbsRuntimeOptions {
   readonly warn?: (line: string) => void;
   /** Enables the break-glass book (persisted in the data directory). */
   readonly breakglass?: BreakglassConfig;
+  /**
+   * The organisation manifest that anchors the broker's manifest chain
+   * (signed by its own quorum). On a data directory that already holds a
+   * chain it must be that chain's anchor.
+   */
+  readonly manifest?: SignedManifest;
 }
 
 /** A running broker and what it holds. */
@@ -55,6 +63,8 @@ export interface KbsRuntime {
   readonly broker: KeyBroker;
   readonly root: RootOfTrust;
   readonly measurements: MeasurementRegistry;
+  /** The organisation manifest chain (empty until anchored). */
+  readonly manifests: ManifestApprovals;
   /** The break-glass book, when configured. */
   readonly breakglass?: BreakglassBook;
   /** Trusted time for break-glass steps (monotonic, host drift bounded). */
@@ -76,13 +86,14 @@ export async function openKbs(options: KbsRuntimeOptions): Promise<KbsRuntime> {
   try {
     let state = readKbsState(options.dataDir);
     if (!state) {
-      state = { wrappedMaster: await createWrappedSealingMaster(root), approvals: [] };
+      state = { wrappedMaster: await createWrappedSealingMaster(root), approvals: [], manifests: [] };
       writeKbsState(options.dataDir, state);
     }
     // The master must unwrap under this root: a state from another root is refused now, not at the first release.
     (await root.unwrapKey(state.wrappedMaster)).zeroise();
     const measurements = new MeasurementRegistry(options.quorum);
     for (const r of state.approvals) measurements.approve(r);
+    const manifests = openManifestChain(state.manifests, options.manifest);
     if (!options.appraise) warn('WARNING: no attestation appraisal is wired into this KBS; every key release will be refused.');
     const trustedClock = new BoundedClock(clock, () => performance.now());
     const wrappedMaster = state.wrappedMaster;
@@ -94,14 +105,33 @@ export async function openKbs(options: KbsRuntimeOptions): Promise<KbsRuntime> {
       appraise: options.appraise ?? refuseAllAppraiser,
       audit,
       clock,
-      onApproved: async () => writeKbsState(options.dataDir, { wrappedMaster, approvals: measurements.records() }),
+      manifests,
+      onApproved: async () => writeKbsState(options.dataDir, { wrappedMaster, approvals: measurements.records(), manifests: manifests.chain() }),
+      onManifestInstalled: async () => writeKbsState(options.dataDir, { wrappedMaster, approvals: measurements.records(), manifests: manifests.chain() }),
     });
+    if (state.manifests.length === 0 && options.manifest) writeKbsState(options.dataDir, { wrappedMaster, approvals: state.approvals, manifests: manifests.chain() });
     const breakglass = options.breakglass ? new BreakglassBook(options.breakglass, audit, clock, options.dataDir) : undefined;
-    return { broker, root, measurements, trustedClock, ...(breakglass ? { breakglass } : {}), close: () => root.close() };
+    return { broker, root, measurements, manifests, trustedClock, ...(breakglass ? { breakglass } : {}), close: () => root.close() };
   } catch (e) {
     await root.close();
     throw e;
   }
+}
+
+/** Rebuilds the stored chain (re-verified) and checks the configured anchor against it, or anchors a fresh one. */
+function openManifestChain(stored: readonly SignedManifest[], anchor: SignedManifest | undefined): ManifestApprovals {
+  if (stored.length === 0) {
+    const fresh = new ManifestApprovals();
+    if (anchor) fresh.anchor(anchor);
+    return fresh;
+  }
+  if (anchor && manifestHash(anchor.payload) !== manifestHash(stored[0]!.payload)) {
+    throw new CustodianError('E_KBS_STATE_INVALID', 'the configured organisation manifest is not the anchor of the manifest chain in this data directory', {
+      configured: manifestHash(anchor.payload),
+      stored: manifestHash(stored[0]!.payload),
+    });
+  }
+  return ManifestApprovals.fromChain(stored);
 }
 
 async function openRoot(config: RootConfig, dataDir: string, warn: (l: string) => void, onError: NonNullable<Pkcs11RootConfig['onError']>): Promise<RootOfTrust> {

@@ -1,7 +1,8 @@
 /**
  * The broker's persistent state in its data directory: the wrapped sealing
  * master (useless without the root's wrapping key) and the quorum-signed
- * measurement approvals (verifiable by anyone). Nothing in it is secret; it is
+ * measurement approvals and organisation manifest chain (verifiable by anyone,
+ * and re-verified at every start). Nothing in it is secret; it is
  * written atomically (temporary file, fsync, rename).
  */
 import { existsSync, fsyncSync, openSync, closeSync, readFileSync, renameSync, writeSync } from 'node:fs';
@@ -11,6 +12,8 @@ import { bytesToHex } from '@custodian/core/bytes';
 import { canonicalJson, parseJson } from '@custodian/core/canonical-json';
 import { Fields } from '@custodian/core/fields';
 import { decodeMeasurementChangeRecord, encodeMeasurementChangeRecord, type MeasurementChangeRecord } from './measurement-approvals.js';
+import { decodeSignedManifest, encodeSignedManifest, type SignedManifest } from '@custodian/protocol/manifest';
+import { KBS_MANIFESTS_MAX } from './manifest-approvals.js';
 
 /** File name of the state inside the data directory. */
 export const KBS_STATE_FILE = 'kbs-state.json';
@@ -21,6 +24,8 @@ export const KBS_APPROVALS_MAX = 1024;
 export interface KbsState {
   readonly wrappedMaster: Uint8Array;
   readonly approvals: readonly MeasurementChangeRecord[];
+  /** The organisation manifest chain, anchor first (absent in states written before manifests were held). */
+  readonly manifests: readonly SignedManifest[];
 }
 
 /** Reads the state, or undefined when the directory has none yet. */
@@ -31,16 +36,17 @@ export function readKbsState(dataDir: string): KbsState | undefined {
   const version = f.int('version', 1, 1);
   const wrappedMaster = f.hex('wrappedMaster', undefined, 1024);
   const approvals = f.arr('approvals', KBS_APPROVALS_MAX).map((r) => decodeMeasurementChangeRecord(r));
+  const manifests = f.optRaw('manifests') === undefined ? [] : f.arr('manifests', KBS_MANIFESTS_MAX).map((m) => decodeSignedManifest(m));
   f.done();
   if (version !== 1) throw new CustodianError('E_KBS_STATE_INVALID', 'unknown KBS state version', {});
-  return { wrappedMaster, approvals };
+  return { wrappedMaster, approvals, manifests };
 }
 
 /** Writes the state atomically. */
 export function writeKbsState(dataDir: string, state: KbsState): void {
   const path = join(dataDir, KBS_STATE_FILE);
   const tmp = `${path}.tmp`;
-  const text = canonicalJson({ version: 1, wrappedMaster: bytesToHex(state.wrappedMaster), approvals: state.approvals.map(encodeMeasurementChangeRecord) }) + '\n';
+  const text = canonicalJson({ version: 1, wrappedMaster: bytesToHex(state.wrappedMaster), approvals: state.approvals.map(encodeMeasurementChangeRecord), manifests: state.manifests.map(encodeSignedManifest) }) + '\n';
   const fd = openSync(tmp, 'w', 0o600);
   try {
     writeSync(fd, text);

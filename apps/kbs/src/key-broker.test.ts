@@ -9,7 +9,7 @@ import { MeasurementRegistry } from './measurement-approvals.js';
 import { KeyBroker } from './key-broker.js';
 import { createWrappedSealingMaster } from './sealing-keys.js';
 import { generateHpkeKeyPair } from '@custodian/core/hpke-seal';
-import { openKeyRelease } from './release-client.js';
+import { openKeyRelease } from '@custodian/protocol/key-release';
 import { verifyWorkloadCredential } from './workload-credential.js';
 import type { AppraiseFn } from './appraisal.js';
 import { fakeAppraise, fakeEvidence, makeQuorum, signedChange } from './test-fixtures.js';

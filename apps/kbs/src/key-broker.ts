@@ -13,7 +13,7 @@
  */
 import { createHash } from 'node:crypto';
 import { CustodianError, isCustodianError } from '@custodian/core/errors';
-import { bytesToHex, concatBytes, utf8 } from '@custodian/core/bytes';
+import { bytesToHex, hexToBytes } from '@custodian/core/bytes';
 import type { Clock } from '@custodian/core/clock';
 import type { Json } from '@custodian/core/canonical-json';
 import type { RootOfTrust } from './hsm/root-of-trust.js';
@@ -23,30 +23,22 @@ import type { NonceStore, IssuedNonce } from './nonce-store.js';
 import type { MeasurementChangeRecord, MeasurementRegistry } from './measurement-approvals.js';
 import { deriveSealingKey } from './sealing-keys.js';
 import { hpkeSeal, X25519_PUBLIC_KEY_BYTES } from '@custodian/core/hpke-seal';
+import { keyReleaseAnswerStatement, keyReleaseInfo, type KeyReleaseRequest } from '@custodian/protocol/key-release';
+import type { SignedManifest } from '@custodian/protocol/manifest';
+import type { ManifestApprovals, ManifestInstalled } from './manifest-approvals.js';
 import { issueWorkloadCredential, WORKLOAD_CREDENTIAL_TTL_MS_DEFAULT, type WorkloadCredential } from './workload-credential.js';
 
-/** HPKE `info` prefix for a released sealing key: `prefix ‖ 0x00 ‖ measurement`. */
-export const KEY_RELEASE_INFO_PREFIX = 'custodian/kbs/key-release/v1';
+/** A decoded key-release request (packages/protocol decodes it, one decoder for broker and enclave). */
+export type { KeyReleaseRequest };
 
-/** The HPKE info binding a release to its measurement (the enclave uses the same bytes to open it). */
-export function keyReleaseInfo(measurement: string): Uint8Array {
-  return concatBytes(utf8(KEY_RELEASE_INFO_PREFIX), Uint8Array.of(0), utf8(measurement));
-}
-
-/** A decoded key-release request. */
-export interface KeyReleaseRequest {
-  readonly nonce: Uint8Array;
-  readonly evidence: Uint8Array;
-  /** The enclave's ephemeral X25519 public key, bound in the evidence's report data. */
-  readonly publicKey: Uint8Array;
-}
-
-/** A successful release: the sealing key encrypted to the request's public key (HPKE, aad = nonce). */
+/** A successful release: the sealing key encrypted to the request's public key (HPKE, aad = nonce), signed by the broker. */
 export interface KeyRelease {
   readonly measurement: string;
   readonly enc: Uint8Array;
   readonly ciphertext: Uint8Array;
   readonly credential: WorkloadCredential;
+  /** The broker's signature (kbs-signing, r‖s) over `keyReleaseAnswerStatement`: the enclave accepts only a signed answer. */
+  readonly signature: Uint8Array;
 }
 
 /** Codes of a refused release (besides the nonce store's and the root's). */
@@ -58,12 +50,16 @@ export interface KeyBrokerDeps {
   readonly wrappedMaster: Uint8Array;
   readonly nonces: NonceStore;
   readonly measurements: MeasurementRegistry;
+  /** The organisation manifest chain: measurements its latest manifest lists are approved too. */
+  readonly manifests?: ManifestApprovals;
   readonly appraise: AppraiseFn;
   readonly audit: KbsAuditSink;
   readonly clock: Clock;
   readonly credentialTtlMs?: number;
   /** Persists the registry after an approval (the KBS state file); optional in tests. */
   readonly onApproved?: (record: MeasurementChangeRecord) => Promise<void>;
+  /** Persists the manifest chain after an installation; optional in tests. */
+  readonly onManifestInstalled?: () => Promise<void>;
 }
 
 /** The key broker. */
@@ -96,9 +92,9 @@ export class KeyBroker {
       if (!appraisal.ok) {
         throw new CustodianError('E_KBS_APPRAISAL_FAILED', `the evidence was refused: ${appraisal.reasons.join('; ') || 'no reason given'}`, { reasons: appraisal.reasons, measurement });
       }
-      if (!this.deps.measurements.isApproved(measurement)) {
+      if (!this.#isApproved(measurement)) {
         throw new CustodianError('E_KBS_MEASUREMENT_NOT_APPROVED', `measurement ${measurement.slice(0, 16)}… has not been approved by the quorum`, {
-          reasons: ['measurement not approved by a quorum-signed measurement change'],
+          reasons: this.#notApprovedReasons(measurement),
           measurement,
         });
       }
@@ -138,6 +134,42 @@ export class KeyBroker {
     }
   }
 
+  /**
+   * Installs an organisation manifest (the successor of the latest one, with
+   * the installed quorum's signatures); installations and refusals are audited.
+   */
+  async installManifest(signed: SignedManifest): Promise<ManifestInstalled> {
+    try {
+      if (!this.deps.manifests) throw new CustodianError('E_MANIFEST_SEQUENCE', 'this key broker was started without an organisation manifest (--manifest)', {});
+      const out = this.deps.manifests.install(signed);
+      if (out.changed) {
+        await this.#audit('kbs.manifest_installed', { version: out.version, manifestHash: out.hash, measurements: [...out.measurements] }, true);
+        await this.deps.onManifestInstalled?.();
+      }
+      return out;
+    } catch (e) {
+      if (isCustodianError(e, 'E_AUDIT_UNAVAILABLE')) throw e;
+      const err = isCustodianError(e) ? e : new CustodianError('E_INTERNAL', 'the manifest installation failed unexpectedly', {});
+      await this.#audit('kbs.manifest_refused', { code: err.code, message: err.message }, true, err);
+      throw err;
+    }
+  }
+
+  #isApproved(measurement: string): boolean {
+    return this.deps.measurements.isApproved(measurement) || (this.deps.manifests?.isApproved(measurement) ?? false);
+  }
+
+  #notApprovedReasons(measurement: string): string[] {
+    const m = this.deps.manifests?.current();
+    const short = `${measurement.slice(0, 16)}…`;
+    return [
+      m
+        ? `measurement ${short} is not listed in the organisation manifest ${m.orgId} version ${m.version} held by the key broker; install a manifest naming it, signed by the quorum`
+        : `the key broker holds no organisation manifest, so no manifest approves measurement ${short}`,
+      `measurement ${short} is not approved by a quorum-signed measurement change either`,
+    ];
+  }
+
   async #appraise(req: KeyReleaseRequest): Promise<{ ok: boolean; measurement: string; reasons: string[]; platform?: string }> {
     try {
       const r = await this.deps.appraise(req.evidence, { nonce: req.nonce, publicKeyBinding: req.publicKey });
@@ -160,7 +192,10 @@ export class KeyBroker {
         issuedAtMs: now,
         expiresAtMs: now + (this.deps.credentialTtlMs ?? WORKLOAD_CREDENTIAL_TTL_MS_DEFAULT),
       });
-      return { measurement, enc: sealed.enc, ciphertext: sealed.ciphertext, credential };
+      const signature = await this.deps.root.sign(
+        keyReleaseAnswerStatement({ measurement, nonce: req.nonce, publicKey: req.publicKey, enc: sealed.enc, ciphertext: sealed.ciphertext, credentialSignature: hexToBytes(credential.signature) }),
+      );
+      return { measurement, enc: sealed.enc, ciphertext: sealed.ciphertext, credential, signature };
     } finally {
       key.zeroise();
     }

@@ -8,9 +8,10 @@
 import { CustodianError } from '@custodian/core/errors';
 import { bytesToHex } from '@custodian/core/bytes';
 import type { Clock, Random } from '@custodian/core/clock';
+import { KEY_RELEASE_NONCE_BYTES } from '@custodian/protocol/key-release';
 
-/** Length of a nonce. */
-export const KBS_NONCE_BYTES = 32;
+/** Length of a nonce (the wire's bound, packages/protocol). */
+export const KBS_NONCE_BYTES = KEY_RELEASE_NONCE_BYTES;
 /** Default lifetime of an issued nonce. */
 export const KBS_NONCE_TTL_MS_DEFAULT = 60_000;
 /** Most nonces outstanding (issued, unconsumed, unexpired) at once. */

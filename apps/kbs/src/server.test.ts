@@ -14,7 +14,7 @@ import { openKbs, type KbsRuntime } from './kbs-runtime.js';
 import { createKbsServer, listenKbs } from './server.js';
 import { encodeMeasurementChangeRecord } from './measurement-approvals.js';
 import { generateHpkeKeyPair } from '@custodian/core/hpke-seal';
-import { openKeyRelease } from './release-client.js';
+import { openKeyRelease } from '@custodian/protocol/key-release';
 import { fakeAppraise, fakeEvidence, makeQuorum, signedChange } from './test-fixtures.js';
 import { MemoryAuditSink } from './audit-sink.js';
 import { signStatement } from './quorum.js';

@@ -3,7 +3,9 @@
  *
  *   GET  /v1/health            → { ok, hsm, description, releases }
  *   POST /v1/nonce             → { nonce, expiresAtMs }
- *   POST /v1/release           { nonce, evidence, publicKey } (hex) → { ok, measurement, enc, ciphertext, credential }
+ *   POST /v1/release           { nonce, evidence, publicKey } (hex) → { ok, measurement, enc, ciphertext, credential, signature }
+ *   GET  /v1/manifest          → { manifest: signed manifest | null, version, measurements }
+ *   POST /v1/manifest          signed manifest (successor of the installed one) → { ok, version, measurements }
  *   GET  /v1/measurements      → { measurements: [record] }
  *   POST /v1/measurements      { change, signatures } → { ok, signers }
  *   GET  /v1/kbs-public-key    → { signing, recovery } (hex SEC1)
@@ -18,20 +20,20 @@ import type { AddressInfo } from 'node:net';
 import { CustodianError, isCustodianError } from '@custodian/core/errors';
 import { bytesToHex } from '@custodian/core/bytes';
 import { parseJson, type Json } from '@custodian/core/canonical-json';
-import { Fields } from '@custodian/core/fields';
 import { JSON_BYTES_MAX } from '@custodian/core/limits';
 import type { RootOfTrust } from './hsm/root-of-trust.js';
 import type { KeyBroker } from './key-broker.js';
-import { KBS_NONCE_BYTES } from './nonce-store.js';
-import { X25519_PUBLIC_KEY_BYTES } from '@custodian/core/hpke-seal';
+import { decodeKeyReleaseRequest, KEY_RELEASE_EVIDENCE_BYTES_MAX } from '@custodian/protocol/key-release';
+import { decodeSignedManifest, encodeSignedManifest } from '@custodian/protocol/manifest';
+import type { ManifestApprovals } from './manifest-approvals.js';
 import type { Clock } from '@custodian/core/clock';
 import type { BreakglassBook } from './breakglass/breakglass-book.js';
 import { summary } from './breakglass/breakglass.js';
 import { decodeBreakglassEvent } from './breakglass/breakglass-codec.js';
 import { decodeMeasurementChangeRecord, encodeMeasurementChangeRecord, type MeasurementRegistry } from './measurement-approvals.js';
 
-/** Largest attestation evidence accepted (a TDX quote with its PCK chain is ~10 KiB; Nitro ~5 KiB). */
-export const EVIDENCE_BYTES_MAX = 256 * 1024;
+/** Largest attestation evidence accepted (packages/protocol's bound, one place). */
+export const EVIDENCE_BYTES_MAX = KEY_RELEASE_EVIDENCE_BYTES_MAX;
 /** Seconds a client should wait after a 503. */
 export const RETRY_AFTER_S = 2;
 
@@ -53,6 +55,7 @@ export interface KbsServerDeps {
   readonly broker: KeyBroker;
   readonly root: RootOfTrust;
   readonly measurements?: MeasurementRegistry;
+  readonly manifests?: ManifestApprovals;
   readonly breakglass?: BreakglassBook;
   /** Time stamped on break-glass events (BoundedClock); required with `breakglass`. */
   readonly trustedClock?: Clock;
@@ -91,9 +94,7 @@ async function handle(deps: KbsServerDeps, req: IncomingMessage, res: ServerResp
     case 'POST /v1/release': {
       let request;
       try {
-        const f = new Fields(await readBody(req), 'release');
-        request = { nonce: f.hex('nonce', KBS_NONCE_BYTES), evidence: f.hex('evidence', undefined, EVIDENCE_BYTES_MAX), publicKey: f.hex('publicKey', X25519_PUBLIC_KEY_BYTES) };
-        f.done();
+        request = decodeKeyReleaseRequest(await readBody(req));
       } catch (e) {
         return await deps.broker.refuseMalformed(e);
       }
@@ -104,7 +105,18 @@ async function handle(deps: KbsServerDeps, req: IncomingMessage, res: ServerResp
         enc: bytesToHex(r.enc),
         ciphertext: bytesToHex(r.ciphertext),
         credential: { claims: { ...r.credential.claims }, signature: r.credential.signature },
+        signature: bytesToHex(r.signature),
       });
+    }
+    case 'GET /v1/manifest': {
+      const chain = deps.manifests?.chain() ?? [];
+      const last = chain[chain.length - 1];
+      const m = deps.manifests?.current() ?? null;
+      return send(res, 200, { ok: true, manifest: last ? encodeSignedManifest(last) : null, version: m?.version ?? null, measurements: [...(m?.enclave.measurements ?? [])] });
+    }
+    case 'POST /v1/manifest': {
+      const out = await deps.broker.installManifest(decodeSignedManifest(await readBody(req)));
+      return send(res, 200, { ok: true, version: out.version, manifestHash: out.hash, measurements: [...out.measurements], changed: out.changed });
     }
     case 'GET /v1/measurements':
       return send(res, 200, { ok: true, measurements: (deps.measurements?.records() ?? []).map(encodeMeasurementChangeRecord) });

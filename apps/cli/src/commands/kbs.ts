@@ -3,7 +3,7 @@
  *
  *   custodian kbs serve --data-dir DIR --quorum FILE [--host 127.0.0.1] [--port 8700]
  *     [--hsm software|softhsm|pkcs11] [--pkcs11-module PATH] [--pkcs11-token LABEL | --pkcs11-slot N]
- *     [--pkcs11-pin-env VAR] [--policy FILE] [--sim-root FILE] [--breakglass FILE] [--json]
+ *     [--pkcs11-pin-env VAR] [--policy FILE] [--sim-root FILE] [--breakglass FILE] [--manifest FILE] [--json]
  *
  * `--hsm software` (the default) is the loudly-labelled software root;
  * `softhsm` creates a SoftHSM2 token inside DIR and uses it through PKCS#11;
@@ -16,10 +16,17 @@
  * (the `sim-root.json` written by `custodian init`). `--breakglass FILE`
  * (`{ approvers: { threshold, members }, dailyThreshold, guardians, timelockMs }`)
  * enables the break-glass book that `custodian breakglass list` reads.
+ * `--manifest FILE` (a signed organisation manifest, `{ payload, signatures }`)
+ * anchors the broker's manifest chain: measurements listed by the latest
+ * manifest get sealing keys; successors arrive by `POST /v1/manifest` with the
+ * installed quorum's signatures. With `--json`, the ready line is
+ * `{ ok, ready: true, url, hsm, dataDir, signingKey }`.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseJson } from '@custodian/core/canonical-json';
+import { bytesToHex } from '@custodian/core/bytes';
+import { decodeSignedManifest } from '@custodian/protocol/manifest';
 import { Secret } from '@custodian/core/secret';
 import { decodeQuorum } from '@custodian/kbs/quorum';
 import { openKbs, type RootConfig } from '@custodian/kbs/kbs-runtime';
@@ -42,7 +49,7 @@ export const SOFTHSM_DEV_PIN = '1234';
 
 const USAGE = `usage: custodian kbs serve --data-dir DIR --quorum FILE [--host H] [--port N] [--hsm software|softhsm|pkcs11]
        [--pkcs11-module PATH] [--pkcs11-token LABEL | --pkcs11-slot N] [--pkcs11-pin-env VAR]
-       [--policy FILE] [--sim-root FILE] [--breakglass FILE] [--json]`;
+       [--policy FILE] [--sim-root FILE] [--breakglass FILE] [--manifest FILE] [--json]`;
 
 /** Entry point of `custodian kbs ...`; `appraise` overrides the appraisal built from --policy/--sim-root. */
 export async function kbsCommand(args: readonly string[], appraise?: AppraiseFn): Promise<number> {
@@ -81,7 +88,7 @@ function rootConfig(values: Map<string, string[]>, dataDir: string): RootConfig 
 }
 
 async function serve(args: readonly string[], json: boolean, appraise: AppraiseFn | undefined): Promise<number> {
-  const { values } = parseArgs(args, { strings: ['data-dir', 'quorum', 'host', 'port', 'hsm', 'pkcs11-module', 'pkcs11-token', 'pkcs11-slot', 'pkcs11-pin-env', 'policy', 'sim-root', 'breakglass'], booleans: ['json'] });
+  const { values } = parseArgs(args, { strings: ['data-dir', 'quorum', 'host', 'port', 'hsm', 'pkcs11-module', 'pkcs11-token', 'pkcs11-slot', 'pkcs11-pin-env', 'policy', 'sim-root', 'breakglass', 'manifest'], booleans: ['json'] });
   const dataDir = one(values, 'data-dir');
   const quorumFile = one(values, 'quorum');
   if (dataDir === undefined || quorumFile === undefined) throw new UsageError(USAGE);
@@ -97,16 +104,22 @@ async function serve(args: readonly string[], json: boolean, appraise: AppraiseF
     attestationAppraiser({ policy, clock: systemClock, ...(simRootFile !== undefined ? { simRootPublicKey: readSimRoot(simRootFile).publicKey } : {}) });
   const bgFile = one(values, 'breakglass');
   const breakglass = bgFile === undefined ? undefined : decodeBreakglassConfig(parseJson(readFileSync(bgFile)));
-  const rt = await openKbs({ dataDir, root: rootConfig(values, dataDir), quorum, appraise: appraiseFn, warn: progress, ...(breakglass ? { breakglass } : {}) });
+  const manifestFile = one(values, 'manifest');
+  const manifest = manifestFile === undefined ? undefined : decodeSignedManifest(parseJson(readFileSync(manifestFile)));
+  const rt = await openKbs({ dataDir, root: rootConfig(values, dataDir), quorum, appraise: appraiseFn, warn: progress, ...(breakglass ? { breakglass } : {}), ...(manifest ? { manifest } : {}) });
   const server = createKbsServer({
     broker: rt.broker,
     root: rt.root,
     measurements: rt.measurements,
+    manifests: rt.manifests,
     trustedClock: rt.trustedClock,
     ...(rt.breakglass ? { breakglass: rt.breakglass } : {}),
   });
   const url = await listenKbs(server, host, port);
-  emit(json, { ok: true, url, hsm: rt.root.kind, dataDir }, `key broker listening on ${url} (root: ${rt.root.kind})`);
+  const current = rt.manifests.current();
+  const signingKey = bytesToHex(await rt.root.publicKey('kbs-signing'));
+  if (current) progress(`key broker holds organisation manifest ${current.orgId} version ${current.version}: ${current.enclave.measurements.length} approved measurement(s)`);
+  emit(json, { ok: true, ready: true, url, hsm: rt.root.kind, dataDir, signingKey }, `key broker listening on ${url} (root: ${rt.root.kind}; signing key ${signingKey})`);
   await new Promise<void>((resolve) => {
     const stop = (): void => {
       server.close(() => resolve());
