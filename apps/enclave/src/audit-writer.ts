@@ -3,6 +3,10 @@
  * chain head only once the host acknowledged a durable write. Fail-closed:
  * callers release nothing whose entry did not append (E_AUDIT_UNAVAILABLE).
  *
+ * Each statement carries, besides the enclave's event (kind, data), the same
+ * event as the typed record auditors read (`entry`, from audit-entry-map.ts),
+ * so the identity signature covers it.
+ *
  * Crash recovery: if the enclave stopped after the host stored an entry but
  * before the enclave persisted its new chain head, the host answers
  * E_AUDIT_CONFLICT with the stored entry. The enclave adopts it only if it is
@@ -14,7 +18,9 @@ import { CustodianError, isCustodianError } from '@custodian/core/errors';
 import { parseJson, type Json } from '@custodian/core/canonical-json';
 import { AUDIT_ENTRY_KIND, decodeAuditEntry, decodeEnclaveSigned, encodeEnclaveSigned, signStatement, statementHash, verifyStatement } from '@custodian/protocol/enclave-signed';
 import type { RpcPeer } from '@custodian/protocol/frame-rpc';
+import { decodeManifest, manifestHash } from '@custodian/protocol/manifest';
 import type { EnclaveState } from './state.js';
+import { mapAuditEvent, type AuditMapContext } from './audit-entry-map.js';
 
 /** Most own entries adopted in one append (entries written before a crash). */
 export const AUDIT_ADOPT_MAX = 8;
@@ -45,8 +51,9 @@ export async function appendAudit(
   requestId: string | null,
   data: Json,
 ): Promise<string> {
+  const entry = mapAuditEvent(kind, requestId, data, nowMs, mapContext(state)) as unknown as Json;
   for (let attempt = 0; attempt <= AUDIT_ADOPT_MAX; attempt++) {
-    const statement: Json = { signerId, seq: state.audit.seq, prevHash: state.audit.headHash, timeMs: nowMs, kind, requestId, data };
+    const statement: Json = { signerId, seq: state.audit.seq, prevHash: state.audit.headHash, timeMs: nowMs, kind, requestId, data, entry };
     const signed = signStatement(AUDIT_ENTRY_KIND, statement, state.identitySecret.expose());
     const hash = statementHash(statement);
     try {
@@ -60,4 +67,15 @@ export async function appendAudit(
     return hash;
   }
   throw new CustodianError('E_AUDIT_UNAVAILABLE', `audit log holds more than ${AUDIT_ADOPT_MAX} unknown entries at this signer's head; refusing to continue`, { kind });
+}
+
+/** What the mapping may read from sealed state: the installed manifest (read lazily) and the wallets held. */
+function mapContext(state: EnclaveState): AuditMapContext {
+  const sm = state.signedManifest;
+  const m = sm ? decodeManifest(sm.payload) : null;
+  return {
+    platform: m ? m.enclave.platform : null,
+    manifest: sm && m ? { hash: manifestHash(sm.payload), previousHash: m.previousHash } : null,
+    walletScheme: (walletId) => state.wallets.get(walletId)?.scheme ?? null,
+  };
 }

@@ -23,7 +23,15 @@ export type AuditErrorCode =
   | 'E_WITNESS_CONFLICT'
   | 'E_AUDIT_CORRUPT'
   | 'E_AUDIT_UNAVAILABLE'
-  | 'E_AUDIT_RANGE';
+  | 'E_AUDIT_RANGE'
+  | 'E_LEAF_MALFORMED'
+  | 'E_LEAF_SIGNER_UNKNOWN'
+  | 'E_LEAF_SIGNATURE'
+  | 'E_LEAF_UNTYPED'
+  | 'E_LEAF_MISMATCH'
+  | 'E_LEAF_CHAIN'
+  | 'E_SIGNER_KEY_MISMATCH'
+  | 'E_SIGNERS_MALFORMED';
 
 /** A CustodianError whose code is one of the audit package's codes. */
 export type AuditError = CustodianError<AuditErrorCode>;

@@ -21,7 +21,7 @@ import { bytesToHex, equalBytes } from '@custodian/core/bytes';
 import { Fields } from '@custodian/core/fields';
 import { isCustodianError } from '@custodian/core/errors';
 import { evidenceError } from './evidence-errors.js';
-import { decodeAuditEntry, ENTRY_ID_CHARS_MAX, type AuditEntry, type HashHex, type TimeMs } from './entry.js';
+import { AUDIT_ENTRY_KINDS, decodeAuditEntry, ENTRY_ID_CHARS_MAX, type AuditEntry, type HashHex, type TimeMs } from './entry.js';
 import { decodeCheckpointPolicyDocument, type CheckpointPolicyDocument } from './checkpoint-policy.js';
 import { decodeNoteUnverified } from './note.js';
 import { decodeCheckpoint } from './checkpoint.js';
@@ -136,9 +136,7 @@ export interface EvidenceBundle {
 /** A bundle before its manifest is computed. */
 export type EvidenceBundleContent = Omit<EvidenceBundle, 'manifest'>;
 
-const ITEM_KINDS: readonly EvidenceItemKind[] = [
-  'request', 'policy.decision', 'approval', 'attestation', 'signature.released', 'manifest.change', 'breakglass.step', 'refusal', 'event', 'checkpoint',
-];
+const ITEM_KINDS: readonly EvidenceItemKind[] = [...AUDIT_ENTRY_KINDS, 'checkpoint'];
 const HASH_HEX_RE = /^[0-9a-f]{64}$/;
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9._:@/+-]*$/;
 const ATTACHMENT_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;

@@ -14,7 +14,7 @@
 import type { AuditEntryKind } from './entry.js';
 
 /** Version of the table below, written into every bundle. */
-export const CONTROLS_VERSION = 'custodian-controls/2026-11';
+export const CONTROLS_VERSION = 'custodian-controls/2026-12';
 
 /** One framework reference (e.g. SOC 2 CC6.1). */
 export interface ControlReference {
@@ -74,6 +74,7 @@ export const CONTROL_OBJECTIVES: readonly ControlObjective[] = deepFreeze([
   { id: 'refusal-recording', objective: 'Every refusal is recorded with its error code and a reason an operator understands.', references: [CC73, A815, A816, DORA10, DORA17] },
   { id: 'emergency-access', objective: 'Emergency (break-glass) access is time-locked, approved by a quorum and recorded at every step.', references: [CC61, CC63, A82, A518, DORA9] },
   { id: 'event-recording', objective: 'Operational events (sealing, recovery, corruption detected) are recorded.', references: [CC72, A815, A816, DORA10] },
+  { id: 'key-lifecycle', objective: 'Wallet keys are generated inside attested enclaves (alone or across several in a threshold session) only on an authorised administrator\'s request, and every creation is recorded with the public key and parties.', references: [CC61, A82, A824, MICA70, MICA75, DORA9] },
   { id: 'tamper-evident-logging', objective: 'Tamper-evident logging: every record is in an append-only Merkle log whose checkpoints are signed by the log and cosigned by a quorum of enclaves and witnesses.', references: [CC72, A815, A533, A824, DORA9, DORA10] },
 ]);
 
@@ -88,6 +89,9 @@ export const OBJECTIVES_BY_KIND: Readonly<Record<EvidenceItemKind, readonly stri
   'breakglass.step': ['emergency-access', 'tamper-evident-logging'],
   refusal: ['refusal-recording', 'tamper-evident-logging'],
   event: ['event-recording', 'tamper-evident-logging'],
+  'wallet.created': ['key-lifecycle', 'tamper-evident-logging'],
+  'signing.approved': ['dual-control', 'policy-enforcement', 'tamper-evident-logging'],
+  'session.aborted': ['refusal-recording', 'event-recording', 'tamper-evident-logging'],
   checkpoint: ['tamper-evident-logging'],
 });
 

@@ -58,7 +58,13 @@ export const SUMMARY_KIND = 'tx-summary.v1';
 /** Statement kind of audit entries. */
 export const AUDIT_ENTRY_KIND = 'audit-entry.v1';
 
-/** The audit entry statement; `prevHash` chains entries of one signer. */
+/**
+ * The audit entry statement; `prevHash` chains entries of one signer. `kind`
+ * and `data` are the enclave's event; `entry` is the same event as the typed
+ * record auditors read (@custodian/audit/entry, checked by
+ * @custodian/audit/custody-leaf), inside the statement so the signature
+ * covers it. Statements written before typed entries existed have none.
+ */
 export interface AuditEntry {
   readonly signerId: string;
   readonly seq: number;
@@ -67,6 +73,7 @@ export interface AuditEntry {
   readonly kind: string;
   readonly requestId: string | null;
   readonly data: Json;
+  readonly entry?: Json;
 }
 
 /** Hash of the empty chain. */
@@ -76,6 +83,7 @@ export const AUDIT_GENESIS_HASH = '0'.repeat(64);
 export function decodeAuditEntry(json: Json): AuditEntry {
   const f = new Fields(json, 'auditEntry');
   const requestId = f.optRaw('requestId');
+  const typed = f.optRaw('entry');
   const e: AuditEntry = {
     signerId: f.str('signerId', 64),
     seq: f.int('seq'),
@@ -84,6 +92,7 @@ export function decodeAuditEntry(json: Json): AuditEntry {
     kind: f.str('kind', 64),
     requestId: typeof requestId === 'string' ? requestId : null,
     data: f.raw('data'),
+    ...(typed === undefined ? {} : { entry: typed }),
   };
   f.done();
   return e;

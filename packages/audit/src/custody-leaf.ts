@@ -1,0 +1,178 @@
+/**
+ * Leaves of the custody log: each is an audit statement signed inside a
+ * signer enclave with its attested identity key (Ed25519), and the statement
+ * carries the typed entry (entry.ts) so the signature covers it:
+ *
+ *   leaf      = canonical JSON { statement, signature: hex(64 bytes) }
+ *   statement = { signerId, seq, prevHash, timeMs, kind, requestId, data, entry }
+ *   signature = Ed25519(identityKey, "custodian/enclave/audit-entry.v1\n" || canonical(statement))
+ *
+ * `kind`/`data` are the enclave's own event (kept for operators); `entry` is
+ * the record auditors' tools read. `prevHash` chains the statements of one
+ * signer (SHA-256 of the previous canonical statement, zeros at seq 0).
+ *
+ * `decodeCustodyLeaf` is the one decoder of a custody leaf. Steps, in order:
+ * size → strict, canonical JSON → envelope shape → the signer's key (unknown
+ * signer refused) → signature → typed entry (strict decoder) → the typed
+ * entry agrees with the envelope (time, request). `CustodyChains` then checks
+ * each signer's sequence and hash chain across the log.
+ *
+ * This mirrors @custodian/protocol/enclave-signed (which this package may not
+ * import); apps/enclave/src/audit-entry-map.test.ts signs with the protocol
+ * and decodes here, so the two cannot drift apart silently.
+ */
+import { ed25519 } from '@noble/curves/ed25519.js';
+import { canonicalJsonBytes, parseJson, type Json } from '@custodian/core/canonical-json';
+import { bytesToHex, concatBytes, equalBytes, utf8 } from '@custodian/core/bytes';
+import { Fields } from '@custodian/core/fields';
+import { isCustodianError } from '@custodian/core/errors';
+import { auditError } from './errors.js';
+import { decodeAuditEntry, type AuditEntry, type HashHex } from './entry.js';
+import { sha256 } from './hash.js';
+import { ENTRY_BYTES_MAX } from './limits.js';
+
+/** Statement kind of custody-log statements (equals protocol's AUDIT_ENTRY_KIND). */
+export const CUSTODY_STATEMENT_KIND = 'audit-entry.v1';
+/** Signature domain of custody-log statements (protocol's `custodian/enclave/<kind>\n`). */
+export const CUSTODY_STATEMENT_DOMAIN = `custodian/enclave/${CUSTODY_STATEMENT_KIND}\n`;
+/** `prevHash` of a signer's first statement. */
+export const CUSTODY_GENESIS_HASH: HashHex = '0'.repeat(64);
+/** Most signers whose chains one verification tracks. */
+export const CUSTODY_SIGNERS_MAX = 64;
+
+const DOMAIN_BYTES = utf8(CUSTODY_STATEMENT_DOMAIN);
+const SIGNER_ID_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+const HASH_HEX_RE = /^[0-9a-f]{64}$/;
+
+/** Identity public keys (32-byte Ed25519) by signer id. */
+export type SignerKeys = ReadonlyMap<string, Uint8Array>;
+
+/** A verified custody leaf: who wrote it, where in its chain, and the typed entry it carries. */
+export interface CustodyLeaf {
+  readonly signerId: string;
+  readonly seq: number;
+  readonly prevHash: HashHex;
+  readonly timeMs: number;
+  /** The enclave's event name (`policy.decision`, `sign.refused`, ...). */
+  readonly event: string;
+  readonly requestId: string | null;
+  readonly entry: AuditEntry;
+  /** SHA-256 of the canonical statement: the next statement's `prevHash`. */
+  readonly statementHash: HashHex;
+  /** The leaf as JSON (carried in evidence bundles so auditors re-check the signature). */
+  readonly signed: Json;
+}
+
+/**
+ * Decodes and verifies one custody leaf under `keys`: a CustodyLeaf or
+ * E_LEAF_MALFORMED / E_LEAF_SIGNER_UNKNOWN / E_LEAF_SIGNATURE / E_LEAF_UNTYPED /
+ * E_LEAF_MISMATCH / E_ENTRY_INVALID / E_ENTRY_TOO_LARGE.
+ */
+export function decodeCustodyLeaf(bytes: Uint8Array, keys: SignerKeys): CustodyLeaf {
+  if (bytes.length > ENTRY_BYTES_MAX) throw auditError('E_ENTRY_TOO_LARGE', `custody leaf of ${bytes.length} bytes exceeds ${ENTRY_BYTES_MAX}`, { size: bytes.length });
+  const { json, statement, signature, envelope } = readEnvelope(bytes);
+  const key = keys.get(envelope.signerId);
+  if (key === undefined) throw auditError('E_LEAF_SIGNER_UNKNOWN', `leaf is signed as ${envelope.signerId}, whose identity key is not known to this verifier`, { signerId: envelope.signerId });
+  if (!verifyCustodyStatement(statement, signature, key)) {
+    throw auditError('E_LEAF_SIGNATURE', `leaf ${envelope.signerId}#${envelope.seq} is not signed by ${envelope.signerId}'s identity key`, { signerId: envelope.signerId, seq: envelope.seq });
+  }
+  if (envelope.entry === undefined) throw auditError('E_LEAF_UNTYPED', `leaf ${envelope.signerId}#${envelope.seq} (${envelope.event}) carries no typed entry`, { signerId: envelope.signerId, seq: envelope.seq });
+  const entry = decodeAuditEntry(canonicalJsonBytes(envelope.entry));
+  checkAgreement(envelope, entry);
+  return Object.freeze({
+    signerId: envelope.signerId, seq: envelope.seq, prevHash: envelope.prevHash, timeMs: envelope.timeMs, event: envelope.event,
+    requestId: envelope.requestId, entry, statementHash: bytesToHex(sha256(canonicalJsonBytes(statement))), signed: json,
+  });
+}
+
+/** Ed25519 (RFC 8032, no ZIP-215 leniency, as the protocol verifies) over the domain-separated canonical statement. */
+export function verifyCustodyStatement(statement: Json, signature: Uint8Array, identityKey: Uint8Array): boolean {
+  try {
+    return ed25519.verify(signature, concatBytes(DOMAIN_BYTES, canonicalJsonBytes(statement)), identityKey, { zip215: false });
+  } catch {
+    return false;
+  }
+}
+
+interface Envelope {
+  readonly signerId: string;
+  readonly seq: number;
+  readonly prevHash: string;
+  readonly timeMs: number;
+  readonly event: string;
+  readonly requestId: string | null;
+  readonly entry: Json | undefined;
+}
+
+function readEnvelope(bytes: Uint8Array): { json: Json; statement: Json; signature: Uint8Array; envelope: Envelope } {
+  try {
+    const json = parseJson(bytes, ENTRY_BYTES_MAX);
+    if (!equalBytes(canonicalJsonBytes(json), bytes)) throw auditError('E_LEAF_MALFORMED', 'custody leaf is not in canonical JSON form');
+    const f = new Fields(json, 'leaf');
+    const statement = f.raw('statement');
+    const signature = f.hex('signature', 64);
+    f.done();
+    const s = new Fields(statement, 'leaf.statement');
+    const requestId = s.raw('requestId');
+    const envelope: Envelope = {
+      signerId: s.str('signerId', 64, SIGNER_ID_RE),
+      seq: s.int('seq'),
+      prevHash: s.str('prevHash', 64, HASH_HEX_RE),
+      timeMs: s.int('timeMs'),
+      event: s.str('kind', 64),
+      requestId: requestId === null ? null : s.str('requestId', 128),
+      entry: s.optRaw('entry'),
+    };
+    s.raw('data'); // the enclave's own event data: signed, kept for operators, not interpreted here
+    s.done();
+    return { json, statement, signature, envelope };
+  } catch (e) {
+    if (isCustodianError(e, 'E_LEAF_MALFORMED')) throw e;
+    if (isCustodianError(e)) throw auditError('E_LEAF_MALFORMED', `custody leaf is malformed: ${e.message}`, { cause: e.code });
+    throw e;
+  }
+}
+
+// The typed entry must tell the same story as the signed envelope around it.
+function checkAgreement(env: Envelope, entry: AuditEntry): void {
+  const where = { signerId: env.signerId, seq: env.seq };
+  if (entry.at !== env.timeMs) throw auditError('E_LEAF_MISMATCH', `leaf ${env.signerId}#${env.seq}: entry time ${entry.at} differs from the statement's ${env.timeMs}`, where);
+  const entryRequest = 'requestId' in entry ? (entry.requestId ?? null) : null;
+  if (entryRequest !== null && entryRequest !== env.requestId) {
+    throw auditError('E_LEAF_MISMATCH', `leaf ${env.signerId}#${env.seq}: entry names request ${entryRequest}, the statement ${String(env.requestId)}`, where);
+  }
+}
+
+/**
+ * Checks every signer's chain across the log, in log order: a signer's
+ * statements appear with seq 0, 1, 2, ... and each names the previous one's
+ * hash. A gap, a repeat, a reordering or a rewritten statement is refused
+ * (E_LEAF_CHAIN) at the first log index where it shows.
+ */
+export class CustodyChains {
+  readonly #heads = new Map<string, { next: number; hash: HashHex }>();
+
+  /** Accepts the leaf at log `index` or throws E_LEAF_CHAIN. */
+  accept(leaf: CustodyLeaf, index: number): void {
+    const head = this.#heads.get(leaf.signerId) ?? { next: 0, hash: CUSTODY_GENESIS_HASH };
+    if (!this.#heads.has(leaf.signerId) && this.#heads.size >= CUSTODY_SIGNERS_MAX) {
+      throw auditError('E_LEAF_CHAIN', `more than ${CUSTODY_SIGNERS_MAX} signers write to this log`, { index });
+    }
+    if (leaf.seq !== head.next) {
+      throw auditError('E_LEAF_CHAIN', `entry ${index}: ${leaf.signerId}'s statement #${leaf.seq} where #${head.next} was due (an entry of this signer was dropped, repeated or reordered)`, {
+        index, signerId: leaf.signerId, expectedSeq: head.next, seq: leaf.seq,
+      });
+    }
+    if (leaf.prevHash !== head.hash) {
+      throw auditError('E_LEAF_CHAIN', `entry ${index}: ${leaf.signerId}#${leaf.seq} does not follow its previous statement (hash chain broken)`, {
+        index, signerId: leaf.signerId, seq: leaf.seq, expected: head.hash, actual: leaf.prevHash,
+      });
+    }
+    this.#heads.set(leaf.signerId, { next: leaf.seq + 1, hash: leaf.statementHash });
+  }
+
+  /** Statements seen per signer. */
+  counts(): Record<string, number> {
+    return Object.fromEntries([...this.#heads].map(([id, h]) => [id, h.next]));
+  }
+}
