@@ -10,7 +10,8 @@
 import { CustodianError } from '@custodian/core/errors';
 import { Fields } from '@custodian/core/fields';
 import { parseJson } from '@custodian/core/canonical-json';
-import { addressKey } from './address-key.js';
+import { chainAddressKey } from './address-key.js';
+import type { ChainFamily } from './chain-config.js';
 import { documentHash } from './document-hash.js';
 
 /** Most entries in an address book. */
@@ -39,12 +40,15 @@ export interface AddressBook {
   readonly size: number;
 }
 
-/** Builds an address book from entries (already decoded). */
-export function buildAddressBook(version: string, entries: readonly AddressBookEntry[]): AddressBook {
+/** The family of a chain name, when the rulebook configures it (keys then follow that family's rules). */
+export type ChainFamilyOf = (chain: string) => ChainFamily | undefined;
+
+/** Builds an address book from entries (already decoded); `familyOf` picks each entry's key rules (EVM rules when unknown). */
+export function buildAddressBook(version: string, entries: readonly AddressBookEntry[], familyOf: ChainFamilyOf = () => undefined): AddressBook {
   if (entries.length > ADDRESS_BOOK_ENTRIES_MAX) throw new CustodianError('E_ADDRESS_BOOK_INVALID', `address book has more than ${ADDRESS_BOOK_ENTRIES_MAX} entries`);
   const map = new Map<string, AddressBookEntry>();
   for (const e of entries) {
-    const k = `${e.chain}:${addressKey(e.address)}`;
+    const k = `${e.chain}:${chainAddressKey(familyOf(e.chain) ?? 'evm', e.address)}`;
     if (map.has(k)) throw new CustodianError('E_ADDRESS_BOOK_INVALID', `address ${e.address} appears twice on ${e.chain}`, { address: e.address });
     map.set(k, e);
   }
@@ -53,7 +57,7 @@ export function buildAddressBook(version: string, entries: readonly AddressBookE
 }
 
 /** Decodes an address-book JSON document: `{ version, entries: [{ chain, address, name, labels }] }`. */
-export function decodeAddressBook(bytes: Uint8Array): AddressBook {
+export function decodeAddressBook(bytes: Uint8Array, familyOf: ChainFamilyOf = () => undefined): AddressBook {
   if (bytes.length > ADDRESS_BOOK_BYTES_MAX) throw new CustodianError('E_ADDRESS_BOOK_INVALID', `address book of ${bytes.length} bytes exceeds ${ADDRESS_BOOK_BYTES_MAX}`);
   const f = new Fields(parseJson(bytes, ADDRESS_BOOK_BYTES_MAX), 'addressBook');
   const version = f.str('version', 64);
@@ -72,5 +76,5 @@ export function decodeAddressBook(bytes: Uint8Array): AddressBook {
     return entry;
   });
   f.done();
-  return buildAddressBook(version, entries);
+  return buildAddressBook(version, entries, familyOf);
 }

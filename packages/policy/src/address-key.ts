@@ -2,10 +2,14 @@
  * Per-chain address normalisation for lookups (address book, screening):
  * EVM addresses compare case-insensitively but a mixed-case address must carry
  * a valid EIP-55 checksum; bech32 addresses are compared lower-case (BIP 173
- * forbids mixed case); base58 and every other format compare exactly.
+ * forbids mixed case); base58 and every other format compare exactly. On a
+ * Solana chain an address is base58 of 32 bytes and compares exactly, even
+ * when it happens to look like bech32 (`chainAddressKey`).
  */
 import { CustodianError } from '@custodian/core/errors';
 import { parseAddress } from '@custodian/chains/evm/address';
+import { base58Encode, solanaAddressBytes } from '@custodian/chains/sol/base58';
+import type { ChainFamily } from './chain-config.js';
 
 /** Longest address string accepted by any chain we screen. */
 export const ADDRESS_CHARS_MAX = 128;
@@ -49,4 +53,18 @@ export function listedAddressKey(address: string): string {
 /** Lookup key of a 20-byte EVM address decoded from a transaction. */
 export function evmAddressKey(bytes: Uint8Array): string {
   return '0x' + Buffer.from(bytes).toString('hex');
+}
+
+/**
+ * The lookup key of `address` on a chain of `family`: EVM and Bitcoin as
+ * `addressKey` (EIP-55, bech32 lower-case, base58 exact); Solana as the
+ * canonical base58 of exactly 32 bytes, compared exactly (base58 is case
+ * sensitive, so no lower-casing ever applies). Throws E_ADDRESS_INVALID.
+ */
+export function chainAddressKey(family: ChainFamily, address: string): string {
+  if (family !== 'solana') return addressKey(address);
+  if (address.length === 0 || address.length > ADDRESS_CHARS_MAX) throw new CustodianError('E_ADDRESS_INVALID', `"${address.slice(0, 64)}" is not a Solana address`);
+  const canonical = base58Encode(solanaAddressBytes(address));
+  if (canonical !== address) throw new CustodianError('E_ADDRESS_INVALID', `${address.slice(0, 64)} is not canonical base58`);
+  return address;
 }

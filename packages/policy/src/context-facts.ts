@@ -10,7 +10,8 @@ import type { ChainConfig } from './chain-config.js';
 import type { GuardFinding } from './decision.js';
 import { assertPriceTableFresh, valueInMinor, type PriceTable } from './price-table.js';
 import type { PolicyAction } from './schema.js';
-import { assertScreeningListFresh, type ScreeningList } from './sanctions/screening-list.js';
+import { assertScreeningListFresh, type ScreeningEntry, type ScreeningList } from './sanctions/screening-list.js';
+import { listedAddressKey } from './address-key.js';
 import type { Spend, VelocityLedger } from './velocity-ledger.js';
 
 /** Address-book label that allow-lists a delegatecall target (e.g. Safe MultiSend). */
@@ -70,10 +71,24 @@ export function checkFreshness(data: PolicyDataRefs, nowMs: number, findings: Gu
   }
 }
 
+/**
+ * The screening-list entries naming a lookup key. The list indexes addresses
+ * as its publisher wrote them, normalised by `listedAddressKey`; a key that
+ * compares exactly on its chain (Solana base58) is looked up both as is and
+ * normalised, so a listed address is never missed (a wider match only denies).
+ */
+export function screenKey(list: ScreeningList, key: string): readonly ScreeningEntry[] {
+  const exact = list.screen(key);
+  const listed = listedAddressKey(key);
+  if (listed === key) return exact;
+  const more = list.screen(listed).filter((e) => !exact.includes(e));
+  return more.length === 0 ? exact : [...exact, ...more];
+}
+
 /** Records a finding per screening-list hit among `addresses`. */
 export function screenAddresses(addresses: readonly string[], chain: ChainConfig, list: ScreeningList, findings: GuardFinding[]): void {
   for (const a of addresses) {
-    for (const hit of list.screen(a)) {
+    for (const hit of screenKey(list, a)) {
       findings.push({ code: 'E_SANCTIONED_DESTINATION', reason: `${a} on ${chain.name} is on screening list ${list.version} (${hit.asset}, ${hit.reference})` });
     }
   }
@@ -85,7 +100,7 @@ export function labelsOf(book: AddressBook, chain: ChainConfig, key: string): re
 }
 
 /** The Cedar `Party` record of an address. */
-export function partyFacts(key: string | null, chain: ChainConfig, wallet: WalletRef, book: AddressBook, ledger: VelocityLedger | null, list: ScreeningList): Record<string, CedarValueJson> {
+export function partyFacts(key: string | null, chain: ChainConfig, wallet: Pick<WalletRef, 'id'>, book: AddressBook, ledger: VelocityLedger | null, list: ScreeningList): Record<string, CedarValueJson> {
   if (key === null) return { address: '', listed: false, name: '', labels: [], firstTime: false, sanctioned: false };
   const entry = book.lookup(chain.name, key);
   return {
@@ -94,7 +109,7 @@ export function partyFacts(key: string | null, chain: ChainConfig, wallet: Walle
     name: entry?.name ?? '',
     labels: [...(entry?.labels ?? [])],
     firstTime: ledger === null ? true : !ledger.hasSent(wallet.id, `${chain.name}:${key}`),
-    sanctioned: list.screen(key).length > 0,
+    sanctioned: screenKey(list, key).length > 0,
   };
 }
 

@@ -1,16 +1,39 @@
 /**
  * The policy engine: one decision per request, assembled in a fixed order —
- * integrity findings (decoded bytes vs chain, screening, B15-B18), Cedar
+ * integrity findings (decoded bytes vs chain, screening, B15-B19), Cedar
  * (forbid wins, default deny, an evaluation error denies), the strictest
  * demand of the matching permits (approvals per group, delay), the
  * privileged-operation floor (B15), then limits and velocity (L01). Every
  * decision names the hashes of the documents it used (issue 5 §6).
+ *
+ * Per chain family: `decideEvmTransaction` (EIP-1559), `decideTypedData`
+ * (EIP-712), `decideSolanaTransaction` (a Solana message, legacy or v0) and
+ * `decideBitcoinSpend` (a taproot key-path PSBT). All four share one
+ * spending ledger, so limits and velocity in the reference currency apply
+ * across chains.
+ *
+ * For a signer with no Cedar knowledge (the FROST wallets: Solana Ed25519,
+ * Bitcoin taproot), one call does everything:
+ *
+ *     const { decision, spend, reserved } = decideChainSpend(rulebook, ledger,
+ *       { family: 'bitcoin', requestId, chain: 'bitcoin-regtest', psbt,
+ *         wallet: { id, groups, outputKey, chains: ['bitcoin-regtest'] },
+ *         initiator: { id, groups }, approvals, requestedAtMs, intent: null },
+ *       nowMs, reserveTtlMs);   // or family: 'solana' with messageBytes
+ *
+ * It never throws for bad input (a PSBT or message it cannot accept is a
+ * deny carrying the decoder's code); with `reserveTtlMs` an allow is also
+ * reserved in the ledger in the same synchronous step (`reserved: true`),
+ * to be closed by `ledger.commit(requestId, nowMs)` once signed or
+ * `ledger.release(requestId)` when it will not be.
  */
 import type { CedarValueJson } from '@cedar-policy/cedar-wasm/nodejs';
 import { isCustodianError } from '@custodian/core/errors';
 import type { Eip1559Tx } from '@custodian/chains/evm/eip1559';
 import type { AddressBook } from './address-book.js';
-import type { ChainConfig } from './chain-config.js';
+import { chainNetwork, type ChainConfig, type ChainFamily } from './chain-config.js';
+import { deriveBitcoinContext, type BitcoinFacts, type BitcoinWalletRef } from './bitcoin-context.js';
+import { deriveSolanaContext, type SolanaExpectation, type SolanaFacts, type SolanaWalletRef } from './solana-context.js';
 import { documentHash } from './document-hash.js';
 import { evaluateCedar, type CedarVerdict, type EntityRef } from './cedar-evaluate.js';
 import type { Decision, DecisionVersions, GuardFinding } from './decision.js';
@@ -78,7 +101,8 @@ const chainHashes = new WeakMap<ReadonlyMap<string, ChainConfig>, string>();
 function chainsHash(chains: ReadonlyMap<string, ChainConfig>): string {
   let h = chainHashes.get(chains);
   if (h === undefined) {
-    h = documentHash([...chains.values()].map((c) => [c.name, c.family, c.chainId.toString(), c.nativeSymbol, c.nativeDecimals]));
+    // EVM rows keep their original shape, so an EVM-only configuration keeps its hash.
+    h = documentHash([...chains.values()].map((c) => [c.name, c.family, c.chainId.toString(), c.nativeSymbol, c.nativeDecimals, ...(c.family === 'evm' ? [] : [chainNetwork(c)])]));
     chainHashes.set(chains, h);
   }
   return h;
@@ -88,6 +112,7 @@ function chainsHash(chains: ReadonlyMap<string, ChainConfig>): string {
 export function decideEvmTransaction(data: PolicyData, req: EvmTxRequest, nowMs: number, ledger: VelocityLedger | null): { decision: Decision; facts: EvmFacts | null; spend: Spend | null } {
   const chain = data.chains.get(req.chain);
   if (chain === undefined) return { decision: unsupportedChain(data, req.chain), facts: null, spend: null };
+  if (chain.family !== 'evm') return { decision: wrongFamily(data, chain, 'evm'), facts: null, spend: null };
   const facts = deriveEvmContext({ tx: req.tx, chain, wallet: req.wallet, initiator: req.initiator.id, intent: req.intent, data, ledger, nowMs });
   return { ...decideFacts(data, facts, req, nowMs, ledger), facts };
 }
@@ -105,6 +130,7 @@ export interface TypedDataRequest extends ApprovalState {
 export function decideTypedData(data: PolicyData, req: TypedDataRequest, nowMs: number, ledger: VelocityLedger | null): { decision: Decision; facts: PolicyFacts | null; spend: Spend | null } {
   const chain = data.chains.get(req.chain);
   if (chain === undefined) return { decision: unsupportedChain(data, req.chain), facts: null, spend: null };
+  if (chain.family !== 'evm') return { decision: wrongFamily(data, chain, 'evm'), facts: null, spend: null };
   const facts = deriveTypedDataContext({ typedData: req.typedData, chain, wallet: req.wallet, initiator: req.initiator.id, data, ledger, nowMs });
   return { ...decideFacts(data, facts, req, nowMs, ledger), facts };
 }
@@ -113,8 +139,98 @@ function unsupportedChain(data: PolicyData, chain: string): Decision {
   return denied(data, [{ code: 'E_CHAIN_UNSUPPORTED', reason: `chain ${chain.slice(0, 32)} is not configured in this rulebook` }]);
 }
 
+function wrongFamily(data: PolicyData, chain: ChainConfig, family: ChainFamily): Decision {
+  return denied(data, [{ code: 'E_CHAIN_FAMILY_MISMATCH', reason: `chain ${chain.name} is a ${chain.family} chain; this request is for a ${family} chain` }]);
+}
+
+/** A decoder's refusal of bytes it cannot accept, as a deny with its code. */
+function refused(data: PolicyData, e: unknown): Decision {
+  if (!isCustodianError(e)) throw e;
+  return denied(data, [{ code: e.code, reason: e.message }]);
+}
+
+/** A Solana message (legacy or v0) to decide. */
+export interface SolanaTxRequest extends ApprovalState {
+  readonly requestId: string;
+  /** A rulebook chain of family `solana`. */
+  readonly chain: string;
+  /** The serialised message: exactly the bytes the wallet signs. */
+  readonly messageBytes: Uint8Array;
+  readonly initiator: EntityRef;
+  readonly wallet: SolanaWalletRef;
+  readonly intent: DeclaredIntent | null;
+  /** The intended blockhash / durable-nonce account, when the signer has them (B19). */
+  readonly expect?: SolanaExpectation;
+}
+
+/** A Bitcoin taproot key-path spend (PSBT) to decide. */
+export interface BitcoinSpendRequest extends ApprovalState {
+  readonly requestId: string;
+  /** A rulebook chain of family `bitcoin`. */
+  readonly chain: string;
+  /** The PSBT (BIP 174 v0) whose inputs all spend the wallet's P2TR output key. */
+  readonly psbt: Uint8Array;
+  readonly initiator: EntityRef;
+  readonly wallet: BitcoinWalletRef;
+  readonly intent: DeclaredIntent | null;
+}
+
+/** Decides a Solana message; `ledger` (when given) supplies first-time and velocity facts but is not changed. */
+export function decideSolanaTransaction(data: PolicyData, req: SolanaTxRequest, nowMs: number, ledger: VelocityLedger | null): { decision: Decision; facts: SolanaFacts | null; spend: Spend | null } {
+  const chain = data.chains.get(req.chain);
+  if (chain === undefined) return { decision: unsupportedChain(data, req.chain), facts: null, spend: null };
+  if (chain.family !== 'solana') return { decision: wrongFamily(data, chain, 'solana'), facts: null, spend: null };
+  let facts: SolanaFacts;
+  try {
+    facts = deriveSolanaContext({ messageBytes: req.messageBytes, chain, wallet: req.wallet, initiator: req.initiator.id, intent: req.intent, expect: req.expect ?? {}, data, ledger, nowMs });
+  } catch (e) {
+    return { decision: refused(data, e), facts: null, spend: null };
+  }
+  return { ...decideFacts(data, facts, req, nowMs, ledger), facts };
+}
+
+/** Decides a Bitcoin taproot spend; `ledger` (when given) supplies first-time and velocity facts but is not changed. */
+export function decideBitcoinSpend(data: PolicyData, req: BitcoinSpendRequest, nowMs: number, ledger: VelocityLedger | null): { decision: Decision; facts: BitcoinFacts | null; spend: Spend | null } {
+  const chain = data.chains.get(req.chain);
+  if (chain === undefined) return { decision: unsupportedChain(data, req.chain), facts: null, spend: null };
+  if (chain.family !== 'bitcoin') return { decision: wrongFamily(data, chain, 'bitcoin'), facts: null, spend: null };
+  let facts: BitcoinFacts;
+  try {
+    facts = deriveBitcoinContext({ psbt: req.psbt, chain, wallet: req.wallet, initiator: req.initiator.id, intent: req.intent, data, ledger, nowMs });
+  } catch (e) {
+    return { decision: refused(data, e), facts: null, spend: null };
+  }
+  return { ...decideFacts(data, facts, req, nowMs, ledger), facts };
+}
+
+/** A Solana or Bitcoin spend of a FROST wallet, tagged by family (see the module comment). */
+export type ChainSpendRequest = ({ readonly family: 'solana' } & SolanaTxRequest) | ({ readonly family: 'bitcoin' } & BitcoinSpendRequest);
+
+/** What `decideChainSpend` answers. */
+export interface ChainSpendOutcome {
+  readonly decision: Decision;
+  /** The spend as the ledger records it (null when the bytes were refused). */
+  readonly spend: Spend | null;
+  /** True when an allow was reserved in the ledger (commit or release it). */
+  readonly reserved: boolean;
+}
+
+/**
+ * Decides a Solana or Bitcoin spend and, when `reserveTtlMs` is given and
+ * the answer is allow, reserves it in `ledger` in the same synchronous step
+ * (L01). Never throws for bad input or a refused reservation: both are a
+ * deny with their code (E_RESERVATION_EXISTS / E_RESERVATION_EXPIRED for a
+ * request already reserved or closed).
+ */
+export function decideChainSpend(data: PolicyData, ledger: VelocityLedger, req: ChainSpendRequest, nowMs: number, reserveTtlMs: number | null): ChainSpendOutcome {
+  const { decision, spend } = req.family === 'solana' ? decideSolanaTransaction(data, req, nowMs, ledger) : decideBitcoinSpend(data, req, nowMs, ledger);
+  if (reserveTtlMs === null || spend === null || decision.decision !== 'allow') return { decision, spend, reserved: false };
+  const reserved = reserveForDecision(ledger, decision, spend, nowMs, reserveTtlMs);
+  return { decision: reserved, spend, reserved: reserved.decision === 'allow' };
+}
+
 /** Runs Cedar, the limits check and the assembly on derived facts. */
-function decideFacts(data: PolicyData, facts: PolicyFacts, req: ApprovalState & { readonly requestId: string; readonly initiator: EntityRef; readonly wallet: WalletRef }, nowMs: number, ledger: VelocityLedger | null): { decision: Decision; spend: Spend } {
+function decideFacts(data: PolicyData, facts: PolicyFacts, req: ApprovalState & { readonly requestId: string; readonly initiator: EntityRef; readonly wallet: EntityRef }, nowMs: number, ledger: VelocityLedger | null): { decision: Decision; spend: Spend } {
   const verdict = evaluateCedar(data.policySet, { action: facts.action, principal: req.initiator, resource: req.wallet, resourceType: 'Wallet', context: facts.context });
   const spend: Spend = { ...facts.spend, requestId: req.requestId, wallet: req.wallet.id, initiator: req.initiator.id };
   const findings = [...facts.findings];
@@ -130,10 +246,23 @@ function decideFacts(data: PolicyData, facts: PolicyFacts, req: ApprovalState & 
  * decision and whether any document version changed since `prior`.
  */
 export function recheckAtSigning(data: PolicyData, req: EvmTxRequest, prior: Decision, nowMs: number, ledger: VelocityLedger | null): { decision: Decision; versionsChanged: boolean } {
-  const { decision } = decideEvmTransaction(data, req, nowMs, ledger);
+  return { decision: decideEvmTransaction(data, req, nowMs, ledger).decision, versionsChanged: versionsChanged(data, prior) };
+}
+
+/** `recheckAtSigning` for a Solana message. */
+export function recheckSolanaAtSigning(data: PolicyData, req: SolanaTxRequest, prior: Decision, nowMs: number, ledger: VelocityLedger | null): { decision: Decision; versionsChanged: boolean } {
+  return { decision: decideSolanaTransaction(data, req, nowMs, ledger).decision, versionsChanged: versionsChanged(data, prior) };
+}
+
+/** `recheckAtSigning` for a Bitcoin taproot spend. */
+export function recheckBitcoinAtSigning(data: PolicyData, req: BitcoinSpendRequest, prior: Decision, nowMs: number, ledger: VelocityLedger | null): { decision: Decision; versionsChanged: boolean } {
+  return { decision: decideBitcoinSpend(data, req, nowMs, ledger).decision, versionsChanged: versionsChanged(data, prior) };
+}
+
+function versionsChanged(data: PolicyData, prior: Decision): boolean {
   const now = versionsOf(data) as unknown as Record<string, string>;
   const before = prior.versions as unknown as Record<string, string>;
-  return { decision, versionsChanged: Object.keys(now).some((k) => now[k] !== before[k]) };
+  return Object.keys(now).some((k) => now[k] !== before[k]);
 }
 
 /** Decides a non-transaction action (governance, wallet creation, break-glass, messages). */

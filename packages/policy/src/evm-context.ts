@@ -92,6 +92,7 @@ export function deriveEvmContext(input: EvmContextInput): EvmFacts {
   const privileged = fx.privileged.length > 0 || fx.delegatecalls.length > 0;
   const context: Record<string, CedarValueJson> = {
     chain: chain.name,
+    family: chain.family,
     chainId: Number(tx.chainId > CEDAR_LONG_SAFE_MAX ? CEDAR_LONG_SAFE_MAX : tx.chainId),
     chainIdConfigured,
     asset,

@@ -7,7 +7,8 @@
 import { CustodianError } from '@custodian/core/errors';
 import { Fields } from '@custodian/core/fields';
 import { parseJson } from '@custodian/core/canonical-json';
-import { addressKey } from './address-key.js';
+import { chainAddressKey } from './address-key.js';
+import type { ChainFamilyOf } from './address-book.js';
 import { documentHash } from './document-hash.js';
 
 /** Most priced assets. */
@@ -58,7 +59,7 @@ function parseTime(s: string, field: string): number {
 }
 
 /** Decodes `{ version, currency, asOf, maxAgeSeconds, prices: [{ chain, asset, symbol, decimals, priceMinor }] }`. */
-export function decodePriceTable(bytes: Uint8Array): PriceTable {
+export function decodePriceTable(bytes: Uint8Array, familyOf: ChainFamilyOf = () => undefined): PriceTable {
   const f = new Fields(parseJson(bytes), 'priceTable');
   const version = f.str('version', 64);
   const currency = f.str('currency', 8, /^[A-Z]{3}$/);
@@ -69,7 +70,7 @@ export function decodePriceTable(bytes: Uint8Array): PriceTable {
     const p = new Fields(raw, `priceTable.prices[${i}]`);
     const chain = p.str('chain', 32, /^[a-z0-9-]{1,32}$/);
     const assetText = p.str('asset', 128);
-    const asset = assetText === NATIVE_ASSET ? NATIVE_ASSET : addressKey(assetText);
+    const asset = assetText === NATIVE_ASSET ? NATIVE_ASSET : chainAddressKey(familyOf(chain) ?? 'evm', assetText);
     const price: Price = { chain, asset, symbol: p.str('symbol', 16), decimals: p.int('decimals', 0, 36), priceMinor: p.uint('priceMinor', 10n ** 30n) };
     p.done();
     if (map.has(`${chain}:${asset}`)) throw new CustodianError('E_FIELD_INVALID', `priceTable lists ${chain}:${assetText} twice`);

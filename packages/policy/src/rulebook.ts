@@ -9,7 +9,7 @@ import { CustodianError } from '@custodian/core/errors';
 import { Fields } from '@custodian/core/fields';
 import { parseJson, type Json } from '@custodian/core/canonical-json';
 import { decodeAddressBook } from './address-book.js';
-import { decodeChains } from './chain-config.js';
+import { decodeChains, type ChainFamily } from './chain-config.js';
 import type { PolicyData } from './engine.js';
 import { decodeLimitSet } from './limits.js';
 import { compilePolicySet } from './policy-set.js';
@@ -73,8 +73,9 @@ export function decodeRulebook(files: ReadonlyMap<string, Uint8Array>): Rulebook
   const chains = decodeChains(f.raw('chains'));
   const policyNames = f.arr('policies', RULEBOOK_FILES_MAX).map((p, i) => fileName(p, `rulebook.policies[${i}]`));
   const policySet = compilePolicySet(policyNames.map((name) => ({ name, text: new TextDecoder('utf-8', { fatal: true }).decode(file(files, name)) })));
-  const addressBook = decodeAddressBook(file(files, fileName(f.raw('addressBook'), 'rulebook.addressBook')));
-  const priceTable = decodePriceTable(file(files, fileName(f.raw('priceTable'), 'rulebook.priceTable')));
+  const familyOf = (chain: string): ChainFamily | undefined => chains.get(chain)?.family;
+  const addressBook = decodeAddressBook(file(files, fileName(f.raw('addressBook'), 'rulebook.addressBook')), familyOf);
+  const priceTable = decodePriceTable(file(files, fileName(f.raw('priceTable'), 'rulebook.priceTable')), familyOf);
   const limits = decodeLimitSet(file(files, fileName(f.raw('limits'), 'rulebook.limits')));
   const schema = f.optRaw('schema');
   if (schema !== undefined) {

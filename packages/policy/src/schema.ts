@@ -56,8 +56,35 @@ export const CUSTODIAN_SCHEMA = `namespace Custodian {
     movements: Long
   };
 
+  // Bitcoin spends only. change = outputs paying the wallet's own P2TR key
+  // (not counted in amount or destination); vsize of the signed transaction
+  // (key-path witnesses) and the fee rate in sat/vB rounded up.
+  type BitcoinFacts = {
+    inputs: Long,
+    outputs: Long,
+    changeOutputs: Long,
+    changeSat: String,
+    vsize: Long,
+    feeRateSatPerVb: Long
+  };
+
+  // Solana messages only. version: "legacy" or "v0"; durableNonce: the
+  // message advances a (intended) durable nonce instead of a recent
+  // blockhash; createsTokenAccount: it creates an associated token account
+  // (paid by the wallet, rent included in fee).
+  type SolanaFacts = {
+    version: String,
+    durableNonce: Bool,
+    createsTokenAccount: Bool,
+    instructions: Long
+  };
+
+  // family: "evm", "solana" or "bitcoin". chainId is the EVM chain id (0 on
+  // other families); chainIdConfigured: the wallet is configured for this
+  // chain (EVM: its chain id; Solana and Bitcoin: the rulebook chain name).
   type TxContext = {
     chain: String,
+    family: String,
     chainId: Long,
     chainIdConfigured: Bool,
     asset: String,
@@ -66,7 +93,9 @@ export const CUSTODIAN_SCHEMA = `namespace Custodian {
     destination: Party,
     call: Call,
     fee: Amount,
-    initiator: String
+    initiator: String,
+    bitcoin?: BitcoinFacts,
+    solana?: SolanaFacts
   };
 
   type MessageContext = { chain: String, kind: String };

@@ -76,6 +76,7 @@ export function deriveTypedDataContext(input: TypedDataContextInput): PolicyFact
   const verifying = typeof td.domain['verifyingContract'] === 'string' ? td.domain['verifyingContract'].toLowerCase() : null;
   const context: Record<string, CedarValueJson> = {
     chain: chain.name,
+    family: chain.family,
     chainId: Number(chain.chainId),
     chainIdConfigured,
     asset,

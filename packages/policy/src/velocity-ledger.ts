@@ -18,6 +18,17 @@ export const CLOSED_IDS_MAX = 200_000;
 /** Most (wallet, destination) pairs remembered for first-time checks. */
 export const KNOWN_DESTINATIONS_MAX = 1_000_000;
 
+/** Most destinations one spend may name (a Bitcoin batch payout, several Solana transfers). */
+export const SPEND_DESTINATIONS_MAX = 256;
+
+/** The part of a spend paid to one destination. */
+export interface DestinationPortion {
+  /** `chain:address-key`. */
+  readonly destination: string;
+  readonly valueMinor: bigint | null;
+  readonly baseUnits: bigint;
+}
+
 /** One spend as the limits see it. */
 export interface Spend {
   readonly requestId: string;
@@ -30,6 +41,23 @@ export interface Spend {
   /** Value in minor units of the reference currency; null when unpriced. */
   readonly valueMinor: bigint | null;
   readonly baseUnits: bigint;
+  /**
+   * When a spend pays several destinations: what each one receives (the
+   * first is `destination`). Destination-scoped limits and first-time
+   * destinations are counted per portion; the other scopes use the totals.
+   * Absent means one destination receiving the whole spend.
+   */
+  readonly destinations?: readonly DestinationPortion[];
+}
+
+/** The destinations of a spend with what each receives. */
+export function portionsOf(s: Spend): readonly DestinationPortion[] {
+  return s.destinations ?? [{ destination: s.destination, valueMinor: s.valueMinor, baseUnits: s.baseUnits }];
+}
+
+/** The spend as seen by one of its destinations: that portion's value, and no other destination. */
+function asPortion(s: Spend, p: DestinationPortion): Spend {
+  return { requestId: s.requestId, wallet: s.wallet, initiator: s.initiator, asset: s.asset, destination: p.destination, valueMinor: p.valueMinor, baseUnits: p.baseUnits };
 }
 
 /** Why a spend would break a limit. */
@@ -78,9 +106,17 @@ export class VelocityLedger {
       if (b) return b;
     }
     for (const l of this.#limits.velocity) {
+      const inWindow = [...this.#entries.values()].filter((e) => this.#live(e, nowMs) && e.atMs > nowMs - l.windowMs);
+      if (l.scope === 'destination') {
+        for (const p of portionsOf(spend)) {
+          const live = inWindow.flatMap((e) => portionsOf(e).filter((q) => q.destination === p.destination).map((q) => ({ ...e, ...asPortion(e, q) })));
+          const b = this.#breach(l, l.id, l.windowMs, asPortion(spend, p), live, 'E_POLICY_VELOCITY_EXCEEDED');
+          if (b) return b;
+        }
+        continue;
+      }
       const key = scopeKey(spend, l.scope);
-      const live = [...this.#entries.values()].filter((e) => this.#live(e, nowMs) && e.atMs > nowMs - l.windowMs && scopeKey(e, l.scope) === key);
-      const b = this.#breach(l, l.id, l.windowMs, spend, live, 'E_POLICY_VELOCITY_EXCEEDED');
+      const b = this.#breach(l, l.id, l.windowMs, spend, inWindow.filter((e) => scopeKey(e, l.scope) === key), 'E_POLICY_VELOCITY_EXCEEDED');
       if (b) return b;
     }
     return null;
@@ -121,6 +157,9 @@ export class VelocityLedger {
     if (closed !== undefined) throw new CustodianError('E_RESERVATION_EXPIRED', `request ${spend.requestId} was already ${closed}; submit a new request`, { requestId: spend.requestId, state: closed });
     const breach = this.check(spend, nowMs);
     if (breach) return breach;
+    if (spend.destinations !== undefined && (spend.destinations.length === 0 || spend.destinations.length > SPEND_DESTINATIONS_MAX || spend.destinations[0]!.destination !== spend.destination)) {
+      throw new CustodianError('E_FIELD_INVALID', `a spend names 1..${SPEND_DESTINATIONS_MAX} destinations, the first being its destination`, { requestId: spend.requestId });
+    }
     if (this.#entries.size >= LEDGER_ENTRIES_MAX) throw new CustodianError('E_POLICY_VELOCITY_EXCEEDED', 'the spending ledger is full; refusing rather than forgetting spends', { max: LEDGER_ENTRIES_MAX });
     this.#entries.set(spend.requestId, { ...spend, atMs: nowMs, state: 'reserved', expiresAtMs: nowMs + ttlMs });
     return null;
@@ -141,7 +180,7 @@ export class VelocityLedger {
     }
     e.state = 'committed';
     this.#close(requestId, 'committed');
-    if (this.#known.size < KNOWN_DESTINATIONS_MAX) this.#known.add(`${e.wallet}|${e.destination}`);
+    for (const p of portionsOf(e)) if (this.#known.size < KNOWN_DESTINATIONS_MAX) this.#known.add(`${e.wallet}|${p.destination}`);
   }
 
   /** Frees a reservation whose transaction will not be signed. */
@@ -162,8 +201,10 @@ export class VelocityLedger {
     let valueMinor = 0n;
     let count = 0;
     for (const e of this.#entries.values()) {
-      if (this.#live(e, nowMs) && e.atMs > nowMs - windowMs && scopeKey(e, scope) === key) {
-        valueMinor += e.valueMinor ?? 0n;
+      if (!this.#live(e, nowMs) || e.atMs <= nowMs - windowMs) continue;
+      const parts = scope === 'destination' ? portionsOf(e).filter((p) => p.destination === key).map((p) => asPortion(e, p)) : scopeKey(e, scope) === key ? [e] : [];
+      for (const p of parts) {
+        valueMinor += p.valueMinor ?? 0n;
         count++;
       }
     }
@@ -191,7 +232,12 @@ export class VelocityLedger {
   toJSON(): Json {
     return {
       limits: this.#limits.hash,
-      entries: [...this.#entries.values()].map((e) => ({ ...e, valueMinor: e.valueMinor === null ? null : e.valueMinor.toString(), baseUnits: e.baseUnits.toString() })),
+      entries: [...this.#entries.values()].map(({ destinations, ...e }) => ({
+        ...e,
+        valueMinor: e.valueMinor === null ? null : e.valueMinor.toString(),
+        baseUnits: e.baseUnits.toString(),
+        ...(destinations === undefined ? {} : { destinations: destinations.map((p) => ({ destination: p.destination, valueMinor: p.valueMinor === null ? null : p.valueMinor.toString(), baseUnits: p.baseUnits.toString() })) }),
+      })),
       closed: [...this.#closed.entries()].map(([id, s]) => [id, s]),
       known: [...this.#known],
     };
@@ -222,9 +268,11 @@ export class VelocityLedger {
       const state = str('state');
       if (state !== 'reserved' && state !== 'committed') bad();
       const valueMinor = e['valueMinor'] === null ? null : big('valueMinor');
+      const destinations = e['destinations'] === undefined ? undefined : portionsFromJson(e['destinations'], bad);
       l.#entries.set(str('requestId'), {
         requestId: str('requestId'), wallet: str('wallet'), initiator: str('initiator'), asset: str('asset'), destination: str('destination'),
         valueMinor, baseUnits: big('baseUnits'), atMs: num('atMs'), state: state as 'reserved' | 'committed', expiresAtMs: num('expiresAtMs'),
+        ...(destinations === undefined ? {} : { destinations }),
       });
     }
     for (const raw of closed as readonly Json[]) {
@@ -235,4 +283,18 @@ export class VelocityLedger {
     for (const k of known as readonly Json[]) l.#known.add(typeof k === 'string' ? k : bad());
     return l;
   }
+}
+
+const DECIMAL_RE = /^(0|[1-9][0-9]{0,79})$/;
+
+/** Reads sealed destination portions (bounded, amounts as decimal strings). */
+function portionsFromJson(json: Json | undefined, bad: () => never): DestinationPortion[] {
+  if (!Array.isArray(json) || json.length === 0 || json.length > SPEND_DESTINATIONS_MAX) return bad();
+  return (json as readonly Json[]).map((raw) => {
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return bad();
+    const o = raw as Record<string, Json>;
+    const dec = (v: Json | undefined): bigint => (typeof v === 'string' && DECIMAL_RE.test(v) ? BigInt(v) : bad());
+    if (typeof o['destination'] !== 'string') return bad();
+    return { destination: o['destination'], valueMinor: o['valueMinor'] === null ? null : dec(o['valueMinor']), baseUnits: dec(o['baseUnits']) };
+  });
 }
