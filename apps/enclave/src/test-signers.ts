@@ -1,0 +1,168 @@
+/**
+ * Test fixture (not bundled: only tests import it): signer enclaves
+ * in-process on in-memory sim platforms, an organisation manifest signed by
+ * its quorum (optionally pinning a Cedar rulebook), a host that records every
+ * audit entry, and a scripted relay that runs threshold sessions between the
+ * enclaves the way the host's ThresholdRelay does.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { CustodianError, isCustodianError } from '@custodian/core/errors';
+import type { Json } from '@custodian/core/canonical-json';
+import { bytesToHex } from '@custodian/core/bytes';
+import { createSimRoot, issueSimEvidence } from '@custodian/attestation/sim/sim-evidence';
+import { generateOperatorKey, type OperatorKeyPair } from '@custodian/protocol/operator-key';
+import { encodeSignedManifest, MANIFEST_TYPE, signManifest } from '@custodian/protocol/manifest';
+import { decodeAuditEntry, decodeEnclaveSigned, statementHash } from '@custodian/protocol/enclave-signed';
+import type { RpcPeer } from '@custodian/protocol/frame-rpc';
+import type { Platform } from './platform.js';
+import { Enclave } from './enclave.js';
+
+type R = Record<string, Json>;
+
+/** An in-memory sim platform whose sealed blob and counter tests can inspect, swap or roll back. */
+export interface MemoryPlatform extends Platform {
+  blob: Uint8Array | null;
+  counter: bigint;
+  readonly key: Uint8Array;
+}
+
+/** A sim root and measurement shared by one test file's signers. */
+export function simHardware(): { root: ReturnType<typeof createSimRoot>; measurement: Uint8Array } {
+  return { root: createSimRoot(), measurement: new Uint8Array(48).fill(7) };
+}
+
+export function memoryPlatform(hw: ReturnType<typeof simHardware>): MemoryPlatform {
+  const p: MemoryPlatform = {
+    name: 'sim',
+    blob: null,
+    counter: 0n,
+    key: new Uint8Array(randomBytes(32)),
+    readCounter: async () => p.counter,
+    advanceCounter: async (v: bigint) => {
+      p.counter = v;
+    },
+    attest: async (rd: Uint8Array) => issueSimEvidence(hw.root, hw.measurement, rd, Date.now()),
+    sealingKey: async () => p.key,
+    loadSealed: async () => p.blob,
+    storeSealed: async (b: Uint8Array) => {
+      p.blob = b;
+    },
+    nowMs: () => Date.now(),
+  };
+  return p;
+}
+
+/** One audit entry as the recording host decoded it. */
+export interface RecordedEntry {
+  readonly signerId: string;
+  readonly kind: string;
+  readonly requestId: string | null;
+  readonly data: R;
+}
+
+/** A host that acknowledges every audit entry and keeps them, decoded, in order. */
+export class RecordingHost {
+  readonly entries: RecordedEntry[] = [];
+  readonly peer = { call: async (op: string, body: Json) => this.#call(op, body) } as unknown as RpcPeer;
+  #call(op: string, body: Json): Json {
+    if (op !== 'audit.append') throw new CustodianError('E_UNKNOWN_OP', op);
+    const signed = decodeEnclaveSigned((body as R)['entry']!, 'entry');
+    const e = decodeAuditEntry(signed.statement);
+    this.entries.push({ signerId: e.signerId, kind: e.kind, requestId: e.requestId, data: e.data as R });
+    return { hash: statementHash(signed.statement) };
+  }
+  /** Entries of `kind` (optionally for one request). */
+  of(kind: string, requestId?: string): RecordedEntry[] {
+    return this.entries.filter((e) => e.kind === kind && (requestId === undefined || e.requestId === requestId));
+  }
+}
+
+/** The organisation's operators: alice admin, dave initiator, bob and carol treasury approvers. */
+export function orgKeys(): Record<string, OperatorKeyPair> {
+  return { alice: generateOperatorKey('ed25519'), dave: generateOperatorKey('ed25519'), bob: generateOperatorKey('ed25519'), carol: generateOperatorKey('ed25519') };
+}
+
+/** A genesis manifest signed by alice and bob; `rulebookDigest` pins a Cedar rulebook. */
+export function orgManifest(hw: ReturnType<typeof simHardware>, keys: Record<string, OperatorKeyPair>, o: { rulebookDigest?: string; allowlist?: string[] } = {}): Json {
+  const op = (id: string, roles: string[], groups: string[]): Json => ({ id, name: id, roles, groups, publicKey: { alg: keys[id]!.alg, key: bytesToHex(keys[id]!.publicKey) } });
+  const payload = {
+    type: MANIFEST_TYPE,
+    orgId: 'acme',
+    version: 1,
+    previousHash: '',
+    chainId: '31337',
+    operators: [op('alice', ['admin'], []), op('dave', ['initiator'], []), op('bob', ['approver'], ['treasury']), op('carol', ['approver'], ['treasury'])],
+    quorum: { threshold: 2, members: ['alice', 'bob', 'carol'] },
+    enclave: { platform: 'sim', measurements: [bytesToHex(hw.measurement)], simRoot: bytesToHex(hw.root.publicKey) },
+    policy: { maxValueWei: '10000000000000000000', allowlist: o.allowlist ?? [], approvals: { group: 'treasury', count: 2 }, ...(o.rulebookDigest ? { rulebookDigest: o.rulebookDigest } : {}) },
+  };
+  return encodeSignedManifest({ payload, signatures: [signManifest(payload, 'alice', keys['alice']!), signManifest(payload, 'bob', keys['bob']!)] });
+}
+
+/** A fresh 16-byte request nonce, hex. */
+export const requestNonce = (): string => bytesToHex(randomBytes(16));
+
+/** Signers booted on their platforms, the manifest (and rulebook files) installed, each having verified the others. */
+export async function bootSigners(ids: readonly string[], platforms: ReadonlyMap<string, MemoryPlatform>, manifest: Json, host: RecordingHost, rulebook?: Json): Promise<Map<string, Enclave>> {
+  const enclaves = new Map<string, Enclave>();
+  for (const id of ids) {
+    const e = new Enclave(platforms.get(id)!, id);
+    await e.boot();
+    if (e.phase !== 'READY') await e.handle('manifest.install', { signedManifest: manifest, ...(rulebook === undefined ? {} : { rulebook }) }, host.peer);
+    enclaves.set(id, e);
+  }
+  await connectPeers(enclaves, host);
+  return enclaves;
+}
+
+/** Each signer verifies the others' fresh evidence and channel keys (as the host's peers.install does). */
+export async function connectPeers(enclaves: ReadonlyMap<string, Enclave>, host: RecordingHost): Promise<void> {
+  const hellos: R[] = [];
+  for (const [id, e] of enclaves) {
+    const n = bytesToHex(randomBytes(32));
+    const h = (await e.handle('hello', { nonce: n }, host.peer)) as R;
+    hellos.push({ signerId: id, identityKey: h['identityKey']!, nonce: n, evidence: h['evidence']!, peerKey: h['peerKey']! });
+  }
+  for (const [id, e] of enclaves) await e.handle('peers.install', { peers: hellos.filter((h) => h['signerId'] !== id) }, host.peer);
+}
+
+/** Rewrites or drops (null) one relayed envelope: the untrusted network. */
+export type Tamper = (to: string, round: number, envelope: string, from: string) => string | null;
+
+/**
+ * The scripted relay: open, start, then move every outbox to its recipient
+ * until all are done; returns each participant's result.
+ */
+export async function runSession(enclaves: ReadonlyMap<string, Enclave>, host: RecordingHost, ids: readonly string[], open: Json, tamper?: Tamper): Promise<Map<string, Json>> {
+  const opened = new Map<string, R>();
+  for (const id of ids) opened.set(id, (await enclaves.get(id)!.handle('mpc.open', open, host.peer)) as R);
+  const contributions = ids.map((id) => ({ signerId: id, nonce: opened.get(id)!['nonce']! }));
+  let answers = new Map<string, R>();
+  for (const id of ids) answers.set(id, (await enclaves.get(id)!.handle('mpc.start', { nonce: opened.get(id)!['nonce']!, contributions }, host.peer)) as R);
+  const sessionId = answers.get(ids[0]!)!['sessionId']!;
+  const results = new Map<string, Json>();
+  for (let round = 1; ; round++) {
+    const inbox = new Map<string, Json[]>(ids.map((id) => [id, []]));
+    for (const [from, a] of answers) {
+      for (const e of a['outbox'] as R[]) {
+        const envelope = tamper ? tamper(String(e['to']), round, String(e['envelope']), from) : String(e['envelope']);
+        if (envelope !== null) inbox.get(String(e['to']))!.push({ ...e, envelope });
+      }
+    }
+    for (const [id, a] of answers) if (a['done'] === true && a['result'] !== undefined) results.set(id, a['result']);
+    const running = [...answers].filter(([, a]) => a['done'] !== true).map(([id]) => id);
+    if (running.length === 0) return results;
+    const next = new Map<string, R>();
+    for (const id of running) next.set(id, (await enclaves.get(id)!.handle('mpc.step', { sessionId, inbox: inbox.get(id)! }, host.peer)) as R);
+    answers = next;
+  }
+}
+
+/** Asserts that `p` rejects with a CustodianError of `code`. */
+export async function rejectsWith(p: Promise<unknown>, code: string): Promise<void> {
+  await assert.rejects(p, (e: unknown) => {
+    assert.ok(isCustodianError(e, code), `expected ${code}, got ${(e as CustodianError).code}: ${(e as Error).message}`);
+    return true;
+  });
+}
