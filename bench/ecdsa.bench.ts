@@ -6,6 +6,9 @@
  * per-party figure is the total divided by the number of parties. Times are
  * CPU milliseconds of this process (process.cpuUsage), which stay meaningful
  * on a machine shared with other jobs; wall-clock keygen is shown beside.
+ * Each line is printed with the reference's figure and "N.NN× faster" or
+ * "N.NN× slower" (the larger time over the smaller). Bytes per party count
+ * what one party sends, a broadcast once per recipient on both sides.
  *
  *   node --import tsx bench/ecdsa.bench.ts [--quick] [--json]
  */
@@ -88,7 +91,7 @@ function plainSignMs(): number {
  * dev-only benchmark peer: its licence forbids shipping it) measured the same
  * way: all parties in this process, CPU time, same shapes.
  */
-interface RefMessage { from_id: number; to_id?: number; clone(): RefMessage }
+interface RefMessage { from_id: number; to_id?: number; readonly payload: Uint8Array; clone(): RefMessage }
 interface RefModule {
   KeygenSession: new (n: number, t: number, id: number) => { createFirstMessage(): RefMessage; handleMessages(m: RefMessage[], c?: unknown[]): RefMessage[]; calculateChainCodeCommitment(): Uint8Array; keyshare(): unknown };
   SignSession: new (share: unknown, path: string) => { createFirstMessage(): RefMessage; handleMessages(m: RefMessage[]): RefMessage[]; lastMessage(h: Uint8Array): RefMessage; combine(m: RefMessage[]): unknown[] };
@@ -103,7 +106,12 @@ async function loadReference(): Promise<RefModule | null> {
   }
 }
 
-function refKeygen(ref: RefModule, t: number, n: number): { ms: number; shares: Uint8Array[] } {
+/** Bytes party `p` sends in `msgs`: a broadcast (no to_id) counts once per other party. */
+function refBytesFrom(msgs: readonly RefMessage[], p: number, parties: number): number {
+  return msgs.filter((m) => m.from_id === p).reduce((acc, m) => acc + m.payload.length * (m.to_id === undefined ? parties - 1 : 1), 0);
+}
+
+function refKeygen(ref: RefModule, t: number, n: number): { ms: number; shares: Uint8Array[]; bytesPerParty: number } {
   const c0 = cpuMs();
   const parties = Array.from({ length: n }, (_, i) => new ref.KeygenSession(n, t, i));
   const bcast = (msgs: RefMessage[], p: number): RefMessage[] => msgs.filter((m) => m.from_id !== p).map((m) => m.clone());
@@ -115,10 +123,12 @@ function refKeygen(ref: RefModule, t: number, n: number): { ms: number; shares: 
   const m4 = parties.flatMap((p, i) => p.handleMessages(p2p(m3, i), commitments));
   parties.forEach((p, i) => p.handleMessages(bcast(m4, i)));
   const shares = parties.map((p) => (p.keyshare() as { toBytes(): Uint8Array }).toBytes());
-  return { ms: cpuMs() - c0, shares };
+  const ms = cpuMs() - c0;
+  const all = [...m1, ...m2, ...m3, ...m4];
+  return { ms, shares, bytesPerParty: Math.max(...parties.map((_, i) => refBytesFrom(all, i, n))) };
 }
 
-function refSign(ref: RefModule, shares: Uint8Array[], t: number): { presignMs: number; onlineMs: number } {
+function refSign(ref: RefModule, shares: Uint8Array[], t: number): { presignMs: number; onlineMs: number; presignBytes: number; onlineBytes: number } {
   const bcast = (msgs: RefMessage[], p: number): RefMessage[] => msgs.filter((m) => m.from_id !== p).map((m) => m.clone());
   const p2p = (msgs: RefMessage[], p: number): RefMessage[] => msgs.filter((m) => m.to_id === p).map((m) => m.clone());
   const digest = sha256(systemRandom.bytes(32));
@@ -131,7 +141,14 @@ function refSign(ref: RefModule, shares: Uint8Array[], t: number): { presignMs: 
   const c1 = cpuMs();
   const m4 = parties.map((p) => p.lastMessage(digest));
   parties.forEach((p, i) => p.combine(bcast(m4, i)));
-  return { presignMs: c1 - c0, onlineMs: cpuMs() - c1 };
+  const onlineMs = cpuMs() - c1;
+  return { presignMs: c1 - c0, onlineMs, presignBytes: refBytesFrom([...m1, ...m2, ...m3], 0, t), onlineBytes: refBytesFrom(m4, 0, t) };
+}
+
+/** "1.25× faster" when ours < theirs, "1.25× slower" otherwise (larger over smaller). */
+function versus(ours: number, theirs: number): string {
+  if (ours <= theirs) return `${(theirs / ours).toFixed(2)}× faster`;
+  return `${(ours / theirs).toFixed(2)}× slower`;
 }
 
 const reference = await loadReference();
@@ -172,14 +189,35 @@ function refColumns(ref: RefModule, t: number, n: number, keygenMs: number, pres
     refKeygenCpuMs: Math.round(kg.ms),
     refPresignCpuMs: +rp.toFixed(1),
     refOnlineCpuMs: +ro.toFixed(2),
-    keygenVsRef: +(keygenMs / kg.ms).toFixed(2),
-    presignVsRef: +(presignMs / rp).toFixed(2),
-    onlineVsRef: +(onlineMs / ro).toFixed(2),
+    refKeygenBytesPerParty: kg.bytesPerParty,
+    refPresignBytesPerParty: runs[0]!.presignBytes,
+    refOnlineBytesPerParty: runs[0]!.onlineBytes,
+    keygenVsRef: versus(keygenMs, kg.ms),
+    presignVsRef: versus(presignMs, rp),
+    onlineVsRef: versus(onlineMs, ro),
   };
 }
+/** One table per shape: a line per figure, ours beside the reference and the comparison. */
+function printRow(row: Record<string, unknown>): void {
+  const hasRef = row['refKeygenCpuMs'] !== undefined;
+  const line = (what: string, ours: unknown, theirs: unknown, vs: unknown): Record<string, unknown> => ({ line: what, ours, reference: hasRef ? theirs : 'not installed', 'vs reference': hasRef ? vs : '' });
+  const bytesVs = (ours: unknown, theirs: unknown): string => (typeof theirs === 'number' ? `${versus(ours as number, theirs).replace('faster', 'fewer').replace('slower', 'more')}` : '');
+  console.log(`\n${String(row['shape'])}: threshold ECDSA (DKLs23) vs the reference build; CPU ms, all parties in one process, sequential`);
+  console.table([
+    line('key generation (CPU ms, all parties)', row['keygenCpuMs'], row['refKeygenCpuMs'], row['keygenVsRef']),
+    line('pre-signing (CPU ms, all signers)', row['presignCpuMs'], row['refPresignCpuMs'], row['presignVsRef']),
+    line('online signing (CPU ms, all signers, incl. verification)', row['onlineCpuMs'], row['refOnlineCpuMs'], row['onlineVsRef']),
+    line('key generation: bytes sent per party', row['keygenBytesPerParty'], row['refKeygenBytesPerParty'], bytesVs(row['keygenBytesPerParty'], row['refKeygenBytesPerParty'])),
+    line('pre-signing: bytes sent per party', row['presignBytesPerParty'], row['refPresignBytesPerParty'], bytesVs(row['presignBytesPerParty'], row['refPresignBytesPerParty'])),
+    line('online signing: bytes sent per party', row['onlineBytesPerParty'], row['refOnlineBytesPerParty'], bytesVs(row['onlineBytesPerParty'], row['refOnlineBytesPerParty'])),
+  ]);
+  console.log(
+    `  keygen wall ${String(row['keygenWallMs'])} ms, slowest party ${String(row['keygenCpuMsSlowestParty'])} CPU ms; per signer: pre-sign ${String(row['presignCpuMsPerParty'])} ms, online ${String(row['onlineCpuMsPerParty'])} ms; plain secp256k1.sign ${String(row['plainSignCpuMs'])} ms`,
+  );
+}
+
 if (asJson) {
   console.log(JSON.stringify({ bench: 'ecdsa-dkls23', rows }));
 } else {
-  console.log('threshold ECDSA (DKLs23, one process, parties sequential) vs plain secp256k1.sign');
-  console.table(rows);
+  for (const row of rows) printRow(row);
 }
