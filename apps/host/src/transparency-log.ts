@@ -1,12 +1,15 @@
 /**
  * The organisation's audit log as a C2SP tlog-tiles transparency log, kept
  * by the host in its data directory (servable as static files). Leaves are
- * the enclave-signed audit entries, byte for byte. Checkpoints are signed
+ * the enclave-signed audit statements, byte for byte, each carrying its typed
+ * entry (@custodian/audit/custody-leaf decodes them); beside the log the host
+ * keeps the checkpoint policy and the signers' attested identity keys. Checkpoints are signed
  * inside the signer enclaves: any signer's log key signs, and a majority of
  * signers must cosign — each only if the checkpoint extends, append-only, the
  * last one it signed. An entry is acknowledged to its enclave only once it is
  * durable under such a checkpoint (fail closed: no checkpoint, no release).
  */
+import { join } from 'node:path';
 import { CustodianError, isCustodianError } from '@custodian/core/errors';
 import { bytesToHex } from '@custodian/core/bytes';
 import { Fields } from '@custodian/core/fields';
@@ -18,6 +21,8 @@ import { decodeCheckpoint } from '@custodian/audit/checkpoint';
 import { encodeNote, type NoteSignature } from '@custodian/audit/note';
 import { proveConsistencyFromTiles } from '@custodian/audit/tile-proofs';
 import { writeLogPolicyDocument } from '@custodian/audit/log-policy-file';
+import { writeFileDurable } from '@custodian/audit/durable-file';
+import { CUSTODY_SIGNERS_FILE_NAME, CUSTODY_SIGNERS_FORMAT, encodeCustodySigners } from '@custodian/audit/custody-signers';
 import { witnessCosigner, type Cosigner } from '@custodian/audit/checkpoint-signer';
 import { HttpWitnessClient } from '@custodian/audit/http-witness-client';
 import { decodeVerifierKey } from '@custodian/audit/ed25519-note-key';
@@ -66,10 +71,16 @@ export class TransparencyLog {
     return this.#appender.appendBytes(entry);
   }
 
-  /** Writes the verification policy beside the log (keys from the signers' attested statements). */
+  /**
+   * Writes the verification policy beside the log (keys from the signers' attested statements),
+   * and the signers document: each signer's attested identity key, which its leaves are signed with.
+   */
   async writePolicy(): Promise<void> {
-    const keys = [...this.links.values()].map((l) => l.noteKeys).filter((k): k is NonNullable<typeof k> => k !== null);
-    if (keys.length !== this.links.size) return;
+    const links = [...this.links.values()];
+    const keys = links.map((l) => l.noteKeys).filter((k): k is NonNullable<typeof k> => k !== null);
+    if (keys.length !== this.links.size || links.some((l) => l.identityKey === null)) return;
+    const signers = links.map((l) => ({ signerId: l.signerId, identityKey: bytesToHex(l.identityKey!), logKey: l.noteKeys!.log, cosignKey: l.noteKeys!.cosign }));
+    await writeFileDurable(join(this.dir, CUSTODY_SIGNERS_FILE_NAME), encodeCustodySigners({ format: CUSTODY_SIGNERS_FORMAT, origin: AUDIT_LOG_ORIGIN, signers }));
     // Every configured witness is required on top of the signer majority.
     await writeLogPolicyDocument(this.dir, {
       origin: AUDIT_LOG_ORIGIN,

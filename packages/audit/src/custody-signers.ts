@@ -30,7 +30,6 @@ export const CUSTODY_SIGNERS_FORMAT = 'custodian-log-signers/v1';
 
 const SIGNER_ID_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 const KEY_HEX_RE = /^[0-9a-f]{64}$/;
-const HEX_RE = /^([0-9a-f]{2}){1,128}$/;
 
 /** One signer as the host attested it. */
 export interface CustodySignerRecord {
@@ -40,8 +39,6 @@ export interface CustodySignerRecord {
   /** Its checkpoint log key and cosignature key (vkeys). */
   readonly logKey: string;
   readonly cosignKey: string;
-  /** The measurement its evidence showed. */
-  readonly measurement: string;
 }
 
 /** The signers document. */
@@ -67,7 +64,7 @@ export function decodeCustodySigners(bytes: Uint8Array): CustodySignersDocument 
     const origin = f.str('origin', NOTE_NAME_CHARS_MAX);
     const signers = f.arr('signers', CUSTODY_SIGNERS_MAX).map((v, i) => {
       const g = new Fields(v, `signers.signers[${i}]`);
-      const r = { signerId: g.str('signerId', 64, SIGNER_ID_RE), identityKey: g.str('identityKey', 64, KEY_HEX_RE), logKey: g.str('logKey', 512), cosignKey: g.str('cosignKey', 512), measurement: g.str('measurement', 256, HEX_RE) };
+      const r = { signerId: g.str('signerId', 64, SIGNER_ID_RE), identityKey: g.str('identityKey', 64, KEY_HEX_RE), logKey: g.str('logKey', 512), cosignKey: g.str('cosignKey', 512) };
       g.done();
       return Object.freeze(r);
     });

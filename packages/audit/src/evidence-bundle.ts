@@ -27,7 +27,8 @@ import { decodeNoteUnverified } from './note.js';
 import { decodeCheckpoint } from './checkpoint.js';
 import { sha256 } from './hash.js';
 import { decodeBase64Strict } from './base64.js';
-import { NOTE_BYTES_MAX, PROOF_HASHES_MAX, TREE_SIZE_MAX } from './limits.js';
+import { ENTRY_BYTES_MAX, NOTE_BYTES_MAX, PROOF_HASHES_MAX, TREE_SIZE_MAX } from './limits.js';
+import { CUSTODY_SIGNERS_MAX } from './custody-leaf.js';
 import type { ControlObjective, ControlReference, EvidenceItemKind } from './evidence-controls.js';
 
 /** The `format` value of this version of the bundle. */
@@ -83,6 +84,18 @@ export interface EvidenceEntry {
   readonly proof: readonly HashHex[];
   /** Control objective ids this entry evidences. */
   readonly objectives: readonly string[];
+  /**
+   * Custody log: the leaf exactly as logged — the enclave-signed statement
+   * carrying `entry` (custody-leaf.ts). The leaf hash and the proof are then
+   * over its canonical bytes, and the verifier checks the enclave signature.
+   */
+  readonly leaf?: Json;
+}
+
+/** A signer whose leaves a custody-log bundle carries, with its identity key (hex). */
+export interface EvidenceSigner {
+  readonly signerId: string;
+  readonly identityKey: HashHex;
 }
 
 /** A consistency proof from an earlier view (size, root) to one of the bundle's checkpoints. */
@@ -123,8 +136,11 @@ export interface EvidenceBundle {
   readonly format: typeof EVIDENCE_FORMAT;
   readonly exportedAtMs: TimeMs;
   readonly subject: EvidenceSubject;
-  /** The log's origin and the checkpoint policy the exporter used (the verifier may pass its own). */
-  readonly log: { readonly origin: string; readonly policy: CheckpointPolicyDocument };
+  /**
+   * The log's origin and the checkpoint policy the exporter used (the verifier may pass its own);
+   * for a custody log, the signers' identity keys the exporter verified the leaves under.
+   */
+  readonly log: { readonly origin: string; readonly policy: CheckpointPolicyDocument; readonly signers?: readonly EvidenceSigner[] };
   readonly checkpoints: readonly EvidenceCheckpoint[];
   readonly entries: readonly EvidenceEntry[];
   readonly consistency: readonly EvidenceConsistency[];
@@ -139,6 +155,7 @@ export type EvidenceBundleContent = Omit<EvidenceBundle, 'manifest'>;
 const ITEM_KINDS: readonly EvidenceItemKind[] = [...AUDIT_ENTRY_KINDS, 'checkpoint'];
 const HASH_HEX_RE = /^[0-9a-f]{64}$/;
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9._:@/+-]*$/;
+const SIGNER_ID_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 const ATTACHMENT_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const OBJECTIVE_ID_RE = /^[a-z][a-z0-9-]{0,63}$/;
 const ITEM_NAME_RE = /^(format|exportedAtMs|subject|log|controls|(checkpoints|entries|consistency|attachments)\/(0|[1-9][0-9]{0,5}))$/;
@@ -216,9 +233,15 @@ function readSubject(f: Fields): EvidenceSubject {
 function readLog(f: Fields): EvidenceBundle['log'] {
   const origin = f.str('origin', 256);
   const { doc } = decodeCheckpointPolicyDocument(canonicalJsonBytes(f.raw('policy')));
+  const signers = f.optRaw('signers') === undefined ? undefined : f.arr('signers', CUSTODY_SIGNERS_MAX).map((v, i) => {
+    const g = new Fields(v, `bundle.log.signers[${i}]`);
+    const s = { signerId: g.str('signerId', 64, SIGNER_ID_RE), identityKey: g.str('identityKey', 64, HASH_HEX_RE) };
+    g.done();
+    return s;
+  });
   f.done();
   if (doc.origin !== origin) throw evidenceError('E_EVIDENCE_MALFORMED', 'bundle.log.policy is for another origin');
-  return { origin, policy: doc };
+  return { origin, policy: doc, ...(signers === undefined ? {} : { signers }) };
 }
 
 function readCheckpoint(f: Fields): EvidenceCheckpoint {
@@ -236,9 +259,18 @@ function readEntry(f: Fields, checkpoints: number): EvidenceEntry {
   const e: EvidenceEntry = {
     index, role, entry, leafHash: f.str('leafHash', 64, HASH_HEX_RE), checkpoint: f.int('checkpoint', 0, checkpoints - 1),
     proof: hashList(f, 'proof'), objectives: idList(f, 'objectives', EVIDENCE_ITEM_OBJECTIVES_MAX),
+    ...(f.optRaw('leaf') === undefined ? {} : { leaf: boundedLeaf(f.raw('leaf'), f.where) }),
   };
   f.done();
   return e;
+}
+
+// The leaf's signature and content are the verifier's; here only its size is bounded.
+function boundedLeaf(leaf: Json, where: string): Json {
+  if (leaf === null || typeof leaf !== 'object' || Array.isArray(leaf) || canonicalJsonBytes(leaf).length > ENTRY_BYTES_MAX) {
+    throw evidenceError('E_EVIDENCE_MALFORMED', `${where}.leaf must be a signed statement of at most ${ENTRY_BYTES_MAX} bytes`);
+  }
+  return leaf;
 }
 
 function readConsistency(f: Fields, checkpoints: number): EvidenceConsistency {

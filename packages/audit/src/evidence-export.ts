@@ -1,7 +1,8 @@
 /**
  * Building an evidence bundle from a tlog-tiles log. Steps: the log's
  * checkpoint must count under the policy (an unwitnessed head is never
- * exported) → one streaming pass over the entries selects the subject's
+ * exported) → one streaming pass over the entries (on a custody log each
+ * leaf verified: enclave signature, typed entry, every signer's chain) selects the subject's
  * story (every entry carrying the request id, or every entry whose time is
  * in the range) and, for a request, the context in force at its last entry
  * (the latest attestation of each subject and the latest manifest change) →
@@ -17,7 +18,7 @@ import { auditError } from './errors.js';
 import { evidenceError } from './evidence-errors.js';
 import {
   attachmentReferences, sealEvidenceBundle, EVIDENCE_ENTRIES_MAX, EVIDENCE_FORMAT,
-  type EvidenceAttachment, type EvidenceBundle, type EvidenceConsistency, type EvidenceEntry, type EvidenceEntryRole, type EvidenceSubject,
+  type EvidenceAttachment, type EvidenceBundle, type EvidenceConsistency, type EvidenceEntry, type EvidenceEntryRole, type EvidenceSigner, type EvidenceSubject,
 } from './evidence-bundle.js';
 import { CONTROL_OBJECTIVES, CONTROLS_VERSION, OBJECTIVES_BY_KIND } from './evidence-controls.js';
 import { checkpointPolicyFromKeys, verifyCheckpointNote, type CheckpointPolicyDocument } from './checkpoint-policy.js';
@@ -29,6 +30,9 @@ import { verifyConsistency } from './consistency-proof.js';
 import { hashLeaf, sha256 } from './hash.js';
 import { encodeBase64 } from './base64.js';
 import type { TileStorage } from './tile-storage.js';
+import type { Json } from '@custodian/core/canonical-json';
+import { CustodyLogReader } from './custody-log-reader.js';
+import type { SignerKeys } from './custody-leaf.js';
 
 /** Most distinct attestation subjects tracked as context while scanning. */
 export const EVIDENCE_CONTEXT_SUBJECTS_MAX = 1024;
@@ -44,6 +48,12 @@ export interface ExportEvidenceOptions {
   readonly attachments?: readonly { readonly name: string; readonly bytes: Uint8Array }[];
   /** Export time (passed in, never read from the clock here). */
   readonly nowMs: number;
+  /**
+   * A custody log: its leaves are enclave-signed statements carrying typed
+   * entries, verified (signature, typed entry, every signer's chain) under
+   * these identity keys while scanning; the bundle then carries each leaf.
+   */
+  readonly signerKeys?: SignerKeys;
 }
 
 interface Selected {
@@ -51,6 +61,7 @@ interface Selected {
   readonly role: EvidenceEntryRole;
   readonly entry: AuditEntry;
   readonly bytes: Uint8Array;
+  readonly leaf?: Json;
 }
 
 /** Builds the bundle for `o.subject` from the log in `storage`; E_EVIDENCE_EMPTY when nothing matches. */
@@ -60,14 +71,18 @@ export async function exportEvidenceBundle(storage: TileStorage, o: ExportEviden
   const note = await storage.read('checkpoint');
   if (note === null) throw auditError('E_AUDIT_CORRUPT', 'the log has no checkpoint');
   const head = verifyCheckpointNote(note, policy).checkpoint;
-  const selected = await selectEntries(storage, head.size, o.subject);
+  const reader = o.signerKeys === undefined ? null : new CustodyLogReader(o.signerKeys);
+  const selected = await selectEntries(storage, head.size, o.subject, reader);
   if (selected.length === 0) throw evidenceError('E_EVIDENCE_EMPTY', `the log (size ${head.size}) holds no entry for ${describeSubject(o.subject)}`);
   const entries: EvidenceEntry[] = [];
   for (const s of selected) {
     const leaf = hashLeaf(s.bytes);
     const proof = await proveInclusionFromTiles(storage, s.index, head.size);
     verifyInclusion(leaf, s.index, head.size, proof, head.rootHash);
-    entries.push({ index: s.index, role: s.role, entry: s.entry, leafHash: bytesToHex(leaf), checkpoint: 0, proof: proof.map(bytesToHex), objectives: OBJECTIVES_BY_KIND[s.entry.kind] });
+    entries.push({
+      index: s.index, role: s.role, entry: s.entry, leafHash: bytesToHex(leaf), checkpoint: 0, proof: proof.map(bytesToHex), objectives: OBJECTIVES_BY_KIND[s.entry.kind],
+      ...(s.leaf === undefined ? {} : { leaf: s.leaf }),
+    });
   }
   const consistency: EvidenceConsistency[] = [];
   if (o.trustedCheckpoint !== undefined) {
@@ -86,21 +101,27 @@ export async function exportEvidenceBundle(storage: TileStorage, o: ExportEviden
     return { name: a.name, sha256: hash, base64: encodeBase64(a.bytes) };
   });
   return sealEvidenceBundle({
-    format: EVIDENCE_FORMAT, exportedAtMs: o.nowMs, subject: o.subject, log: { origin: head.origin, policy: doc },
+    format: EVIDENCE_FORMAT, exportedAtMs: o.nowMs, subject: o.subject, log: { origin: head.origin, policy: doc, ...(reader === null ? {} : { signers: signersOf(reader) }) },
     checkpoints: [{ note: new TextDecoder().decode(note) }], entries, consistency, attachments,
     controls: { version: CONTROLS_VERSION, objectives: CONTROL_OBJECTIVES, byKind: OBJECTIVES_BY_KIND },
   });
 }
 
+/** The identity keys the leaves were verified under (given, or attested in the log), by signer id. */
+function signersOf(reader: CustodyLogReader): EvidenceSigner[] {
+  return [...reader.book.keys].sort(([a], [b]) => (a < b ? -1 : 1)).map(([signerId, key]) => ({ signerId, identityKey: bytesToHex(key) }));
+}
+
 /** One pass over the log: the subject's entries, plus (for a request) the context in force at its last entry. */
-async function selectEntries(storage: TileStorage, size: number, subject: EvidenceSubject): Promise<Selected[]> {
+async function selectEntries(storage: TileStorage, size: number, subject: EvidenceSubject, reader: CustodyLogReader | null): Promise<Selected[]> {
   const story: Selected[] = [];
   const attestations = new Map<string, Selected>();
   let manifest: Selected | null = null;
   let context: Selected[] = [];
   for await (const { index, bytes } of iterateLogEntries(storage, size)) {
-    const entry = decodeAt(bytes, index);
-    const s: Selected = { index, role: 'story', entry, bytes: bytes.slice() };
+    const custody = reader === null ? null : reader.read(bytes, index);
+    const entry = custody === null ? decodeAt(bytes, index) : custody.entry;
+    const s: Selected = { index, role: 'story', entry, bytes: bytes.slice(), ...(custody === null ? {} : { leaf: custody.signed }) };
     if (belongs(entry, subject)) {
       if (story.length + context.length >= EVIDENCE_ENTRIES_MAX) throw evidenceError('E_EVIDENCE_TOO_LARGE', `more than ${EVIDENCE_ENTRIES_MAX} entries for ${describeSubject(subject)}; narrow the range`);
       story.push(s);

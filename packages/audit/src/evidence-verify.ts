@@ -4,8 +4,9 @@
  * control mapping (the catalogue of its version, each entry mapped as the
  * catalogue says) → checkpoints (log signature, origin and k-of-m
  * cosignatures under the checkpoint policy; no two of one size with
- * different roots) → entries (schema, order, RFC 9162 inclusion proof of the
- * recomputed leaf to its checkpoint's root) → attachments (each hashes to a
+ * different roots) → entries (schema, order; for a custody log the signed
+ * leaf's enclave signature and the entry it carries; RFC 9162 inclusion
+ * proof of the recomputed leaf to its checkpoint's root) → attachments (each hashes to a
  * digest that a proven entry names) → subject (every story entry is
  * about the bundle's request or inside its range) → consistency proofs
  * (every smaller checkpoint proven a prefix of the largest) → the auditor's
@@ -27,7 +28,10 @@ import {
 import { sha256 } from './hash.js';
 import { CONTROL_OBJECTIVES, CONTROLS_VERSION, OBJECTIVES_BY_KIND } from './evidence-controls.js';
 import { checkpointPolicyFromKeys, verifyCheckpointNote, type CheckpointPolicy, type VerifiedCheckpoint } from './checkpoint-policy.js';
-import { encodeAuditEntry } from './entry.js';
+import { encodeAuditEntry, type AuditEntry } from './entry.js';
+import { decodeCustodyLeaf, type SignerKeys } from './custody-leaf.js';
+import { CustodianError, isCustodianError } from '@custodian/core/errors';
+import type { Json } from '@custodian/core/canonical-json';
 import { hashLeaf } from './hash.js';
 import { verifyInclusion } from './inclusion-proof.js';
 import { verifyConsistency } from './consistency-proof.js';
@@ -38,6 +42,8 @@ export interface VerifyEvidenceOptions {
   readonly policy?: CheckpointPolicy;
   /** A checkpoint note the auditor already trusts (its log signature is checked, cosignatures are not required). */
   readonly trustedCheckpoint?: Uint8Array;
+  /** Custody-log bundles: the signers' identity keys the auditor trusts; without them the bundle's own list is used (and reported). */
+  readonly signerKeys?: SignerKeys;
 }
 
 /** One verified checkpoint of the bundle. */
@@ -66,6 +72,8 @@ export interface EvidenceVerification {
   /** Each attached document and the entry fields that name its hash. */
   readonly attachments: readonly { readonly name: string; readonly sha256: string; readonly referencedBy: readonly AttachmentReference[] }[];
   readonly trustedSize: number | null;
+  /** Custody-log bundles: whose identity keys the leaves' enclave signatures were checked under, and the signers seen. */
+  readonly leaves: { readonly signerTrust: 'given-keys' | 'bundle-keys'; readonly signers: Readonly<Record<string, number>> } | null;
 }
 
 /** Verifies a decoded bundle entirely offline; throws the first failure (E_EVIDENCE_*, E_PROOF_INVALID, E_CHECKPOINT_*, E_NOTE_*). */
@@ -74,7 +82,7 @@ export function verifyEvidenceBundle(bundle: EvidenceBundle, o: VerifyEvidenceOp
   checkControls(bundle);
   const policy = o.policy ?? policyOfBundle(bundle);
   const checkpoints = checkCheckpoints(bundle, policy);
-  checkEntries(bundle, checkpoints);
+  const leaves = checkEntries(bundle, checkpoints, o.signerKeys);
   const attachments = checkAttachments(bundle);
   checkSubject(bundle);
   checkConsistency(bundle, checkpoints);
@@ -87,7 +95,7 @@ export function verifyEvidenceBundle(bundle: EvidenceBundle, o: VerifyEvidenceOp
     })),
     entries: bundle.entries.length, entriesByKind: countBy(bundle.entries.map((e) => e.entry.kind)),
     objectives: countBy([...bundle.entries.flatMap((e) => e.objectives), ...bundle.checkpoints.flatMap(() => OBJECTIVES_BY_KIND.checkpoint)]),
-    consistencyProofs: bundle.consistency.length, attachments, trustedSize,
+    consistencyProofs: bundle.consistency.length, attachments, trustedSize, leaves,
   };
 }
 
@@ -136,17 +144,45 @@ function checkCheckpoints(bundle: EvidenceBundle, policy: CheckpointPolicy): Ver
   return out;
 }
 
-/** Step 4: entries in strictly increasing index order, each proven included under its checkpoint. */
-function checkEntries(bundle: EvidenceBundle, checkpoints: readonly VerifiedCheckpoint[]): void {
+/**
+ * Step 4: entries in strictly increasing index order, each proven included
+ * under its checkpoint. A custody-log bundle carries every entry's signed
+ * leaf: the leaf's enclave signature must verify under the signer's identity
+ * key and carry exactly the stated entry, and the proof is over the leaf.
+ */
+function checkEntries(bundle: EvidenceBundle, checkpoints: readonly VerifiedCheckpoint[], given: SignerKeys | undefined): EvidenceVerification['leaves'] {
+  const custody = bundle.log.signers !== undefined;
+  const keys = given ?? new Map((bundle.log.signers ?? []).map((s) => [s.signerId, hexToBytes(s.identityKey)]));
+  const signers: Record<string, number> = {};
   let previous = -1;
   for (const e of bundle.entries) {
     if (e.index <= previous) throw evidenceError('E_EVIDENCE_MALFORMED', `entry ${e.index} is out of order or repeated`, { index: e.index });
     previous = e.index;
+    if (custody !== (e.leaf !== undefined)) throw evidenceError('E_EVIDENCE_MALFORMED', `entry ${e.index} ${custody ? 'lacks its signed leaf' : 'carries a leaf but the bundle lists no signers'}`, { index: e.index });
     const cp = checkpoints[e.checkpoint]!.checkpoint;
-    const leaf = hashLeaf(encodeAuditEntry(e.entry));
+    const bytes = e.leaf === undefined ? encodeAuditEntry(e.entry) : leafBytes(e.leaf, e.entry, e.index, keys, signers);
+    const leaf = hashLeaf(bytes);
     verifyInclusion(leaf, e.index, cp.size, e.proof.map((h) => hexToBytes(h)), cp.rootHash);
     if (bytesToHex(leaf) !== e.leafHash) throw evidenceError('E_EVIDENCE_MALFORMED', `entry ${e.index} states a leaf hash that is not its own`, { index: e.index });
   }
+  return custody ? { signerTrust: given === undefined ? 'bundle-keys' : 'given-keys', signers } : null;
+}
+
+// The custody leaf's bytes, after its signature and typed entry are checked against the stated entry.
+function leafBytes(leaf: Json, entry: AuditEntry, index: number, keys: SignerKeys, signers: Record<string, number>): Uint8Array {
+  const bytes = canonicalJsonBytes(leaf);
+  let decoded;
+  try {
+    decoded = decodeCustodyLeaf(bytes, keys);
+  } catch (e) {
+    if (isCustodianError(e)) throw new CustodianError(e.code, `entry ${index}: ${e.message}`, { ...e.detail, index });
+    throw e;
+  }
+  if (!equalBytes(canonicalJsonBytes(decoded.entry), canonicalJsonBytes(entry))) {
+    throw evidenceError('E_EVIDENCE_MALFORMED', `entry ${index} states another record than its signed leaf carries`, { index });
+  }
+  signers[decoded.signerId] = (signers[decoded.signerId] ?? 0) + 1;
+  return bytes;
 }
 
 /** Step 4b: each attached document hashes to its stated SHA-256, which a proven entry names. */

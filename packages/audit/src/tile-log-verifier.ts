@@ -28,6 +28,12 @@ export interface VerifyLogOptions {
   readonly trustedCheckpoint?: Uint8Array;
   /** Decode every entry as a Custodian audit entry (default true). */
   readonly decodeEntries?: boolean;
+  /**
+   * How to decode an entry, in log order, when entries are decoded: returns
+   * the kind it is counted under, or throws its typed error (custody leaves:
+   * CustodyLogReader). Default: the entry bytes are a typed audit entry.
+   */
+  readonly readEntry?: (bytes: Uint8Array, index: number) => string;
   /** Called after each entry bundle with entries checked so far. */
   readonly onProgress?: (checked: number, total: number) => void;
 }
@@ -64,7 +70,7 @@ export async function verifyTileLog(storage: TileStorage, o: VerifyLogOptions): 
     const entries = decodeEntryBundle(bytes, width, first);
     await checkOlderBundles(storage, b, bytes, width);
     const leaves = entries.map((e, i) => {
-      if (o.decodeEntries !== false) countKind(kinds, decodeAt(e, first + i));
+      if (o.decodeEntries !== false) countKind(kinds, o.readEntry ? o.readEntry(e, first + i) : decodeAt(e, first + i));
       return hashLeaf(e);
     });
     await walker.checkLeaves(b, leaves);
