@@ -13,12 +13,37 @@ import { decodeLimitSet } from './limits.js';
 
 const files = readRulebookFiles(join(REPO_ROOT, 'examples/policies/default'));
 
-test('the default rulebook loads: 17 policies, the OFAC lists, three chains', () => {
+test('the default rulebook loads: 20 policies, the OFAC lists, three EVM chains, two Bitcoin and two Solana', () => {
   const rb = decodeRulebook(files);
-  assert.equal(rb.policySet.policies.size, 17);
+  assert.equal(rb.policySet.policies.size, 20);
   assert.equal(rb.screening.size, 641); // 654 listed + 2 from sdn.csv, minus addresses listed under several assets
-  assert.deepEqual([...rb.chains.keys()], ['eth', 'sepolia', 'anvil']);
+  assert.deepEqual([...rb.chains.keys()], ['eth', 'sepolia', 'anvil', 'btc', 'bitcoin-regtest', 'sol', 'solana-devnet']);
   assert.equal(rb.chains.get('anvil')!.chainId, 31337n);
+  assert.deepEqual(rb.chains.get('bitcoin-regtest'), { name: 'bitcoin-regtest', family: 'bitcoin', network: 'regtest', chainId: -1n, nativeSymbol: 'BTC', nativeDecimals: 8 });
+  assert.deepEqual(rb.chains.get('solana-devnet'), { name: 'solana-devnet', family: 'solana', cluster: 'devnet', chainId: -1n, nativeSymbol: 'SOL', nativeDecimals: 9 });
+});
+
+test('rejects chains whose family, network or base unit is wrong', async () => {
+  const { decodeChains } = await import('./chain-config.js');
+  const bad = [
+    { x: { family: 'doge', nativeSymbol: 'D', nativeDecimals: 8 } },
+    { x: { family: 'bitcoin', network: 'signet', nativeSymbol: 'BTC', nativeDecimals: 8 } },
+    { x: { family: 'bitcoin', network: 'mainnet', nativeSymbol: 'BTC', nativeDecimals: 18 } },
+    { x: { family: 'solana', cluster: 'devnet', nativeSymbol: 'SOL', nativeDecimals: 6 } },
+    { x: { family: 'solana', cluster: 'devnet', nativeSymbol: 'SOL', nativeDecimals: 9, chainId: 1 } },
+    { x: { family: 'evm', nativeSymbol: 'ETH', nativeDecimals: 18 } },
+  ];
+  for (const json of bad) assert.throws(() => decodeChains(json), (e) => isCustodianError(e), JSON.stringify(json));
+});
+
+test('a Solana address-book entry is keyed exactly (base58 is case sensitive) and must be 32 bytes', () => {
+  const rb = decodeRulebook(files);
+  assert.equal(rb.addressBook.lookup('sol', '7q6eGvnn5yjyruqWd4gxDsQxG973SqtEutDNUeK4UsD7')?.labels[0], 'internal');
+  assert.equal(rb.addressBook.lookup('sol', '7Q6eGvnn5yjyruqWd4gxDsQxG973SqtEutDNUeK4UsD7'), undefined);
+  const next = new Map(files);
+  const text = new TextDecoder().decode(files.get('address-book.json')!);
+  next.set('address-book.json', new TextEncoder().encode(text.replace('"7q6eGvnn5yjyruqWd4gxDsQxG973SqtEutDNUeK4UsD7"', '"7q6eGvnn5yjyruqWd4gxDsQxG973SqtEutDNUeK4Us"')));
+  assert.throws(() => decodeRulebook(next), (e) => isCustodianError(e, 'E_ADDRESS_INVALID'));
 });
 
 test('only typed errors escape the address book, price table and limits decoders on mutated input', () => {
