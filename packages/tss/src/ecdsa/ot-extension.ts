@@ -23,11 +23,10 @@
 import type { Random } from '@custodian/core/clock';
 import { assert } from '@custodian/core/errors';
 import { equalBytes, utf8 } from '@custodian/core/bytes';
-import { shake128 } from '@noble/hashes/sha3.js';
 import { fail } from './errors.js';
 import { gfBitSum, gfColumnSum, gfFromBytes, gfMul, gfToBytes } from './gf128.js';
 import { MUL_BATCH, OT_BASE_COUNT, OT_EXT_PAD, SCALAR_BYTES } from './limits.js';
-import { encodeParts, expandTranscript, hashTranscript } from './transcript.js';
+import { Shake128Prefix, expandTranscript, hashTranscript } from './transcript.js';
 import { mod, scalarFromBytes, scalarToBytes, scalarsFromUniform } from './group.js';
 
 const NONCE_BYTES = 32;
@@ -99,9 +98,13 @@ function transpose(columns: readonly Uint8Array[], rows: number): Uint8Array[] {
  * the level of the OT layer) with 40-byte pieces (bias < 2^-190), so that
  * W = 4 fits one Keccak permutation.
  */
-function rowScalars(ctx: Uint8Array, j: number, row: Uint8Array, width: number): bigint[] {
-  const input = encodeParts([ROW_LABEL, ctx, u32(j), row]);
-  return scalarsFromUniform(shake128(input, { dkLen: ROW_SCALAR_BYTES * width }), width, ROW_SCALAR_BYTES);
+function rowHasher(ctx: Uint8Array, width: number): Shake128Prefix {
+  return new Shake128Prefix(ROW_SCALAR_BYTES * width, [ROW_LABEL, ctx]);
+}
+
+/** The row hash of rowHasher(ctx, width): SHAKE128(encodeParts([ROW_LABEL, ctx, j, row])). */
+function rowScalars(hasher: Shake128Prefix, j: number, row: Uint8Array, width: number): bigint[] {
+  return scalarsFromUniform(hasher.expand(u32(j), row), width, ROW_SCALAR_BYTES);
 }
 
 /** The binding context of one extension: session, pair, direction and Bob's nonce. */
@@ -179,11 +182,12 @@ export function cotSenderRespond(setup: CotSenderSetup, pairContext: Uint8Array,
   const width = alpha.length;
   const zA: bigint[][] = [];
   const message = new Uint8Array(MUL_BATCH * width * SCALAR_BYTES);
+  const hasher = rowHasher(ctx, width);
   for (let j = 0; j < MUL_BATCH; j++) {
     const row0 = rows[j]!;
     const row1 = row0.map((v, k) => v ^ delta[k]!);
-    const rho0 = rowScalars(ctx, j, row0, width);
-    const rho1 = rowScalars(ctx, j, row1, width);
+    const rho0 = rowScalars(hasher, j, row0, width);
+    const rho1 = rowScalars(hasher, j, row1, width);
     zA.push(rho0.map((r) => mod(-r)));
     for (let w = 0; w < width; w++) {
       message.set(scalarToBytes(mod(rho0[w]! - rho1[w]! + alpha[w]!)), (j * width + w) * SCALAR_BYTES);
@@ -198,8 +202,9 @@ export function cotReceiverFinish(state: CotReceiverState, senderMessage: Uint8A
     fail('E_MPC_SHAPE', `OT extension answer must be ${MUL_BATCH * width * SCALAR_BYTES} bytes`, { length: senderMessage.length });
   }
   const zB: bigint[][] = [];
+  const hasher = rowHasher(state.ctx, width);
   for (let j = 0; j < MUL_BATCH; j++) {
-    const rho = rowScalars(state.ctx, j, state.rows[j]!, width);
+    const rho = rowScalars(hasher, j, state.rows[j]!, width);
     const xj = bit(state.choices, j);
     const out: bigint[] = [];
     for (let w = 0; w < width; w++) {

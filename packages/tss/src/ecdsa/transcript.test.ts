@@ -1,7 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { decodeParts, encodeParts, hashTranscript } from './transcript.js';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { shake128, shake256 } from '@noble/hashes/sha3.js';
+import { utf8 } from '@custodian/core/bytes';
+import { Shake128Prefix, decodeParts, encodeParts, expandTranscript, hashTranscript } from './transcript.js';
 
 const tuple = fc.array(fc.uint8Array({ maxLength: 12 }), { maxLength: 6 });
 
@@ -37,4 +40,19 @@ test('the decoder refuses truncated encodings', () => {
   const enc = encodeParts([new Uint8Array([1, 2, 3])]);
   assert.equal(decodeParts(enc.subarray(0, enc.length - 1)), undefined);
   assert.equal(decodeParts(enc.subarray(0, 3)), undefined);
+});
+
+test('the native hashes equal @noble/hashes on the injective encoding (SHA-256, SHAKE256, SHAKE128 with a shared prefix)', () => {
+  fc.assert(
+    fc.property(fc.string({ maxLength: 20 }), tuple, fc.integer({ min: 1, max: 300 }), (domain, parts, bytes) => {
+      const encoded = encodeParts([utf8(domain), ...parts]);
+      assert.deepEqual(hashTranscript(domain, ...parts), sha256(encoded));
+      assert.deepEqual(expandTranscript(bytes, domain, ...parts), shake256(encoded, { dkLen: bytes }));
+      const prefix = new Shake128Prefix(bytes, [utf8(domain)]);
+      assert.deepEqual(prefix.expand(...parts), shake128(encoded, { dkLen: bytes }));
+      assert.deepEqual(prefix.expand(...parts), shake128(encoded, { dkLen: bytes }), 'the prefix state is reusable');
+    }),
+    { numRuns: 300 },
+  );
+  assert.equal(Object.getPrototypeOf(hashTranscript('d')), Uint8Array.prototype, 'digests are plain Uint8Arrays, not pooled Buffers');
 });
