@@ -6,7 +6,7 @@ import { canonicalJson } from '@custodian/core/canonical-json';
 import { REPO_ROOT } from '@custodian/core/vectors';
 import { decodeUnsignedEip1559, encodeUnsignedEip1559, type Eip1559Tx } from '@custodian/chains/evm/eip1559';
 import { readRulebookFiles } from '@custodian/policy/rulebook-dir';
-import { CedarPolicy, countApprovalsByGroup, RESERVATION_TTL_MAX_MS, rulebookFilesDigest, type ProposalInput } from './cedar-policy.js';
+import { CedarPolicy, countApprovalsByGroup, RESERVATION_TTL_MAX_MS, rulebookFilesDigest, type EvmProposalInput } from './cedar-policy.js';
 
 const files = readRulebookFiles(join(REPO_ROOT, 'examples/policies/demo'));
 const NOW = Date.parse('2026-11-25T12:00:00Z');
@@ -24,7 +24,7 @@ function tx(to: string, value: bigint, over: Partial<Eip1559Tx> = {}): Eip1559Tx
   return decodeUnsignedEip1559(encodeUnsignedEip1559(t));
 }
 
-function proposal(t: Eip1559Tx, over: Partial<ProposalInput> = {}): ProposalInput {
+function proposal(t: Eip1559Tx, over: Partial<EvmProposalInput> = {}): EvmProposalInput {
   return {
     requestId: 'req-1', tx: t, chainName: 'anvil',
     initiator: { id: 'dave', groups: [] },

@@ -12,7 +12,7 @@ import { CustodianError, isCustodianError } from '@custodian/core/errors';
 import type { Json } from '@custodian/core/canonical-json';
 import type { Eip1559Tx } from '@custodian/chains/evm/eip1559';
 import type { Decision, DecisionVersions } from '@custodian/policy/decision';
-import { decideEvmTransaction, reserveForDecision, versionsOf, type EvmTxRequest } from '@custodian/policy/engine';
+import { decideBitcoinSpend, decideEvmTransaction, decideSolanaTransaction, reserveForDecision, versionsOf, type EvmTxRequest } from '@custodian/policy/engine';
 import type { DeclaredIntent } from '@custodian/policy/evm-context';
 import { decodeRulebook, type Rulebook } from '@custodian/policy/rulebook';
 import { rulebookFilesDigest as manifestRulebookDigest } from '@custodian/protocol/manifest';
@@ -34,8 +34,32 @@ export interface CedarWallet extends CedarParty {
   readonly chainIds: readonly bigint[];
 }
 
-/** A transaction proposal, decoded by the enclave itself from the raw bytes. */
-export interface ProposalInput {
+/** A transaction proposal, decoded by the enclave itself from the raw bytes: an EVM transaction or a Solana/Bitcoin spend. */
+export type ProposalInput = EvmProposalInput | ChainProposalInput;
+
+/**
+ * A Solana message or a Bitcoin taproot PSBT of a FROST wallet: the exact
+ * bytes the enclave decoded (the engine derives its context from them with
+ * the same decoders) and the wallet key they must spend from.
+ */
+export type ChainSpendInput =
+  | { readonly family: 'solana'; readonly messageBytes: Uint8Array; readonly address: string }
+  | { readonly family: 'bitcoin'; readonly psbt: Uint8Array; readonly outputKey: Uint8Array };
+
+/** A Solana or Bitcoin proposal. */
+export interface ChainProposalInput {
+  readonly requestId: string;
+  readonly spend: ChainSpendInput;
+  /** The rulebook's chain of the spend's family (see `chainNameFor`). */
+  readonly chainName: string;
+  readonly initiator: CedarParty;
+  readonly wallet: CedarParty;
+  readonly approvalsByGroup: Readonly<Record<string, number>>;
+  readonly requestedAtMs: number;
+}
+
+/** An EVM transaction proposal. */
+export interface EvmProposalInput {
   /** Stable id of the request (the enclave uses the proposal payload hash); keys the reservation. */
   readonly requestId: string;
   readonly tx: Eip1559Tx;
@@ -169,9 +193,23 @@ export class CedarPolicy {
   }
 
   /** The rulebook's name for `chainId`, or null when the rulebook does not configure it. */
-  chainNameFor(chainId: bigint): string | null {
-    for (const c of this.#rulebook.chains.values()) if (c.chainId === chainId) return c.name;
+  #evmChainName(chainId: bigint): string | null {
+    for (const c of this.#rulebook.chains.values()) if (c.family === 'evm' && c.chainId === chainId) return c.name;
     return null;
+  }
+
+  /**
+   * The rulebook's chain for a Solana or Bitcoin wallet: the one chain of that
+   * family (for Bitcoin, on `network`); null when there is none, or when
+   * several Solana clusters leave the wallet's cluster ambiguous.
+   */
+  chainNameFor(family: 'solana' | 'bitcoin', network: string): string | null;
+  chainNameFor(chainId: bigint): string | null;
+  chainNameFor(x: bigint | 'solana' | 'bitcoin', network?: string): string | null {
+    if (typeof x === 'bigint') return this.#evmChainName(x);
+    const family = x;
+    const found = [...this.#rulebook.chains.values()].filter((c) => c.family === family && (c.family !== 'bitcoin' || c.network === network));
+    return found.length === 1 ? found[0]!.name : null;
   }
 
   /** Decides a proposal; reads the ledger (first-time destinations, velocity) but changes nothing. */
@@ -216,6 +254,7 @@ export class CedarPolicy {
   }
 
   #decide(p: ProposalInput, nowMs: number): { decision: CedarDecision; engine: Decision | null; spend: ReturnType<typeof decideEvmTransaction>['spend'] } {
+    if ('spend' in p) return this.#decideChainSpend(p, nowMs);
     const req: EvmTxRequest = {
       requestId: p.requestId, chain: p.chainName, tx: p.tx, initiator: p.initiator, wallet: p.wallet,
       intent: p.intent ?? null, approvals: p.approvalsByGroup, requestedAtMs: p.requestedAtMs,
@@ -230,9 +269,19 @@ export class CedarPolicy {
     }
   }
 
-  /** A deny under the rulebook in force (E_POLICY_UNCONFIGURED): for what this rulebook cannot decide. */
-  denyUnconfigured(reason: string): CedarDecision {
-    return this.#denied('E_POLICY_UNCONFIGURED', reason);
+  #decideChainSpend(p: ChainProposalInput, nowMs: number): { decision: CedarDecision; engine: Decision | null; spend: ReturnType<typeof decideEvmTransaction>['spend'] } {
+    const common = { requestId: p.requestId, chain: p.chainName, initiator: p.initiator, intent: null, approvals: p.approvalsByGroup, requestedAtMs: p.requestedAtMs };
+    const wallet = { id: p.wallet.id, groups: p.wallet.groups, chains: [p.chainName] };
+    try {
+      const { decision, spend } =
+        p.spend.family === 'solana'
+          ? decideSolanaTransaction(this.#rulebook, { ...common, messageBytes: p.spend.messageBytes, wallet: { ...wallet, address: p.spend.address } }, nowMs, this.#ledger)
+          : decideBitcoinSpend(this.#rulebook, { ...common, psbt: p.spend.psbt, wallet: { ...wallet, outputKey: p.spend.outputKey } }, nowMs, this.#ledger);
+      return { decision: toCedarDecision(decision, this.#rulebook.version), engine: decision, spend };
+    } catch (e) {
+      if (!isCustodianError(e)) throw e;
+      return { decision: this.#denied(e.code, e.message), engine: null, spend: null };
+    }
   }
 
   #denied(code: string, reason: string): CedarDecision {

@@ -53,7 +53,7 @@ import { encodeSegwitAddress } from '@custodian/chains/btc/segwit-address';
 import { evaluateFirstPolicy, evaluateFirstPolicyOtherChain } from './first-policy.js';
 import { decodeWalletProposal, FROST_TAPROOT_NETWORK } from './wallet-proposal.js';
 import type { DecodedProposal } from '@custodian/chains/proposal';
-import { CedarPolicy, countApprovalsByGroup, type CedarDecision, type ProposalInput } from './cedar-policy.js';
+import { CedarPolicy, countApprovalsByGroup, type CedarDecision, type ChainSpendInput, type ProposalInput } from './cedar-policy.js';
 import { fromCedar, fromFirstPolicy, type EnclaveDecision } from './enclave-decision.js';
 import { buildChainSummary, buildSummary } from './summary.js';
 import { appendAudit } from './audit-writer.js';
@@ -609,7 +609,15 @@ export class Enclave {
     let decision: EnclaveDecision;
     let cedarInput: ProposalInput | null = null;
     if (decoded.chain !== 'eth') {
-      decision = this.#cedar ? this.#cedarOtherChain(decoded) : fromFirstPolicy(evaluateFirstPolicyOtherChain(decoded.chain, m.policy), m);
+      if (this.#cedar) {
+        const now = this.platform.nowMs();
+        const chainName = this.#cedar.chainNameFor(decoded.chain === 'sol' ? 'solana' : 'bitcoin', FROST_TAPROOT_NETWORK);
+        const spend: ChainSpendInput = decoded.chain === 'sol' ? { family: 'solana', messageBytes: decoded.messageBytes, address: wallet.address } : { family: 'bitcoin', psbt: hexToBytes(payload.rawTx), outputKey: decoded.outputKey };
+        cedarInput = { requestId, spend, chainName: chainName ?? 'unconfigured', initiator: { id: initiator.id, groups: [...initiator.groups] }, wallet: { id: wallet.walletId, groups: [] }, approvalsByGroup: {}, requestedAtMs: this.#requestSeenAt(requestId, now) };
+        decision = fromCedar(this.#cedar.decideProposal(cedarInput, now), this.#cedar.digest);
+      } else {
+        decision = fromFirstPolicy(evaluateFirstPolicyOtherChain(decoded.chain, m.policy), m);
+      }
     } else if (this.#cedar) {
       const now = this.platform.nowMs();
       cedarInput = {
@@ -635,11 +643,6 @@ export class Enclave {
     return { requestId, payload, initiator, wallet, decoded, tx, digest, decision, cedarInput, summary, summaryHash, summaryHashes };
   }
 
-  /** A Solana or Bitcoin proposal under the Cedar rulebook. */
-  #cedarOtherChain(decoded: Exclude<DecodedProposal, { chain: 'eth' }>): EnclaveDecision {
-    const cedar = this.#cedar!;
-    return fromCedar(cedar.denyUnconfigured(`${decoded.chain === 'sol' ? 'Solana' : 'Bitcoin'} spends are not yet decided by the Cedar rulebook in this version`), cedar.digest);
-  }
 
   /** When this signer first saw `requestId` by its own clock (recorded now if never; sealed with the next persist). */
   #requestSeenAt(requestId: string, now: number): number {
@@ -851,6 +854,12 @@ export class Enclave {
       d = cedar.reserve(full, this.platform.nowMs(), ttlMs);
     } catch (e) {
       if (!(retry && isCustodianError(e, 'E_RESERVATION_EXISTS'))) throw e;
+      d = cedar.decideProposal(full, this.platform.nowMs());
+      if (d.decision === 'allow') return d;
+    }
+    // The engine answers a reservation this request already holds as a deny with that code:
+    // for a retry of an unfinished threshold signing it is the same spend, decided again.
+    if (retry && d.decision === 'deny' && d.code === 'E_RESERVATION_EXISTS') {
       d = cedar.decideProposal(full, this.platform.nowMs());
       if (d.decision === 'allow') return d;
     }

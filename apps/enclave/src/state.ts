@@ -94,6 +94,9 @@ export interface SignedRecord {
   readonly approvals: readonly string[];
 }
 
+/** Longest transaction id kept: an EVM 0x hash (66), a Bitcoin txid (64), a base58 Solana signature (up to 88). */
+export const TX_ID_CHARS_MAX = 128;
+
 /** A FROST round-one nonce pair this signer committed to and has not used yet (secret; sealed with the state). */
 export interface FrostNonceRecord {
   readonly sessionId: string;
@@ -293,7 +296,7 @@ export function decodeState(bytes: Uint8Array, version: bigint): EnclaveState {
     }
     for (const r of f.arr('signed', 10_000_000)) {
       const g = new Fields(r, 'signed');
-      s.signed.set(g.str('requestId', 64), { signedTx: g.str('signedTx', 1 << 20), txHash: g.str('txHash', 66), audited: g.bool('audited'), atMs: g.int('atMs'), approvals: g.arr('approvals', 64).map((x) => String(x)) });
+      s.signed.set(g.str('requestId', 64), { signedTx: g.str('signedTx', 1 << 20), txHash: g.str('txHash', TX_ID_CHARS_MAX), audited: g.bool('audited'), atMs: g.int('atMs'), approvals: g.arr('approvals', 64).map((x) => String(x)) });
       g.done();
     }
     const a = f.obj('audit');
