@@ -1,14 +1,24 @@
 /**
- * `custodian evidence export|verify`: evidence bundles for auditors and
- * regulators (docs/evidence.md), checked entirely offline.
+ * `custodian evidence export|verify|report`: evidence bundles for auditors
+ * and regulators (docs/evidence.md), checked entirely offline.
  *
  *   custodian evidence export --log DIR|URL (--request ID | --from DATE --to DATE) --out FILE
  *                             [--trusted-checkpoint FILE] [--attach FILE]... [trust] [--json]
  *
+ * The bundle is written as a ustar archive (README.txt, evidence.json,
+ * report.html; evidence-archive.ts). On the custody log (enclave-signed
+ * leaves) every leaf is verified while exporting and carried in the bundle;
+ * the signers' identity keys come from --signers FILE or the signers document
+ * kept in the log directory (reported as `"signerTrust"`).
+ *
  * --attach carries a document whose SHA-256 an exported entry names (the
  * rulebook, address book, price table, screening list, attestation evidence);
  * one that no entry names is refused (E_EVIDENCE_ATTACHMENT).
- *   custodian evidence verify (--bundle FILE | FILE) [--trusted-checkpoint FILE] [trust] [--json]
+ *   custodian evidence verify (--bundle FILE | FILE) [--trusted-checkpoint FILE] [--signers FILE] [trust] [--json]
+ *   custodian evidence report (--bundle FILE | FILE) --out report.html [--signers FILE] [trust] [--json]
+ *
+ * `report` verifies the bundle first and writes the auditor's HTML report
+ * (self-contained: inline CSS and SVG charts); no PDF is rendered.
  *
  * trust: --policy FILE (a checkpoint policy document), or --origin O
  * --log-key VKEY|FILE... [--witness-key VKEY|FILE...] [--quorum K]. Export
@@ -29,23 +39,27 @@ import {
 import { FileTileStorage, type TileStorage } from '@custodian/audit/tile-storage';
 import { HttpTileStorage } from '@custodian/audit/http-tile-storage';
 import {
-  decodeEvidenceBundle, encodeEvidenceBundle, evidenceBundleDigest, EVIDENCE_ATTACHMENT_BYTES_MAX, EVIDENCE_ATTACHMENT_NAME_CHARS_MAX, EVIDENCE_BUNDLE_BYTES_MAX, type EvidenceSubject,
+  decodeEvidenceBundle, encodeEvidenceBundle, evidenceBundleDigest, EVIDENCE_ATTACHMENT_BYTES_MAX, EVIDENCE_ATTACHMENT_NAME_CHARS_MAX, EVIDENCE_BUNDLE_BYTES_MAX, type EvidenceBundle, type EvidenceSubject,
 } from '@custodian/audit/evidence-bundle';
 import { exportEvidenceBundle } from '@custodian/audit/evidence-export';
+import { decodeEvidenceArchive, encodeEvidenceArchive, isEvidenceArchive, EVIDENCE_ARCHIVE_BYTES_MAX } from '@custodian/audit/evidence-archive';
+import { renderEvidenceReport } from '@custodian/audit/evidence-report';
+import { CUSTODY_SIGNERS_BYTES_MAX, CUSTODY_SIGNERS_FILE_NAME, decodeCustodySigners, signerKeysOf } from '@custodian/audit/custody-signers';
 import { verifyEvidenceBundle, type EvidenceVerification } from '@custodian/audit/evidence-verify';
 import { evidenceError } from '@custodian/audit/evidence-errors';
 import { NOTE_BYTES_MAX } from '@custodian/audit/limits';
 import { emit, emitError, parseArgs, UsageError } from '../output.js';
 
-const USAGE = `usage: custodian evidence export --log DIR|URL (--request ID | --from DATE --to DATE) --out FILE [--trusted-checkpoint FILE] [--attach FILE]... [trust] [--json]
-       custodian evidence verify (--bundle FILE | FILE) [--trusted-checkpoint FILE] [trust] [--json]
+const USAGE = `usage: custodian evidence export --log DIR|URL (--request ID | --from DATE --to DATE) --out FILE [--trusted-checkpoint FILE] [--attach FILE]... [--signers FILE] [trust] [--json]
+       custodian evidence verify (--bundle FILE | FILE) [--trusted-checkpoint FILE] [--signers FILE] [trust] [--json]
+       custodian evidence report (--bundle FILE | FILE) --out report.html [--signers FILE] [trust] [--json]
 trust: --policy FILE | --origin O --log-key VKEY|FILE... [--witness-key VKEY|FILE...] [--quorum K]`;
 
 /** Largest policy document or key file read. */
 const TRUST_FILE_BYTES_MAX = 256 * 1024;
 
 const SPEC = {
-  strings: ['log', 'request', 'from', 'to', 'out', 'bundle', 'trusted-checkpoint', 'policy', 'origin', 'quorum'],
+  strings: ['log', 'request', 'from', 'to', 'out', 'bundle', 'trusted-checkpoint', 'policy', 'origin', 'quorum', 'signers'],
   multi: ['log-key', 'witness-key', 'attach'],
   booleans: ['json'],
 };
@@ -66,11 +80,11 @@ export async function evidenceCommand(args: readonly string[]): Promise<number> 
       if (opts.positionals.length > 0) throw new UsageError(`unexpected argument ${opts.positionals[0]}\n${USAGE}`);
       return await exportCommand(opts.values, json);
     }
-    if (sub === 'verify') {
+    if (sub === 'verify' || sub === 'report') {
       if (opts.positionals.length > 1 || (opts.positionals.length === 1 && opts.values.has('bundle'))) throw new UsageError(`give one bundle file\n${USAGE}`);
       const file = opts.positionals[0] ?? one(opts.values, 'bundle');
       if (file === undefined) throw new UsageError(`--bundle FILE is required\n${USAGE}`);
-      return verifyCommand(file, opts.values, json);
+      return sub === 'verify' ? verifyCommand(file, opts.values, json) : reportCommand(file, opts.values, json);
     }
     throw new UsageError(USAGE);
   } catch (e) {
@@ -86,14 +100,20 @@ async function exportCommand(v: OptionValues, json: boolean): Promise<number> {
   const { doc, trust } = trustDocument(v, location, true);
   if (doc === null) throw new UsageError(`no keys given: pass --policy FILE or --origin with --log-key\n${USAGE}`);
   const trusted = optionalFile(v, 'trusted-checkpoint', NOTE_BYTES_MAX);
+  const { keys, signerTrust } = signerKeysFor(v, location, doc);
   const attachments = (v.get('attach') ?? []).map((path) => ({ name: attachmentName(path), bytes: readFile(path, EVIDENCE_ATTACHMENT_BYTES_MAX, 'attachment') }));
-  const bundle = await exportEvidenceBundle(storage, { policy: doc, subject, nowMs: Date.now(), attachments, ...(trusted === undefined ? {} : { trustedCheckpoint: trusted }) });
-  const bytes = encodeEvidenceBundle(bundle);
+  const bundle = await exportEvidenceBundle(storage, {
+    policy: doc, subject, nowMs: Date.now(), attachments, ...(trusted === undefined ? {} : { trustedCheckpoint: trusted }), ...(keys === undefined ? {} : { signerKeys: keys }),
+  });
+  const evidenceJson = encodeEvidenceBundle(bundle);
+  // The report inside the archive is rendered from the bundle verified under its own keys (what `verify` re-renders).
+  const bytes = encodeEvidenceArchive(evidenceJson, new TextEncoder().encode(renderEvidenceReport(bundle, verifyEvidenceBundle(bundle))), bundle.exportedAtMs);
   writeAtomically(out, bytes);
   const digest = evidenceBundleDigest(bundle);
   const size = bundle.checkpoints.map((c) => c.note.split('\n')[1]).join(', ');
-  emit(json, { ok: true, out, bundleDigest: digest, subject, entries: bundle.entries.length, checkpointSize: Number(size), consistencyProofs: bundle.consistency.length, bytes: bytes.length, trust }, [
-    `wrote ${out}: ${bundle.entries.length} entries with inclusion proofs to the witnessed checkpoint of size ${size}` + (bundle.consistency.length > 0 ? ', and a consistency proof from the trusted checkpoint' : ''),
+  emit(json, { ok: true, out, format: 'tar', bundleDigest: digest, subject, entries: bundle.entries.length, checkpointSize: Number(size), consistencyProofs: bundle.consistency.length, bytes: bytes.length, trust, signerTrust }, [
+    `wrote ${out} (tar: README.txt, evidence.json, report.html): ${bundle.entries.length} entries with inclusion proofs to the witnessed checkpoint of size ${size}` + (bundle.consistency.length > 0 ? ', and a consistency proof from the trusted checkpoint' : ''),
+    keys === undefined ? '' : `every leaf verified under the signers' identity keys (${signerTrust === 'signers-file' ? '--signers' : 'signers document in the log directory'}): enclave signature, typed entry, each signer's chain`,
     `bundle digest (SHA-256 of the manifest) ${digest}: record it, or send it to the auditor separately`,
     trust === 'log-directory' ? `warning: keys taken from ${LOG_POLICY_FILE_NAME} inside the log directory` : '',
   ].filter((l) => l !== '').join('\n'));
@@ -101,12 +121,57 @@ async function exportCommand(v: OptionValues, json: boolean): Promise<number> {
 }
 
 function verifyCommand(file: string, v: OptionValues, json: boolean): number {
-  const bundle = decodeEvidenceBundle(readFile(file, EVIDENCE_BUNDLE_BYTES_MAX, 'bundle'));
-  const { policy, trust } = trustPolicy(v, null);
-  const trusted = optionalFile(v, 'trusted-checkpoint', NOTE_BYTES_MAX);
-  const r = verifyEvidenceBundle(bundle, { ...(policy === null ? {} : { policy }), ...(trusted === undefined ? {} : { trustedCheckpoint: trusted }) });
-  emit(json, { ok: true, bundle: file, ...r, trust: trust ?? 'bundle' }, verificationText(r, trust ?? 'bundle'));
+  const { r, trust, format } = verifyBundleFile(file, v);
+  emit(json, { ok: true, bundle: file, format, ...r, trust: trust ?? 'bundle' }, verificationText(r, trust ?? 'bundle'));
   return 0;
+}
+
+function reportCommand(file: string, v: OptionValues, json: boolean): number {
+  const out = one(v, 'out');
+  if (out === undefined) throw new UsageError(`--out FILE is required\n${USAGE}`);
+  const { bundle, r, trust } = verifyBundleFile(file, v);
+  const html = new TextEncoder().encode(renderEvidenceReport(bundle, r));
+  writeAtomically(out, html);
+  emit(json, { ok: true, bundle: file, out, bytes: html.length, bundleDigest: r.bundleDigest, entries: r.entries, trust: trust ?? 'bundle' }, [
+    `wrote ${out}: the report of the verified bundle ${r.bundleDigest} (${r.entries} entries; self-contained HTML, inline SVG charts)`,
+    trust === null ? 'warning: checkpoint keys taken from the bundle itself; pass --policy or --log-key to check against keys you hold' : '',
+  ].filter((l) => l !== '').join('\n'));
+  return 0;
+}
+
+/**
+ * Reads a bundle file (the tar archive `export` writes, or a bare
+ * evidence.json) and verifies it entirely; an archive's report.html must be
+ * exactly the report of its evidence.json.
+ */
+function verifyBundleFile(file: string, v: OptionValues): { bundle: EvidenceBundle; r: EvidenceVerification; trust: TrustSource | null; format: 'tar' | 'json' } {
+  const bytes = readFile(file, EVIDENCE_ARCHIVE_BYTES_MAX, 'bundle');
+  const archive = isEvidenceArchive(bytes) ? decodeEvidenceArchive(bytes) : null;
+  if (archive === null && bytes.length > EVIDENCE_BUNDLE_BYTES_MAX) throw evidenceError('E_EVIDENCE_TOO_LARGE', `bundle file ${file} is larger than ${EVIDENCE_BUNDLE_BYTES_MAX} bytes`, { path: file });
+  const bundle = decodeEvidenceBundle(archive === null ? bytes : archive.evidenceJson);
+  const { policy, doc, trust } = trustPolicy(v, null);
+  const trusted = optionalFile(v, 'trusted-checkpoint', NOTE_BYTES_MAX);
+  const signersFile = one(v, 'signers');
+  const signerKeys = signersFile === undefined ? undefined : signerKeysOf(decodeCustodySigners(readFile(signersFile, CUSTODY_SIGNERS_BYTES_MAX, 'signers')), doc ?? bundle.log.policy);
+  const r = verifyEvidenceBundle(bundle, { ...(policy === null ? {} : { policy }), ...(trusted === undefined ? {} : { trustedCheckpoint: trusted }), ...(signerKeys === undefined ? {} : { signerKeys }) });
+  if (archive !== null && new TextDecoder().decode(archive.reportHtml) !== renderEvidenceReport(bundle, verifyEvidenceBundle(bundle))) {
+    throw evidenceError('E_EVIDENCE_MANIFEST_MISMATCH', 'report.html is not the report of evidence.json (altered after export)', { item: 'report.html' });
+  }
+  return { bundle, r, trust, format: archive === null ? 'json' : 'tar' };
+}
+
+/**
+ * The signers' identity keys for a custody log: from --signers FILE, else the
+ * signers document kept in the log directory (either checked against the
+ * checkpoint policy `doc`); none for a log of unsigned typed entries.
+ */
+export function signerKeysFor(v: OptionValues, location: string, doc: CheckpointPolicyDocument): { keys: Map<string, Uint8Array> | undefined; signerTrust: 'signers-file' | 'log-directory' | null } {
+  const file = one(v, 'signers');
+  if (file !== undefined) return { keys: signerKeysOf(decodeCustodySigners(readFile(file, CUSTODY_SIGNERS_BYTES_MAX, 'signers')), doc), signerTrust: 'signers-file' };
+  if (/^https?:\/\//.test(location)) return { keys: undefined, signerTrust: null };
+  const inDir = join(location, CUSTODY_SIGNERS_FILE_NAME);
+  if (!existsSync(inDir)) return { keys: undefined, signerTrust: null };
+  return { keys: signerKeysOf(decodeCustodySigners(readFile(inDir, CUSTODY_SIGNERS_BYTES_MAX, 'signers')), doc), signerTrust: 'log-directory' };
 }
 
 /** The human report of a verified bundle. */
@@ -116,6 +181,7 @@ export function verificationText(r: EvidenceVerification, trust: TrustSource): s
   return [
     `ok: evidence bundle ${r.bundleDigest} verified offline`,
     `subject: ${subject} (${r.entries} entries: ${kinds}), log ${r.origin}`,
+    ...(r.leaves === null ? [] : [`every entry's enclave-signed leaf verified under ${r.leaves.signerTrust === 'given-keys' ? 'the identity keys you gave' : "the identity keys carried in the bundle"} (${Object.entries(r.leaves.signers).map(([k, n]) => `${k} ${n}`).join(', ')})`]),
     ...r.checkpoints.map((c) => `checkpoint size ${c.size} root ${c.rootHash}: signed by ${c.logSigners.join(', ')}; cosigned by ${c.cosigners.join(', ') || 'nobody'} (quorum ${r.witnessQuorum})`),
     `every entry's inclusion proof verified; ${r.consistencyProofs} consistency proof(s) verified`,
     r.trustedSize === null ? 'no trusted checkpoint given: consistency with an earlier view not checked' : `consistent with the trusted checkpoint of size ${r.trustedSize}`,
