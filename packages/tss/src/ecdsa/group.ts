@@ -40,10 +40,22 @@ export function bytesToBig(bytes: Uint8Array): bigint {
   return acc;
 }
 
-/** 32-byte big-endian encoding of a scalar in [0, q). */
+const MASK64 = (1n << 64n) - 1n;
+
+/** 32-byte big-endian encoding of a scalar in [0, q) (four 64-bit words, no hex round trip). */
 export function scalarToBytes(a: bigint): Uint8Array {
-  const hex = a.toString(16).padStart(SCALAR_BYTES * 2, '0');
-  return new Uint8Array(Buffer.from(hex, 'hex'));
+  const out = new Uint8Array(SCALAR_BYTES);
+  writeScalar(out, 0, a);
+  return out;
+}
+
+/** Writes the 32-byte big-endian encoding of `a` (in [0, 2^256)) at `offset`. */
+export function writeScalar(out: Uint8Array, offset: number, a: bigint): void {
+  const view = new DataView(out.buffer, out.byteOffset + offset, SCALAR_BYTES);
+  view.setBigUint64(0, a >> 192n);
+  view.setBigUint64(8, (a >> 128n) & MASK64);
+  view.setBigUint64(16, (a >> 64n) & MASK64);
+  view.setBigUint64(24, a & MASK64);
 }
 
 /** Decodes a canonical 32-byte scalar (< q) or throws E_MPC_SHAPE. */
@@ -91,6 +103,31 @@ export function pointFromBytes(bytes: Uint8Array, what = 'point'): Point {
 export function mulBase(a: bigint): Point {
   const r = mod(a);
   return r === 0n ? Point.ZERO : G.multiply(r);
+}
+
+/** Window of the cached tables of public points (noble's fixed-window wNAF: 33 additions per product). */
+const PUBLIC_TABLE_WINDOW = 8;
+/** Public points whose tables are kept (group keys that sign often); least recently built first out. */
+const PUBLIC_TABLES_MAX = 8;
+const publicTables = new Map<string, Point>();
+
+/**
+ * A copy of the public point `p` carrying a precomputed multiplication table
+ * (built once per point: 4224 points, ~15 ms, ~0.5 MB; kept for the
+ * PUBLIC_TABLES_MAX most recently built points, by their encoding). Only for
+ * public points and public scalars: use it with multiplyUnsafe (the table is
+ * the unblinded one; `multiply` would build noble's blinded table instead).
+ */
+export function withPublicTable(p: Point): Point {
+  const key = bytesToHex(p.toBytes(true));
+  let t = publicTables.get(key);
+  if (t === undefined) {
+    t = Point.fromAffine(p.toAffine()).precompute(PUBLIC_TABLE_WINDOW);
+    t.multiplyUnsafe(3n); // builds the table now
+    if (publicTables.size >= PUBLIC_TABLES_MAX) publicTables.delete(publicTables.keys().next().value!);
+    publicTables.set(key, t);
+  }
+  return t;
 }
 
 /** `a·P` (constant-time ladder of @noble/curves), with a = 0 giving the identity. */

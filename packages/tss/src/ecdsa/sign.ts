@@ -17,17 +17,18 @@
  *            RVOLE answer as Alice, Γ^u, Γ^v, ψ_{i,j}            (to each j)
  *   → pre-signature (R, u_i, v_i, φ_i); message independent
  *   round 3 (online): u_i, w_i                                   (to each j)
- *   → s = Σw/Σu, low-S normalised, verified with plain secp256k1 ECDSA;
- *     a failed verification freezes the key (F06, CVE-2023-33242).
+ *   → s = Σw/Σu, verified as an ECDSA signature under the group key (one
+ *     check, (h/s)·G + (r/s)·pk = R, with cached tables for G and pk), then
+ *     low-S normalised with the recovery id read off R; a failed verification
+ *     freezes the key (F06, CVE-2023-33242).
  *
  * Departure: no F_Zero re-randomisation of sk_i (docs/decisions/ecdsa-dkls23.md).
  */
-import { secp256k1 } from '@noble/curves/secp256k1.js';
 import type { Random } from '@custodian/core/clock';
 import { equalBytes } from '@custodian/core/bytes';
 import { CustodianError } from '@custodian/core/errors';
 import { blame, fail, withCulprit } from './errors.js';
-import { G, Point, Q, bytesToBig, inv, mod, mulBase, mulPoint, pointToBytes, randomScalar, type Point as PointT } from './group.js';
+import { G, Point, Q, bytesToBig, inv, mod, mulBase, mulPoint, pointToBytes, randomScalar, withPublicTable, writeScalar, type Point as PointT } from './group.js';
 import { checkSessionId, collectRound, type EcdsaMessage } from './message.js';
 import { lagrangeAtZero, normalizePartyIds, partyIdBytes } from './party-id.js';
 import { hashTranscript } from './transcript.js';
@@ -240,6 +241,8 @@ export class EcdsaPresignature {
   #w = 0n;
   #used = false;
   #combined = false;
+  /** R's affine coordinates (r = x mod q), message-independent, so computed when pre-signing ends. */
+  readonly #affine: { x: bigint; y: bigint };
 
   /** Built by EcdsaPresignSession.finish. */
   constructor(share: EcdsaKeyShare, readonly sessionId: Uint8Array, readonly signers: readonly bigint[], readonly R: PointT, u: bigint, v: bigint, phi: bigint) {
@@ -247,11 +250,12 @@ export class EcdsaPresignature {
     this.#u = u;
     this.#v = v;
     this.#phi = phi;
+    this.#affine = R.toAffine();
   }
 
   /** r = R.x mod q. */
   get r(): bigint {
-    return mod(this.R.toAffine().x);
+    return mod(this.#affine.x);
   }
 
   /** Online round: this party's (u_i, w_i) for `digest` (32 bytes, e.g. SHA-256 of the message). Usable once. */
@@ -287,36 +291,45 @@ export class EcdsaPresignature {
         throw withCulprit(e, from);
       }
     }
-    return finalizeSignature(this.#share, this.R, u, w, this.#digest);
+    return finalizeSignature(this.#share, this.R, this.#affine, u, w, this.#digest);
   }
 }
 
-/** s = w/u, low-S, recovery id, then verification under plain secp256k1; failure is terminal. */
-function finalizeSignature(share: EcdsaKeyShare, R: PointT, u: bigint, w: bigint, digest: Uint8Array): EcdsaSignature {
-  const { x, y } = R.toAffine();
+/**
+ * s = w/u, checked as an ECDSA signature on `digest` under the group key, then
+ * low-S normalised; failure is terminal (F06).
+ *
+ * Verification is ECDSA's own equation, evaluated once: R' = (h/s)·G + (r/s)·pk
+ * with noble's variable-time multiplication (all inputs public) on cached
+ * tables for G and pk, and R' must equal R itself (not only in x), which
+ * implies r = R'.x mod q. Public-key recovery then needs no second check: the
+ * recovery id is R's y parity (flipped when s is negated for low S, since
+ * (−s)·(−R) = s·R) and whether R.x overflowed q, so recovering from (r, s, id)
+ * rebuilds ±R and returns pk by the same equation (docs/decisions/ecdsa-dkls23.md).
+ */
+function finalizeSignature(share: EcdsaKeyShare, R: PointT, affine: { x: bigint; y: bigint }, u: bigint, w: bigint, digest: Uint8Array): EcdsaSignature {
+  const { x, y } = affine;
   const r = mod(x);
   let s = u === 0n ? 0n : mod(w * inv(u));
+  let ok = false;
+  if (r !== 0n && s !== 0n) {
+    const sInv = inv(s);
+    const h = mod(bytesToBig(digest));
+    const expected = G.multiplyUnsafe(mod(h * sInv)).add(withPublicTable(share.publicKey).multiplyUnsafe(mod(r * sInv)));
+    ok = expected.equals(R);
+  }
+  if (!ok) {
+    share.status.frozen = true;
+    fail('E_SIGNATURE_INVALID_TERMINAL', 'the combined signature does not verify; the key is frozen until a quorum-approved refresh or re-key (no retry)');
+  }
   let recovery = (y & 1n) === 1n ? 1 : 0;
   if (x >= Q) recovery |= 2;
   if (s > Q >> 1n) {
     s = Q - s;
     recovery ^= 1;
   }
-  let compact = new Uint8Array(0);
-  let ok = false;
-  if (r !== 0n && s !== 0n) {
-    try {
-      const sig = new secp256k1.Signature(r, s, recovery);
-      compact = sig.toBytes('compact');
-      const pk = pointToBytes(share.publicKey);
-      ok = secp256k1.verify(compact, digest, pk, { prehash: false, lowS: true }) && sig.recoverPublicKey(digest).equals(share.publicKey);
-    } catch {
-      ok = false;
-    }
-  }
-  if (!ok) {
-    share.status.frozen = true;
-    fail('E_SIGNATURE_INVALID_TERMINAL', 'the combined signature does not verify; the key is frozen until a quorum-approved refresh or re-key (no retry)');
-  }
+  const compact = new Uint8Array(64);
+  writeScalar(compact, 0, r);
+  writeScalar(compact, 32, s);
   return { r, s, recovery, compact };
 }
