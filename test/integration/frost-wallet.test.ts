@@ -8,7 +8,13 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { ed25519 } from '@noble/curves/ed25519.js';
+import { schnorr } from '@noble/curves/secp256k1.js';
+import * as btc from '@scure/btc-signer';
+import { LiteSVM } from 'litesvm';
+import { getTransactionDecoder } from '@solana/kit';
+import { compileTestMessageBytes, systemTransfer } from '@custodian/chains/sol/test-messages';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:net';
@@ -16,7 +22,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { CustodianError, isCustodianError } from '@custodian/core/errors';
 import type { Json } from '@custodian/core/canonical-json';
-import { hexToBytes } from '@custodian/core/bytes';
+import { bytesToHex, hexToBytes } from '@custodian/core/bytes';
 import { REPO_ROOT } from '@custodian/core/vectors';
 import { base58Encode } from '@custodian/chains/sol/base58';
 import { taprootTweakPublicKey } from '@custodian/chains/btc/bip341';
@@ -28,12 +34,17 @@ import { decodeEnclaveSigned, statementHash } from '@custodian/protocol/enclave-
 import { decodePeerEnvelope } from '@custodian/protocol/hpke/peer-envelope';
 import { envelopeHeader, type RelayedEnvelope } from '@custodian/protocol/mpc-relay';
 import { ThresholdRelay, type RelayTap } from '../../apps/host/src/threshold-relay.js';
-import { buildTransfer, createWallet, newNonce, proposeTx, verifyAnyWallet, verifyThresholdWallet } from '../../apps/cli/src/operations.js';
+import { approveRequest, buildTransfer, createWallet, newNonce, proposeTx, verifyAnyWallet, verifyThresholdWallet, waitForStatus } from '../../apps/cli/src/operations.js';
 import { verifyOrg } from '../../apps/cli/src/verify-org.js';
-import { DEMO_ORG, DEMO_RECIPIENT, startDeployment, type Deployment } from '../../scripts/lib/deployment.js';
+import { DEMO_ORG, DEMO_RECIPIENT, DEMO_RULEBOOK_DIR, startDeployment, type Deployment } from '../../scripts/lib/deployment.js';
 import { CLI } from '../../scripts/lib/processes.js';
 
 const run = promisify(execFile);
+const BOOK = JSON.parse(readFileSync(join(DEMO_RULEBOOK_DIR, 'address-book.json'), 'utf8')) as { entries: { chain: string; address: string }[] };
+/** The demo address book's recipient on `chain`. */
+const listedOn = (chain: string): string => BOOK.entries.find((e) => e.chain === chain)!.address;
+const REGTEST = { bech32: 'bcrt', pubKeyHash: 0x6f, scriptHash: 0xc4, wif: 0xef };
+const signMs: number[] = [];
 
 type R = Record<string, Json>;
 const SIGNERS = ['signer-1', 'signer-2', 'signer-3'];
@@ -41,7 +52,7 @@ let d: Deployment;
 const dkgMs: Record<string, number> = {};
 
 before(async () => {
-  d = await startDeployment({ dataDir: mkdtempSync(join(tmpdir(), 'custodian-frost-it-')), maxValueWei: 10n ** 18n });
+  d = await startDeployment({ dataDir: mkdtempSync(join(tmpdir(), 'custodian-frost-it-')), maxValueWei: 10n ** 18n, rulebook: DEMO_RULEBOOK_DIR });
   for (const [walletId, scheme] of [['sol1', 'frost-ed25519'], ['btc1', 'frost-secp256k1-tr']] as const) {
     const t0 = performance.now();
     await createWallet(d.client, d.actors['alice']!, { orgId: DEMO_ORG, walletId, scheme, threshold: 2, signers: SIGNERS });
@@ -51,7 +62,7 @@ before(async () => {
 
 after(async () => {
   // Figures for the report (not asserted): DKG latency across the three signer processes.
-  console.log(`frost DKG 2-of-3 across three signers (ms): ${JSON.stringify(dkgMs)}`);
+  console.log(`frost DKG 2-of-3 across three signers (ms): ${JSON.stringify(dkgMs)}; last approval → signed (ms): ${JSON.stringify(signMs)}`);
   await d?.stop();
 });
 
@@ -214,4 +225,70 @@ test('restarting every signer keeps the FROST wallets: sealed shares reload, a s
   } finally {
     close();
   }
+});
+
+/** The CLI as an operator runs it (last JSON line of stdout). */
+async function cli(...args: string[]): Promise<R> {
+  const { stdout } = await run(process.execPath, [CLI, ...args, '--json', '--host', String(d.host.ready['url'])], { cwd: REPO_ROOT });
+  return JSON.parse(stdout.trim().split('\n').at(-1)!) as R;
+}
+
+/** Proposes through the CLI as dave, approves as bob and carol (each CLI checks the enclave's summary against the bytes), waits for the signature. */
+async function proposeApproveSign(walletId: string, raw: Uint8Array): Promise<R> {
+  const key = (id: string): string => join(d.dataDir, 'operators', `${id}.key.json`);
+  const proposed = await cli('tx', 'propose', '--wallet', walletId, '--raw-base64', Buffer.from(raw).toString('base64'), '--key', key('dave'), '--operator', 'dave');
+  assert.equal(proposed['status'], 'pending', JSON.stringify(proposed['reasons']));
+  const requestId = String(proposed['requestId']);
+  await approveRequest(d.client, d.actors['bob']!, requestId);
+  const t0 = performance.now();
+  const { check } = await approveRequest(d.client, d.actors['carol']!, requestId);
+  const done = await waitForStatus(d.client, requestId, ['signed', 'failed'], 60_000);
+  signMs.push(Math.round(performance.now() - t0));
+  assert.equal(done['status'], 'signed', String(done['error']));
+  return { ...done, checkedText: check.text };
+}
+
+test('a Solana transfer from the frost-ed25519 wallet: proposed with the CLI, decided by the demo rulebook, approved by two, signed across the signer processes and executed by litesvm', async () => {
+  const w = verifyThresholdWallet(await verifyOrg(d.client), await listed('sol1'));
+  const svm = new LiteSVM();
+  svm.airdrop(w.address as never, 3_000_000_000n as never);
+  const to = listedOn('solana-devnet');
+  const raw = compileTestMessageBytes({ payer: w.address, instructions: [systemTransfer(w.address, to, 500_000_000n)], blockhash: String(svm.latestBlockhash()) });
+  const done = await proposeApproveSign('sol1', raw);
+  assert.match(String(done['checkedText']), /Send 0\.5 SOL \(500000000 lamports\) to /);
+  const signedTx = hexToBytes(String(done['signedTx']));
+  assert.ok(ed25519.verify(signedTx.slice(1, 65), raw, hexToBytes(w.publicKey)), 'plain Ed25519 verifies the FROST signature');
+  const result = svm.sendTransaction(getTransactionDecoder().decode(signedTx) as never);
+  assert.equal(result.constructor.name, 'TransactionMetadata', `litesvm refused: ${String((result as { err?: () => unknown }).err?.())}`);
+  assert.equal(svm.getBalance(to as never), 500_000_000n);
+  assert.equal(done['txHash'], base58Encode(signedTx.slice(1, 65)));
+});
+
+test('a taproot spend from the frost-secp256k1-tr wallet: a PSBT proposed with the CLI, every input signed across the signer processes, finalised like @scure/btc-signer', async () => {
+  const w = verifyThresholdWallet(await verifyOrg(d.client), await listed('btc1'));
+  const internal = hexToBytes(w.publicKey).slice(1);
+  const mine = btc.p2tr(internal, undefined, REGTEST).script;
+  const tx = new btc.Transaction();
+  tx.addInput({ txid: new Uint8Array(32).fill(0xb1), index: 1, witnessUtxo: { script: mine, amount: 500_000n }, tapInternalKey: internal });
+  tx.addInput({ txid: new Uint8Array(32).fill(0xb2), index: 0, witnessUtxo: { script: mine, amount: 250_000n }, tapInternalKey: internal });
+  tx.addOutput({ script: btc.OutScript.encode(btc.Address(REGTEST).decode(listedOn('bitcoin-regtest'))), amount: 600_000n });
+  tx.addOutput({ script: mine, amount: 148_500n });
+  const done = await proposeApproveSign('btc1', tx.toPSBT(0));
+  const signed = btc.Transaction.fromRaw(hexToBytes(String(done['signedTx'])), { allowUnknownOutputs: true });
+  for (const i of [0, 1]) {
+    const sig = signed.getInput(i).finalScriptWitness![0]!;
+    assert.ok(schnorr.verify(sig, tx.preimageWitnessV1(i, [mine, mine], 0, [500_000n, 250_000n]), hexToBytes(w.outputKey!)), `input ${i}: BIP 340 under the output key, scure's sighash`);
+    tx.updateInput(i, { tapKeySig: sig });
+  }
+  tx.finalize();
+  assert.equal(bytesToHex(tx.extract()), String(done['signedTx']).slice(2));
+  assert.equal(done['txHash'], tx.id);
+});
+
+test('after every signer restarted, the FROST wallets still sign (sealed shares, fresh nonces)', async () => {
+  // Runs after the restart test above (tests in a file run in order).
+  const w = verifyThresholdWallet(await verifyOrg(d.client), await listed('sol1'));
+  const raw = compileTestMessageBytes({ payer: w.address, instructions: [systemTransfer(w.address, listedOn('solana-devnet'), 1_000_000n)], blockhash: base58Encode(new Uint8Array(32).fill(0x5a)) });
+  const done = await proposeApproveSign('sol1', raw);
+  assert.ok(ed25519.verify(hexToBytes(String(done['signedTx'])).slice(1, 65), raw, hexToBytes(w.publicKey)));
 });

@@ -194,8 +194,13 @@ async function checkOtherChain(client: HostClient, p: TxProposalPayload, s: Fiel
   const decoded = decodeProposal(p.chain, hexToBytes(p.rawTx), { publicKey: hexToBytes(w.publicKey), ...(w.outputKey ? { outputKey: hexToBytes(w.outputKey) } : {}), ...(w.network ? { network: w.network as BtcNetwork } : {}) });
   const digest = bytesTo0x(decoded.digest);
   if (s.str('txDigest', 66) !== digest) throw new CustodianError('E_APPROVAL_DIGEST_MISMATCH', 'summary digest differs from the proposed transaction', { summary: s.str('txDigest', 66), actual: digest });
-  const mine = proposalTransfers(decoded).transfers.map((t) => ({ to: t.to, asset: t.asset, amount: t.amount.toString() }));
-  if (JSON.stringify(s.raw('transfers')) !== JSON.stringify(mine) || s.str('chain', 8) !== p.chain) throw new CustodianError('E_SUMMARY_MISMATCH', 'summary does not describe the proposed transaction');
+  const mine = proposalTransfers(decoded).transfers;
+  const shown = s.arr('transfers', 256).map((t) => {
+    const g = new Fields(t, 'summary.transfers');
+    return { to: g.str('to', 256), asset: g.str('asset', 256), amount: g.str('amount', 80) };
+  });
+  const same = shown.length === mine.length && shown.every((t, i) => t.to === mine[i]!.to && t.asset === mine[i]!.asset && t.amount === mine[i]!.amount.toString());
+  if (!same || s.str('chain', 8) !== p.chain) throw new CustodianError('E_SUMMARY_MISMATCH', 'summary does not describe the proposed transaction');
   return { text: s.str('text', 4000), txDigest: digest };
 }
 
