@@ -178,3 +178,22 @@ test('L01 property: in any sequence of reserve / commit / release / time steps t
     { numRuns: 300 },
   );
 });
+
+test('a spend with destination portions: malformed lists are refused; sealed portions that are malformed are E_STATE_INVALID', () => {
+  const perDestination = limits({ version: 'p', perTransaction: [], velocity: [{ id: 'd', scope: 'destination', windowSeconds: 86400, maxCount: 1 }] });
+  const l = new VelocityLedger(perDestination);
+  const a = { destination: 'btc:a', valueMinor: 1n, baseUnits: 1n };
+  const b = { destination: 'btc:b', valueMinor: 1n, baseUnits: 1n };
+  assert.throws(() => l.reserve(spend(1, { destination: 'btc:a', destinations: [b, a] }), T0, 60_000), (e) => isCustodianError(e, 'E_FIELD_INVALID'));
+  assert.throws(() => l.reserve(spend(1, { destination: 'btc:a', destinations: [] }), T0, 60_000), (e) => isCustodianError(e, 'E_FIELD_INVALID'));
+  l.reserve(spend(1, { destination: 'btc:a', destinations: [a, b] }), T0, 60_000);
+  // The count limit per destination holds for the second destination of the batch too.
+  assert.throws(() => l.reserve(spend(2, { destination: 'btc:b' }), T0, 60_000), (e) => isCustodianError(e, 'E_POLICY_VELOCITY_EXCEEDED'));
+  l.reserve(spend(3, { destination: 'btc:c' }), T0, 60_000);
+  const sealed = parseJson(canonicalJson(l.toJSON())) as { entries: Record<string, unknown>[] };
+  assert.deepEqual(VelocityLedger.fromJSON(perDestination, sealed).toJSON(), l.toJSON());
+  for (const bad of [[], [{ destination: 1, valueMinor: '1', baseUnits: '1' }], [{ destination: 'x', valueMinor: '01', baseUnits: '1' }], 'x']) {
+    const broken = { ...sealed, entries: sealed.entries.map((e, i) => (i === 0 ? { ...e, destinations: bad } : e)) };
+    assert.throws(() => VelocityLedger.fromJSON(perDestination, broken as never), (e) => isCustodianError(e, 'E_STATE_INVALID'), JSON.stringify(bad));
+  }
+});
