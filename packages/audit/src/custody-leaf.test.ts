@@ -101,7 +101,8 @@ test('rejects a broken seq chain: a dropped, repeated or reordered statement, or
   };
   chain([0, 1, 2]);
   assert.throws(() => chain([0, 2]), (e) => isCustodianError(e, 'E_LEAF_CHAIN') && e.detail['index'] === 1 && e.detail['expectedSeq'] === 1);
-  assert.throws(() => chain([0, 0]), code('E_LEAF_CHAIN'));
+  assert.throws(() => chain([0, 0, 0, 1]), code('E_LEAF_CHAIN'));
+  assert.throws(() => chain([0, 1, 0]), code('E_LEAF_CHAIN'));
   assert.throws(() => chain([1, 0]), code('E_LEAF_CHAIN'));
   // Same seq, but it does not name the statement before it.
   const forked = signer('signer-1');
@@ -111,6 +112,27 @@ test('rejects a broken seq chain: a dropped, repeated or reordered statement, or
   const c = new CustodyChains();
   c.accept(leaves[0]!, 0);
   assert.throws(() => c.accept(other, 1), (e) => isCustodianError(e, 'E_LEAF_CHAIN') && e.detail['seq'] === 1 && e.detail['expected'] === leaves[0]!.statementHash);
+});
+
+test('accepts a re-signed statement after an unacknowledged append (at-least-once), and a successor of either', () => {
+  const s = signer('signer-1');
+  const keys = new Map([[s.id, s.key]]);
+  const first = decodeCustodyLeaf(leaf(s, request(AT)), keys);
+  const savedHead = { seq: s.seq, head: s.head };
+  const lost = decodeCustodyLeaf(leaf(s, request(AT + 1)), keys);
+  Object.assign(s, savedHead);
+  const retried = decodeCustodyLeaf(leaf(s, request(AT + 2)), keys);
+  const next = decodeCustodyLeaf(leaf(s, request(AT + 3)), keys);
+  assert.equal(lost.seq, retried.seq);
+  const c = new CustodyChains();
+  [first, lost, retried, next].forEach((l, i) => c.accept(l, i));
+  assert.deepEqual(c.counts(), { 'signer-1': 3 });
+  assert.deepEqual(c.superseded(), { 'signer-1': 1 });
+  // A repeat that names another predecessor is no retry.
+  const c2 = new CustodyChains();
+  c2.accept(first, 0);
+  c2.accept(retried, 1);
+  assert.throws(() => c2.accept(first, 2), code('E_LEAF_CHAIN'));
 });
 
 test('the log reader learns a peer key attested in the log and refuses one that contradicts the key held', () => {

@@ -143,36 +143,60 @@ function checkAgreement(env: Envelope, entry: AuditEntry): void {
   }
 }
 
+/** Most statements one signer may have signed for one sequence number (retries of an unacknowledged append). */
+export const CUSTODY_SIBLINGS_MAX = 16;
+
 /**
  * Checks every signer's chain across the log, in log order: a signer's
- * statements appear with seq 0, 1, 2, ... and each names the previous one's
- * hash. A gap, a repeat, a reordering or a rewritten statement is refused
- * (E_LEAF_CHAIN) at the first log index where it shows.
+ * statements appear with seq 0, 1, 2, ... and each names the hash of one of
+ * its predecessors at the previous seq. A gap, a reordering or a rewritten
+ * statement is refused (E_LEAF_CHAIN) at the first log index where it shows.
+ *
+ * Leniency, stated: appends are at-least-once (docs/decisions/0003): a
+ * statement whose append was not acknowledged may be in the log, and the
+ * enclave then signs another statement for the same seq after the same
+ * predecessor. Such a sibling is accepted (both stay visible, counted as
+ * `superseded`), and the next statement may follow either; the same
+ * statement twice, or a repeat with another predecessor, is not.
  */
 export class CustodyChains {
-  readonly #heads = new Map<string, { next: number; hash: HashHex }>();
+  readonly #heads = new Map<string, { next: number; hashes: Set<HashHex>; prev: HashHex | null; superseded: number }>();
 
   /** Accepts the leaf at log `index` or throws E_LEAF_CHAIN. */
   accept(leaf: CustodyLeaf, index: number): void {
-    const head = this.#heads.get(leaf.signerId) ?? { next: 0, hash: CUSTODY_GENESIS_HASH };
-    if (!this.#heads.has(leaf.signerId) && this.#heads.size >= CUSTODY_SIGNERS_MAX) {
-      throw auditError('E_LEAF_CHAIN', `more than ${CUSTODY_SIGNERS_MAX} signers write to this log`, { index });
+    let head = this.#heads.get(leaf.signerId);
+    if (head === undefined) {
+      if (this.#heads.size >= CUSTODY_SIGNERS_MAX) throw auditError('E_LEAF_CHAIN', `more than ${CUSTODY_SIGNERS_MAX} signers write to this log`, { index });
+      head = { next: 0, hashes: new Set([CUSTODY_GENESIS_HASH]), prev: null, superseded: 0 };
+      this.#heads.set(leaf.signerId, head);
+    }
+    if (leaf.seq === head.next && head.hashes.has(leaf.prevHash)) {
+      this.#heads.set(leaf.signerId, { next: leaf.seq + 1, hashes: new Set([leaf.statementHash]), prev: leaf.prevHash, superseded: head.superseded });
+      return;
+    }
+    if (leaf.seq === head.next - 1 && leaf.prevHash === head.prev && !head.hashes.has(leaf.statementHash)) {
+      if (head.hashes.size >= CUSTODY_SIBLINGS_MAX) throw auditError('E_LEAF_CHAIN', `entry ${index}: ${leaf.signerId} signed more than ${CUSTODY_SIBLINGS_MAX} statements #${leaf.seq}`, { index, signerId: leaf.signerId, seq: leaf.seq });
+      head.hashes.add(leaf.statementHash);
+      head.superseded += 1;
+      return;
     }
     if (leaf.seq !== head.next) {
       throw auditError('E_LEAF_CHAIN', `entry ${index}: ${leaf.signerId}'s statement #${leaf.seq} where #${head.next} was due (an entry of this signer was dropped, repeated or reordered)`, {
         index, signerId: leaf.signerId, expectedSeq: head.next, seq: leaf.seq,
       });
     }
-    if (leaf.prevHash !== head.hash) {
-      throw auditError('E_LEAF_CHAIN', `entry ${index}: ${leaf.signerId}#${leaf.seq} does not follow its previous statement (hash chain broken)`, {
-        index, signerId: leaf.signerId, seq: leaf.seq, expected: head.hash, actual: leaf.prevHash,
-      });
-    }
-    this.#heads.set(leaf.signerId, { next: leaf.seq + 1, hash: leaf.statementHash });
+    throw auditError('E_LEAF_CHAIN', `entry ${index}: ${leaf.signerId}#${leaf.seq} does not follow its previous statement (hash chain broken)`, {
+      index, signerId: leaf.signerId, seq: leaf.seq, expected: [...head.hashes][0]!, actual: leaf.prevHash,
+    });
   }
 
-  /** Statements seen per signer. */
+  /** Statements in each signer's chain (its next seq). */
   counts(): Record<string, number> {
     return Object.fromEntries([...this.#heads].map(([id, h]) => [id, h.next]));
+  }
+
+  /** Per signer, statements superseded by a re-signed sibling (unacknowledged appends that reached the log). */
+  superseded(): Record<string, number> {
+    return Object.fromEntries([...this.#heads].map(([id, h]) => [id, h.superseded]));
   }
 }

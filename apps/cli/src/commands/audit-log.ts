@@ -103,7 +103,7 @@ async function verify(v: Values, flags: ReadonlySet<string>, json: boolean): Pro
   const elapsedMs = Date.now() - started;
   const entryFormat = opaque ? 'opaque' : reader === null ? 'typed' : 'custody';
   const signers = reader === null ? null : reader.book.summary();
-  const result = { ok: true, log: location, trust, entryFormat, signerTrust, ...r, ...(reader === null ? {} : { signers, statementsBySigner: reader.chains.counts() }), elapsedMs };
+  const result = { ok: true, log: location, trust, entryFormat, signerTrust, ...r, ...(reader === null ? {} : { signers, statementsBySigner: reader.chains.counts(), supersededBySigner: reader.chains.superseded() }), elapsedMs };
   const kinds = Object.entries(r.entriesByKind).map(([k, n]) => `${k} ${n}`).join(', ') || 'none';
   emit(json, result, [
     `ok: ${r.size} entries of ${r.origin} verified (${r.tilesChecked} tiles, ${r.bundlesChecked} entry bundles) in ${elapsedMs} ms`,
