@@ -115,7 +115,7 @@ function describe(x: AuditEntry): string {
     case 'approval':
       return `approval: ${x.approver}${x.group === null ? '' : ` (${x.group})`} over digest ${short(x.digest)}${x.expiresAt ? `, valid until ${new Date(x.expiresAt).toISOString()}` : ''}`;
     case 'attestation':
-      return `attestation of ${x.subject} on ${x.platform}: ${x.status}${x.identityKey ? ` (identity key ${short(x.identityKey)}` : ' ('}measurement ${x.measurement === null ? 'none' : `${x.measurement.slice(0, 16)}…`}, evidence ${short(x.evidenceHash)})${x.reasons.length > 0 ? ` ${x.reasons.join('; ')}` : ''}`;
+      return `attestation of ${x.subject} on ${x.platform}: ${x.status}${x.identityKey ? ` (identity key ${short(x.identityKey)}, ` : ' ('}measurement ${x.measurement === null ? 'none' : `${x.measurement.slice(0, 16)}…`}, evidence ${short(x.evidenceHash)})${x.reasons.length > 0 ? ` ${x.reasons.join('; ')}` : ''}`;
     case 'signature.released':
       return `signature released: ${x.scheme} key ${x.keyId}${x.address ? ` (${x.address})` : ''}${x.txHash ? `, tx ${x.txHash}` : ''}${x.digest ? `, digest ${short(x.digest)}` : ''}`;
     case 'manifest.change':
