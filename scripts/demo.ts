@@ -1,11 +1,18 @@
 /**
- * `npm run demo [-- --json] [-- --data-dir DIR] [-- --scheme ecdsa-dkls|single]`:
+ * `npm run demo [-- --json] [-- --data-dir DIR] [-- --scheme ecdsa-dkls|single] [-- --hsm software|softhsm]`:
  * the whole custody flow on embedded defaults — three sim signer enclaves,
  * the host on SQLite, a local anvil node — from genesis to a mined
  * transaction, with readable progress on stderr and, with --json, one JSON
  * object as the last stdout line. The wallet is a 2-of-3 threshold ECDSA
  * key generated across the three signers (`ecdsa-dkls`, the default), or
  * with `--scheme single` a key generated and sealed inside signer-1.
+ *
+ * The signers obtain their sealing keys from the key broker by attested
+ * release. Its root is the software root (`--hsm software`, the default,
+ * development only) or, with `--hsm softhsm`, a SoftHSM2 token created in the
+ * data directory and used through PKCS#11. The JSON line reports `hsm`
+ * (`pkcs11` | `software`) and `keyReleases` (sealing keys the broker released
+ * to attested signers in this run).
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -30,6 +37,13 @@ if (schemeText !== 'single' && schemeText !== 'ecdsa-dkls') {
   process.exit(2);
 }
 const scheme: 'single' | 'ecdsa-dkls' = schemeText;
+const hsmArg = args.indexOf('--hsm');
+const hsmText = hsmArg >= 0 ? (args[hsmArg + 1] ?? '') : 'software';
+if (hsmText !== 'software' && hsmText !== 'softhsm') {
+  process.stderr.write(`demo: --hsm must be software or softhsm, not ${hsmText}\n`);
+  process.exit(2);
+}
+const hsm: 'software' | 'softhsm' = hsmText;
 const SIGNERS = ['signer-1', 'signer-2', 'signer-3'];
 const say = (l: string): void => void process.stderr.write(`• ${l}\n`);
 const quiet = (): void => undefined;
@@ -39,7 +53,7 @@ type R = Record<string, Json>;
 async function run(): Promise<Record<string, unknown>> {
   say(`data directory: ${dataDir}`);
   // The signers decide with the demo Cedar rulebook: 2 treasury approvals up to 1 ETH to the address book.
-  const d = await startDeployment({ dataDir, rulebook: DEMO_RULEBOOK_DIR, log: (l) => (l.startsWith('signer-') || l.startsWith('anvil:') || l.startsWith('host:') ? quiet() : say(l)) });
+  const d = await startDeployment({ dataDir, rulebook: DEMO_RULEBOOK_DIR, kbs: hsm, log: (l) => (l.startsWith('signer-') || l.startsWith('anvil:') || l.startsWith('host:') || l.startsWith('kbs:') ? quiet() : say(l)) });
   try {
     const { client, actors } = d;
     const keygenStart = performance.now();
@@ -100,6 +114,8 @@ async function run(): Promise<Record<string, unknown>> {
     say(`transparency log ${auditLog}: ${logCheck.size} entries, checkpoint signed by a signer and cosigned by ${logCheck.cosigners} of 3 signers; every tile, proof and entry signature verified`);
     say(`audit entries of this request (enclave-signed, hash-chained, chain verified):`);
     for (const e of mine) say(`  ${String(e['signerId'])}#${String(e['seq'])} ${String(e['kind'])}`);
+    const keyReleases = await d.keyReleases();
+    say(`key broker (${d.kbs?.hsm ?? 'none'} root): ${keyReleases} sealing key(s) released to attested signers; audit in ${join(d.kbs?.dataDir ?? dataDir, 'kbs-audit.jsonl')}`);
     return {
       txHash: done['txHash'],
       signedTx: done['signedTx'],
@@ -111,6 +127,8 @@ async function run(): Promise<Record<string, unknown>> {
       requestId,
       measurement: d.measurement,
       scheme,
+      hsm: d.kbs?.hsm ?? 'software',
+      keyReleases,
       policyVersions,
       ...(scheme === 'ecdsa-dkls' ? { threshold: 2, signers: SIGNERS, keygenMs, signMs, sessionMs } : {}),
     };

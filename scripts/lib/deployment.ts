@@ -4,8 +4,15 @@
  * separate processes, the host on SQLite, five operators with their keys, and
  * a genesis manifest signed by the root quorum. Used by the demo, the
  * integration tests and the benchmarks.
+ *
+ * With `kbs`, a key broker (`custodian kbs serve`) runs beside them on the
+ * software root or on a SoftHSM2 token created in its data directory
+ * (PKCS#11); it holds the genesis manifest, whose measurements it approves,
+ * and the signers obtain their sealing keys from it by attested release
+ * (`custodian signer --kbs URL`). The manifest is therefore signed before
+ * the signers start.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT } from '@custodian/core/vectors';
 import { bytesToHex } from '@custodian/core/bytes';
@@ -18,7 +25,7 @@ import { buildManifestPayload, initDataDir, rulebookFilesJson, SIM_ROOT_FILE } f
 import { writeKeyFile } from '../../apps/cli/src/key-file.js';
 import { HostClient } from '../../apps/cli/src/host-client.js';
 import type { Actor } from '../../apps/cli/src/operations.js';
-import { startAnvil, startHostProcess, startSigner, type Proc } from './processes.js';
+import { startAnvil, startHostProcess, startKbsProcess, startSigner, type Proc, type SignerExtras } from './processes.js';
 
 /** A funded anvil account used as the transfer destination (anvil's account #1). */
 export const DEMO_RECIPIENT = '0x70997970C51812dc3A010C7d01b50e0d17dc79C8';
@@ -44,6 +51,8 @@ export interface Deployment {
   readonly anvil: Proc & { url: string };
   readonly signers: Proc[];
   host: Proc;
+  /** The key broker, when the deployment runs one. */
+  readonly kbs: (Proc & { readonly url: string; readonly hsm: 'pkcs11' | 'software'; readonly dataDir: string }) | null;
   readonly client: HostClient;
   readonly actors: Readonly<Record<string, Actor>>;
   readonly signedManifest: SignedManifest;
@@ -55,6 +64,8 @@ export interface Deployment {
   restartAll(): Promise<void>;
   /** Restarts one signer (same data, same port) while the host keeps running. */
   restartSigner(index: number): Promise<void>;
+  /** How many sealing keys the key broker released since it started (0 without one). */
+  keyReleases(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -75,6 +86,11 @@ export interface DeploymentOptions {
    * policy's options then bound nothing.
    */
   readonly rulebook?: string;
+  /**
+   * Run a key broker on this root and have the signers obtain their sealing
+   * keys from it (absent: the sim launcher derives them, no broker).
+   */
+  readonly kbs?: 'software' | 'softhsm';
 }
 
 /** The demo rulebook (anvil; 2 treasury approvals up to 1 ETH to the address book). */
@@ -88,18 +104,6 @@ export async function startDeployment(o: DeploymentOptions): Promise<Deployment>
   log(`enclave bundle built; measurement (SHA-384) ${measurement}`);
   const root = initDataDir(o.dataDir);
   log(`sim root created (development only): ${bytesToHex(root.publicKey).slice(0, 16)}…`);
-  const anvil = await startAnvil((l) => log(`anvil: ${l}`));
-  log(`anvil (local Ethereum node) at ${anvil.url}`);
-  const signerIds = ['signer-1', 'signer-2', 'signer-3'];
-  const simRoot = join(o.dataDir, SIM_ROOT_FILE);
-  const signers = await Promise.all(signerIds.map((id) => startSigner(id, join(o.dataDir, 'signers', id), simRoot, (l) => log(`${id}: ${l}`))));
-  const ports = signers.map((s, i) => ({ id: signerIds[i]!, port: Number(s.ready['port']) }));
-  for (const p of ports) log(`signer ${p.id} started (separate process, sim platform) on port ${p.port}`);
-  let host = await startHostProcess(join(o.dataDir, 'host'), ports, anvil.url, (l) => log(l), 0, o.store);
-  const hostPort = Number(host.ready['port']);
-  const client = new HostClient(String(host.ready['url']));
-  log(`host API at ${String(host.ready['url'])} (SQLite: ${join(o.dataDir, 'host', 'host.sqlite')})`);
-
   mkdirSync(join(o.dataDir, 'operators'), { recursive: true });
   const actors: Record<string, Actor> = {};
   const operators: Json[] = [];
@@ -124,6 +128,40 @@ export async function startDeployment(o: DeploymentOptions): Promise<Deployment>
     ...(rulebookFiles === null ? {} : { rulebookDigest: rulebookFilesDigest(rulebookFiles) }),
   });
   const signedManifest: SignedManifest = { payload, signatures: [signManifest(payload, 'alice', actors['alice']!.key), signManifest(payload, 'bob', actors['bob']!.key)] };
+
+  const simRoot = join(o.dataDir, SIM_ROOT_FILE);
+  const started = await Promise.allSettled([startAnvil((l) => log(`anvil: ${l}`)), o.kbs === undefined ? Promise.resolve(null) : startKbs(o.dataDir, o.kbs, signedManifest, simRoot, actors, log)]);
+  const [anvilStart, kbsStart] = started;
+  if (anvilStart.status === 'rejected' || kbsStart.status === 'rejected') {
+    // Nothing half-started is left behind.
+    await Promise.all(started.map((r) => (r.status === 'fulfilled' ? r.value?.stop() : undefined)));
+    throw anvilStart.status === 'rejected' ? anvilStart.reason : (kbsStart as PromiseRejectedResult).reason;
+  }
+  const anvil = anvilStart.value;
+  const kbs = kbsStart.value;
+  log(`anvil (local Ethereum node) at ${anvil.url}`);
+  const extras: SignerExtras = kbs ? { kbs: kbs.url } : {};
+  const signerIds = ['signer-1', 'signer-2', 'signer-3'];
+  const signerStarts = await Promise.allSettled(signerIds.map((id) => startSigner(id, join(o.dataDir, 'signers', id), simRoot, (l) => log(`${id}: ${l}`), 0, extras)));
+  const failed = signerStarts.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) {
+    await Promise.all([...signerStarts.map((r) => (r.status === 'fulfilled' ? r.value.stop() : undefined)), anvil.stop(), kbs?.stop()]);
+    throw failed.reason;
+  }
+  const signers = signerStarts.map((r) => (r as PromiseFulfilledResult<Proc>).value);
+  const ports = signers.map((s, i) => ({ id: signerIds[i]!, port: Number(s.ready['port']) }));
+  for (const p of ports) log(`signer ${p.id} started (separate process, sim platform) on port ${p.port}${kbs ? '; sealing key released by the key broker after appraising its attestation' : ''}`);
+  let host: Proc;
+  try {
+    host = await startHostProcess(join(o.dataDir, 'host'), ports, anvil.url, (l) => log(l), 0, o.store);
+  } catch (e) {
+    await Promise.all([...signers.map((p) => p.stop()), anvil.stop(), kbs?.stop()]);
+    throw e;
+  }
+  const hostPort = Number(host.ready['port']);
+  const client = new HostClient(String(host.ready['url']));
+  log(`host API at ${String(host.ready['url'])} (SQLite: ${join(o.dataDir, 'host', 'host.sqlite')})`);
+
   if (o.install !== false) {
     const body = encodeSignedManifest(signedManifest) as Record<string, Json>;
     await client.post('/v1/manifest', rulebookFiles === null ? body : { ...body, rulebook: rulebookFilesJson(rulebookFiles) });
@@ -136,6 +174,7 @@ export async function startDeployment(o: DeploymentOptions): Promise<Deployment>
     anvil,
     signers,
     host,
+    kbs,
     client,
     actors,
     signedManifest,
@@ -148,7 +187,7 @@ export async function startDeployment(o: DeploymentOptions): Promise<Deployment>
     restartAll: async () => {
       await d.host.stop();
       await Promise.all(d.signers.map((s) => s.stop()));
-      const fresh = await Promise.all(ports.map((p) => startSigner(p.id, join(o.dataDir, 'signers', p.id), simRoot, (l) => log(`${p.id}: ${l}`), p.port)));
+      const fresh = await Promise.all(ports.map((p) => startSigner(p.id, join(o.dataDir, 'signers', p.id), simRoot, (l) => log(`${p.id}: ${l}`), p.port, extras)));
       d.signers.splice(0, d.signers.length, ...fresh);
       host = await startHostProcess(join(o.dataDir, 'host'), ports, anvil.url, (l) => log(l), hostPort, o.store);
       d.host = host;
@@ -157,15 +196,58 @@ export async function startDeployment(o: DeploymentOptions): Promise<Deployment>
       const p = ports[i]!;
       await d.signers[i]!.stop();
       // A start that fails leaves the old (stopped) process in place.
-      d.signers[i] = await startSigner(p.id, join(o.dataDir, 'signers', p.id), simRoot, (l) => log(`${p.id}: ${l}`), p.port);
+      d.signers[i] = await startSigner(p.id, join(o.dataDir, 'signers', p.id), simRoot, (l) => log(`${p.id}: ${l}`), p.port, extras);
+    },
+    keyReleases: async () => {
+      if (!kbs) return 0;
+      const h = (await (await fetch(`${kbs.url}/v1/health`)).json()) as { releases?: unknown };
+      return typeof h.releases === 'number' ? h.releases : 0;
     },
     stop: async () => {
       await d.host.stop();
       await Promise.all(d.signers.map((s) => s.stop()));
       await anvil.stop();
+      await kbs?.stop();
     },
   };
   return d;
+}
+
+/**
+ * Starts the key broker in DIR/kbs: its quorum (the manifest quorum members
+ * with Ed25519 keys, for measurement-change records), an appraisal policy
+ * that accepts `sim` evidence from this deployment's sim root (development
+ * only), and the genesis manifest as the anchor of its manifest chain.
+ */
+async function startKbs(
+  dataDir: string,
+  hsm: 'software' | 'softhsm',
+  manifest: SignedManifest,
+  simRootFile: string,
+  actors: Readonly<Record<string, Actor>>,
+  log: (l: string) => void,
+): Promise<Proc & { url: string; hsm: 'pkcs11' | 'software'; dataDir: string }> {
+  const kbsDir = join(dataDir, 'kbs');
+  const config = join(dataDir, 'kbs-config');
+  mkdirSync(config, { recursive: true });
+  const members = ['alice', 'bob'].map((id) => ({ id, publicKey: bytesToHex(actors[id]!.key.publicKey) }));
+  writeFileSync(join(config, 'quorum.json'), JSON.stringify({ threshold: 2, members }) + '\n');
+  writeFileSync(join(config, 'policy.json'), JSON.stringify({ version: 1, allowSimulated: true }) + '\n');
+  writeFileSync(join(config, 'manifest.json'), JSON.stringify(encodeSignedManifest(manifest)) + '\n');
+  const p = await startKbsProcess({
+    dataDir: kbsDir,
+    hsm,
+    quorumFile: join(config, 'quorum.json'),
+    policyFile: join(config, 'policy.json'),
+    simRootFile,
+    manifestFile: join(config, 'manifest.json'),
+    log: (l) => log(`kbs: ${l}`),
+  });
+  const root = p.ready['hsm'] === 'pkcs11' ? 'pkcs11' : 'software';
+  log(
+    `key broker at ${String(p.ready['url'])} on the ${root === 'pkcs11' ? `PKCS#11 root (SoftHSM2 token in ${join(kbsDir, 'softhsm')})` : 'software root (embedded default, development only)'}; it holds the genesis manifest and releases sealing keys to its measurements only`,
+  );
+  return { ...p, url: String(p.ready['url']), hsm: root, dataDir: kbsDir };
 }
 
 /** Gives `address` a balance on anvil (development chain only). */

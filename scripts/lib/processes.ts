@@ -52,7 +52,12 @@ function stopper(child: ChildProcess): (signal?: NodeJS.Signals) => Promise<void
 export function startProcess(cmd: string, args: string[], opts: { log?: (l: string) => void; env?: NodeJS.ProcessEnv } = {}): Promise<Proc> {
   const child = spawn(cmd, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env });
   const log = opts.log ?? (() => undefined);
-  createInterface({ input: child.stderr! }).on('line', log);
+  // The last error lines, so that a process that dies before it is ready says why.
+  const errors: string[] = [];
+  createInterface({ input: child.stderr! }).on('line', (l) => {
+    if (/^(error|enclave: boot failed)/.test(l) && errors.push(l) > 3) errors.shift();
+    log(l);
+  });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
@@ -62,7 +67,8 @@ export function startProcess(cmd: string, args: string[], opts: { log?: (l: stri
     child.once('exit', (code) => {
       if (!settled) {
         clearTimeout(timer);
-        reject(new Error(`${cmd} ${args.slice(0, 2).join(' ')} exited with ${code} before it was ready`));
+        // Let the stderr reader drain the last lines before saying why.
+        setImmediate(() => reject(new Error(`${cmd} ${args.slice(0, 2).join(' ')} exited with ${code} before it was ready${errors.length > 0 ? `: ${errors.join(' | ')}` : ''}`)));
       }
     });
     createInterface({ input: child.stdout! }).on('line', (line) => {
@@ -107,9 +113,39 @@ export async function startAnvil(log: (l: string) => void = () => undefined): Pr
   return { child, ready: { url }, url, stop: stopper(child) };
 }
 
+/** What else a sim signer is started with. */
+export interface SignerExtras {
+  /** The key broker's URL: the enclave gets its sealing key by attested release. */
+  readonly kbs?: string;
+  /** Another enclave bundle than dist/enclave/enclave.mjs (another measurement). */
+  readonly bundle?: string;
+}
+
 /** Starts a sim signer through the CLI. */
-export function startSigner(id: string, dataDir: string, simRoot: string, log?: (l: string) => void, port = 0): Promise<Proc> {
-  return startProcess(process.execPath, [CLI, 'signer', '--platform', 'sim', '--id', id, '--data-dir', dataDir, '--sim-root', simRoot, '--port', String(port)], log ? { log } : {});
+export function startSigner(id: string, dataDir: string, simRoot: string, log?: (l: string) => void, port = 0, extras: SignerExtras = {}): Promise<Proc> {
+  const args = [CLI, 'signer', '--platform', 'sim', '--id', id, '--data-dir', dataDir, '--sim-root', simRoot, '--port', String(port)];
+  if (extras.kbs !== undefined) args.push('--kbs', extras.kbs);
+  if (extras.bundle !== undefined) args.push('--bundle', extras.bundle);
+  return startProcess(process.execPath, args, log ? { log } : {});
+}
+
+/** How a key broker is started. */
+export interface KbsProcessOptions {
+  readonly dataDir: string;
+  /** `software` (the embedded default) or `softhsm` (a SoftHSM2 token created in DIR/softhsm, used through PKCS#11). */
+  readonly hsm: 'software' | 'softhsm';
+  readonly quorumFile: string;
+  readonly policyFile: string;
+  readonly simRootFile: string;
+  readonly manifestFile: string;
+  readonly port?: number;
+  readonly log?: (l: string) => void;
+}
+
+/** Starts `custodian kbs serve` and waits for its ready line (`url`, `hsm`, `signingKey`). */
+export function startKbsProcess(o: KbsProcessOptions): Promise<Proc> {
+  const args = [CLI, 'kbs', 'serve', '--data-dir', o.dataDir, '--hsm', o.hsm, '--quorum', o.quorumFile, '--policy', o.policyFile, '--sim-root', o.simRootFile, '--manifest', o.manifestFile, '--port', String(o.port ?? 0), '--json'];
+  return startProcess(process.execPath, args, o.log ? { log: o.log } : {});
 }
 
 /** Starts the host through the CLI. */

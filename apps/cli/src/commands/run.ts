@@ -5,7 +5,8 @@
  * cleanly on SIGTERM/SIGINT.
  */
 import { join } from 'node:path';
-import { startSimSigner } from '@custodian/host/sim-launcher';
+import { fetchKbsLink, startSimSigner } from '@custodian/host/sim-launcher';
+import { hexToBytes } from '@custodian/core/bytes';
 import { startHost } from '@custodian/host/server';
 import { parseSignerSpec } from '@custodian/host/signer-link';
 import { REPO_ROOT } from '@custodian/core/vectors';
@@ -22,23 +23,37 @@ function waitForSignal(stop: () => Promise<void>): Promise<number> {
   });
 }
 
-/** `custodian signer --platform sim --id ID --data-dir D [--port N] [--bundle FILE] [--sim-root FILE]` */
+/**
+ * `custodian signer --platform sim --id ID --data-dir D [--port N] [--bundle FILE] [--sim-root FILE] [--kbs URL [--kbs-key HEX]]`
+ *
+ * With `--kbs`, the enclave obtains its sealing key from the key broker by
+ * attested release (the launcher only forwards the bytes); `--kbs-key` pins
+ * the broker's signing key (hex SEC1), otherwise it is read from the broker
+ * at start. A refusal stops the boot with the broker's reasons.
+ */
 export async function signerCommand(args: readonly string[]): Promise<number> {
-  const { values } = parseArgs(args, { strings: ['platform', 'id', 'data-dir', 'port', 'bundle', 'sim-root'] });
+  const { values } = parseArgs(args, { strings: ['platform', 'id', 'data-dir', 'port', 'bundle', 'sim-root', 'kbs', 'kbs-key'] });
   if (values.get('platform')?.[0] !== 'sim') throw new UsageError('only --platform sim runs on this machine; real TEEs need their hardware');
   const signerId = values.get('id')?.[0];
   const dataDir = values.get('data-dir')?.[0];
   if (!signerId || !dataDir) throw new UsageError('--id and --data-dir are required');
   const root = readSimRoot(values.get('sim-root')?.[0] ?? join(dataDir, '..', SIM_ROOT_FILE));
+  const kbsUrl = values.get('kbs')?.[0];
+  const kbsKey = values.get('kbs-key')?.[0];
+  if (kbsKey !== undefined && kbsUrl === undefined) throw new UsageError('--kbs-key needs --kbs URL');
+  if (kbsKey !== undefined && !/^04[0-9a-f]{128}$/.test(kbsKey)) throw new UsageError('--kbs-key takes the broker signing key as uncompressed SEC1 hex (130 lower-case hex digits)');
+  const kbs = kbsUrl === undefined ? undefined : await fetchKbsLink(kbsUrl, kbsKey === undefined ? undefined : hexToBytes(kbsKey));
   const signer = await startSimSigner({
+    ...(kbs ? { kbs } : {}),
     signerId,
     dataDir,
     root,
     port: Number(values.get('port')?.[0] ?? '0'),
     bundlePath: values.get('bundle')?.[0] ?? join(REPO_ROOT, 'dist/enclave/enclave.mjs'),
   });
-  progress(`signer ${signerId} (sim) listening on 127.0.0.1:${signer.port}, measurement ${signer.measurement}`);
-  process.stdout.write(JSON.stringify({ ready: true, signerId, port: signer.port, measurement: signer.measurement }) + '\n');
+  const sealingKey = kbs ? 'kbs' : 'launcher';
+  progress(`signer ${signerId} (sim) listening on 127.0.0.1:${signer.port}, measurement ${signer.measurement}, sealing key ${kbs ? `released by the key broker at ${kbs.url}` : 'derived by the sim launcher'}`);
+  process.stdout.write(JSON.stringify({ ready: true, signerId, port: signer.port, measurement: signer.measurement, sealingKey }) + '\n');
   signer.child.once('exit', (code) => {
     progress(`enclave ${signerId} exited (${code})`);
     process.exit(code === 0 ? 0 : 3);
