@@ -42,6 +42,8 @@ const EVENTS: readonly { kind: string; requestId: string | null; data: Json }[] 
   { kind: 'request.rejected', requestId: null, data: { code: 'E_WALLET_UNKNOWN', reason: 'wallet x is not held by signer-1', operatorId: 'dave' } },
   { kind: 'request.replayed', requestId: REQ, data: { txHash: `0x${H('c')}` } },
   { kind: 'input.rejected', requestId: null, data: { op: 'tx.sign', code: 'E_FIELD_INVALID', reason: 'tx.sign.proposal must be a JSON object' } },
+  { kind: 'wallet.refreshed', requestId: null, data: { walletId: 'hot-eth-1', sessionId: H('6'), digest: H('5'), parties: ['signer-1', 'signer-2', 'signer-3'] } },
+  { kind: 'wallet.refresh_dropped', requestId: null, data: { walletId: 'hot-eth-1', sessionId: H('6') } },
   { kind: 'time.skew_detected', requestId: null, data: { op: 'tx.sign', code: 'E_TIME_SKEW_DETECTED', reason: 'the clock reads an earlier time' } },
 ];
 
@@ -85,7 +87,9 @@ test('the records carry the story: versions, approvals, culprit, identity key; m
   assert.ok(released.kind === 'signature.released');
   assert.equal(released.scheme, 'ecdsa-dkls', 'scheme from the wallet the signer holds');
   assert.equal(released.digest, null);
-  assert.equal(released.txHash, H('c'));
+  assert.equal(released.txId, `0x${H('c')}`);
+  const solana = mapAuditEvent('signature.released', REQ, { txHash: '5'.repeat(87), from: 'So1anaAddre55', walletId: 'sol-1' }, AT, CTX);
+  assert.ok(solana.kind === 'signature.released' && solana.txId === '5'.repeat(87), 'a Solana signature as the transaction id');
   const aborted = by('mpc.aborted');
   assert.ok(aborted.kind === 'session.aborted' && aborted.culprit === 'signer-2' && aborted.session === 'sign');
   const attested = by('attest.accepted');

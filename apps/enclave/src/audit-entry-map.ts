@@ -54,6 +54,9 @@ export const EVENT_KINDS: Readonly<Record<string, AuditEntry['kind']>> = Object.
   'mpc.aborted': 'session.aborted',
   'input.rejected': 'refusal',
   'time.skew_detected': 'refusal',
+  // Key-share refresh (wallet-refresh.ts): named events with their data (wallet, session, public digest, parties).
+  'wallet.refreshed': 'event',
+  'wallet.refresh_dropped': 'event',
 });
 
 /** Event name of the fallback entry written when an event's data does not fit its record. */
@@ -102,7 +105,7 @@ function mapKnown(kind: string, requestId: string | null, d: Data, at: number, c
       const walletId = id(d, 'walletId');
       return {
         ...base, kind: 'signature.released', requestId: reqId(requestId), scheme: optId(d, 'scheme') ?? ctx.walletScheme(walletId) ?? 'unknown', keyId: walletId,
-        digest: optHash(d, 'txDigest'), signatureHash: optHash(d, 'signatureHash'), txHash: hash(d, 'txHash'), address: id(d, 'from'),
+        digest: optHash(d, 'txDigest'), signatureHash: optHash(d, 'signatureHash'), txId: id(d, 'txHash'), address: id(d, 'from'),
       };
     }
     case 'manifest.installed':

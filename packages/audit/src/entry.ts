@@ -115,8 +115,8 @@ export interface SignatureReleasedEntry {
   readonly v: 1; readonly kind: 'signature.released'; readonly at: TimeMs;
   readonly requestId: string; readonly scheme: string; readonly keyId: string;
   readonly digest: HashHex | null; readonly signatureHash: HashHex | null;
-  /** The chain's hash of the signed transaction and the address it spends from. */
-  readonly txHash?: HashHex; readonly address?: string;
+  /** The chain's id of the signed transaction as the chain writes it (EVM 0x-hash, Bitcoin txid, Solana signature) and the address it spends from. */
+  readonly txId?: string; readonly address?: string;
 }
 /**
  * The organisation manifest or an allowed enclave measurement changed.
@@ -258,7 +258,7 @@ function readKind(f: Fields, kind: string, base: { v: 1; at: number }): AuditEnt
     case 'signature.released':
       return {
         ...base, kind, requestId: id(f, 'requestId'), scheme: id(f, 'scheme'), keyId: id(f, 'keyId'), digest: nullableHash(f, 'digest'), signatureHash: nullableHash(f, 'signatureHash'),
-        ...opt(f, 'txHash', () => hash(f, 'txHash')), ...opt(f, 'address', () => id(f, 'address')),
+        ...opt(f, 'txId', () => id(f, 'txId')), ...opt(f, 'address', () => id(f, 'address')),
       };
     case 'manifest.change':
       return {

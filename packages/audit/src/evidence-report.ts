@@ -113,7 +113,7 @@ function storyStep(s: Story, x: AuditEntry): void {
       s.signing = `${x.decision} with ${x.approvals.length} approval(s)${x.signers.length > 0 ? ` by ${x.signers.join(', ')}` : ''}`;
       break;
     case 'signature.released':
-      s.released = `${x.scheme} key ${x.keyId}${x.txHash ? ` tx ${x.txHash.slice(0, 12)}…` : ''}`;
+      s.released = `${x.scheme} key ${x.keyId}${x.txId ? ` tx ${x.txId.slice(0, 14)}…` : ''}`;
       s.releasedAt = x.at;
       break;
     case 'refusal':

@@ -117,7 +117,7 @@ function describe(x: AuditEntry): string {
     case 'attestation':
       return `attestation of ${x.subject} on ${x.platform}: ${x.status}${x.identityKey ? ` (identity key ${short(x.identityKey)}, ` : ' ('}measurement ${x.measurement === null ? 'none' : `${x.measurement.slice(0, 16)}…`}, evidence ${short(x.evidenceHash)})${x.reasons.length > 0 ? ` ${x.reasons.join('; ')}` : ''}`;
     case 'signature.released':
-      return `signature released: ${x.scheme} key ${x.keyId}${x.address ? ` (${x.address})` : ''}${x.txHash ? `, tx ${x.txHash}` : ''}${x.digest ? `, digest ${short(x.digest)}` : ''}`;
+      return `signature released: ${x.scheme} key ${x.keyId}${x.address ? ` (${x.address})` : ''}${x.txId ? `, tx ${x.txId}` : ''}${x.digest ? `, digest ${short(x.digest)}` : ''}`;
     case 'manifest.change':
       return `manifest ${x.change}${x.version === undefined ? '' : ` v${x.version}`}: ${x.manifestHash}${x.previousManifestHash === null ? '' : ` (was ${x.previousManifestHash})`}${x.signedBy ? ` signed by ${x.signedBy.join(', ')}` : ''}`;
     case 'breakglass.step':
