@@ -37,7 +37,7 @@ export const EVIDENCE_BYTES_MAX = KEY_RELEASE_EVIDENCE_BYTES_MAX;
 /** Seconds a client should wait after a 503. */
 export const RETRY_AFTER_S = 2;
 
-const BAD_REQUEST = new Set(['E_KBS_REQUEST_INVALID', 'E_FIELD_INVALID', 'E_FIELD_MISSING', 'E_FIELD_UNKNOWN', 'E_HEX_INVALID', 'E_JSON_SYNTAX', 'E_JSON_DEPTH', 'E_JSON_DUPLICATE_KEY', 'E_JSON_NUMBER', 'E_HPKE_KEY_INVALID']);
+const BAD_REQUEST = new Set(['E_KBS_REQUEST_INVALID', 'E_FIELD_INVALID', 'E_FIELD_MISSING', 'E_FIELD_UNKNOWN', 'E_HEX_INVALID', 'E_JSON_SYNTAX', 'E_JSON_DEPTH', 'E_JSON_DUPLICATE_KEY', 'E_JSON_NUMBER', 'E_HPKE_KEY_INVALID', 'E_MANIFEST_INVALID']);
 const UNAVAILABLE = new Set(['E_KBS_BUSY', 'E_HSM_UNAVAILABLE', 'E_AUDIT_UNAVAILABLE']);
 
 /** The HTTP status for an error code (one place). */
@@ -46,7 +46,7 @@ export function statusFor(code: string): number {
   if (code === 'E_JSON_TOO_LARGE') return 413;
   if (UNAVAILABLE.has(code)) return 503;
   if (code === 'E_TIME_SKEW_DETECTED' || code === 'E_CLOCK_BACKWARDS') return 503;
-  if (['E_KBS_', 'E_QUORUM', 'E_MEASUREMENT', 'E_BREAKGLASS', 'E_TIMELOCK'].some((p) => code.startsWith(p))) return 403;
+  if (['E_KBS_', 'E_QUORUM', 'E_MEASUREMENT', 'E_MANIFEST', 'E_BREAKGLASS', 'E_TIMELOCK'].some((p) => code.startsWith(p))) return 403;
   return 500;
 }
 
