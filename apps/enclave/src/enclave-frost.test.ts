@@ -22,7 +22,7 @@ import { REPO_ROOT } from '@custodian/core/vectors';
 import { rulebookFilesDigest } from '@custodian/protocol/manifest';
 import { readRulebookFiles } from '@custodian/policy/rulebook-dir';
 import { encodeSignedRequest, signRequest } from '@custodian/protocol/operator-request';
-import { APPROVAL_TYPE, TX_PROPOSAL_TYPE, WALLET_CREATE_TYPE, type FrostScheme, type TxChain } from '@custodian/protocol/payloads';
+import { APPROVAL_TYPE, TX_PROPOSAL_TYPE, WALLET_CREATE_TYPE, WALLET_REFRESH_TYPE, type FrostScheme, type TxChain } from '@custodian/protocol/payloads';
 import { decodeEnclaveSigned, verifyStatement } from '@custodian/protocol/enclave-signed';
 import { compileTestMessageBytes, systemTransfer } from '@custodian/chains/sol/test-messages';
 import { base58Encode } from '@custodian/chains/sol/base58';
@@ -227,4 +227,68 @@ test('without a Cedar rulebook a Solana spend is denied (E_POLICY_UNCONFIGURED):
   const a = (await e2.get('s-1')!.handle('tx.propose', { request: proposal }, h2.peer)) as R;
   assert.equal(a['decision'], 'deny');
   assert.equal(a['code'], 'E_POLICY_UNCONFIGURED');
+});
+
+/** An admin's refresh request for `walletId`, as the relay hands it to mpc.open. */
+function refreshBody(walletId: string): Json {
+  return { kind: 'refresh', request: encodeSignedRequest(signRequest({ type: WALLET_REFRESH_TYPE, orgId: 'acme', walletId, nonce: requestNonce(), createdAtMs: Date.now() }, 'alice', keys['alice']!)) };
+}
+
+/** The wallet's share as sealed on `id`'s platform (hex of its signing share). */
+function sealedShare(id: string, walletId: string): string {
+  const pl = platforms.get(id)!;
+  const { version, plaintext } = unseal(pl.key, id, pl.blob!);
+  const w = decodeState(plaintext, version).wallets.get(walletId)!;
+  assert.ok(w.scheme === 'frost-ed25519' || w.scheme === 'frost-secp256k1-tr');
+  return bytesToHex(w.share.signingShare.expose());
+}
+
+test('refresh across the three signers: new shares for the same key, committed only with every party\'s confirmation; the refreshed wallet signs', async () => {
+  const w = await btcWallet;
+  const before = IDS.map((id) => sealedShare(id, 'btc'));
+  const results = await runSession(enclaves, host, IDS, refreshBody('btc'));
+  for (const id of IDS) assert.equal((results.get(id) as R)['committed'], true);
+  const after = IDS.map((id) => sealedShare(id, 'btc'));
+  IDS.forEach((_, i) => assert.notEqual(after[i], before[i], 'every share changed'));
+  assert.equal(host.of('wallet.refreshed').length, 3);
+  // Same key: a taproot spend with the refreshed shares verifies under the unchanged output key.
+  const outputKey = hexToBytes(String(w['outputKey']));
+  const internal = hexToBytes(String(w['publicKey'])).slice(1);
+  const REGTEST = { bech32: 'bcrt', pubKeyHash: 0x6f, scriptHash: 0xc4, wif: 0xef };
+  const mine = btc.p2tr(internal, undefined, REGTEST).script;
+  const tx = new btc.Transaction();
+  tx.addInput({ txid: new Uint8Array(32).fill(0xc1), index: 0, witnessUtxo: { script: mine, amount: 100_000n }, tapInternalKey: internal });
+  tx.addOutput({ script: btc.OutScript.encode(btc.Address(REGTEST).decode(listed('bitcoin-regtest'))), amount: 99_500n });
+  const p = await propose('btc', 'btc', tx.toPSBT(0));
+  const out = await sign(p, ['signer-2', 'signer-3']);
+  const sig = btc.Transaction.fromRaw(hexToBytes(String(out['signedTx'])), { allowUnknownOutputs: true }).getInput(0).finalScriptWitness![0]!;
+  assert.ok(schnorr.verify(sig, tx.preimageWitnessV1(0, [mine], 0, [100_000n]), outputKey));
+});
+
+test('a party that missed the confirmations keeps its share pending and signs nothing (E_REFRESH_PENDING) until handed the others\' confirmations', async () => {
+  const w = await solWallet;
+  let last = 0;
+  // The relay withholds the final round (the confirmations) from signer-3.
+  await rejectsWith(
+    runSession(enclaves, host, IDS, refreshBody('sol'), (to, round, envelope) => {
+      last = Math.max(last, round);
+      return round === 4 && to === 'signer-3' ? null : envelope;
+    }),
+    'E_REFRESH_UNCONFIRMED',
+  );
+  const from = String(w['address']);
+  const raw = compileTestMessageBytes({ payer: from, instructions: [systemTransfer(from, listed('solana-devnet'), 3_000_000n)], blockhash: base58Encode(new Uint8Array(32).fill(0x33)) });
+  const p = await propose('sol', 'sol', raw);
+  await rejectsWith(sign(p, ['signer-1', 'signer-3']), 'E_REFRESH_PENDING');
+  // signers 1 and 2 committed: their confirmations let signer-3 commit too.
+  const proof = (await enclaves.get('signer-1')!.handle('wallet.refresh.proof', { walletId: 'sol' }, host.peer)) as R;
+  const refresh = proof['refresh'] as R;
+  const pending = (await enclaves.get('signer-3')!.handle('wallet.refresh.proof', { walletId: 'sol' }, host.peer)) as R;
+  assert.equal(pending['pending'], refresh['sessionId']);
+  // A forged set (one confirmation missing) is refused.
+  await rejectsWith(enclaves.get('signer-3')!.handle('wallet.refresh.commit', { walletId: 'sol', sessionId: refresh['sessionId']!, confirmations: (refresh['confirmations'] as Json[]).slice(1) }, host.peer), 'E_REFRESH_UNCONFIRMED');
+  const c = (await enclaves.get('signer-3')!.handle('wallet.refresh.commit', { walletId: 'sol', sessionId: refresh['sessionId']!, confirmations: refresh['confirmations']! }, host.peer)) as R;
+  assert.equal(c['committed'], true);
+  const out = await sign(p, ['signer-1', 'signer-3']);
+  assert.ok(ed25519.verify(hexToBytes(String(out['signedTx'])).slice(1, 65), raw, hexToBytes(String(w['publicKey']))));
 });

@@ -17,7 +17,7 @@ import { addressFromPublicKey, toChecksumAddress } from '@custodian/chains/evm/a
 import { verifySimEvidence, appraiseSimClaims } from '@custodian/attestation/sim/sim-evidence';
 import { decodeManifest, decodeSignedManifest, manifestHash, verifyManifestQuorum, type Manifest, type Operator } from '@custodian/protocol/manifest';
 import { authenticateRequest, decodeSignedRequest, payloadHash, type SignedRequest } from '@custodian/protocol/operator-request';
-import { decodeApproval, decodeTxProposal, decodeWalletCreate, WALLET_PARTIES_MAX, type ApprovalPayload, type ThresholdWalletCreatePayload, type TxProposalPayload } from '@custodian/protocol/payloads';
+import { decodeApproval, decodeTxProposal, decodeWalletCreate, decodeWalletRefresh, WALLET_PARTIES_MAX, type ApprovalPayload, type ThresholdWalletCreatePayload, type TxProposalPayload } from '@custodian/protocol/payloads';
 import { identityReportData } from '@custodian/protocol/identity-binding';
 import { decodeEnclaveSigned, encodeEnclaveSigned, signStatement, statementHash, SUMMARY_KIND, verifyStatement } from '@custodian/protocol/enclave-signed';
 import { PeerChannel } from '@custodian/protocol/hpke/peer-channel';
@@ -39,7 +39,12 @@ import type { Platform } from './platform.js';
 import { seal, SEALED_STATE_PLAINTEXT_MAX, unseal } from './sealed-state.js';
 import { decodeState, encodeState, initialState, RULEBOOK_FILES_MAX, type EnclaveState, type FrostWalletRecord, type SignedRecord, type ThresholdWalletRecord, type WalletRecord } from './state.js';
 import { identityAuthenticator, openMessages, PartyMap, sealMessages } from './mpc-mesh.js';
-import { frostAuthenticator, frostParty, openCommitments, openEchoes, openRound1, openShares, openSignatureShares, sealFrost, sealFrostSigning, type FrostDkgOutbound } from './frost-mesh.js';
+import { frostAuthenticator, frostParty, openCommitments, openEchoes, openRefreshCommits, openRefreshShares, openRound1, openShares, openSignatureShares, sealFrost, sealFrostSigning, type FrostDkgOutbound } from './frost-mesh.js';
+import { ecdsaPublicDigest, frostPublicDigest, openConfirmations, sealConfirmation, signConfirmation, verifyConfirmations } from './wallet-refresh.js';
+import { refreshEcho, refreshFinish, refreshStart, type RefreshShareMessage, type RefreshState } from '@custodian/tss/frost/refresh';
+import type { EchoMessage } from '@custodian/tss/frost/echo';
+import type { EcdsaKeyShare } from '@custodian/tss/ecdsa/key-share';
+import { previousKeyOf } from '@custodian/tss/ecdsa/dealing';
 import { dkgEcho, dkgFinish, dkgShares, dkgStart, type DkgState } from '@custodian/tss/frost/dkg';
 import type { FrostKeyShare } from '@custodian/tss/frost/key-package';
 import { taprootOutputKey, tweakKeyShare } from '@custodian/tss/frost/taproot';
@@ -97,7 +102,17 @@ function decodeRulebookFiles(json: Json): Map<string, Uint8Array> {
 /** What a threshold session is for. */
 type MpcJob =
   | { readonly kind: 'dkg'; readonly payload: ThresholdWalletCreatePayload; readonly operatorId: string }
-  | { readonly kind: 'sign'; readonly p: CheckedProposal; readonly wallet: ThresholdWalletRecord | FrostWalletRecord; readonly combiner: string; readonly approvals: readonly string[] };
+  | { readonly kind: 'sign'; readonly p: CheckedProposal; readonly wallet: ThresholdWalletRecord | FrostWalletRecord; readonly combiner: string; readonly approvals: readonly string[] }
+  | { readonly kind: 'refresh'; readonly wallet: ThresholdWalletRecord | FrostWalletRecord; readonly operatorId: string };
+
+/** A share refresh in progress (see wallet-refresh.ts). */
+interface RefreshSession {
+  /** FROST: the refresh state, the sub-shares to send after the echoes, the echoes received. */
+  frost: { readonly state: RefreshState; readonly shares: readonly RefreshShareMessage[]; echoes: EchoMessage[] | null } | null;
+  /** This party's signed confirmation, once its new share is pending. */
+  own: Json | null;
+  digest: string | null;
+}
 
 /**
  * A FROST signing in progress: one FROST session per message (a taproot
@@ -139,6 +154,8 @@ interface MpcSession {
   frostDkg: DkgState | null;
   /** FROST signing state (frost-* wallets), between steps. */
   frostSign: FrostSigning | null;
+  /** Share refresh state, between steps. */
+  refresh: RefreshSession | null;
 }
 
 /** The approvals of a signing request that still hold, as counted by this signer. */
@@ -174,6 +191,11 @@ interface CheckedProposal {
    * enclave built and signed it).
    */
   readonly summaryHashes: readonly string[];
+}
+
+/** A threshold wallet with a refreshed share not yet committed signs nothing (the host commits or drops it first). */
+function pendingRefresh(w: ThresholdWalletRecord | FrostWalletRecord): CustodianError {
+  return new CustodianError('E_REFRESH_PENDING', `wallet ${w.walletId} has a share refresh pending (session ${w.pending!.sessionId.slice(0, 16)}…); it signs again once the refresh is committed or dropped`, { walletId: w.walletId, sessionId: w.pending!.sessionId, retryable: true });
 }
 
 /** The EIP-1559 transaction of an ECDSA wallet's proposal (the wallet-chain check made sure there is one). */
@@ -312,6 +334,12 @@ export class Enclave {
         return this.#mpcStart(body, peer);
       case 'mpc.step':
         return this.#mpcStep(body, peer);
+      case 'wallet.refresh.proof':
+        return this.#refreshProof(body);
+      case 'wallet.refresh.commit':
+        return this.#refreshCommitOp(body, peer);
+      case 'wallet.refresh.abort':
+        return this.#refreshAbortOp(body, peer);
       case 'mpc.abort':
         return this.#mpcAbortOp(body, peer);
       default:
@@ -964,13 +992,14 @@ export class Enclave {
     const kind = f.str('kind', 8);
     if (kind === 'dkg') return this.#mpcOpenDkg(f, m, peer);
     if (kind === 'sign') return this.#mpcOpenSign(f, m, peer);
+    if (kind === 'refresh') return this.#mpcOpenRefresh(f, m, peer);
     throw new CustodianError('E_FIELD_INVALID', `unknown threshold session kind ${kind.slice(0, 16)}`);
   }
 
   #mpcRegister(job: MpcJob, requestHash: string, map: PartyMap, participants: readonly string[]): Json {
     this.#mpcMakeRoom();
     const nonce = bytesToHex(systemRandom.bytes(MPC_NONCE_BYTES));
-    this.#mpcOpened.set(nonce, { job, nonce, requestHash, map, participants, createdAtMs: this.platform.nowMs(), sessionId: null, channelSession: '', step: 0, dealing: null, presign: null, presig: null, frostDkg: null, frostSign: null });
+    this.#mpcOpened.set(nonce, { job, nonce, requestHash, map, participants, createdAtMs: this.platform.nowMs(), sessionId: null, channelSession: '', step: 0, dealing: null, presign: null, presig: null, frostDkg: null, frostSign: null, refresh: null });
     return { nonce, participants: [...participants] };
   }
 
@@ -1005,6 +1034,7 @@ export class Enclave {
     try {
       p = this.#checkProposal(proposal, m);
       if (p.wallet.scheme === 'single') throw new CustodianError('E_SCHEME_MISMATCH', `wallet ${p.wallet.walletId} is a ${p.wallet.scheme} wallet, not a threshold wallet`);
+      if (p.wallet.pending) throw pendingRefresh(p.wallet);
       wallet = p.wallet;
       participants = wallet.parties.filter((id) => signers.includes(id));
       if (participants.length !== signers.length || new Set(signers).size !== signers.length) throw new CustodianError('E_PARTY_UNKNOWN', 'the signing set names signers that are not parties of this wallet');
@@ -1069,6 +1099,18 @@ export class Enclave {
         x.dealing = new EcdsaDealing({ sessionId: x.sessionId, self, mode: 'keygen', threshold: x.job.payload.threshold, receivers: ids, random: systemRandom, auth });
         return { sessionId: key, outbox: await this.#mpcSeal(x, x.dealing.round1()), done: false };
       }
+      if (x.job.kind === 'refresh') {
+        const w = x.job.wallet;
+        if (w.scheme === 'ecdsa-dkls') {
+          const ids = x.participants.map((id) => x.map.idOf(id));
+          x.refresh = { frost: null, own: null, digest: null };
+          x.dealing = new EcdsaDealing({ sessionId: x.sessionId, self, mode: 'refresh', threshold: w.threshold, receivers: ids, previous: previousKeyOf(w.share), share: w.share, random: systemRandom, auth });
+          return { sessionId: key, outbox: await this.#mpcSeal(x, x.dealing.round1()), done: false };
+        }
+        const { state, broadcast, shares } = refreshStart(w.share, key, systemRandom, frostAuthenticator(auth));
+        x.refresh = { frost: { state, shares, echoes: null }, own: null, digest: null };
+        return { sessionId: key, outbox: await this.#frostSeal(x, { kind: 'frost/refresh-commit', message: broadcast }), done: false };
+      }
       if (x.job.wallet.scheme !== 'ecdsa-dkls') return this.#frostSignStart(x, x.job.wallet, x.job.p, key);
       x.presign = new EcdsaPresignSession(x.job.wallet.share, { sessionId: x.sessionId, signers: x.participants.map((id) => x.map.idOf(id)), random: systemRandom, auth });
       return { sessionId: key, outbox: await this.#mpcSeal(x, x.presign.round1()), done: false };
@@ -1090,6 +1132,7 @@ export class Enclave {
         return this.#frostDkgStep(x, x.frostDkg, job.payload, job.operatorId, key, inbox, peer);
       }
       if (job.kind === 'sign' && x.frostSign) return this.#frostSignStep(x, job, x.frostSign, key, inbox, peer);
+      if (job.kind === 'refresh') return this.#refreshStep(x, job, x.refresh!, key, inbox, peer);
       const self = x.map.idOf(this.signerId);
       const msgs = await openMessages(await this.#peerChannel(), x.channelSession, x.map, self, inbox);
       if (job.kind === 'dkg') {
@@ -1149,7 +1192,7 @@ export class Enclave {
       if (!isCustodianError(e) || this.#audited.has(e)) throw e;
       const culprit = typeof e.detail['culprit'] === 'string' ? this.#culpritName(x.map, e.detail['culprit']) : null;
       const requestId = x.job.kind === 'sign' ? x.job.p.requestId : null;
-      const walletId = x.job.kind === 'sign' ? x.job.wallet.walletId : x.job.payload.walletId;
+      const walletId = x.job.kind === 'dkg' ? x.job.payload.walletId : x.job.wallet.walletId;
       return this.#refuse(peer, 'mpc.aborted', requestId, e, { kind: x.job.kind, walletId, sessionId: x.sessionId ? bytesToHex(x.sessionId) : null, culprit, peer: typeof e.detail['peer'] === 'string' ? e.detail['peer'] : null });
     }
   }
@@ -1221,6 +1264,159 @@ export class Enclave {
     await this.#audit(peer, 'wallet.created', null, { ...statement, requestedBy: operatorId, sessionId: bytesToHex(x.sessionId!) });
     await this.#persist();
     return encodeEnclaveSigned(signStatement('wallet.v1', statement, s.identitySecret.expose()));
+  }
+
+  /**
+   * `mpc.open` for a share refresh: an admin's signed request naming a
+   * threshold wallet; every party of the wallet takes part.
+   */
+  async #mpcOpenRefresh(f: Fields, m: Manifest, peer: RpcPeer): Promise<Json> {
+    const req = decodeSignedRequest(f.raw('request'));
+    f.done();
+    let wallet: ThresholdWalletRecord | FrostWalletRecord;
+    try {
+      authenticateRequest(req, m, 'admin');
+      const payload = decodeWalletRefresh(req.payload);
+      if (payload.orgId !== m.orgId) throw new CustodianError('E_ORG_MISMATCH', 'request is for another organisation');
+      const w = this.#s().wallets.get(payload.walletId);
+      if (!w) throw new CustodianError('E_WALLET_UNKNOWN', `wallet ${payload.walletId} is not held by ${this.signerId}`);
+      if (w.scheme === 'single') throw new CustodianError('E_SCHEME_MISMATCH', `wallet ${w.walletId} is a single-key wallet: it has no shares to refresh`);
+      this.#mpcCheckPeers(w.parties);
+      wallet = w;
+    } catch (e) {
+      return this.#refuse(peer, 'wallet.rejected', null, e, { operatorId: req.operatorId, op: 'refresh' });
+    }
+    return this.#mpcRegister({ kind: 'refresh', wallet, operatorId: req.operatorId }, payloadHash(req.payload), new PartyMap(wallet.parties), wallet.parties);
+  }
+
+  /**
+   * One share-refresh step. FROST: commitments in → echo out; echoes in →
+   * sub-shares out (each sealed to its recipient); sub-shares in → the new
+   * share, pending. ECDSA: the refresh dealing's round 2, then its finish.
+   * Then every party confirms (signed) and commits once all confirmed.
+   */
+  async #refreshStep(x: MpcSession, job: Extract<MpcJob, { kind: 'refresh' }>, r: RefreshSession, key: string, inbox: readonly RelayedEnvelope[], peer: RpcPeer): Promise<Json> {
+    const channel = await this.#peerChannel();
+    const others = x.participants.filter((id) => id !== this.signerId);
+    if (r.own !== null) {
+      const theirs = await openConfirmations(channel, x.channelSession, others, inbox);
+      const result = await this.#commitRefresh(job.wallet.walletId, key, [r.own, ...theirs], peer);
+      return { sessionId: key, outbox: [], done: true, result };
+    }
+    if (r.frost) {
+      const fr = r.frost;
+      if (x.step === 0) {
+        x.step = 1;
+        const echo = refreshEcho(fr.state, await openRefreshCommits(channel, x.channelSession, x.map, inbox));
+        return { sessionId: key, outbox: await this.#frostSeal(x, { kind: 'frost/echo', message: echo }), done: false };
+      }
+      if (x.step === 1) {
+        x.step = 2;
+        fr.echoes = await openEchoes(channel, x.channelSession, x.map, inbox);
+        return { sessionId: key, outbox: await this.#frostSeal(x, { kind: 'frost/refresh-share', messages: fr.shares }), done: false };
+      }
+      const subShares = await openRefreshShares(channel, x.channelSession, x.map, frostParty(x.map, this.signerId), inbox);
+      const share = refreshFinish(fr.state, fr.echoes!, subShares);
+      return { sessionId: key, outbox: await this.#refreshPending(x, job.wallet as FrostWalletRecord, share), done: false };
+    }
+    const msgs = await openMessages(channel, x.channelSession, x.map, x.map.idOf(this.signerId), inbox);
+    if (x.step === 0) {
+      x.step = 1;
+      return { sessionId: key, outbox: await this.#mpcSeal(x, x.dealing!.round2(msgs)), done: false };
+    }
+    const share = x.dealing!.finish(msgs);
+    return { sessionId: key, outbox: await this.#refreshPending(x, job.wallet as ThresholdWalletRecord, share), done: false };
+  }
+
+  /** Seals a refreshed share as pending (same key checked) and sends this party's signed confirmation to the others. */
+  async #refreshPending(x: MpcSession, wallet: ThresholdWalletRecord | FrostWalletRecord, share: FrostKeyShare | EcdsaKeyShare): Promise<Json> {
+    const key = bytesToHex(x.sessionId!);
+    const s = this.#s();
+    const current = s.wallets.get(wallet.walletId);
+    if (!current || current.scheme !== wallet.scheme) throw new CustodianError('E_WALLET_UNKNOWN', `wallet ${wallet.walletId} changed during the refresh`);
+    let digest: string;
+    if (current.scheme === 'ecdsa-dkls') {
+      const next = share as EcdsaKeyShare;
+      if (bytesToHex(pointToBytes(next.publicKey)) !== bytesToHex(current.publicKey)) throw new CustodianError('E_REFRESH_KEY_CHANGED', 'the refreshed shares are of another key; nothing is kept');
+      digest = ecdsaPublicDigest(next);
+      s.wallets.set(current.walletId, { ...current, pending: { sessionId: key, digest, share: next } });
+    } else {
+      const next = share as FrostKeyShare;
+      if (bytesToHex(next.publicPackage.groupPublicKey) !== bytesToHex(current.share.publicPackage.groupPublicKey)) throw new CustodianError('E_REFRESH_KEY_CHANGED', 'the refreshed shares are of another key; nothing is kept');
+      digest = frostPublicDigest(next);
+      s.wallets.set(current.walletId, { ...current, pending: { sessionId: key, digest, share: next } });
+    }
+    await this.#persist();
+    const own = signConfirmation({ walletId: wallet.walletId, sessionId: key, signerId: this.signerId, digest }, s.identitySecret.expose());
+    x.refresh!.own = own;
+    x.refresh!.digest = digest;
+    return encodeEnvelopes(await sealConfirmation(await this.#peerChannel(), x.channelSession, this.signerId, x.participants, own));
+  }
+
+  /**
+   * Swaps a wallet's pending refreshed share in, once every party's
+   * confirmation of the same session and public data verifies; keeps the
+   * confirmations (to hand a party that missed them). Idempotent.
+   */
+  async #commitRefresh(walletId: string, sessionId: string, confirmations: readonly Json[], peer: RpcPeer): Promise<Json> {
+    const s = this.#s();
+    const w = s.wallets.get(walletId);
+    if (!w || w.scheme === 'single') throw new CustodianError('E_WALLET_UNKNOWN', `wallet ${walletId} is not a threshold wallet held by ${this.signerId}`);
+    if (w.refresh?.sessionId === sessionId && !w.pending) return { walletId, sessionId, committed: true, already: true };
+    if (!w.pending || w.pending.sessionId !== sessionId) throw new CustodianError('E_REFRESH_UNKNOWN', `wallet ${walletId} has no pending refresh from session ${sessionId.slice(0, 16)}…`, { walletId });
+    verifyConfirmations({ walletId, sessionId, digest: w.pending.digest, parties: w.parties }, confirmations, (id) => (id === this.signerId ? this.identityKey() : s.peers.get(id)?.identityKey));
+    const refresh = { sessionId, confirmations: [...confirmations] };
+    if (w.scheme === 'ecdsa-dkls') s.wallets.set(walletId, { ...w, share: w.pending.share, pending: null, refresh });
+    else s.wallets.set(walletId, { ...w, share: w.pending.share, pending: null, refresh });
+    await this.#audit(peer, 'wallet.refreshed', null, { walletId, sessionId, digest: w.pending.digest, parties: [...w.parties] });
+    await this.#persist();
+    return { walletId, sessionId, committed: true, already: false };
+  }
+
+  /** `wallet.refresh.proof`: the confirmations of the wallet's last committed refresh (public). */
+  async #refreshProof(body: Json): Promise<Json> {
+    const f = new Fields(body, 'wallet.refresh.proof');
+    const walletId = f.str('walletId', 64);
+    f.done();
+    const w = this.#s().wallets.get(walletId);
+    if (!w || w.scheme === 'single') throw new CustodianError('E_WALLET_UNKNOWN', `wallet ${walletId} is not a threshold wallet held by ${this.signerId}`);
+    return { walletId, refresh: w.refresh ? { sessionId: w.refresh.sessionId, confirmations: [...w.refresh.confirmations] } : null, pending: w.pending ? w.pending.sessionId : null };
+  }
+
+  /** `wallet.refresh.commit`: commits a pending refresh with every party's confirmation (a party that missed the last round). */
+  async #refreshCommitOp(body: Json, peer: RpcPeer): Promise<Json> {
+    const f = new Fields(body, 'wallet.refresh.commit');
+    const walletId = f.str('walletId', 64);
+    const sessionId = f.str('sessionId', 64, /^[0-9a-f]{64}$/);
+    const confirmations = f.arr('confirmations', WALLET_PARTIES_MAX);
+    f.done();
+    try {
+      return await this.#commitRefresh(walletId, sessionId, confirmations, peer);
+    } catch (e) {
+      return this.#refuse(peer, 'wallet.rejected', null, e, { walletId, op: 'refresh.commit' });
+    }
+  }
+
+  /**
+   * `wallet.refresh.abort`: drops a pending refreshed share that no party
+   * committed (the host found no confirmations anywhere). Were another party
+   * to have committed after all, this signer's share no longer matches and
+   * its signature shares fail verification — blamed and excluded, never a
+   * wrong signature.
+   */
+  async #refreshAbortOp(body: Json, peer: RpcPeer): Promise<Json> {
+    const f = new Fields(body, 'wallet.refresh.abort');
+    const walletId = f.str('walletId', 64);
+    const sessionId = f.str('sessionId', 64, /^[0-9a-f]{64}$/);
+    f.done();
+    const s = this.#s();
+    const w = s.wallets.get(walletId);
+    if (!w || w.scheme === 'single' || !w.pending || w.pending.sessionId !== sessionId) return { walletId, aborted: false };
+    if (w.scheme === 'ecdsa-dkls') s.wallets.set(walletId, { ...w, pending: null });
+    else s.wallets.set(walletId, { ...w, pending: null });
+    await this.#audit(peer, 'wallet.refresh_dropped', null, { walletId, sessionId });
+    await this.#persist();
+    return { walletId, aborted: true };
   }
 
   /**

@@ -16,14 +16,17 @@ import type { DkgRound1Message, DkgShareMessage } from '@custodian/tss/frost/dkg
 import type { EchoMessage } from '@custodian/tss/frost/echo';
 import type { PartyId } from '@custodian/tss/frost/party-id';
 import type { SignatureShare, SigningCommitment } from '@custodian/tss/frost/signing-messages';
-import { decodeFrostMessage, decodeShareMessage, encodeFrostMessage, encodeShareForSealing, toDkgShareMessage } from '@custodian/tss/frost/wire';
+import { decodeFrostMessage, decodeShareMessage, encodeFrostMessage, encodeShareForSealing, toDkgShareMessage, toRefreshShareMessage } from '@custodian/tss/frost/wire';
+import type { RefreshCommitMessage, RefreshShareMessage } from '@custodian/tss/frost/refresh';
 import type { PartyMap } from './mpc-mesh.js';
 
 /** What a FROST DKG step sends: the step's kind decides how each message is encoded. */
 export type FrostDkgOutbound =
   | { readonly kind: 'frost/dkg-round1'; readonly message: DkgRound1Message }
   | { readonly kind: 'frost/echo'; readonly message: EchoMessage }
-  | { readonly kind: 'frost/dkg-share'; readonly messages: readonly DkgShareMessage[] };
+  | { readonly kind: 'frost/dkg-share'; readonly messages: readonly DkgShareMessage[] }
+  | { readonly kind: 'frost/refresh-commit'; readonly message: RefreshCommitMessage }
+  | { readonly kind: 'frost/refresh-share'; readonly messages: readonly RefreshShareMessage[] };
 
 /** The party id of a signer in the FROST library's type. */
 export function frostParty(map: PartyMap, signerId: string): PartyId {
@@ -36,8 +39,8 @@ export async function sealFrost(channel: PeerChannel, session: string, map: Part
   const push = async (to: string, bytes: Uint8Array): Promise<void> => {
     envelopes.push({ to, envelope: new TextDecoder().decode(await channel.seal(to, session, bytes)) });
   };
-  if (out.kind === 'frost/dkg-share') {
-    for (const m of out.messages) await push(map.signerOf(BigInt(m.to)), encodeShareForSealing('frost/dkg-share', m).expose());
+  if (out.kind === 'frost/dkg-share' || out.kind === 'frost/refresh-share') {
+    for (const m of out.messages) await push(map.signerOf(BigInt(m.to)), encodeShareForSealing(out.kind, m).expose());
     return envelopes;
   }
   const bytes = encodeFrostMessage(out.kind, out.message);
@@ -86,6 +89,26 @@ export async function openShares(channel: PeerChannel, session: string, map: Par
     checkFrom(map, from, d.from);
     if (d.to !== self) throw new CustodianError('E_SESSION_MISMATCH', `${from} sent a share for party ${d.to}`, { culprit: from });
     return toDkgShareMessage(d);
+  });
+}
+
+/** Opens the commitment broadcasts of a refresh. */
+export async function openRefreshCommits(channel: PeerChannel, session: string, map: PartyMap, inbox: readonly RelayedEnvelope[]): Promise<RefreshCommitMessage[]> {
+  return (await openAll(channel, session, inbox)).map(({ from, plaintext }) => {
+    const d = decodeFrostMessage(plaintext);
+    if (d.kind !== 'frost/refresh-commit') throw new CustodianError('E_FROST_MESSAGE_INVALID', `${from} sent a ${d.kind} message where a refresh commitment was due`, { culprit: from });
+    checkFrom(map, from, d.message.from);
+    return d.message;
+  });
+}
+
+/** Opens the refresh sub-shares sent to us (kept secret). */
+export async function openRefreshShares(channel: PeerChannel, session: string, map: PartyMap, self: PartyId, inbox: readonly RelayedEnvelope[]): Promise<RefreshShareMessage[]> {
+  return (await openAll(channel, session, inbox)).map(({ from, plaintext }) => {
+    const d = decodeShareMessage(plaintext, 'frost/refresh-share');
+    checkFrom(map, from, d.from);
+    if (d.to !== self) throw new CustodianError('E_SESSION_MISMATCH', `${from} sent a refresh share for party ${d.to}`, { culprit: from });
+    return toRefreshShareMessage(d);
   });
 }
 

@@ -24,6 +24,30 @@ export const FROST_NONCES_SEALED_MAX = 4096;
 /** Most files a sealed rulebook may hold. */
 export const RULEBOOK_FILES_MAX = 256;
 
+/**
+ * The last refresh of a threshold wallet's shares this signer committed: its
+ * session and every party's signed confirmation (served to a party that
+ * missed the commit, so it can commit too).
+ */
+export interface RefreshRecord {
+  readonly sessionId: string;
+  readonly confirmations: readonly Json[];
+}
+
+/**
+ * A refreshed share not in use yet: it replaces the current one only once
+ * every party confirmed the same public key data (`digest`) for the session;
+ * until then the current share signs nothing either (E_REFRESH_PENDING).
+ */
+export interface PendingRefresh<S> {
+  readonly sessionId: string;
+  readonly digest: string;
+  readonly share: S;
+}
+
+/** Most confirmations a refresh record holds (one per party). */
+const REFRESH_CONFIRMATIONS_MAX = WALLET_PARTIES_MAX;
+
 /** A wallet key held by this signer (`single` scheme). */
 export interface SingleWalletRecord {
   readonly walletId: string;
@@ -46,6 +70,8 @@ export interface ThresholdWalletRecord {
   readonly share: EcdsaKeyShare;
   readonly publicKey: Uint8Array;
   readonly address: string;
+  readonly refresh?: RefreshRecord | null;
+  readonly pending?: PendingRefresh<EcdsaKeyShare> | null;
 }
 
 /**
@@ -64,6 +90,8 @@ export interface FrostWalletRecord {
   readonly publicKey: Uint8Array;
   readonly outputKey: Uint8Array;
   readonly address: string;
+  readonly refresh?: RefreshRecord | null;
+  readonly pending?: PendingRefresh<FrostKeyShare> | null;
 }
 
 /** A wallet this signer holds key material for. */
@@ -169,10 +197,42 @@ export function initialState(identitySecret: Uint8Array, logSeed: Uint8Array, co
   };
 }
 
+/** The refresh fields of a threshold wallet (absent when never refreshed and nothing pending). */
+function encodeRefresh<S>(w: { refresh?: RefreshRecord | null; pending?: PendingRefresh<S> | null }, encodeShare: (s: S) => string): Record<string, Json> {
+  return {
+    ...(w.refresh ? { refresh: { sessionId: w.refresh.sessionId, confirmations: [...w.refresh.confirmations] } } : {}),
+    ...(w.pending ? { pending: { sessionId: w.pending.sessionId, digest: w.pending.digest, share: encodeShare(w.pending.share) } } : {}),
+  };
+}
+
+function decodeRefresh<S>(g: Fields, decodeShare: (hex: Uint8Array) => S, shareBytesMax: number): { refresh: RefreshRecord | null; pending: PendingRefresh<S> | null } {
+  let refresh: RefreshRecord | null = null;
+  let pending: PendingRefresh<S> | null = null;
+  if (g.optRaw('refresh') !== undefined) {
+    const r = g.obj('refresh');
+    refresh = { sessionId: r.str('sessionId', 64, /^[0-9a-f]{64}$/), confirmations: r.arr('confirmations', REFRESH_CONFIRMATIONS_MAX) };
+    r.done();
+  }
+  if (g.optRaw('pending') !== undefined) {
+    const r = g.obj('pending');
+    pending = { sessionId: r.str('sessionId', 64, /^[0-9a-f]{64}$/), digest: r.str('digest', 64, /^[0-9a-f]{64}$/), share: decodeShare(r.hex('share', undefined, shareBytesMax)) };
+    r.done();
+  }
+  return { refresh, pending };
+}
+
+const ECDSA_SHARE_BYTES_MAX = 4 << 20;
+const FROST_SHARE_BYTES_MAX = 64 * 1024;
+
 function encodeWallet(w: WalletRecord): Json {
   if (w.scheme === 'single') return { walletId: w.walletId, scheme: w.scheme, secretKey: bytesToHex(w.secretKey.expose()), publicKey: bytesToHex(w.publicKey), address: w.address };
-  if (w.scheme === 'ecdsa-dkls') return { walletId: w.walletId, scheme: w.scheme, threshold: w.threshold, parties: [...w.parties], share: bytesToHex(encodeKeyShare(w.share)), publicKey: bytesToHex(w.publicKey), address: w.address };
-  return { walletId: w.walletId, scheme: w.scheme, threshold: w.threshold, parties: [...w.parties], share: bytesToHex(encodeFrostKeyShare(w.share).expose()), publicKey: bytesToHex(w.publicKey), outputKey: bytesToHex(w.outputKey), address: w.address };
+  if (w.scheme === 'ecdsa-dkls') {
+    return { walletId: w.walletId, scheme: w.scheme, threshold: w.threshold, parties: [...w.parties], share: bytesToHex(encodeKeyShare(w.share)), publicKey: bytesToHex(w.publicKey), address: w.address, ...encodeRefresh(w, (x) => bytesToHex(encodeKeyShare(x))) };
+  }
+  return {
+    walletId: w.walletId, scheme: w.scheme, threshold: w.threshold, parties: [...w.parties], share: bytesToHex(encodeFrostKeyShare(w.share).expose()), publicKey: bytesToHex(w.publicKey), outputKey: bytesToHex(w.outputKey), address: w.address,
+    ...encodeRefresh(w, (x) => bytesToHex(encodeFrostKeyShare(x).expose())),
+  };
 }
 
 function decodeWallet(json: Json): WalletRecord {
@@ -184,11 +244,14 @@ function decodeWallet(json: Json): WalletRecord {
     rec = { walletId, scheme, secretKey: new Secret(g.hex('secretKey', 32)), publicKey: g.hex('publicKey', 33), address: g.str('address', 42) };
   } else if (scheme === 'ecdsa-dkls') {
     const parties = g.arr('parties', WALLET_PARTIES_MAX).map((x) => String(x));
-    rec = { walletId, scheme, threshold: g.int('threshold', 2, parties.length), parties, share: decodeKeyShare(g.hex('share', undefined, 4 << 20)), publicKey: g.hex('publicKey', 33), address: g.str('address', 42) };
+    rec = { walletId, scheme, threshold: g.int('threshold', 2, parties.length), parties, share: decodeKeyShare(g.hex('share', undefined, ECDSA_SHARE_BYTES_MAX)), publicKey: g.hex('publicKey', 33), address: g.str('address', 42), ...decodeRefresh(g, decodeKeyShare, ECDSA_SHARE_BYTES_MAX) };
   } else if ((FROST_SCHEMES as readonly string[]).includes(scheme)) {
     const parties = g.arr('parties', WALLET_PARTIES_MAX).map((x) => String(x));
-    const share = decodeFrostKeyShare(new Secret(g.hex('share', undefined, 64 * 1024)));
-    rec = { walletId, scheme: scheme as FrostScheme, threshold: g.int('threshold', 2, parties.length), parties, share, publicKey: g.hex('publicKey', undefined, 33), outputKey: g.hex('outputKey', 32), address: g.str('address', WALLET_ADDRESS_CHARS_MAX) };
+    const share = decodeFrostKeyShare(new Secret(g.hex('share', undefined, FROST_SHARE_BYTES_MAX)));
+    rec = {
+      walletId, scheme: scheme as FrostScheme, threshold: g.int('threshold', 2, parties.length), parties, share, publicKey: g.hex('publicKey', undefined, 33), outputKey: g.hex('outputKey', 32), address: g.str('address', WALLET_ADDRESS_CHARS_MAX),
+      ...decodeRefresh(g, (b) => decodeFrostKeyShare(new Secret(b)), FROST_SHARE_BYTES_MAX),
+    };
   } else {
     throw new CustodianError('E_SEALED_STATE_INVALID', 'unknown wallet scheme in state');
   }

@@ -32,7 +32,7 @@ import { decodePeerEnvelope } from './hpke/peer-envelope.js';
 /** Statement kind binding a signer's HPKE peer-channel key to its identity key. */
 export const PEER_KEY_KIND = 'peer-key.v1';
 /** The threshold protocols a session runs. */
-export const MPC_KINDS = ['dkg', 'sign'] as const;
+export const MPC_KINDS = ['dkg', 'sign', 'refresh'] as const;
 /** A session's protocol. */
 export type MpcKind = (typeof MPC_KINDS)[number];
 /** Most envelopes one `mpc.step` carries in or out (one per peer). */

@@ -156,3 +156,24 @@ export function decodeApproval(json: Json): ApprovalPayload {
   f.done();
   return p;
 }
+
+/** Type of an admin's request to refresh a threshold wallet's shares (same key, new shares). */
+export const WALLET_REFRESH_TYPE = 'custodian.wallet-refresh.v1';
+
+/** An admin's request to refresh the shares of a threshold wallet among all its parties. */
+export interface WalletRefreshPayload {
+  readonly type: typeof WALLET_REFRESH_TYPE;
+  readonly orgId: string;
+  readonly walletId: string;
+  readonly nonce: string;
+  readonly createdAtMs: number;
+}
+
+/** Decodes a wallet-refresh payload. */
+export function decodeWalletRefresh(json: Json): WalletRefreshPayload {
+  const f = new Fields(json, 'walletRefresh');
+  expectType(f, WALLET_REFRESH_TYPE);
+  const p: WalletRefreshPayload = { type: WALLET_REFRESH_TYPE, orgId: f.str('orgId', 64, ID_RE), walletId: f.str('walletId', 64, ID_RE), nonce: f.str('nonce', 32, NONCE_RE), createdAtMs: f.int('createdAtMs') };
+  f.done();
+  return p;
+}
