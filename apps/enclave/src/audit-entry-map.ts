@@ -124,7 +124,7 @@ function mapKnown(kind: string, requestId: string | null, d: Data, at: number, c
       return walletCreated(d, at);
     case 'mpc.aborted': {
       const session = text(d, 'kind');
-      if (session !== 'dkg' && session !== 'sign') throw new Unmappable(`mpc.aborted names session kind ${session.slice(0, 16)}`);
+      if (session !== 'dkg' && session !== 'sign' && session !== 'refresh') throw new Unmappable(`mpc.aborted names session kind ${session.slice(0, 16)}`);
       return {
         ...base, kind: 'session.aborted', requestId: requestId === null ? null : reqId(requestId), session, walletId: optId(d, 'walletId'),
         sessionId: optHash(d, 'sessionId'), code: code(d), reason: clip(text(d, 'reason')), culprit: optId(d, 'culprit'), peer: optId(d, 'peer'),

@@ -173,7 +173,7 @@ export interface SigningApprovedEntry {
 /** A threshold session (key generation or signing) ended without a result, naming the culprit when one was identified. */
 export interface SessionAbortedEntry {
   readonly v: 1; readonly kind: 'session.aborted'; readonly at: TimeMs;
-  readonly requestId: string | null; readonly session: 'dkg' | 'sign'; readonly walletId: string | null;
+  readonly requestId: string | null; readonly session: 'dkg' | 'sign' | 'refresh'; readonly walletId: string | null;
   readonly sessionId: HashHex | null; readonly code: string; readonly reason: string;
   readonly culprit: string | null; readonly peer: string | null;
 }
@@ -295,7 +295,7 @@ function readKind(f: Fields, kind: string, base: { v: 1; at: number }): AuditEnt
       };
     case 'session.aborted':
       return {
-        ...base, kind, requestId: nullable(f, 'requestId', () => id(f, 'requestId')), session: oneOf(f, 'session', ['dkg', 'sign'] as const),
+        ...base, kind, requestId: nullable(f, 'requestId', () => id(f, 'requestId')), session: oneOf(f, 'session', ['dkg', 'sign', 'refresh'] as const),
         walletId: nullable(f, 'walletId', () => id(f, 'walletId')), sessionId: nullableHash(f, 'sessionId'), code: f.str('code', 64, CODE_RE),
         reason: f.str('reason', ENTRY_REASON_CHARS_MAX), culprit: nullable(f, 'culprit', () => id(f, 'culprit')), peer: nullable(f, 'peer', () => id(f, 'peer')),
       };
