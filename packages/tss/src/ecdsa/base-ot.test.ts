@@ -5,6 +5,8 @@ import { systemRandom } from '@custodian/core/clock';
 import { equalBytes } from '@custodian/core/bytes';
 import { baseOtReceiverFinish, baseOtReceiverStart, baseOtSenderFinish, baseOtSenderStart } from './base-ot.js';
 import { OT_BASE_COUNT } from './limits.js';
+import { fastHasher } from './curve.js';
+import { encodeParts } from './transcript.js';
 
 const ctx = new Uint8Array(32).fill(7);
 
@@ -44,4 +46,12 @@ test('base OT rejects an off-curve point and an identity B', () => {
   bad[2] = 0x05; // not a valid SEC1 prefix
   assert.throws(() => baseOtSenderFinish(ctx, s.state, bad), (e) => isCustodianError(e, 'E_MPC_SHAPE'));
   assert.throws(() => baseOtReceiverFinish(ctx, r, new Uint8Array(33)), (e) => isCustodianError(e, 'E_MPC_SHAPE'));
+});
+
+test('base OT rejects a transfer whose r_0 cancels H(r_1) (A_0 would be the identity, its key public)', () => {
+  const bad = r.message.slice();
+  const r1 = bad.subarray(2 + 33, 2 + 66);
+  const h = fastHasher.hashToCurve(encodeParts([ctx, new Uint8Array(4), r1]), { DST: 'CUSTODIAN-ECDSA-DKLS23-ENDEMIC-OT-V1_XMD:SHA-256_SSWU_RO_' });
+  bad.set(h.negate().toBytes(true), 2);
+  assert.throws(() => baseOtSenderFinish(ctx, s.state, bad), (e) => isCustodianError(e, 'E_MPC_SHAPE'));
 });

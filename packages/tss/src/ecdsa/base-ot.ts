@@ -12,10 +12,16 @@
  * A batch of OT_BASE_COUNT transfers shares one B. Every hash input carries
  * the batch context (session id, both party ids, direction) and the index, so
  * a message from another batch or position is useless (docs/decisions/ecdsa-ot.md).
+ *
+ * All arithmetic runs on the fast curve of curve.ts (noble's point code over
+ * a special-form reduction); the secret scalars (b, a_i) go through noble's
+ * constant-time blinded `multiply`. Points are encoded in batches with one
+ * field inversion (noble's normalizeZ) rather than one per point.
  */
-import { secp256k1_hasher } from '@noble/curves/secp256k1.js';
 import type { Random } from '@custodian/core/clock';
-import { G, mulPoint, pointToBytes, randomScalar, type Point } from './group.js';
+import { randomScalar } from './group.js';
+import { normalizeZ } from '@noble/curves/abstract/curve.js';
+import { FG, FastPoint, fastHasher } from './curve.js';
 import { encodeParts, hashTranscript } from './transcript.js';
 import { OT_BASE_COUNT, POINT_BYTES } from './limits.js';
 import { Reader, Writer } from './wire.js';
@@ -29,7 +35,8 @@ const RECEIVER_MESSAGE_BYTES = 2 + OT_BASE_COUNT * 2 * POINT_BYTES;
 /** The sender's private state for one batch. */
 export interface BaseOtSenderState {
   readonly b: bigint;
-  readonly B: Point;
+  /** Compressed B. */
+  readonly B: Uint8Array;
 }
 
 /** The receiver's private state for one batch. */
@@ -45,34 +52,54 @@ function indexBytes(i: number): Uint8Array {
   return b;
 }
 
-function hashToGroup(ctx: Uint8Array, i: number, r: Uint8Array): Point {
-  return secp256k1_hasher.hashToCurve(encodeParts([ctx, indexBytes(i), r]), { DST: H2C_DST });
+function hashToGroup(ctx: Uint8Array, i: number, r: Uint8Array): FastPoint {
+  return fastHasher.hashToCurve(encodeParts([ctx, indexBytes(i), r]), { DST: H2C_DST });
 }
 
-function deriveKey(ctx: Uint8Array, i: number, B: Uint8Array, r0: Uint8Array, r1: Uint8Array, shared: Point): Uint8Array {
-  return hashTranscript(KEY_DOMAIN, ctx, indexBytes(i), B, r0, r1, pointToBytes(shared));
+function deriveKey(ctx: Uint8Array, i: number, B: Uint8Array, r0: Uint8Array, r1: Uint8Array, shared: Uint8Array): Uint8Array {
+  return hashTranscript(KEY_DOMAIN, ctx, indexBytes(i), B, r0, r1, shared);
+}
+
+/** Compressed encodings of non-identity points, normalised together (one inversion). */
+function encodeAll(points: readonly FastPoint[]): Uint8Array[] {
+  return normalizeZ(FastPoint, [...points]).map((p) => p.toBytes(true));
+}
+
+/** Decodes a compressed, on-curve, non-identity point of a peer's message, or throws E_MPC_SHAPE. */
+function readPoint(rd: Reader, field: string): { point: FastPoint; bytes: Uint8Array } {
+  const bytes = rd.fixed(POINT_BYTES, field);
+  let point: FastPoint;
+  try {
+    point = FastPoint.fromBytes(bytes);
+  } catch {
+    return fail('E_MPC_SHAPE', `${rd.what}.${field} is not a point on secp256k1`, { what: rd.what, field });
+  }
+  if (point.is0()) fail('E_MPC_SHAPE', `${rd.what}.${field} is the identity`, { what: rd.what, field });
+  return { point, bytes };
 }
 
 /** Starts the sender side: samples b and returns its message B (33 bytes). */
 export function baseOtSenderStart(random: Random): { state: BaseOtSenderState; message: Uint8Array } {
   const b = randomScalar(random);
-  const B = G.multiply(b);
-  return { state: { b, B }, message: pointToBytes(B) };
+  const B = FG.multiply(b).toBytes(true);
+  return { state: { b, B }, message: B };
 }
 
 /** Starts the receiver side with one choice bit per transfer; returns its message (r_0, r_1)×count. */
 export function baseOtReceiverStart(ctx: Uint8Array, choices: readonly number[], random: Random): BaseOtReceiverState {
   if (choices.length !== OT_BASE_COUNT) fail('E_MPC_SHAPE', `base OT needs ${OT_BASE_COUNT} choice bits`);
-  const w = new Writer().count(OT_BASE_COUNT);
   const a: bigint[] = [];
+  const others: FastPoint[] = [];
   for (let i = 0; i < OT_BASE_COUNT; i++) {
-    const ai = randomScalar(random);
-    a.push(ai);
-    const other = pointToBytes(G.multiply(randomScalar(random)));
-    const mine = G.multiply(ai).subtract(hashToGroup(ctx, i, other));
-    const mineBytes = pointToBytes(mine);
-    if (choices[i] === 0) w.fixed(mineBytes).fixed(other);
-    else w.fixed(other).fixed(mineBytes);
+    a.push(randomScalar(random));
+    others.push(FG.multiply(randomScalar(random)));
+  }
+  const otherBytes = encodeAll(others);
+  const mine = encodeAll(a.map((ai, i) => FG.multiply(ai).subtract(hashToGroup(ctx, i, otherBytes[i]!))));
+  const w = new Writer().count(OT_BASE_COUNT);
+  for (let i = 0; i < OT_BASE_COUNT; i++) {
+    if (choices[i] === 0) w.fixed(mine[i]!).fixed(otherBytes[i]!);
+    else w.fixed(otherBytes[i]!).fixed(mine[i]!);
   }
   return { choices: [...choices], a, message: w.bytes() };
 }
@@ -84,37 +111,46 @@ export function baseOtSenderFinish(ctx: Uint8Array, state: BaseOtSenderState, re
   }
   const rd = new Reader(receiverMessage, 'base OT receiver message');
   rd.count('transfers', OT_BASE_COUNT);
-  const Bb = pointToBytes(state.B);
+  const r0s: Uint8Array[] = [];
+  const r1s: Uint8Array[] = [];
+  const shared: FastPoint[] = [];
+  for (let i = 0; i < OT_BASE_COUNT; i++) {
+    const r0 = readPoint(rd, `r0[${i}]`);
+    const r1 = readPoint(rd, `r1[${i}]`);
+    r0s.push(r0.bytes);
+    r1s.push(r1.bytes);
+    const A0 = r0.point.add(hashToGroup(ctx, i, r1.bytes));
+    const A1 = r1.point.add(hashToGroup(ctx, i, r0.bytes));
+    if (A0.is0() || A1.is0()) fail('E_MPC_SHAPE', `base OT transfer ${i} maps to the identity`, { index: i });
+    shared.push(A0.multiply(state.b), A1.multiply(state.b));
+  }
+  rd.end();
+  const encoded = encodeAll(shared);
   const k0: Uint8Array[] = [];
   const k1: Uint8Array[] = [];
   for (let i = 0; i < OT_BASE_COUNT; i++) {
-    const r0 = rd.point(`r0[${i}]`);
-    const r1 = rd.point(`r1[${i}]`);
-    const r0b = pointToBytes(r0);
-    const r1b = pointToBytes(r1);
-    const A0 = r0.add(hashToGroup(ctx, i, r1b));
-    const A1 = r1.add(hashToGroup(ctx, i, r0b));
-    k0.push(deriveKey(ctx, i, Bb, r0b, r1b, mulPoint(A0, state.b)));
-    k1.push(deriveKey(ctx, i, Bb, r0b, r1b, mulPoint(A1, state.b)));
+    k0.push(deriveKey(ctx, i, state.B, r0s[i]!, r1s[i]!, encoded[2 * i]!));
+    k1.push(deriveKey(ctx, i, state.B, r0s[i]!, r1s[i]!, encoded[2 * i + 1]!));
   }
-  rd.end();
   return { k0, k1 };
 }
 
 /** Finishes the receiver side on the sender's B: the chosen key of every transfer. */
 export function baseOtReceiverFinish(ctx: Uint8Array, state: BaseOtReceiverState, senderMessage: Uint8Array): Uint8Array[] {
   const rd = new Reader(senderMessage, 'base OT sender message');
-  const B = rd.point('B');
+  const { point: B, bytes: Bb } = readPoint(rd, 'B');
   rd.end();
   B.precompute(8, false);
-  const Bb = pointToBytes(B);
   const own = new Reader(state.message, 'base OT receiver message');
   own.count('transfers', OT_BASE_COUNT);
-  const keys: Uint8Array[] = [];
+  const r0s: Uint8Array[] = [];
+  const r1s: Uint8Array[] = [];
+  const shared: FastPoint[] = [];
   for (let i = 0; i < OT_BASE_COUNT; i++) {
-    const r0b = own.fixed(POINT_BYTES, 'r0');
-    const r1b = own.fixed(POINT_BYTES, 'r1');
-    keys.push(deriveKey(ctx, i, Bb, r0b, r1b, B.multiply(state.a[i]!)));
+    r0s.push(own.fixed(POINT_BYTES, 'r0'));
+    r1s.push(own.fixed(POINT_BYTES, 'r1'));
+    shared.push(B.multiply(state.a[i]!));
   }
-  return keys;
+  const encoded = encodeAll(shared);
+  return encoded.map((s, i) => deriveKey(ctx, i, Bb, r0s[i]!, r1s[i]!, s));
 }

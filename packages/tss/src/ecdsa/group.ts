@@ -10,6 +10,7 @@ import type { Random } from '@custodian/core/clock';
 import { bytesToHex } from '@custodian/core/bytes';
 import { fail } from './errors.js';
 import { POINT_BYTES, SCALAR_BYTES } from './limits.js';
+import { FG, FastPoint, fromFast, toFast } from './curve.js';
 
 /** A secp256k1 point. */
 export type Point = WeierstrassPoint<bigint>;
@@ -99,30 +100,30 @@ export function pointFromBytes(bytes: Uint8Array, what = 'point'): Point {
   return p;
 }
 
-/** `a·G`, with a = 0 giving the identity. */
+/** `a·G` (noble's constant-time, blinded multiply on its table for G, over the fast field of curve.ts), with a = 0 giving the identity. */
 export function mulBase(a: bigint): Point {
   const r = mod(a);
-  return r === 0n ? Point.ZERO : G.multiply(r);
+  return r === 0n ? Point.ZERO : fromFast(FG.multiply(r));
 }
 
 /** Window of the cached tables of public points (noble's fixed-window wNAF: 33 additions per product). */
 const PUBLIC_TABLE_WINDOW = 8;
 /** Public points whose tables are kept (group keys that sign often); least recently built first out. */
 const PUBLIC_TABLES_MAX = 8;
-const publicTables = new Map<string, Point>();
+const publicTables = new Map<string, FastPoint>();
 
 /**
- * A copy of the public point `p` carrying a precomputed multiplication table
+ * The public point `p` on the fast curve (curve.ts), carrying a precomputed multiplication table
  * (built once per point: 4224 points, ~15 ms, ~0.5 MB; kept for the
  * PUBLIC_TABLES_MAX most recently built points, by their encoding). Only for
  * public points and public scalars: use it with multiplyUnsafe (the table is
  * the unblinded one; `multiply` would build noble's blinded table instead).
  */
-export function withPublicTable(p: Point): Point {
+export function withPublicTable(p: Point): FastPoint {
   const key = bytesToHex(p.toBytes(true));
   let t = publicTables.get(key);
   if (t === undefined) {
-    t = Point.fromAffine(p.toAffine()).precompute(PUBLIC_TABLE_WINDOW);
+    t = FastPoint.fromAffine(p.toAffine()).precompute(PUBLIC_TABLE_WINDOW);
     t.multiplyUnsafe(3n); // builds the table now
     if (publicTables.size >= PUBLIC_TABLES_MAX) publicTables.delete(publicTables.keys().next().value!);
     publicTables.set(key, t);
@@ -130,8 +131,8 @@ export function withPublicTable(p: Point): Point {
   return t;
 }
 
-/** `a·P` (constant-time ladder of @noble/curves), with a = 0 giving the identity. */
+/** `a·P` (noble's constant-time, blinded multiply, over the fast field of curve.ts), with a = 0 giving the identity. */
 export function mulPoint(p: Point, a: bigint): Point {
   const r = mod(a);
-  return r === 0n || p.is0() ? Point.ZERO : p.multiply(r);
+  return r === 0n || p.is0() ? Point.ZERO : fromFast(toFast(p).multiply(r));
 }

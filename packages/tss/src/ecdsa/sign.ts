@@ -28,7 +28,7 @@ import type { Random } from '@custodian/core/clock';
 import { equalBytes } from '@custodian/core/bytes';
 import { CustodianError } from '@custodian/core/errors';
 import { blame, fail, withCulprit } from './errors.js';
-import { G, Point, Q, bytesToBig, inv, mod, mulBase, mulPoint, pointToBytes, randomScalar, withPublicTable, writeScalar, type Point as PointT } from './group.js';
+import { Point, Q, bytesToBig, inv, mod, mulBase, mulPoint, pointToBytes, randomScalar, withPublicTable, writeScalar, type Point as PointT } from './group.js';
 import { checkSessionId, collectRound, type EcdsaMessage } from './message.js';
 import { lagrangeAtZero, normalizePartyIds, partyIdBytes } from './party-id.js';
 import { hashTranscript } from './transcript.js';
@@ -36,6 +36,7 @@ import { Reader, Writer } from './wire.js';
 import { RVOLE_ALICE_MESSAGE_BYTES, RVOLE_BOB_MESSAGE_BYTES, rvoleAliceRespond, rvoleBobFinish, rvoleBobStart, type RvoleBobState } from './rvole.js';
 import { BroadcastBook, type BroadcastAuthenticator } from './echo.js';
 import { assertNotFrozen, assertPeersUsable, type EcdsaKeyShare } from './key-share.js';
+import { FG, FastPoint } from './curve.js';
 
 /** Configuration of one signing session. */
 export interface SignConfig {
@@ -147,7 +148,7 @@ export class EcdsaPresignSession {
     this.#r = randomScalar(this.#random);
     this.#phi = randomScalar(this.#random);
     this.#sk = mod(lagrangeAtZero(this.#self, this.#signers) * secret.share);
-    this.#R = G.multiply(this.#r);
+    this.#R = mulBase(this.#r);
     this.#salt = this.#random.bytes(SALT_BYTES);
     this.#com = this.#commit(this.#self, pointToBytes(this.#R), this.#salt);
     const comSignature = this.#book.own(this.#self, this.#com);
@@ -291,7 +292,7 @@ export class EcdsaPresignature {
         throw withCulprit(e, from);
       }
     }
-    return finalizeSignature(this.#share, this.R, this.#affine, u, w, this.#digest);
+    return finalizeSignature(this.#share, this.#affine, u, w, this.#digest);
   }
 }
 
@@ -307,7 +308,7 @@ export class EcdsaPresignature {
  * (−s)·(−R) = s·R) and whether R.x overflowed q, so recovering from (r, s, id)
  * rebuilds ±R and returns pk by the same equation (docs/decisions/ecdsa-dkls23.md).
  */
-function finalizeSignature(share: EcdsaKeyShare, R: PointT, affine: { x: bigint; y: bigint }, u: bigint, w: bigint, digest: Uint8Array): EcdsaSignature {
+function finalizeSignature(share: EcdsaKeyShare, affine: { x: bigint; y: bigint }, u: bigint, w: bigint, digest: Uint8Array): EcdsaSignature {
   const { x, y } = affine;
   const r = mod(x);
   let s = u === 0n ? 0n : mod(w * inv(u));
@@ -315,8 +316,8 @@ function finalizeSignature(share: EcdsaKeyShare, R: PointT, affine: { x: bigint;
   if (r !== 0n && s !== 0n) {
     const sInv = inv(s);
     const h = mod(bytesToBig(digest));
-    const expected = G.multiplyUnsafe(mod(h * sInv)).add(withPublicTable(share.publicKey).multiplyUnsafe(mod(r * sInv)));
-    ok = expected.equals(R);
+    const expected = FG.multiplyUnsafe(mod(h * sInv)).add(withPublicTable(share.publicKey).multiplyUnsafe(mod(r * sInv)));
+    ok = expected.equals(FastPoint.fromAffine(affine));
   }
   if (!ok) {
     share.status.frozen = true;

@@ -1,0 +1,67 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { secp256k1, secp256k1_hasher } from '@noble/curves/secp256k1.js';
+import { FG, FastPoint, fastHasher, fromFast, toFast } from './curve.js';
+
+const N = secp256k1.Point.Fn.ORDER;
+const P = secp256k1.Point.Fp.ORDER;
+const scalar = fc.bigInt({ min: 1n, max: N - 1n });
+const NG = secp256k1.Point.BASE;
+
+test('the fast curve computes the same points as @noble/curves secp256k1 (blinded multiply, multiplyUnsafe, add, double, encodings)', () => {
+  fc.assert(
+    fc.property(scalar, scalar, (a, b) => {
+      const A = FG.multiply(a);
+      assert.deepEqual(A.toBytes(true), NG.multiply(a).toBytes(true));
+      const X = NG.multiply(b);
+      const FX = toFast(X);
+      assert.deepEqual(FX.multiply(a).toBytes(true), X.multiply(a).toBytes(true));
+      assert.deepEqual(FX.multiplyUnsafe(a).toBytes(false), X.multiplyUnsafe(a).toBytes(false));
+      assert.deepEqual(FX.add(A).double().toBytes(true), X.add(NG.multiply(a)).double().toBytes(true));
+      assert.ok(fromFast(FX.subtract(A)).equals(X.subtract(NG.multiply(a))));
+      assert.ok(FastPoint.fromBytes(X.toBytes(true)).equals(FX));
+      assert.ok(FastPoint.fromBytes(X.toBytes(false)).equals(FX));
+    }),
+    { numRuns: 40 },
+  );
+});
+
+test('the fast curve decodes exactly what noble decodes (square roots, off-curve x, out-of-range x)', () => {
+  const edges = [0n, 1n, 2n, 7n, P - 1n, P - 2n, P, P + 1n, (1n << 256n) - 1n];
+  fc.assert(
+    fc.property(fc.oneof(fc.bigInt({ min: 0n, max: (1n << 256n) - 1n }), fc.constantFrom(...edges)), fc.boolean(), (x, odd) => {
+      const bytes = new Uint8Array(33);
+      bytes[0] = odd ? 3 : 2;
+      bytes.set(Buffer.from(x.toString(16).padStart(64, '0'), 'hex'), 1);
+      let theirs: string | undefined;
+      let ours: string | undefined;
+      try {
+        theirs = secp256k1.Point.fromBytes(bytes).toHex(false);
+      } catch {
+        theirs = undefined;
+      }
+      try {
+        ours = FastPoint.fromBytes(bytes).toHex(false);
+      } catch {
+        ours = undefined;
+      }
+      assert.equal(ours, theirs);
+    }),
+    { numRuns: 400 },
+  );
+});
+
+test('hash to curve on the fast curve equals noble secp256k1_hasher (RFC 9380 secp256k1_XMD:SHA-256_SSWU_RO_)', () => {
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 80 }), (msg) => {
+      const DST = 'CUSTODIAN-TEST-DST';
+      assert.deepEqual(fastHasher.hashToCurve(msg, { DST }).toBytes(true), secp256k1_hasher.hashToCurve(msg, { DST }).toBytes(true));
+    }),
+    { numRuns: 60 },
+  );
+  // RFC 9380 appendix J.8.1 vector: msg "abc".
+  const q = fastHasher.hashToCurve(new TextEncoder().encode('abc'), { DST: 'QUUX-V01-CS02-with-secp256k1_XMD:SHA-256_SSWU_RO_' }).toAffine();
+  assert.equal(q.x.toString(16), '3377e01eab42db296b512293120c6cee72b6ecf9f9205760bd9ff11fb3cb2c4b');
+  assert.equal(q.y.toString(16), '7f95890f33efebd1044d382a01b1bee0900fb6116f94688d487c6c7b9c8371f6');
+});
