@@ -145,6 +145,24 @@ test('a 2-of-3 ecdsa-dkls wallet: every signer attests the same key; a transfer 
   assert.ok(approvedBy.includes(released[0]!.signerId));
 });
 
+test('custodian wallet refresh: new shares across the three signers for the same key (committed on every confirmation); the wallet still signs and the transfer is mined', async () => {
+  const { stdout } = await run(process.execPath, [CLI, 'wallet', 'refresh', '--wallet', 'tw1', '--key', join(d.dataDir, 'operators', 'alice.key.json'), '--operator', 'alice', '--json', '--host', String(d.host.ready['url'])], { cwd: REPO_ROOT });
+  const r = JSON.parse(stdout.trim().split('\n').at(-1)!) as R;
+  assert.deepEqual(r['parties'], SIGNERS);
+  assert.equal(r['address'], from, 'same key, same address');
+  console.log(`ecdsa-dkls 2-of-3 refresh across three signers: ${String(r['refreshedInMs'])} ms`);
+  // Every signer audited its commit of this very session.
+  const rows = (await d.client.get('/v1/audit')) as R[];
+  const committed = rows.filter((x) => x['kind'] === 'wallet.refreshed' && (((x['entry'] as R)['statement'] as R)['data'] as R)['sessionId'] === r['sessionId']).map((x) => String(x['signerId']));
+  assert.deepEqual(committed.sort(), SIGNERS);
+  const p = await propose();
+  const id = String(p['requestId']);
+  await approveRequest(d.client, d.actors['bob']!, id);
+  await approveRequest(d.client, d.actors['carol']!, id);
+  const done = await waitForStatus(d.client, id, ['confirmed', 'failed']);
+  assert.equal(done['receiptStatus'], 'success');
+});
+
 test('custodian wallet create --scheme ecdsa-dkls creates a 2-of-3 wallet that wallet list verifies against every signer', async () => {
   const cli = async (...args: string[]): Promise<R> => {
     const { stdout } = await run(process.execPath, [CLI, ...args, '--json', '--host', String(d.host.ready['url'])], { cwd: REPO_ROOT });

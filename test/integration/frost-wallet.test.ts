@@ -292,3 +292,19 @@ test('after every signer restarted, the FROST wallets still sign (sealed shares,
   const done = await proposeApproveSign('sol1', raw);
   assert.ok(ed25519.verify(hexToBytes(String(done['signedTx'])).slice(1, 65), raw, hexToBytes(w.publicKey)));
 });
+
+test('custodian wallet refresh on the frost-secp256k1-tr wallet: new shares for the same output key; a taproot spend still verifies under it', async () => {
+  const before = verifyThresholdWallet(await verifyOrg(d.client), await listed('btc1'));
+  const t0 = performance.now();
+  const r = await cli('wallet', 'refresh', '--wallet', 'btc1', '--key', join(d.dataDir, 'operators', 'alice.key.json'), '--operator', 'alice');
+  console.log(`frost-secp256k1-tr 2-of-3 refresh across three signers: ${Math.round(performance.now() - t0)} ms (host: ${String(r['refreshedInMs'])} ms)`);
+  assert.equal(r['address'], before.address);
+  const internal = hexToBytes(before.publicKey).slice(1);
+  const mine = btc.p2tr(internal, undefined, REGTEST).script;
+  const tx = new btc.Transaction();
+  tx.addInput({ txid: new Uint8Array(32).fill(0xd1), index: 0, witnessUtxo: { script: mine, amount: 200_000n }, tapInternalKey: internal });
+  tx.addOutput({ script: btc.OutScript.encode(btc.Address(REGTEST).decode(listedOn('bitcoin-regtest'))), amount: 199_000n });
+  const done = await proposeApproveSign('btc1', tx.toPSBT(0));
+  const sig = btc.Transaction.fromRaw(hexToBytes(String(done['signedTx'])), { allowUnknownOutputs: true }).getInput(0).finalScriptWitness![0]!;
+  assert.ok(schnorr.verify(sig, tx.preimageWitnessV1(0, [mine], 0, [200_000n]), hexToBytes(before.outputKey!)));
+});

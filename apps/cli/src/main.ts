@@ -15,8 +15,10 @@ const USAGE = `usage: custodian <command> [options] [--json] [--host URL]
   manifest create|sign|submit|show ...      organisation manifest, signed by the root quorum (--rulebook DIR pins Cedar)
   signer --platform sim --id ID --data-dir D [--port N]
   serve --data-dir D --signer ID=HOST:PORT ... [--port N] [--eth-rpc URL]
-  wallet create --id W --key F --operator ID (--signer ID | --scheme ecdsa-dkls --threshold t --signers A,B,C) | list
-  tx propose|approve|status|list ...
+  wallet create --id W --key F --operator ID (--signer ID | --scheme ecdsa-dkls|frost-ed25519|frost-secp256k1-tr --threshold t --signers A,B,C) | list
+  wallet refresh --wallet W --key F --operator ID   new shares for a threshold wallet, same key
+  tx propose --wallet W (--to A --value-wei N | --raw HEX | --raw-base64 B64) --key F --operator ID
+  tx approve|status|list ...                EVM transaction, Solana message or taproot PSBT by the wallet's scheme
   audit list [--request ID]                 enclave-signed audit entries, chains verified
   audit verify|prove|show ...               transparency log (see CONTRACTS.md)
   evidence export|verify ...                evidence bundles for auditors (docs/evidence.md)

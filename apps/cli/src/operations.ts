@@ -13,7 +13,7 @@ import { decodeUnsignedEip1559, eip1559SigningDigest, encodeUnsignedEip1559 } fr
 import { addressFromPublicKey, parseAddress, toChecksumAddress } from '@custodian/chains/evm/address';
 import type { OperatorKeyPair } from '@custodian/protocol/operator-key';
 import { decodeSignedRequest, encodeSignedRequest, payloadHash, signRequest } from '@custodian/protocol/operator-request';
-import { APPROVAL_TYPE, TX_PROPOSAL_TYPE, WALLET_CREATE_TYPE, WALLET_SCHEMES, chainOfScheme, decodeTxProposal, type ThresholdScheme, type TxChain, type TxProposalPayload } from '@custodian/protocol/payloads';
+import { APPROVAL_TYPE, TX_PROPOSAL_TYPE, WALLET_CREATE_TYPE, WALLET_REFRESH_TYPE, WALLET_SCHEMES, chainOfScheme, decodeTxProposal, type ThresholdScheme, type TxChain, type TxProposalPayload } from '@custodian/protocol/payloads';
 import { decodeProposal, proposalTransfers } from '@custodian/chains/proposal';
 import { base58Encode } from '@custodian/chains/sol/base58';
 import { taprootTweakPublicKey } from '@custodian/chains/btc/bip341';
@@ -46,6 +46,12 @@ export async function createWallet(client: HostClient, actor: Actor, o: WalletSp
   const common = { type: WALLET_CREATE_TYPE, orgId: o.orgId, walletId: o.walletId, nonce: newNonce(), createdAtMs: Date.now() };
   const payload = o.scheme === 'single' ? { ...common, scheme: o.scheme, signerId: o.signerId } : { ...common, scheme: o.scheme, threshold: o.threshold, parties: [...o.signers] };
   return client.post('/v1/wallets', { request: encodeSignedRequest(signRequest(payload, actor.operatorId, actor.key)) });
+}
+
+/** Signs and submits an admin's request to refresh a threshold wallet's shares (same key, new shares). */
+export async function refreshWallet(client: HostClient, actor: Actor, o: { orgId: string; walletId: string }): Promise<Json> {
+  const payload = { type: WALLET_REFRESH_TYPE, orgId: o.orgId, walletId: o.walletId, nonce: newNonce(), createdAtMs: Date.now() };
+  return client.post(`/v1/wallets/${encodeURIComponent(o.walletId)}/refresh`, { request: encodeSignedRequest(signRequest(payload, actor.operatorId, actor.key)) });
 }
 
 /** A threshold wallet as every one of its signers attested it (FROST wallets add the key signatures verify under, and taproot its network). */

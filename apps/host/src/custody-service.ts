@@ -10,7 +10,7 @@ import { Fields } from '@custodian/core/fields';
 import type { Clock } from '@custodian/core/clock';
 import { decodeManifest, decodeSignedManifest, encodeSignedManifest, manifestHash, type Manifest } from '@custodian/protocol/manifest';
 import { decodeSignedRequest, encodeSignedRequest, payloadHash, type SignedRequest } from '@custodian/protocol/operator-request';
-import { decodeTxProposal, decodeWalletCreate, type ThresholdWalletCreatePayload } from '@custodian/protocol/payloads';
+import { decodeTxProposal, decodeWalletCreate, decodeWalletRefresh, type ThresholdWalletCreatePayload } from '@custodian/protocol/payloads';
 import { decodeEnclaveSigned, encodeEnclaveSigned, SUMMARY_KIND, verifyStatement, type EnclaveSigned } from '@custodian/protocol/enclave-signed';
 import { ThresholdRelay, UNAVAILABLE_CODES } from './threshold-relay.js';
 import type { EthRpc } from './eth-rpc.js';
@@ -246,6 +246,77 @@ export class CustodyService {
     return { walletId: row.walletId, scheme: row.scheme, signerId: row.signerId, signers: [...payload.parties], threshold: payload.threshold, address: row.address, publicKey: row.publicKey, statements: statements.map(encodeEnclaveSigned) };
   }
 
+  /**
+   * Refreshes a threshold wallet's shares among all its parties (an admin's
+   * signed request; same key, new shares). Each party commits only with every
+   * party's confirmation; when the session ends part-way, the parties are
+   * brought back to one share (`#repairRefresh`) and the failure is reported.
+   */
+  async refreshWallet(walletId: string, body: Json): Promise<Json> {
+    this.manifest();
+    const req = decodeSignedRequest(new Fields(body, 'body').raw('request'));
+    const payload = decodeWalletRefresh(req.payload);
+    if (payload.walletId !== walletId) throw new CustodianError('E_FIELD_INVALID', `the request refreshes wallet ${payload.walletId}, not ${walletId}`);
+    return this.#serial(`wallet:${walletId}`, async () => {
+      const wallet = await this.store.getWallet(walletId);
+      if (!wallet) throw new CustodianError('E_WALLET_UNKNOWN', `wallet ${walletId} does not exist`);
+      if (wallet.scheme === 'single') throw new CustodianError('E_SCHEME_MISMATCH', `wallet ${walletId} is a single-key wallet: it has no shares to refresh`);
+      const parties = walletSigners(wallet);
+      const started = this.clock.nowMs();
+      let out;
+      try {
+        out = await this.#relay.run(parties, { kind: 'refresh', request: encodeSignedRequest(req) });
+      } catch (e) {
+        await this.#repairRefresh(wallet);
+        throw e;
+      }
+      for (const id of parties) {
+        const r = out.results.get(id);
+        if (r === undefined || new Fields(r, 'refresh').raw('committed') !== true) throw new CustodianError('E_SIGNER_RESPONSE', `${id} finished the refresh without committing`);
+      }
+      const ms = this.clock.nowMs() - started;
+      this.log(`wallet ${walletId}: shares refreshed by ${parties.join(', ')} in ${ms} ms (session ${String(out.sessionId).slice(0, 16)}…)`);
+      return { walletId, scheme: wallet.scheme, sessionId: out.sessionId, parties, refreshedInMs: ms };
+    });
+  }
+
+  /**
+   * Brings every party of a wallet back to one share after a refresh that did
+   * not finish everywhere: a party holding a pending share commits it with
+   * the confirmations another party committed with; a pending share that no
+   * party committed is dropped — only when every party answered, since an
+   * unreachable one might have committed (it is repaired on a later call).
+   */
+  async #repairRefresh(wallet: WalletRow): Promise<void> {
+    const parties = walletSigners(wallet);
+    const states = new Map<string, { committed: string | null; confirmations: Json; pending: string | null }>();
+    for (const id of parties) {
+      try {
+        const f = new Fields(await this.#link(id).call('wallet.refresh.proof', { walletId: wallet.walletId }), 'refresh.proof');
+        const refresh = f.raw('refresh');
+        const r = refresh === null ? null : new Fields(refresh, 'refresh');
+        states.set(id, { committed: r ? r.str('sessionId', 64) : null, confirmations: r ? r.raw('confirmations') : [], pending: f.raw('pending') === null ? null : f.str('pending', 64) });
+      } catch (e) {
+        this.log(`refresh repair of ${wallet.walletId}: ${id} did not answer (${(e as Error).message})`);
+      }
+    }
+    for (const [id, st] of states) {
+      if (st.pending === null) continue;
+      const source = [...states.values()].find((o) => o.committed === st.pending);
+      try {
+        if (source) {
+          await this.#link(id).call('wallet.refresh.commit', { walletId: wallet.walletId, sessionId: st.pending, confirmations: source.confirmations });
+          this.log(`refresh repair of ${wallet.walletId}: ${id} committed the refresh the others committed`);
+        } else if (states.size === parties.length) {
+          await this.#link(id).call('wallet.refresh.abort', { walletId: wallet.walletId, sessionId: st.pending });
+          this.log(`refresh repair of ${wallet.walletId}: no party committed; ${id} dropped its pending share`);
+        }
+      } catch (e) {
+        this.log(`refresh repair of ${wallet.walletId}: ${id}: ${(e as Error).message}`);
+      }
+    }
+  }
+
   /** Whether a signer answers (a stopped one does not; a restarted one is re-attested on the way). */
   async #reachable(signerId: string): Promise<boolean> {
     try {
@@ -386,7 +457,17 @@ export class CustodyService {
     let answer: Json;
     if (wallet.scheme !== 'single') {
       const started = this.clock.nowMs();
-      const out = await this.#relay.sign(walletSigners(wallet), walletThreshold(wallet), (id) => this.#reachable(id), (signers, combiner) => ({ kind: 'sign', proposal, approvals, signers: [...signers], combiner }), this.log);
+      const run = () => this.#relay.sign(walletSigners(wallet), walletThreshold(wallet), (id) => this.#reachable(id), (signers, combiner) => ({ kind: 'sign', proposal, approvals, signers: [...signers], combiner }), this.log);
+      const out = await this.#serial(`wallet:${wallet.walletId}`, async () => {
+        try {
+          return await run();
+        } catch (e) {
+          // A party still holding a refreshed share that was not committed everywhere: repair, then once more.
+          if (!isCustodianError(e, 'E_REFRESH_PENDING')) throw e;
+          await this.#repairRefresh(wallet);
+          return run();
+        }
+      });
       this.log(`request ${r.requestId.slice(0, 12)}… signed by ${out.signers.join(' + ')} (threshold session, ${this.clock.nowMs() - started} ms)`);
       answer = out.answer;
     } else {

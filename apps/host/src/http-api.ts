@@ -52,6 +52,7 @@ export function createHttpApi(service: CustodyService, store: HostStore): Server
     ['GET', /^\/v1\/signers\/([a-z0-9._-]+)\/attestation$/, async (m, _r, url) => service.attestation(m[1]!, hexToBytes(url.searchParams.get('nonce') ?? '', 'nonce'))],
     ['GET', /^\/v1\/wallets$/, async () => (await store.listWallets()).map(walletView)],
     ['POST', /^\/v1\/wallets$/, async (_m, req) => service.createWallet(await readBody(req))],
+    ['POST', /^\/v1\/wallets\/([a-z0-9][a-z0-9._-]{0,63})\/refresh$/, async (m, req) => service.refreshWallet(m[1]!, await readBody(req))],
     ['GET', /^\/v1\/chain\/hints$/, async (_m, _r, url) => service.chainHints(url.searchParams.get('address') ?? '')],
     ['GET', /^\/v1\/requests$/, async () => service.listRequests()],
     ['POST', /^\/v1\/requests$/, async (_m, req) => service.propose(await readBody(req))],

@@ -10,7 +10,7 @@ import { chainOfScheme, type WalletScheme } from '@custodian/protocol/payloads';
 import { decodeEnclaveSigned, verifyAuditChain, type EnclaveSigned } from '@custodian/protocol/enclave-signed';
 import { readKeyFile } from '../key-file.js';
 import { HostClient } from '../host-client.js';
-import { approveRequest, buildTransfer, createWallet, proposeTx, THRESHOLD_SCHEMES, verifyAnyWallet, verifyThresholdWallet, walletSignerIds, type Actor } from '../operations.js';
+import { approveRequest, buildTransfer, createWallet, proposeTx, refreshWallet, THRESHOLD_SCHEMES, verifyAnyWallet, verifyThresholdWallet, walletSignerIds, type Actor } from '../operations.js';
 import { verifyOrg, verifyWallet } from '../verify-org.js';
 import { emit, parseArgs, UsageError } from '../output.js';
 
@@ -60,13 +60,24 @@ export async function walletCommand(args: readonly string[], json: boolean, host
     emit(json, w, `wallet ${w.walletId} (${w.scheme} on ${w.signerId}, attested): ${w.address}`);
     return 0;
   }
+  if (sub === 'refresh') {
+    const { values } = parseArgs(rest, { strings: ['wallet', 'key', 'operator'] });
+    const org = await verifyOrg(client);
+    const r = (await refreshWallet(client, actor(values), { orgId: org.manifest.orgId, walletId: req(values, 'wallet') })) as R;
+    // The key did not change: the wallet as listed still verifies against every signer.
+    const row = ((await client.get('/v1/wallets')) as Json[]).find((w) => (w as R)['walletId'] === r['walletId']);
+    if (!row) throw new CustodianError('E_WALLET_UNKNOWN', `wallet ${String(r['walletId'])} is no longer listed`);
+    const w = verifyThresholdWallet(await verifyOrg(client, walletSignerIds(row)), row);
+    emit(json, { ...r, address: w.address }, `wallet ${w.walletId}: shares refreshed by ${(r['parties'] as string[]).join(', ')} in ${String(r['refreshedInMs'])} ms; same key, same address ${w.address}`);
+    return 0;
+  }
   if (sub === 'list') {
     const org = await verifyOrg(client);
     const ws = ((await client.get('/v1/wallets')) as Json[]).map((w) => verifyAnyWallet(org, w));
     emit(json, { wallets: ws }, ws.map((w) => `${w.walletId}\t${w.scheme}\t${w.signerId}\t${w.address}`).join('\n') || 'no wallets');
     return 0;
   }
-  throw new UsageError('usage: custodian wallet create|list');
+  throw new UsageError('usage: custodian wallet create|refresh|list');
 }
 
 /** Strict standard base64 (padded, canonical), bounded to a raw transaction's size. */
