@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { secp256k1, secp256k1_hasher } from '@noble/curves/secp256k1.js';
-import { FG, FastPoint, fastHasher, fromFast, toFast } from './curve.js';
+import { FG, FastPoint, PublicTable, fastHasher, fromFast, toFast } from './curve.js';
 
 const N = secp256k1.Point.Fn.ORDER;
 const P = secp256k1.Point.Fp.ORDER;
@@ -64,4 +64,20 @@ test('hash to curve on the fast curve equals noble secp256k1_hasher (RFC 9380 se
   const q = fastHasher.hashToCurve(new TextEncoder().encode('abc'), { DST: 'QUUX-V01-CS02-with-secp256k1_XMD:SHA-256_SSWU_RO_' }).toAffine();
   assert.equal(q.x.toString(16), '3377e01eab42db296b512293120c6cee72b6ecf9f9205760bd9ff11fb3cb2c4b');
   assert.equal(q.y.toString(16), '7f95890f33efebd1044d382a01b1bee0900fb6116f94688d487c6c7b9c8371f6');
+});
+
+test('PublicTable products equal noble multiplyUnsafe (random, small, edge scalars)', () => {
+  const X = toFast(NG.multiply(0xc0ffeen));
+  const table = new PublicTable(X);
+  const gTable = new PublicTable(FG);
+  for (const k of [0n, 1n, 2n, 127n, 128n, 129n, 255n, 256n, N - 1n, N - 2n, (N - 1n) >> 1n, 1n << 255n]) {
+    assert.ok(table.addProduct(FastPoint.ZERO, k).equals(X.multiplyUnsafe(k)), `k = ${k}`);
+  }
+  fc.assert(
+    fc.property(scalar, scalar, (a, b) => {
+      const both = gTable.addProduct(table.addProduct(FastPoint.ZERO, b), a);
+      assert.ok(both.equals(FG.multiplyUnsafe(a).add(X.multiplyUnsafe(b))));
+    }),
+    { numRuns: 100 },
+  );
 });

@@ -16,6 +16,7 @@ import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { weierstrass, type WeierstrassPoint } from '@noble/curves/abstract/weierstrass.js';
 import { FpInvertBatch, invert, type IField } from '@noble/curves/abstract/modular.js';
 import { createHasher, isogenyMap, mapToCurveSimpleSWU } from '@noble/curves/abstract/hash-to-curve.js';
+import { normalizeZ } from '@noble/curves/abstract/curve.js';
 import { createHash } from 'node:crypto';
 import type { CHash } from '@noble/hashes/utils.js';
 
@@ -207,3 +208,58 @@ export const fastHasher = createHasher(
   },
   { DST: 'secp256k1_XMD:SHA-256_SSWU_RO_', encodeDST: 'secp256k1_XMD:SHA-256_SSWU_NU_', p: P, m: 1, k: 128, expand: 'xmd', hash: sha256Native },
 );
+
+/**
+ * A fixed-base table for variable-time products with public scalars: for
+ * every W-bit window w, the affine multiples j·2^(wW)·P (j = 1..2^(W−1)), so
+ * that k·P is one addition per window after signed-digit recoding, with no
+ * doublings and no table scan (noble's cached kernel scans every entry of a
+ * window, which constant time needs and public scalars do not). Only for
+ * public points and public scalars (verification).
+ */
+export class PublicTable {
+  static readonly W = 8;
+  readonly #windows: FastPoint[][];
+
+  constructor(point: FastPoint) {
+    const W = PublicTable.W;
+    const half = 2 ** (W - 1);
+    const count = Math.ceil(256 / W) + 1;
+    const flat: FastPoint[] = [];
+    let base = point;
+    for (let w = 0; w < count; w++) {
+      let acc = base;
+      for (let j = 0; j < half; j++) {
+        flat.push(acc);
+        acc = acc.add(base);
+      }
+      base = flat[flat.length - 1]!.double();
+    }
+    const affine = normalizeZ(FastPoint, flat);
+    this.#windows = Array.from({ length: count }, (_, w) => affine.slice(w * half, (w + 1) * half));
+  }
+
+  /** Adds k·P to `acc` (0 ≤ k < q; variable time). */
+  addProduct(acc: FastPoint, k: bigint): FastPoint {
+    const W = PublicTable.W;
+    const size = 1 << W;
+    const half = size >> 1;
+    const mask = BigInt(size - 1);
+    let rest = k;
+    let carry = 0;
+    let out = acc;
+    for (const window of this.#windows) {
+      let digit = Number(rest & mask) + carry;
+      rest >>= BigInt(W);
+      carry = 0;
+      if (digit > half) {
+        digit -= size;
+        carry = 1;
+      }
+      if (digit > 0) out = out.add(window[digit - 1]!);
+      else if (digit < 0) out = out.subtract(window[-digit - 1]!);
+    }
+    if (rest !== 0n || carry !== 0) throw new RangeError('scalar out of range for the table');
+    return out;
+  }
+}

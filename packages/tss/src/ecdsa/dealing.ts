@@ -17,7 +17,7 @@
 import type { Random } from '@custodian/core/clock';
 import { Secret } from '@custodian/core/secret';
 import { blame, fail, withCulprit } from './errors.js';
-import { Point, mod, mulBase, pointToBytes, randomScalar, withPublicTable, type Point as PointT } from './group.js';
+import { Point, mod, mulBase, pointToBytes, publicTable, randomScalar, type Point as PointT } from './group.js';
 import { collectRound, checkSessionId, type EcdsaMessage } from './message.js';
 import { checkThreshold, lagrangeAtZero, normalizePartyId, normalizePartyIds, partyIdBytes } from './party-id.js';
 import { evalCommitments, evalPolynomial, randomPolynomial, verifyShare } from './feldman.js';
@@ -348,7 +348,7 @@ export class EcdsaDealing {
     if (previous !== undefined && !publicKey.equals(previous.publicKey)) fail('E_DKG_PUBLIC_KEY_MISMATCH', 'the dealt key differs from the previous public key');
     const mine = mulBase(share);
     if (!mine.equals(publicShares.get(this.#self)!)) fail('E_DKG_SHARE_INVALID', 'own share does not match the public shares');
-    withPublicTable(publicKey); // every signature is verified against it (sign.ts): build its table once, now
+    publicTable(publicKey); // every signature is verified against it (sign.ts): build its table once, now
     return {
       id: this.#self,
       threshold,

@@ -10,7 +10,7 @@ import type { Random } from '@custodian/core/clock';
 import { bytesToHex } from '@custodian/core/bytes';
 import { fail } from './errors.js';
 import { POINT_BYTES, SCALAR_BYTES } from './limits.js';
-import { FG, FastPoint, fromFast, toFast } from './curve.js';
+import { FG, PublicTable, fromFast, toFast } from './curve.js';
 
 /** A secp256k1 point. */
 export type Point = WeierstrassPoint<bigint>;
@@ -106,29 +106,36 @@ export function mulBase(a: bigint): Point {
   return r === 0n ? Point.ZERO : fromFast(FG.multiply(r));
 }
 
-/** Window of the cached tables of public points (noble's fixed-window wNAF: 33 additions per product). */
-const PUBLIC_TABLE_WINDOW = 8;
-/** Public points whose tables are kept (group keys that sign often); least recently built first out. */
+/** Public points whose tables are kept (group keys that sign often); the oldest built goes first. */
 const PUBLIC_TABLES_MAX = 8;
-const publicTables = new Map<string, FastPoint>();
+const publicTables = new Map<string, PublicTable>();
+const publicTablesByPoint = new WeakMap<Point, PublicTable>();
+let gTable: PublicTable | undefined;
 
 /**
- * The public point `p` on the fast curve (curve.ts), carrying a precomputed multiplication table
- * (built once per point: 4224 points, ~15 ms, ~0.5 MB; kept for the
- * PUBLIC_TABLES_MAX most recently built points, by their encoding). Only for
- * public points and public scalars: use it with multiplyUnsafe (the table is
- * the unblinded one; `multiply` would build noble's blinded table instead).
+ * The fixed-base table (curve.ts PublicTable: 4224 affine points, ~10 ms to
+ * build, ~0.5 MB) of the public point `p`, kept for the PUBLIC_TABLES_MAX
+ * most recently built points by their encoding. Only for public points and
+ * public scalars (verification).
  */
-export function withPublicTable(p: Point): FastPoint {
+export function publicTable(p: Point): PublicTable {
+  let t = publicTablesByPoint.get(p);
+  if (t !== undefined) return t;
   const key = bytesToHex(p.toBytes(true));
-  let t = publicTables.get(key);
+  t = publicTables.get(key);
   if (t === undefined) {
-    t = FastPoint.fromAffine(p.toAffine()).precompute(PUBLIC_TABLE_WINDOW);
-    t.multiplyUnsafe(3n); // builds the table now
+    t = new PublicTable(toFast(p));
     if (publicTables.size >= PUBLIC_TABLES_MAX) publicTables.delete(publicTables.keys().next().value!);
     publicTables.set(key, t);
   }
+  publicTablesByPoint.set(p, t);
   return t;
+}
+
+/** The fixed-base table of G for public scalars (built on first use). */
+export function generatorTable(): PublicTable {
+  gTable ??= new PublicTable(FG);
+  return gTable;
 }
 
 /** `a·P` (noble's constant-time, blinded multiply, over the fast field of curve.ts), with a = 0 giving the identity. */

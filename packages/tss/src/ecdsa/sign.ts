@@ -18,7 +18,7 @@
  *   → pre-signature (R, u_i, v_i, φ_i); message independent
  *   round 3 (online): u_i, w_i                                   (to each j)
  *   → s = Σw/Σu, verified as an ECDSA signature under the group key (one
- *     check, (h/s)·G + (r/s)·pk = R, with cached tables for G and pk), then
+ *     check, (h/s)·G + (r/s)·pk = R, on cached fixed-base tables of G and pk), then
  *     low-S normalised with the recovery id read off R; a failed verification
  *     freezes the key (F06, CVE-2023-33242).
  *
@@ -28,7 +28,7 @@ import type { Random } from '@custodian/core/clock';
 import { equalBytes } from '@custodian/core/bytes';
 import { CustodianError } from '@custodian/core/errors';
 import { blame, fail, withCulprit } from './errors.js';
-import { Point, Q, bytesToBig, inv, mod, mulBase, mulPoint, pointToBytes, randomScalar, withPublicTable, writeScalar, type Point as PointT } from './group.js';
+import { Point, Q, bytesToBig, inv, mod, mulBase, mulPoint, pointToBytes, generatorTable, publicTable, randomScalar, writeScalar, type Point as PointT } from './group.js';
 import { checkSessionId, collectRound, type EcdsaMessage } from './message.js';
 import { lagrangeAtZero, normalizePartyIds, partyIdBytes } from './party-id.js';
 import { hashTranscript } from './transcript.js';
@@ -36,7 +36,7 @@ import { Reader, Writer } from './wire.js';
 import { RVOLE_ALICE_MESSAGE_BYTES, RVOLE_BOB_MESSAGE_BYTES, rvoleAliceRespond, rvoleBobFinish, rvoleBobStart, type RvoleBobState } from './rvole.js';
 import { BroadcastBook, type BroadcastAuthenticator } from './echo.js';
 import { assertNotFrozen, assertPeersUsable, type EcdsaKeyShare } from './key-share.js';
-import { FG, FastPoint } from './curve.js';
+import { FastPoint } from './curve.js';
 
 /** Configuration of one signing session. */
 export interface SignConfig {
@@ -301,8 +301,8 @@ export class EcdsaPresignature {
  * low-S normalised; failure is terminal (F06).
  *
  * Verification is ECDSA's own equation, evaluated once: R' = (h/s)·G + (r/s)·pk
- * with noble's variable-time multiplication (all inputs public) on cached
- * tables for G and pk, and R' must equal R itself (not only in x), which
+ * in variable time (all inputs public) on cached fixed-base tables of G and
+ * pk (curve.ts PublicTable), and R' must equal R itself (not only in x), which
  * implies r = R'.x mod q. Public-key recovery then needs no second check: the
  * recovery id is R's y parity (flipped when s is negated for low S, since
  * (−s)·(−R) = s·R) and whether R.x overflowed q, so recovering from (r, s, id)
@@ -311,12 +311,15 @@ export class EcdsaPresignature {
 function finalizeSignature(share: EcdsaKeyShare, affine: { x: bigint; y: bigint }, u: bigint, w: bigint, digest: Uint8Array): EcdsaSignature {
   const { x, y } = affine;
   const r = mod(x);
-  let s = u === 0n ? 0n : mod(w * inv(u));
+  let s = 0n;
   let ok = false;
-  if (r !== 0n && s !== 0n) {
-    const sInv = inv(s);
+  if (r !== 0n && u !== 0n && w !== 0n) {
+    // One inversion for both s = w/u and 1/s = u/w.
+    const t = inv(u * w);
+    s = mod(w * w * t);
+    const sInv = mod(u * u * t);
     const h = mod(bytesToBig(digest));
-    const expected = FG.multiplyUnsafe(mod(h * sInv)).add(withPublicTable(share.publicKey).multiplyUnsafe(mod(r * sInv)));
+    const expected = generatorTable().addProduct(publicTable(share.publicKey).addProduct(FastPoint.ZERO, mod(r * sInv)), mod(h * sInv));
     ok = expected.equals(FastPoint.fromAffine(affine));
   }
   if (!ok) {
