@@ -273,15 +273,21 @@ test('a restart of every process loses nothing: pending requests, approvals, aud
   assert.equal(decodeAuditEntry(chain.at(-1)!.statement).kind, 'signature.released');
 });
 
-test('the transparency log verifies offline with custodian audit verify, and every leaf is an enclave-signed entry', async () => {
+test('the transparency log verifies offline with custodian audit verify (tree, checkpoints, cosignatures), and the typed check of every leaf finds the statements a hostile host dropped', async () => {
   const dir = join(d.dataDir, 'host', 'tlog');
   const out = await run(process.execPath, [CLI, 'audit', 'verify', '--log', dir, '--opaque-entries', '--json'], { cwd: REPO_ROOT });
   const res = JSON.parse(out.stdout.trim().split('\n').at(-1)!) as R;
   assert.equal(res['ok'], true);
   const org = await verifyOrg(d.client);
-  const checked = await verifyAuditLog(dir, org.identityKeys);
-  assert.equal(checked.size, Number(res['size']));
-  assert.ok(checked.cosigners >= 2);
+  // The hostile host earlier in this file acknowledged signer-1's refusal entries without storing them:
+  // decoding every leaf and checking each signer's statement chain finds that gap offline.
+  await assert.rejects(verifyAuditLog(dir, org.identityKeys), (e: unknown) => {
+    assert.ok(isCustodianError(e, 'E_LEAF_CHAIN'), `expected E_LEAF_CHAIN, got ${(e as Error).message}`);
+    assert.equal(e.detail['signerId'], 'signer-1');
+    return true;
+  });
+  const full = await run(process.execPath, [CLI, 'audit', 'verify', '--log', dir, '--json'], { cwd: REPO_ROOT }).then(() => 0, (e: { code?: number }) => e.code ?? -1);
+  assert.equal(full, 1, 'custodian audit verify (typed entries) exits 1 on the dropped statements');
 });
 
 test('F13: a signer refuses to sign a forked or rolled-back checkpoint of the audit log', async () => {
