@@ -86,8 +86,8 @@ function mapKnown(kind: string, requestId: string | null, d: Data, at: number, c
     case 'request.proposed':
       return {
         ...base, kind: 'request', requestId: reqId(requestId), initiator: id(d, 'initiator'), action: 'sign-transaction',
-        // tx.propose accepts EIP-1559 transactions only (the chain id is not in the event).
-        chain: 'evm', payloadHash: hash(d, 'rawTxHash'), walletId: id(d, 'walletId'), digest: hash(d, 'txDigest'), summaryHash: hash(d, 'summaryHash'),
+        // CAIP-2 style: eip155:<chain id> for EVM, else the chain family (older events name neither: evm).
+        chain: proposedChain(d), payloadHash: hash(d, 'rawTxHash'), walletId: id(d, 'walletId'), digest: hash(d, 'txDigest'), summaryHash: hash(d, 'summaryHash'),
       };
     case 'policy.decision':
     case 'policy.denied':
@@ -149,6 +149,15 @@ function mapKnown(kind: string, requestId: string | null, d: Data, at: number, c
   }
 }
 
+/** The chain a `request.proposed` event names. */
+function proposedChain(d: Data): string {
+  const chain = d['chain'];
+  if (chain === 'sol') return 'solana';
+  if (chain === 'btc') return 'bitcoin';
+  const id = d['chainId'];
+  return typeof id === 'string' && /^[0-9]{1,20}$/.test(id) ? `eip155:${id}` : 'evm';
+}
+
 function policyDecision(requestId: string | null, d: Data, at: number): AuditEntry {
   const versions = obj(d['versions'] ?? {});
   const decision = text(d, 'decision');
@@ -184,11 +193,13 @@ function manifestChange(d: Data, at: number, ctx: AuditMapContext): AuditEntry {
   const rulebook = d['rulebook'];
   const rulebookDigest = rulebook !== null && typeof rulebook === 'object' && !Array.isArray(rulebook) ? optHash(obj(rulebook), 'digest') : null;
   // The previous hash: from the event when it carries one, else from the manifest just installed (its previousHash).
+  const previousSet = d['previousMeasurements'] === undefined || version === 1 ? null : textList(d['previousMeasurements']);
   const previous = optHash(d, 'previousHash') ?? (ctx.manifest !== null && ctx.manifest.hash === manifestHash && ctx.manifest.previousHash !== '' ? ctx.manifest.previousHash : null);
   return {
     v: 1, kind: 'manifest.change', at, change: version === 1 ? 'genesis' : 'update', manifestHash, previousManifestHash: previous,
-    // At genesis every measurement is new; on an update the event does not carry the previous set.
-    measurementsAdded: version === 1 ? measurements : null, measurementsRemoved: version === 1 ? [] : null,
+    // At genesis every measurement is new; on an update, against the previous set when the event carries it (older events do not).
+    measurementsAdded: version === 1 ? measurements : previousSet === null ? null : measurements.filter((x) => !previousSet.includes(x)),
+    measurementsRemoved: version === 1 ? [] : previousSet === null ? null : previousSet.filter((x) => !measurements.includes(x)),
     version, signedBy: idList(d['signedBy'] ?? []), measurements, ...(rulebookDigest === null ? {} : { rulebookDigest }),
   };
 }

@@ -6,6 +6,7 @@
  */
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { sha256 } from '@noble/hashes/sha2.js';
 import { CustodianError, isCustodianError } from '@custodian/core/errors';
 import type { Json } from '@custodian/core/canonical-json';
 import { Fields } from '@custodian/core/fields';
@@ -494,6 +495,7 @@ export class Enclave {
     const s = this.#s();
     const hash = manifestHash(signed.payload);
     if (s.signedManifest && hash === manifestHash(s.signedManifest.payload)) return { manifestHash: hash, installed: false };
+    const previousMeasurements = s.signedManifest ? decodeManifest(s.signedManifest.payload).enclave.measurements : null;
     let next: Manifest;
     let cedar: CedarPolicy | null = null;
     let files: Map<string, Uint8Array> | null = null;
@@ -528,7 +530,7 @@ export class Enclave {
     this.#cedar = cedar;
     this.#phase = 'READY';
     const rulebook: Json = cedar ? { digest: cedar.digest, versions: { ...cedar.versions } } : null;
-    await this.#audit(peer, 'manifest.installed', null, { manifestHash: hash, orgId: next.orgId, version: next.version, signedBy: signed.signatures.map((x) => x.operatorId), measurements: [...next.enclave.measurements], rulebook });
+    await this.#audit(peer, 'manifest.installed', null, { manifestHash: hash, orgId: next.orgId, version: next.version, signedBy: signed.signatures.map((x) => x.operatorId), measurements: [...next.enclave.measurements], previousHash: next.previousHash === '' ? null : next.previousHash, previousMeasurements: previousMeasurements ? [...previousMeasurements] : [], rulebook });
     await this.#persist();
     return { manifestHash: hash, installed: true };
   }
@@ -573,7 +575,7 @@ export class Enclave {
         this.#s().peers.set(signerId, { identityKey, peerKey });
         this.#channel = null;
         accepted.push({ signerId, identityKey: bytesToHex(identityKey), measurement: claims.measurement });
-        await this.#audit(peer, 'attest.accepted', null, { peer: signerId, identityKey: bytesToHex(identityKey), measurement: claims.measurement, peerKey: peerKey ? bytesToHex(peerKey) : null });
+        await this.#audit(peer, 'attest.accepted', null, { peer: signerId, identityKey: bytesToHex(identityKey), measurement: claims.measurement, evidenceHash: bytesToHex(sha256(evidence)), peerKey: peerKey ? bytesToHex(peerKey) : null });
       } catch (e) {
         if (!isCustodianError(e)) throw e;
         rejected.push({ signerId, code: e.code, message: e.message });
@@ -691,7 +693,7 @@ export class Enclave {
     } catch (e) {
       return this.#refuse(peer, 'request.rejected', null, e, { operatorId: req.operatorId });
     }
-    await this.#audit(peer, 'request.proposed', p.requestId, { walletId: p.wallet.walletId, initiator: p.initiator.id, txDigest: bytesTo0x(p.digest), summaryHash: p.summaryHash, rawTxHash: payloadHash(p.payload.rawTx) });
+    await this.#audit(peer, 'request.proposed', p.requestId, { walletId: p.wallet.walletId, initiator: p.initiator.id, chain: p.decoded.chain, ...(p.tx ? { chainId: p.tx.chainId.toString() } : {}), txDigest: bytesTo0x(p.digest), summaryHash: p.summaryHash, rawTxHash: payloadHash(p.payload.rawTx) });
     const kind = p.decision.decision === 'deny' ? 'policy.denied' : 'policy.decision';
     await this.#audit(peer, kind, p.requestId, { decision: p.decision.decision, code: p.decision.code, reasons: [...p.decision.reasons], requiredApprovals: { ...p.decision.requiredApprovals }, approvalsByGroup: { ...p.decision.approvalsByGroup }, versions: p.decision.versions });
     await this.#persist();
@@ -734,6 +736,12 @@ export class Enclave {
     return a;
   }
 
+  /** The group an approver's approval counts for: the first of its groups the decision asks approvals from. */
+  #approverGroup(p: CheckedProposal, m: Manifest, operatorId: string): string | null {
+    const groups = this.#cedar ? Object.keys(p.decision.approvalsByGroup) : [p.decision.requiredApprovals.group];
+    return m.operators.find((o) => o.id === operatorId)?.groups.find((g) => groups.includes(g)) ?? null;
+  }
+
   /** The approvals of `list` that still hold, in order, each counted once per operator. */
   #validApprovals(p: CheckedProposal, m: Manifest, list: readonly SignedRequest[]): { operatorId: string; payload: ApprovalPayload }[] {
     const out: { operatorId: string; payload: ApprovalPayload }[] = [];
@@ -771,7 +779,7 @@ export class Enclave {
     } catch (e) {
       return this.#refuse(peer, 'approval.rejected', p.requestId, e, { operatorId: approval.operatorId });
     }
-    await this.#audit(peer, 'approval.accepted', p.requestId, { operatorId: approval.operatorId, txDigest: a.txDigest, summaryHash: a.summaryHash, expiresAtMs: a.expiresAtMs, nonce: a.nonce });
+    await this.#audit(peer, 'approval.accepted', p.requestId, { operatorId: approval.operatorId, group: this.#approverGroup(p, m, approval.operatorId), approvalHash: payloadHash(approval.payload), txDigest: a.txDigest, summaryHash: a.summaryHash, expiresAtMs: a.expiresAtMs, nonce: a.nonce });
     await this.#persist();
     return { accepted: true, operatorId: approval.operatorId, approvalsNeeded: p.decision.requiredApprovals.count };
   }
@@ -923,7 +931,7 @@ export class Enclave {
   async #release(peer: RpcPeer, p: CheckedProposal, record: SignedRecord, approvedAudited: boolean, reserved: CedarDecision | null = null): Promise<Json> {
     // Each counted approval by operator and the hash of exactly what it signed.
     if (!approvedAudited) await this.#audit(peer, 'sign.approved', p.requestId, { approvals: [...record.approvals], txDigest: bytesTo0x(p.digest), policy: reserved ? reserved.decision : p.decision.decision, versions: this.#signVersions(p, reserved) });
-    await this.#audit(peer, 'signature.released', p.requestId, { txHash: record.txHash, from: p.wallet.address, walletId: p.wallet.walletId });
+    await this.#audit(peer, 'signature.released', p.requestId, { txHash: record.txHash, from: p.wallet.address, walletId: p.wallet.walletId, scheme: p.wallet.scheme, chain: p.decoded.chain, txDigest: bytesTo0x(p.digest) });
     this.#s().signed.set(p.requestId, { ...record, audited: true });
     await this.#persist();
     return { requestId: p.requestId, signedTx: record.signedTx, txHash: record.txHash, replayed: false };
@@ -1505,7 +1513,7 @@ export class Enclave {
     const x = this.#mpcRunning.get(key) ?? this.#mpcOpened.get(key);
     if (!x) return { aborted: false };
     this.#mpcDrop(x, key, this.#mpcRunning.has(key) ? this.#mpcRunning : this.#mpcOpened);
-    await this.#audit(peer, 'mpc.aborted', x.job.kind === 'sign' ? x.job.p.requestId : null, { kind: x.job.kind, sessionId: x.sessionId ? bytesToHex(x.sessionId) : null, code: 'E_MPC_ABORTED', reason: 'the host ended the session' });
+    await this.#audit(peer, 'mpc.aborted', x.job.kind === 'sign' ? x.job.p.requestId : null, { kind: x.job.kind, walletId: x.job.kind === 'dkg' ? x.job.payload.walletId : x.job.wallet.walletId, sessionId: x.sessionId ? bytesToHex(x.sessionId) : null, code: 'E_MPC_ABORTED', reason: 'the host ended the session' });
     await this.#persist();
     return { aborted: true };
   }

@@ -69,6 +69,10 @@ export class RecordingHost {
     if (op !== 'audit.append') throw new CustodianError('E_UNKNOWN_OP', op);
     const signed = decodeEnclaveSigned((body as R)['entry']!, 'entry');
     const e = decodeAuditEntry(signed.statement);
+    // Every event the enclave writes must map to a typed entry auditors can read (not the audit.unmapped fallback).
+    const typed = (e as { entry?: Json }).entry as R | undefined;
+    assert.ok(typed !== undefined, `${e.kind}: no typed entry`);
+    assert.notEqual(typed['name'], 'audit.unmapped', `${e.kind} did not map to a typed entry: ${JSON.stringify(typed['detail'])}`);
     this.entries.push({ signerId: e.signerId, kind: e.kind, requestId: e.requestId, data: e.data as R });
     return { hash: statementHash(signed.statement) };
   }
