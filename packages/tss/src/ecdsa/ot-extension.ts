@@ -27,19 +27,23 @@ import { fail } from './errors.js';
 import { gfBitSum, gfColumnSum, gfFromBytes, gfMul, gfToBytes } from './gf128.js';
 import { MUL_BATCH, OT_BASE_COUNT, OT_EXT_PAD, SCALAR_BYTES } from './limits.js';
 import { Shake128Prefix, expandTranscript, hashTranscript } from './transcript.js';
-import { mod, scalarFromBytes, scalarToBytes, scalarsFromUniform } from './group.js';
+import { mod, scalarFromBytes, scalarsFromUniform, writeScalar } from './group.js';
 
 const NONCE_BYTES = 32;
+// Module-local copies of the limits used in loops (a re-exported binding is a getter under some loaders).
+const KAPPA = OT_BASE_COUNT;
+const BATCH = MUL_BATCH;
+const SCALAR = SCALAR_BYTES;
 const ROW_LABEL = utf8('custodian/ecdsa/kos/row/v2');
 const ROW_SCALAR_BYTES = 40;
 /** Bytes of Bob's extension message for `batch` OTs: nonce, κ columns, x̃, t̃. */
 export function extensionMessageBytes(batch: number): number {
-  return NONCE_BYTES + OT_BASE_COUNT * columnBytes(batch) + 32;
+  return NONCE_BYTES + KAPPA * columnBytes(batch) + 32;
 }
 /** Bytes of Bob's extension message in a multiplication. */
-export const COT_RECEIVER_MESSAGE_BYTES = extensionMessageBytes(MUL_BATCH);
+export const COT_RECEIVER_MESSAGE_BYTES = extensionMessageBytes(BATCH);
 /** Random OTs that one extension yields to reverse the direction of a base-OT batch. */
-export const ROT_REVERSE_BATCH = OT_BASE_COUNT;
+export const ROT_REVERSE_BATCH = KAPPA;
 
 function columnBytes(batch: number): number {
   return (batch + OT_EXT_PAD) / 8;
@@ -83,11 +87,58 @@ function challenges(ctx: Uint8Array, columns: Uint8Array, rows: number): Uint8Ar
   return expandTranscript(16 * rows, 'custodian/ecdsa/kos/chi/v1', ctx, columns);
 }
 
-function transpose(columns: readonly Uint8Array[], rows: number): Uint8Array[] {
+/**
+ * Rows 0..rows−1 of the KAPPA columns: row j's bit i is bit j of column i
+ * (bits little-endian within bytes). Works on 8×8 bit blocks: the bytes
+ * columns[8c..8c+7][b] hold an 8×8 block whose transpose is row 8b+u's byte c.
+ */
+export function transpose(columns: readonly Uint8Array[], rows: number): Uint8Array[] {
+  const rowBytes = KAPPA / 8;
+  const out: Uint8Array[] = Array.from({ length: rows }, () => new Uint8Array(rowBytes));
+  const blocks = Math.ceil(rows / 8);
+  for (let c = 0; c < rowBytes; c++) {
+    const c0 = columns[8 * c]!, c1 = columns[8 * c + 1]!, c2 = columns[8 * c + 2]!, c3 = columns[8 * c + 3]!;
+    const c4 = columns[8 * c + 4]!, c5 = columns[8 * c + 5]!, c6 = columns[8 * c + 6]!, c7 = columns[8 * c + 7]!;
+    for (let b = 0; b < blocks; b++) {
+      // Bit 8t+u of (hi ‖ lo) is bit u of column 8c+t's byte b; the three steps (Hacker's Delight
+      // transpose8 on two 32-bit halves) move it to bit 8u+t.
+      let lo = c0[b]! | (c1[b]! << 8) | (c2[b]! << 16) | (c3[b]! << 24);
+      let hi = c4[b]! | (c5[b]! << 8) | (c6[b]! << 16) | (c7[b]! << 24);
+      let t = (lo ^ (lo >>> 7)) & 0x00aa00aa;
+      lo = lo ^ t ^ (t << 7);
+      t = (hi ^ (hi >>> 7)) & 0x00aa00aa;
+      hi = hi ^ t ^ (t << 7);
+      t = (lo ^ (lo >>> 14)) & 0x0000cccc;
+      lo = lo ^ t ^ (t << 14);
+      t = (hi ^ (hi >>> 14)) & 0x0000cccc;
+      hi = hi ^ t ^ (t << 14);
+      t = (lo ^ (hi << 4)) & 0xf0f0f0f0;
+      lo ^= t;
+      hi ^= t >>> 4;
+      // Now byte u of (hi ‖ lo), u = 0..7 low to high, is row 8b+u (bit t = column 8c+t).
+      const base = 8 * b;
+      const write = (u: number, v: number): void => {
+        if (base + u < rows) out[base + u]![c] = v & 0xff;
+      };
+      write(0, lo);
+      write(1, lo >>> 8);
+      write(2, lo >>> 16);
+      write(3, lo >>> 24);
+      write(4, hi);
+      write(5, hi >>> 8);
+      write(6, hi >>> 16);
+      write(7, hi >>> 24);
+    }
+  }
+  return out;
+}
+
+/** The bit-by-bit definition of transpose (tests compare the two). */
+export function transposeReference(columns: readonly Uint8Array[], rows: number): Uint8Array[] {
   const out: Uint8Array[] = [];
   for (let j = 0; j < rows; j++) {
-    const row = new Uint8Array(OT_BASE_COUNT / 8);
-    for (let i = 0; i < OT_BASE_COUNT; i++) row[i >> 3]! |= bit(columns[i]!, j) << (i & 7);
+    const row = new Uint8Array(KAPPA / 8);
+    for (let i = 0; i < KAPPA; i++) row[i >> 3]! |= bit(columns[i]!, j) << (i & 7);
     out.push(row);
   }
   return out;
@@ -104,7 +155,7 @@ function rowHasher(ctx: Uint8Array, width: number): Shake128Prefix {
 
 /** The row hash of rowHasher(ctx, width): SHAKE128(encodeParts([ROW_LABEL, ctx, j, row])). */
 function rowScalars(hasher: Shake128Prefix, j: number, row: Uint8Array, width: number): bigint[] {
-  return scalarsFromUniform(hasher.expand(u32(j), row), width, ROW_SCALAR_BYTES);
+  return scalarsFromUniform(hasher.expandIndexed(j, row), width, ROW_SCALAR_BYTES);
 }
 
 /** The binding context of one extension: session, pair, direction and Bob's nonce. */
@@ -126,7 +177,7 @@ function extendReceiver(setup: CotReceiverSetup, pairContext: Uint8Array, choice
   const t0: Uint8Array[] = [];
   const message = new Uint8Array(size);
   message.set(nonce, 0);
-  for (let i = 0; i < OT_BASE_COUNT; i++) {
+  for (let i = 0; i < KAPPA; i++) {
     const a = prg(setup.seeds0[i]!, ctx, colBytes);
     const b = prg(setup.seeds1[i]!, ctx, colBytes);
     t0.push(a);
@@ -147,7 +198,7 @@ function extendSender(setup: CotSenderSetup, pairContext: Uint8Array, message: U
   const rowsTotal = colBytes * 8;
   const ctx = cotContext(pairContext, message.subarray(0, NONCE_BYTES));
   const q: Uint8Array[] = [];
-  for (let i = 0; i < OT_BASE_COUNT; i++) {
+  for (let i = 0; i < KAPPA; i++) {
     const col = prg(setup.seeds[i]!, ctx, colBytes);
     if (setup.delta[i] === 1) {
       const off = NONCE_BYTES + i * colBytes;
@@ -158,8 +209,8 @@ function extendSender(setup: CotSenderSetup, pairContext: Uint8Array, message: U
   const chis = challenges(ctx, message.subarray(NONCE_BYTES, size - 32), rowsTotal);
   const xTilde = gfFromBytes(message.subarray(size - 32, size - 16));
   const tTilde = gfFromBytes(message.subarray(size - 16));
-  const delta = new Uint8Array(OT_BASE_COUNT / 8);
-  for (let i = 0; i < OT_BASE_COUNT; i++) delta[i >> 3]! |= setup.delta[i]! << (i & 7);
+  const delta = new Uint8Array(KAPPA / 8);
+  for (let i = 0; i < KAPPA; i++) delta[i >> 3]! |= setup.delta[i]! << (i & 7);
   const qTilde = gfColumnSum(q, chis, rowsTotal);
   if (!equalBytes(gfToBytes(qTilde), gfToBytes(tTilde ^ gfMul(xTilde, gfFromBytes(delta))))) {
     fail('E_MPC_OT_CHECK_FAILED', 'the OT extension consistency check failed');
@@ -169,7 +220,7 @@ function extendSender(setup: CotSenderSetup, pairContext: Uint8Array, message: U
 
 /** Bob's first message for MUL_BATCH choice bits (packed, little-endian bit order). */
 export function cotReceiverStart(setup: CotReceiverSetup, pairContext: Uint8Array, choices: Uint8Array, random: Random): CotReceiverState {
-  return extendReceiver(setup, pairContext, choices, MUL_BATCH, random);
+  return extendReceiver(setup, pairContext, choices, BATCH, random);
 }
 
 /**
@@ -178,19 +229,19 @@ export function cotReceiverStart(setup: CotReceiverSetup, pairContext: Uint8Arra
  * z^A (MUL_BATCH × W) and her answer τ.
  */
 export function cotSenderRespond(setup: CotSenderSetup, pairContext: Uint8Array, receiverMessage: Uint8Array, alpha: readonly bigint[]): { zA: bigint[][]; message: Uint8Array } {
-  const { ctx, rows, delta } = extendSender(setup, pairContext, receiverMessage, MUL_BATCH);
+  const { ctx, rows, delta } = extendSender(setup, pairContext, receiverMessage, BATCH);
   const width = alpha.length;
   const zA: bigint[][] = [];
-  const message = new Uint8Array(MUL_BATCH * width * SCALAR_BYTES);
+  const message = new Uint8Array(BATCH * width * SCALAR);
   const hasher = rowHasher(ctx, width);
-  for (let j = 0; j < MUL_BATCH; j++) {
+  for (let j = 0; j < BATCH; j++) {
     const row0 = rows[j]!;
     const row1 = row0.map((v, k) => v ^ delta[k]!);
     const rho0 = rowScalars(hasher, j, row0, width);
     const rho1 = rowScalars(hasher, j, row1, width);
     zA.push(rho0.map((r) => mod(-r)));
     for (let w = 0; w < width; w++) {
-      message.set(scalarToBytes(mod(rho0[w]! - rho1[w]! + alpha[w]!)), (j * width + w) * SCALAR_BYTES);
+      writeScalar(message, (j * width + w) * SCALAR, mod(rho0[w]! - rho1[w]! + alpha[w]!));
     }
   }
   return { zA, message };
@@ -198,18 +249,18 @@ export function cotSenderRespond(setup: CotSenderSetup, pairContext: Uint8Array,
 
 /** Bob's shares z^B (MUL_BATCH × W) from Alice's answer τ. */
 export function cotReceiverFinish(state: CotReceiverState, senderMessage: Uint8Array, width: number): bigint[][] {
-  if (senderMessage.length !== MUL_BATCH * width * SCALAR_BYTES) {
-    fail('E_MPC_SHAPE', `OT extension answer must be ${MUL_BATCH * width * SCALAR_BYTES} bytes`, { length: senderMessage.length });
+  if (senderMessage.length !== BATCH * width * SCALAR) {
+    fail('E_MPC_SHAPE', `OT extension answer must be ${BATCH * width * SCALAR} bytes`, { length: senderMessage.length });
   }
   const zB: bigint[][] = [];
   const hasher = rowHasher(state.ctx, width);
-  for (let j = 0; j < MUL_BATCH; j++) {
+  for (let j = 0; j < BATCH; j++) {
     const rho = rowScalars(hasher, j, state.rows[j]!, width);
     const xj = bit(state.choices, j);
     const out: bigint[] = [];
     for (let w = 0; w < width; w++) {
-      const off = (j * width + w) * SCALAR_BYTES;
-      const tau = scalarFromBytes(senderMessage.subarray(off, off + SCALAR_BYTES), 'tau');
+      const off = (j * width + w) * SCALAR;
+      const tau = scalarFromBytes(senderMessage.subarray(off, off + SCALAR), 'tau');
       out.push(xj === 1 ? mod(rho[w]! + tau) : rho[w]!);
     }
     zB.push(out);

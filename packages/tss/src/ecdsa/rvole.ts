@@ -18,8 +18,8 @@ import type { Random } from '@custodian/core/clock';
 import { equalBytes } from '@custodian/core/bytes';
 import { fail } from './errors.js';
 import { MUL_BATCH, RVOLE_WIDTH, SCALAR_BYTES } from './limits.js';
-import { mod, randomScalar, scalarToBytes, scalarsFromUniform } from './group.js';
-import { expandTranscript, hashTranscript } from './transcript.js';
+import { mod, randomScalar, scalarsFromUniform } from './group.js';
+import { expandTranscript, hashTranscriptScalars } from './transcript.js';
 import { COT_RECEIVER_MESSAGE_BYTES, cotReceiverFinish, cotReceiverStart, cotSenderRespond } from './ot-extension.js';
 import type { CotReceiverSetup, CotReceiverState, CotSenderSetup } from './ot-extension.js';
 import { Reader, Writer } from './wire.js';
@@ -54,7 +54,7 @@ function checkChallenges(pairContext: Uint8Array, bobMessage: Uint8Array, tau: U
 }
 
 function hashR(pairContext: Uint8Array, r: readonly bigint[]): Uint8Array {
-  return hashTranscript('custodian/ecdsa/dkls23/rvole-r/v1', pairContext, ...r.map(scalarToBytes));
+  return hashTranscriptScalars('custodian/ecdsa/dkls23/rvole-r/v1', [pairContext], r);
 }
 
 /** Bob samples his random input and sends the first message. */

@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { shake128, shake256 } from '@noble/hashes/sha3.js';
 import { utf8 } from '@custodian/core/bytes';
-import { Shake128Prefix, decodeParts, encodeParts, expandTranscript, hashTranscript } from './transcript.js';
+import { Shake128Prefix, decodeParts, encodeParts, expandTranscript, hashTranscript, hashTranscriptScalars } from './transcript.js';
 
 const tuple = fc.array(fc.uint8Array({ maxLength: 12 }), { maxLength: 6 });
 
@@ -55,4 +55,18 @@ test('the native hashes equal @noble/hashes on the injective encoding (SHA-256, 
     { numRuns: 300 },
   );
   assert.equal(Object.getPrototypeOf(hashTranscript('d')), Uint8Array.prototype, 'digests are plain Uint8Arrays, not pooled Buffers');
+});
+
+test('the one-buffer forms hash the same encoding (scalar parts, an indexed part)', () => {
+  fc.assert(
+    fc.property(tuple, fc.array(fc.bigInt({ min: 0n, max: (1n << 256n) - 1n }), { maxLength: 5 }), fc.nat(), fc.uint8Array({ maxLength: 40 }), (parts, scalars, index, part) => {
+      const asBytes = scalars.map((a) => Uint8Array.from(Buffer.from(a.toString(16).padStart(64, '0'), 'hex')));
+      assert.deepEqual(hashTranscriptScalars('d', parts, scalars), hashTranscript('d', ...parts, ...asBytes));
+      const idx = new Uint8Array(4);
+      new DataView(idx.buffer).setUint32(0, index);
+      const prefix = new Shake128Prefix(100, [utf8('d')]);
+      assert.deepEqual(new Uint8Array(prefix.expandIndexed(index, part)), prefix.expand(idx, part));
+    }),
+    { numRuns: 200 },
+  );
 });

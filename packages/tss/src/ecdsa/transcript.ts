@@ -12,6 +12,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { utf8 } from '@custodian/core/bytes';
 import { assert } from '@custodian/core/errors';
+import { writeScalar } from './group.js';
 
 /** Largest part the encoder accepts (4-byte length prefix). */
 const PART_BYTES_MAX = 0xffff_ffff;
@@ -88,6 +89,21 @@ export function expandTranscript(bytes: number, domain: string, ...parts: Uint8A
 }
 
 /**
+ * hashTranscript(domain, ...parts, ...scalars as 32-byte big-endian parts),
+ * with the scalars' encoding written into one buffer (the same bytes, one
+ * update instead of two per scalar).
+ */
+export function hashTranscriptScalars(domain: string, parts: readonly Uint8Array[], scalars: readonly bigint[]): Uint8Array {
+  const encoded = new Uint8Array(scalars.length * 36);
+  const view = new DataView(encoded.buffer);
+  for (let i = 0; i < scalars.length; i++) {
+    view.setUint32(36 * i, 32);
+    writeScalar(encoded, 36 * i + 4, scalars[i]!);
+  }
+  return out(feed(createHash('sha256'), [label(domain), ...parts]).update(encoded));
+}
+
+/**
  * A SHAKE128 state over the encoding of a fixed prefix of parts; `expand`
  * appends the remaining parts to a copy of it, so a prefix shared by many
  * hashes (a row hash's label and context) is absorbed once.
@@ -104,5 +120,19 @@ export class Shake128Prefix {
   /** SHAKE128(encodeParts([...prefix, ...parts])) of the constructor's length. */
   expand(...parts: Uint8Array[]): Uint8Array {
     return out(feed(this.#state.copy({ outputLength: this.#bytes }), parts));
+  }
+
+  /**
+   * The same for two parts, a u32 index and `part`, encoded into one buffer
+   * (one update). The result is only read by the caller (it may be a Buffer).
+   */
+  expandIndexed(index: number, part: Uint8Array): Uint8Array {
+    const encoded = new Uint8Array(12 + part.length);
+    const view = new DataView(encoded.buffer);
+    view.setUint32(0, 4);
+    view.setUint32(4, index);
+    view.setUint32(8, part.length);
+    encoded.set(part, 12);
+    return this.#state.copy({ outputLength: this.#bytes }).update(encoded).digest();
   }
 }
