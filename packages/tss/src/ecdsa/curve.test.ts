@@ -81,3 +81,19 @@ test('PublicTable products equal noble multiplyUnsafe (random, small, edge scala
     { numRuns: 100 },
   );
 });
+
+test('the fast field power equals bigint exponentiation (sqrt-ratio exponent, small and random exponents)', () => {
+  const F = FastPoint.Fp;
+  const ref = (a: bigint, e: bigint): bigint => {
+    let acc = 1n;
+    let b = a % P;
+    for (let k = e; k > 0n; k >>= 1n, b = (b * b) % P) if ((k & 1n) === 1n) acc = (acc * b) % P;
+    return acc;
+  };
+  fc.assert(
+    fc.property(fc.bigInt({ min: 0n, max: P - 1n }), fc.oneof(fc.constantFrom(0n, 1n, 2n, 15n, 16n, 17n, (P - 3n) / 4n, (P + 1n) / 4n, P - 2n), fc.bigInt({ min: 0n, max: P })), (a, e) => {
+      assert.equal(F.pow(a, e), ref(a, e));
+    }),
+    { numRuns: 100 },
+  );
+});

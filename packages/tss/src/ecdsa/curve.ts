@@ -60,14 +60,17 @@ function sqrt(y: bigint): bigint {
   return root;
 }
 
-/** a^e mod p by square-and-multiply (public exponents only: sqrt-ratio and Legendre checks). */
+/** a^e mod p, fixed 4-bit windows (public exponents only: sqrt-ratio and Legendre checks). */
 function pow(a: bigint, e: bigint): bigint {
   if (e < 0n) throw new Error('negative exponent');
+  const table = [1n, a];
+  for (let i = 2; i < 16; i++) table.push(reduce(table[i - 1]! * a));
   let acc = 1n;
-  let base = a;
-  for (let k = e; k > 0n; k >>= 1n) {
-    if ((k & 1n) === 1n) acc = reduce(acc * base);
-    base = reduce(base * base);
+  const bits = e.toString(2).length;
+  for (let shift = Math.ceil(bits / 4) * 4 - 4; shift >= 0; shift -= 4) {
+    acc = sqrN(acc, 4);
+    const digit = Number((e >> BigInt(shift)) & 15n);
+    if (digit !== 0) acc = reduce(acc * table[digit]!);
   }
   return acc;
 }
