@@ -21,7 +21,11 @@ import { approveRequest, buildTransfer, createWallet, proposeTx, waitForStatus }
 import { verifyOrg } from '../../apps/cli/src/verify-org.js';
 import { SIM_ROOT_FILE } from '../../apps/cli/src/commands/org.js';
 import { DEMO_ORG, DEMO_RECIPIENT, fund, startDeployment, type Deployment } from '../../scripts/lib/deployment.js';
-import { startSigner, type Proc } from '../../scripts/lib/processes.js';
+import { CLI, freePort, startSigner, type Proc } from '../../scripts/lib/processes.js';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
 
 type R = Record<string, Json>;
 let d: Deployment;
@@ -145,4 +149,21 @@ test('the new build gets its key only once a manifest naming it is installed wit
   assert.equal(signer.ready['measurement'], other.measurement);
   assert.equal(await d.keyReleases(), 7);
   assert.ok(kbsAudit().some((e) => e.kind === 'kbs.key_released' && e.body['measurement'] === other.measurement));
+});
+
+test('a signer whose pinned broker key differs, or whose broker is unreachable, does not start', async () => {
+  const args = (kbs: string, extraArgs: string[] = []): string[] => [CLI, 'signer', '--platform', 'sim', '--id', 'signer-y', '--data-dir', join(dataDir, 'signers', 'signer-y'), '--sim-root', join(dataDir, SIM_ROOT_FILE), '--kbs', kbs, ...extraArgs];
+  const wrongKey = '04' + 'ab'.repeat(64);
+  const pinned = await run(process.execPath, args(d.kbs!.url, ['--kbs-key', wrongKey]), { cwd: REPO_ROOT }).then(
+    () => assert.fail('started with the wrong broker key'),
+    (e: { code: number; stderr: string }) => e,
+  );
+  assert.equal(pinned.code, 1);
+  assert.match(pinned.stderr, /E_KBS_KEY_MISMATCH/);
+  const down = await run(process.execPath, args(`http://127.0.0.1:${await freePort()}`), { cwd: REPO_ROOT }).then(
+    () => assert.fail('started without a broker'),
+    (e: { code: number; stderr: string }) => e,
+  );
+  assert.match(down.stderr, /E_KBS_UNAVAILABLE/);
+  assert.equal(existsSync(join(dataDir, 'signers', 'signer-y', 'sealed-state.bin')), false);
 });

@@ -10,7 +10,7 @@ import { CustodianError } from '@custodian/core/errors';
 import { systemClock, systemRandom, type Clock } from '@custodian/core/clock';
 import type { Secret } from '@custodian/core/secret';
 import type { RootOfTrust } from './hsm/root-of-trust.js';
-import { openPkcs11Root, type Pkcs11RootConfig } from './hsm/pkcs11-root.js';
+import type { Pkcs11RootConfig } from './hsm/pkcs11-root.js';
 import { openSoftwareRoot } from './hsm/software-root.js';
 import { refuseAllAppraiser, type AppraiseFn } from './appraisal.js';
 import { JsonlFileAuditSink, type KbsAuditSink } from './audit-sink.js';
@@ -138,7 +138,11 @@ async function openRoot(config: RootConfig, dataDir: string, warn: (l: string) =
   switch (config.kind) {
     case 'software':
       return openSoftwareRoot({ file: join(dataDir, 'software-root.json'), warn });
-    case 'pkcs11':
+    case 'pkcs11': {
+      // Loaded only for a PKCS#11 root: the software root (the embedded default) does not need the native module.
+      const { openPkcs11Root } = await import('./hsm/pkcs11-root.js').catch((e: unknown) => {
+        throw new CustodianError('E_HSM_CONFIG', 'the PKCS#11 binding (pkcs11js) could not be loaded; reinstall with npm ci (it builds a native module)', { cause: e instanceof Error ? e.message : String(e) });
+      });
       return openPkcs11Root(
         {
           modulePath: config.modulePath,
@@ -150,6 +154,7 @@ async function openRoot(config: RootConfig, dataDir: string, warn: (l: string) =
         },
         { provision: true },
       );
+    }
     default:
       throw new CustodianError('E_HSM_CONFIG', 'unknown root kind', {});
   }
