@@ -13,14 +13,14 @@ import { Fields } from '@custodian/core/fields';
 import { bytesTo0x, bytesToHex, hexToBytes } from '@custodian/core/bytes';
 import { Secret } from '@custodian/core/secret';
 import { APPROVAL_TTL_MAX_MS, CLOCK_SKEW_MAX_MS } from '@custodian/core/limits';
-import { encodeSignedEip1559, txHash, type Eip1559Tx } from '@custodian/chains/evm/eip1559';
+import { encodeSignedEip1559, txHash } from '@custodian/chains/evm/eip1559';
 import { addressFromPublicKey, toChecksumAddress } from '@custodian/chains/evm/address';
 import { verifySimEvidence, appraiseSimClaims } from '@custodian/attestation/sim/sim-evidence';
-import { decodeManifest, decodeSignedManifest, manifestHash, verifyManifestQuorum, type Manifest, type Operator } from '@custodian/protocol/manifest';
+import { decodeManifest, decodeSignedManifest, manifestHash, verifyManifestQuorum, type Manifest } from '@custodian/protocol/manifest';
 import { authenticateRequest, decodeSignedRequest, payloadHash, type SignedRequest } from '@custodian/protocol/operator-request';
-import { decodeApproval, decodeTxProposal, decodeWalletCreate, decodeWalletRefresh, WALLET_PARTIES_MAX, type ApprovalPayload, type ThresholdWalletCreatePayload, type TxProposalPayload } from '@custodian/protocol/payloads';
+import { decodeApproval, decodeWalletCreate, decodeWalletRefresh, WALLET_PARTIES_MAX, type ApprovalPayload, type ThresholdWalletCreatePayload } from '@custodian/protocol/payloads';
 import { identityReportData } from '@custodian/protocol/identity-binding';
-import { decodeEnclaveSigned, encodeEnclaveSigned, signStatement, statementHash, SUMMARY_KIND, verifyStatement } from '@custodian/protocol/enclave-signed';
+import { decodeEnclaveSigned, encodeEnclaveSigned, signStatement, verifyStatement } from '@custodian/protocol/enclave-signed';
 import { PeerChannel } from '@custodian/protocol/hpke/peer-channel';
 import { derivePeerKeyPair } from '@custodian/protocol/hpke/peer-key';
 import type { PeerKeyPair } from '@custodian/protocol/hpke/peer-suite';
@@ -56,35 +56,17 @@ import { assembleSigned } from '@custodian/chains/proposal';
 import { SealedNonceStore } from './sealed-nonce-store.js';
 import { base58Encode } from '@custodian/chains/sol/base58';
 import { encodeSegwitAddress } from '@custodian/chains/btc/segwit-address';
-import { evaluateFirstPolicy, evaluateFirstPolicyOtherChain } from './first-policy.js';
-import { decodeWalletProposal, FROST_TAPROOT_NETWORK } from './wallet-proposal.js';
-import type { DecodedProposal } from '@custodian/chains/proposal';
-import { CedarPolicy, countApprovalsByGroup, type CedarDecision, type ChainSpendInput, type ProposalInput } from './cedar-policy.js';
-import { fromCedar, fromFirstPolicy, type EnclaveDecision } from './enclave-decision.js';
-import { buildChainSummary, buildSummary } from './summary.js';
+import { FROST_TAPROOT_NETWORK } from './wallet-proposal.js';
+import { CedarPolicy, countApprovalsByGroup, type CedarDecision, type ProposalInput } from './cedar-policy.js';
 import { appendAudit } from './audit-writer.js';
+import type { EnclaveContext } from './enclave-context.js';
+import { APPROVALS_PER_REQUEST_MAX, MPC_RESERVATION_TTL_MS, MPC_SESSION_TTL_MS, MPC_SESSIONS_MAX, REQUEST_SEEN_TTL_MS, SIGN_RESERVATION_TTL_MS } from './enclave-limits.js';
+import { checkProposal, evmTx, propose, type CheckedProposal } from './proposal.js';
 
 /** The enclave's phases. */
 export type Phase = 'BOOT' | 'AWAITING_MANIFEST' | 'READY' | 'ERROR';
 
-/** Most approvals one signing request may carry. */
-export const APPROVALS_PER_REQUEST_MAX = 64;
-/** Most threshold sessions (opened or running) one signer keeps in memory. */
-export const MPC_SESSIONS_MAX = 32;
-/** A threshold session not finished within this time is dropped. */
-export const MPC_SESSION_TTL_MS = 5 * 60 * 1000;
-/** How long a `single` signing holds its Cedar spend reservation (it commits within the same operation). */
-export const SIGN_RESERVATION_TTL_MS = 60 * 1000;
-/**
- * How long a threshold signing holds its Cedar spend reservation: across the
- * session and the host's retries with another signing set (an aborted session
- * keeps it, so the retry counts the same spend once; it lapses after this).
- */
-export const MPC_RESERVATION_TTL_MS = 15 * 60 * 1000;
-/** First-seen times of requests are kept this long (a request seen again later starts its time-locks later, never earlier). */
-export const REQUEST_SEEN_TTL_MS = 30 * 24 * 60 * 60 * 1000;
-/** Most first-seen times kept (the oldest are forgotten first). */
-export const REQUEST_SEEN_MAX = 100_000;
+export { APPROVALS_PER_REQUEST_MAX, MPC_SESSIONS_MAX, MPC_SESSION_TTL_MS, SIGN_RESERVATION_TTL_MS, MPC_RESERVATION_TTL_MS, REQUEST_SEEN_TTL_MS, REQUEST_SEEN_MAX } from './enclave-limits.js';
 
 
 /** Decodes rulebook files supplied with a manifest: file name → hex bytes. */
@@ -169,40 +151,9 @@ interface ApprovalTally {
   readonly refs: readonly string[];
 }
 
-/** A proposal after full verification inside the enclave. */
-interface CheckedProposal {
-  readonly requestId: string;
-  readonly payload: TxProposalPayload;
-  readonly initiator: Operator;
-  readonly wallet: WalletRecord;
-  /** The raw bytes decoded for the wallet: what is signed, per chain. */
-  readonly decoded: DecodedProposal;
-  /** The EIP-1559 transaction (chain `eth`), null for Solana and Bitcoin. */
-  readonly tx: Eip1559Tx | null;
-  /** What approvals bind (see @custodian/chains/proposal). */
-  readonly digest: Uint8Array;
-  readonly decision: EnclaveDecision;
-  /** What the Cedar policy decides on (null under the first policy). */
-  readonly cedarInput: ProposalInput | null;
-  readonly summary: Json;
-  readonly summaryHash: string;
-  /**
-   * Summary hashes an approval may name: this signer's, and for a threshold
-   * wallet every party's (the same statement, differing only in which
-   * enclave built and signed it).
-   */
-  readonly summaryHashes: readonly string[];
-}
-
 /** A threshold wallet with a refreshed share not yet committed signs nothing (the host commits or drops it first). */
 function pendingRefresh(w: ThresholdWalletRecord | FrostWalletRecord): CustodianError {
   return new CustodianError('E_REFRESH_PENDING', `wallet ${w.walletId} has a share refresh pending (session ${w.pending!.sessionId.slice(0, 16)}…); it signs again once the refresh is committed or dropped`, { walletId: w.walletId, sessionId: w.pending!.sessionId, retryable: true });
-}
-
-/** The EIP-1559 transaction of an ECDSA wallet's proposal (the wallet-chain check made sure there is one). */
-function evmTx(p: CheckedProposal): Eip1559Tx {
-  if (!p.tx) throw new CustodianError('E_SCHEME_MISMATCH', `wallet ${p.wallet.walletId} signs ${p.decoded.chain} transactions with Schnorr signatures, not EIP-1559 ones`);
-  return p.tx;
 }
 
 export class Enclave {
@@ -223,11 +174,41 @@ export class Enclave {
   #cedar: CedarPolicy | null = null;
   /** FROST signing nonces, kept in sealed state: sealed before a commitment leaves, consumed (sealed) before a share exists. */
   readonly #nonceStore = new SealedNonceStore(() => this.#s(), () => this.#persist(), () => this.platform.nowMs());
+  /** What the operation modules may use of this enclave (see enclave-context.ts). */
+  readonly #ctx: EnclaveContext;
 
   constructor(
     private readonly platform: Platform,
     readonly signerId: string,
-  ) {}
+  ) {
+    this.#ctx = this.#context();
+  }
+
+  #context(): EnclaveContext {
+    return {
+      signerId: this.signerId,
+      state: () => this.#s(),
+      manifest: () => this.#manifest(),
+      cedar: () => this.#cedar,
+      nowMs: () => this.platform.nowMs(),
+      attest: (reportData) => this.platform.attest(reportData),
+      identityKey: () => this.identityKey(),
+      persist: () => this.#persist(),
+      audit: (peer, kind, requestId, data) => this.#audit(peer, kind, requestId, data),
+      refuse: (peer, kind, requestId, e, extra) => this.#refuse(peer, kind, requestId, e, extra),
+      wasAudited: (e) => this.#audited.has(e),
+      peerChannel: () => this.#peerChannel(),
+      openChannel: () => this.#channel,
+      peersChanged: () => {
+        this.#channel = null;
+      },
+      manifestInstalled: (cedar) => {
+        this.#cedar = cedar;
+        this.#phase = 'READY';
+      },
+      nonceStore: this.#nonceStore,
+    };
+  }
 
   get phase(): Phase {
     return this.#phase;
@@ -324,7 +305,7 @@ export class Enclave {
       case 'wallet.create':
         return this.#createWallet(body, peer);
       case 'tx.propose':
-        return this.#propose(body, peer);
+        return propose(this.#ctx, body, peer);
       case 'approval.check':
         return this.#checkApprovalOp(body, peer);
       case 'tx.sign':
@@ -625,88 +606,6 @@ export class Enclave {
     return encodeEnclaveSigned(signStatement('wallet.v1', statement, s.identitySecret.expose()));
   }
 
-  /** Verifies a proposal from scratch: initiator, wallet, raw tx, policy, summary. */
-  #checkProposal(req: SignedRequest, m: Manifest): CheckedProposal {
-    const initiator = authenticateRequest(req, m, 'initiator');
-    const payload = decodeTxProposal(req.payload);
-    if (payload.orgId !== m.orgId) throw new CustodianError('E_ORG_MISMATCH', 'proposal is for another organisation');
-    const wallet = this.#s().wallets.get(payload.walletId);
-    if (!wallet) throw new CustodianError('E_WALLET_UNKNOWN', `wallet ${payload.walletId} is not held by ${this.signerId}`);
-    const decoded = decodeWalletProposal(payload.chain, hexToBytes(payload.rawTx), wallet);
-    const digest = decoded.digest;
-    const tx = decoded.chain === 'eth' ? decoded.tx : null;
-    const requestId = payloadHash(req.payload);
-    let decision: EnclaveDecision;
-    let cedarInput: ProposalInput | null = null;
-    if (decoded.chain !== 'eth') {
-      if (this.#cedar) {
-        const now = this.platform.nowMs();
-        const chainName = this.#cedar.chainNameFor(decoded.chain === 'sol' ? 'solana' : 'bitcoin', FROST_TAPROOT_NETWORK);
-        const spend: ChainSpendInput = decoded.chain === 'sol' ? { family: 'solana', messageBytes: decoded.messageBytes, address: wallet.address } : { family: 'bitcoin', psbt: hexToBytes(payload.rawTx), outputKey: decoded.outputKey };
-        cedarInput = { requestId, spend, chainName: chainName ?? 'unconfigured', initiator: { id: initiator.id, groups: [...initiator.groups] }, wallet: { id: wallet.walletId, groups: [] }, approvalsByGroup: {}, requestedAtMs: this.#requestSeenAt(requestId, now) };
-        decision = fromCedar(this.#cedar.decideProposal(cedarInput, now), this.#cedar.digest);
-      } else {
-        decision = fromFirstPolicy(evaluateFirstPolicyOtherChain(decoded.chain, m.policy), m);
-      }
-    } else if (this.#cedar) {
-      const now = this.platform.nowMs();
-      cedarInput = {
-        requestId,
-        tx: decoded.tx,
-        chainName: this.#cedar.chainNameFor(m.chainId) ?? 'unconfigured',
-        initiator: { id: initiator.id, groups: [...initiator.groups] },
-        wallet: { id: wallet.walletId, groups: [], chainIds: [m.chainId] },
-        approvalsByGroup: {},
-        requestedAtMs: this.#requestSeenAt(requestId, now),
-      };
-      decision = fromCedar(this.#cedar.decideProposal(cedarInput, now), this.#cedar.digest);
-    } else {
-      decision = fromFirstPolicy(evaluateFirstPolicy(decoded.tx, m.policy, m.chainId), m);
-    }
-    const summaryBy = (signerId: string): Json =>
-      decoded.chain === 'eth'
-        ? buildSummary({ requestId, orgId: m.orgId, walletId: wallet.walletId, signerId, from: wallet.address, initiator: initiator.id, tx: decoded.tx, txDigest: digest, decision })
-        : buildChainSummary({ requestId, orgId: m.orgId, walletId: wallet.walletId, signerId, from: wallet.address, initiator: initiator.id, decoded, decision });
-    const summary = summaryBy(this.signerId);
-    const summaryHash = statementHash(summary);
-    const summaryHashes = wallet.scheme === 'single' ? [summaryHash] : wallet.parties.map((id) => (id === this.signerId ? summaryHash : statementHash(summaryBy(id))));
-    return { requestId, payload, initiator, wallet, decoded, tx, digest, decision, cedarInput, summary, summaryHash, summaryHashes };
-  }
-
-
-  /** When this signer first saw `requestId` by its own clock (recorded now if never; sealed with the next persist). */
-  #requestSeenAt(requestId: string, now: number): number {
-    const seen = this.#s().requestSeen;
-    const at = seen.get(requestId);
-    if (at !== undefined) return at;
-    if (seen.size >= REQUEST_SEEN_MAX) seen.delete(seen.keys().next().value!);
-    seen.set(requestId, now);
-    return now;
-  }
-
-  async #propose(body: Json, peer: RpcPeer): Promise<Json> {
-    const m = this.#manifest();
-    const req = decodeSignedRequest(new Fields(body, 'tx.propose').raw('request'));
-    let p: CheckedProposal;
-    try {
-      p = this.#checkProposal(req, m);
-    } catch (e) {
-      return this.#refuse(peer, 'request.rejected', null, e, { operatorId: req.operatorId });
-    }
-    await this.#audit(peer, 'request.proposed', p.requestId, { walletId: p.wallet.walletId, initiator: p.initiator.id, chain: p.decoded.chain, ...(p.tx ? { chainId: p.tx.chainId.toString() } : {}), txDigest: bytesTo0x(p.digest), summaryHash: p.summaryHash, rawTxHash: payloadHash(p.payload.rawTx) });
-    const kind = p.decision.decision === 'deny' ? 'policy.denied' : 'policy.decision';
-    await this.#audit(peer, kind, p.requestId, { decision: p.decision.decision, code: p.decision.code, reasons: [...p.decision.reasons], requiredApprovals: { ...p.decision.requiredApprovals }, approvalsByGroup: { ...p.decision.approvalsByGroup }, versions: p.decision.versions });
-    await this.#persist();
-    return {
-      requestId: p.requestId,
-      txDigest: bytesTo0x(p.digest),
-      summaryHash: p.summaryHash,
-      summary: encodeEnclaveSigned(signStatement(SUMMARY_KIND, p.summary, this.#s().identitySecret.expose())),
-      decision: p.decision.decision,
-      code: p.decision.code,
-      reasons: [...p.decision.reasons],
-    };
-  }
 
   /**
    * Checks one approval against a verified proposal. `others` are approvals
@@ -763,7 +662,7 @@ export class Enclave {
     const approval = decodeSignedRequest(f.raw('approval'), 'approval');
     const prior = f.arr('prior', APPROVALS_PER_REQUEST_MAX).map((x) => decodeSignedRequest(x, 'prior'));
     f.done();
-    const p = this.#checkProposal(proposal, m);
+    const p = checkProposal(this.#ctx, proposal, m);
     if (this.#s().signed.has(p.requestId)) {
       return this.#refuse(peer, 'approval.rejected', p.requestId, new CustodianError('E_REQUEST_ALREADY_SIGNED', 'request is already signed; the approval is superfluous'), { operatorId: approval.operatorId });
     }
@@ -792,7 +691,7 @@ export class Enclave {
     f.done();
     let p: CheckedProposal;
     try {
-      p = this.#checkProposal(proposal, m);
+      p = checkProposal(this.#ctx, proposal, m);
     } catch (e) {
       return this.#refuse(peer, 'sign.refused', null, e, { operatorId: proposal.operatorId });
     }
@@ -1040,7 +939,7 @@ export class Enclave {
     let wallet: ThresholdWalletRecord | FrostWalletRecord;
     let participants: string[];
     try {
-      p = this.#checkProposal(proposal, m);
+      p = checkProposal(this.#ctx, proposal, m);
       if (p.wallet.scheme === 'single') throw new CustodianError('E_SCHEME_MISMATCH', `wallet ${p.wallet.walletId} is a ${p.wallet.scheme} wallet, not a threshold wallet`);
       if (p.wallet.pending) throw pendingRefresh(p.wallet);
       wallet = p.wallet;
