@@ -12,13 +12,13 @@ import type { Json } from '@custodian/core/canonical-json';
 import { Fields } from '@custodian/core/fields';
 import { bytesTo0x, bytesToHex, hexToBytes } from '@custodian/core/bytes';
 import { Secret } from '@custodian/core/secret';
-import { APPROVAL_TTL_MAX_MS, CLOCK_SKEW_MAX_MS } from '@custodian/core/limits';
+import { CLOCK_SKEW_MAX_MS } from '@custodian/core/limits';
 import { encodeSignedEip1559, txHash } from '@custodian/chains/evm/eip1559';
 import { addressFromPublicKey, toChecksumAddress } from '@custodian/chains/evm/address';
 import { verifySimEvidence, appraiseSimClaims } from '@custodian/attestation/sim/sim-evidence';
 import { decodeManifest, decodeSignedManifest, manifestHash, verifyManifestQuorum, type Manifest } from '@custodian/protocol/manifest';
-import { authenticateRequest, decodeSignedRequest, payloadHash, type SignedRequest } from '@custodian/protocol/operator-request';
-import { decodeApproval, decodeWalletCreate, decodeWalletRefresh, WALLET_PARTIES_MAX, type ApprovalPayload, type ThresholdWalletCreatePayload } from '@custodian/protocol/payloads';
+import { authenticateRequest, decodeSignedRequest, payloadHash } from '@custodian/protocol/operator-request';
+import { decodeWalletCreate, decodeWalletRefresh, WALLET_PARTIES_MAX, type ThresholdWalletCreatePayload } from '@custodian/protocol/payloads';
 import { identityReportData } from '@custodian/protocol/identity-binding';
 import { decodeEnclaveSigned, encodeEnclaveSigned, signStatement, verifyStatement } from '@custodian/protocol/enclave-signed';
 import { PeerChannel } from '@custodian/protocol/hpke/peer-channel';
@@ -57,11 +57,13 @@ import { SealedNonceStore } from './sealed-nonce-store.js';
 import { base58Encode } from '@custodian/chains/sol/base58';
 import { encodeSegwitAddress } from '@custodian/chains/btc/segwit-address';
 import { FROST_TAPROOT_NETWORK } from './wallet-proposal.js';
-import { CedarPolicy, countApprovalsByGroup, type CedarDecision, type ProposalInput } from './cedar-policy.js';
+import { CedarPolicy } from './cedar-policy.js';
 import { appendAudit } from './audit-writer.js';
 import type { EnclaveContext } from './enclave-context.js';
-import { APPROVALS_PER_REQUEST_MAX, MPC_RESERVATION_TTL_MS, MPC_SESSION_TTL_MS, MPC_SESSIONS_MAX, REQUEST_SEEN_TTL_MS, SIGN_RESERVATION_TTL_MS } from './enclave-limits.js';
+import { APPROVALS_PER_REQUEST_MAX, MPC_RESERVATION_TTL_MS, MPC_SESSION_TTL_MS, MPC_SESSIONS_MAX, SIGN_RESERVATION_TTL_MS } from './enclave-limits.js';
 import { checkProposal, evmTx, propose, type CheckedProposal } from './proposal.js';
+import { checkApprovalOp, commitThreshold, consume, countApprovals, releaseReservation } from './approvals.js';
+import { answerSigned, release, signVersions } from './release.js';
 
 /** The enclave's phases. */
 export type Phase = 'BOOT' | 'AWAITING_MANIFEST' | 'READY' | 'ERROR';
@@ -139,16 +141,6 @@ interface MpcSession {
   frostSign: FrostSigning | null;
   /** Share refresh state, between steps. */
   refresh: RefreshSession | null;
-}
-
-/** The approvals of a signing request that still hold, as counted by this signer. */
-interface ApprovalTally {
-  readonly counted: readonly ApprovalPayload[];
-  readonly ids: readonly string[];
-  /** The Cedar decision that reserved the spend (null under the first policy). */
-  readonly reserved: CedarDecision | null;
-  /** Each counted approval as `operatorId:sha256(payload)`. */
-  readonly refs: readonly string[];
 }
 
 /** A threshold wallet with a refreshed share not yet committed signs nothing (the host commits or drops it first). */
@@ -307,7 +299,7 @@ export class Enclave {
       case 'tx.propose':
         return propose(this.#ctx, body, peer);
       case 'approval.check':
-        return this.#checkApprovalOp(body, peer);
+        return checkApprovalOp(this.#ctx, body, peer);
       case 'tx.sign':
         return this.#sign(body, peer);
       case 'mpc.open':
@@ -607,82 +599,6 @@ export class Enclave {
   }
 
 
-  /**
-   * Checks one approval against a verified proposal. `others` are approvals
-   * already counted (distinctness). Throws a typed error naming the reason.
-   */
-  #checkApproval(p: CheckedProposal, m: Manifest, req: SignedRequest, others: readonly ApprovalPayload[], otherIds: readonly string[], allowConsumed = false): ApprovalPayload {
-    const op = m.operators.find((o) => o.id === req.operatorId);
-    if (!op) throw new CustodianError('E_OPERATOR_UNKNOWN', `operator ${req.operatorId} is not in the manifest`);
-    const a = decodeApproval(req.payload);
-    authenticateRequest(req, m, 'approver');
-    const groups = this.#cedar ? Object.keys(p.decision.approvalsByGroup) : [p.decision.requiredApprovals.group];
-    if (!op.groups.some((g) => groups.includes(g))) throw new CustodianError('E_APPROVER_GROUP', `${op.id} is not a member of group ${groups.join(' or ') || '(no approvals are required)'}`, { operatorId: op.id, group: groups.join('+') });
-    if (a.orgId !== m.orgId || a.requestId !== p.requestId) throw new CustodianError('E_APPROVAL_REQUEST_MISMATCH', 'approval names another request', { requestId: a.requestId });
-    if (a.txDigest !== bytesTo0x(p.digest)) {
-      throw new CustodianError('E_APPROVAL_DIGEST_MISMATCH', 'approval was given for a different transaction digest', { approved: a.txDigest, actual: bytesTo0x(p.digest) });
-    }
-    if (!p.summaryHashes.includes(a.summaryHash)) throw new CustodianError('E_APPROVAL_SUMMARY_MISMATCH', 'approval was given for a different summary', { approved: a.summaryHash, actual: p.summaryHash });
-    if (op.id === p.initiator.id) throw new CustodianError('E_APPROVER_IS_INITIATOR', `${op.id} initiated this request and cannot approve it`, { operatorId: op.id });
-    if (otherIds.includes(op.id)) throw new CustodianError('E_APPROVER_DUPLICATE', `${op.id} has already approved this request`, { operatorId: op.id });
-    const now = this.platform.nowMs();
-    if (a.expiresAtMs <= now) throw new CustodianError('E_APPROVAL_EXPIRED', `approval by ${op.id} expired at ${new Date(a.expiresAtMs).toISOString()}`, { expiresAtMs: a.expiresAtMs });
-    if (a.expiresAtMs > now + APPROVAL_TTL_MAX_MS) throw new CustodianError('E_APPROVAL_TTL_TOO_LONG', 'approval claims a validity longer than allowed');
-    const nonceKey = `${op.id}:${a.nonce}`;
-    if ((this.#s().consumedNonces.has(nonceKey) && !allowConsumed) || others.some((o) => o.nonce === a.nonce)) {
-      throw new CustodianError('E_APPROVAL_REPLAYED', `approval nonce of ${op.id} was already used`, { operatorId: op.id });
-    }
-    return a;
-  }
-
-  /** The group an approver's approval counts for: the first of its groups the decision asks approvals from. */
-  #approverGroup(p: CheckedProposal, m: Manifest, operatorId: string): string | null {
-    const groups = this.#cedar ? Object.keys(p.decision.approvalsByGroup) : [p.decision.requiredApprovals.group];
-    return m.operators.find((o) => o.id === operatorId)?.groups.find((g) => groups.includes(g)) ?? null;
-  }
-
-  /** The approvals of `list` that still hold, in order, each counted once per operator. */
-  #validApprovals(p: CheckedProposal, m: Manifest, list: readonly SignedRequest[]): { operatorId: string; payload: ApprovalPayload }[] {
-    const out: { operatorId: string; payload: ApprovalPayload }[] = [];
-    for (const r of list) {
-      try {
-        const payload = this.#checkApproval(p, m, r, out.map((x) => x.payload), out.map((x) => x.operatorId));
-        out.push({ operatorId: r.operatorId, payload });
-      } catch (e) {
-        if (!isCustodianError(e)) throw e;
-      }
-    }
-    return out;
-  }
-
-  async #checkApprovalOp(body: Json, peer: RpcPeer): Promise<Json> {
-    const m = this.#manifest();
-    const f = new Fields(body, 'approval.check');
-    const proposal = decodeSignedRequest(f.raw('proposal'), 'proposal');
-    const approval = decodeSignedRequest(f.raw('approval'), 'approval');
-    const prior = f.arr('prior', APPROVALS_PER_REQUEST_MAX).map((x) => decodeSignedRequest(x, 'prior'));
-    f.done();
-    const p = checkProposal(this.#ctx, proposal, m);
-    if (this.#s().signed.has(p.requestId)) {
-      return this.#refuse(peer, 'approval.rejected', p.requestId, new CustodianError('E_REQUEST_ALREADY_SIGNED', 'request is already signed; the approval is superfluous'), { operatorId: approval.operatorId });
-    }
-    if (p.decision.decision === 'deny') {
-      const denied = new CustodianError('E_REQUEST_DENIED', `request was denied by policy: ${p.decision.reasons.join('; ')}`, { policyCode: p.decision.code });
-      return this.#refuse(peer, 'approval.rejected', p.requestId, denied, { operatorId: approval.operatorId, policyCode: p.decision.code, versions: p.decision.versions });
-    }
-    // Only approvals that still hold count as "already given" (an expired one may be renewed).
-    const still = this.#validApprovals(p, m, prior);
-    let a: ApprovalPayload;
-    try {
-      a = this.#checkApproval(p, m, approval, still.map((x) => x.payload), still.map((x) => x.operatorId));
-    } catch (e) {
-      return this.#refuse(peer, 'approval.rejected', p.requestId, e, { operatorId: approval.operatorId });
-    }
-    await this.#audit(peer, 'approval.accepted', p.requestId, { operatorId: approval.operatorId, group: this.#approverGroup(p, m, approval.operatorId), approvalHash: payloadHash(approval.payload), txDigest: a.txDigest, summaryHash: a.summaryHash, expiresAtMs: a.expiresAtMs, nonce: a.nonce });
-    await this.#persist();
-    return { accepted: true, operatorId: approval.operatorId, approvalsNeeded: p.decision.requiredApprovals.count };
-  }
-
   async #sign(body: Json, peer: RpcPeer): Promise<Json> {
     const m = this.#manifest();
     const f = new Fields(body, 'tx.sign');
@@ -696,11 +612,11 @@ export class Enclave {
       return this.#refuse(peer, 'sign.refused', null, e, { operatorId: proposal.operatorId });
     }
     const done = this.#s().signed.get(p.requestId);
-    if (done) return this.#answerSigned(peer, p, done);
+    if (done) return answerSigned(this.#ctx, peer, p, done);
     if (p.wallet.scheme !== 'single') {
       return this.#refuse(peer, 'sign.refused', p.requestId, new CustodianError('E_SCHEME_MISMATCH', `wallet ${p.wallet.walletId} is a ${p.wallet.scheme} wallet: it signs in a threshold session (mpc.open)`));
     }
-    const tally = await this.#countApprovals(peer, p, m, approvals, false, SIGN_RESERVATION_TTL_MS);
+    const tally = await countApprovals(this.#ctx, peer, p, m, approvals, false, SIGN_RESERVATION_TTL_MS);
     const s = this.#s();
     let record: SignedRecord;
     try {
@@ -714,151 +630,14 @@ export class Enclave {
       // The spend is committed before the signed record is sealed (an expired reservation refuses here).
       if (tally.reserved) this.#cedar!.commit(p.requestId, this.platform.nowMs());
     } catch (e) {
-      if (tally.reserved) this.#releaseReservation(p.requestId);
+      if (tally.reserved) releaseReservation(this.#ctx, p.requestId);
       return this.#refuse(peer, 'sign.refused', p.requestId, e);
     }
-    this.#consume(tally);
+    consume(this.#ctx, tally);
     // Write-ahead: nonces consumed, the spend committed and the signature sealed (unreleased) before anything leaves.
     s.signed.set(p.requestId, record);
     await this.#persist();
-    return this.#release(peer, p, record, false, tally.reserved);
-  }
-
-  /** A request signed before: an unaudited record is audited and released now; otherwise the replay is audited and answered alike. */
-  async #answerSigned(peer: RpcPeer, p: CheckedProposal, done: SignedRecord): Promise<Json> {
-    if (!done.audited) return this.#release(peer, p, done, false);
-    await this.#audit(peer, 'request.replayed', p.requestId, { txHash: done.txHash });
-    await this.#persist();
-    return { requestId: p.requestId, signedTx: done.signedTx, txHash: done.txHash, replayed: true };
-  }
-
-  /**
-   * The policy decision and the approvals, checked for one signing — by the
-   * `single` signer and by every signer of a threshold session alike. An
-   * approval that no longer holds (expired, revoked, replayed) is skipped and
-   * audited, not fatal: one stale approval must not block a request that has
-   * enough valid ones. Refuses (audited) E_QUORUM_NOT_MET or a denial.
-   * `allowConsumed`: this signer already approved this very request in a
-   * threshold session that did not finish, so its own consumption of these
-   * nonces is no replay (every approval names the request it is for).
-   */
-  async #countApprovals(peer: RpcPeer, p: CheckedProposal, m: Manifest, approvals: readonly SignedRequest[], allowConsumed: boolean, reservationTtlMs: number): Promise<ApprovalTally> {
-    const counted: ApprovalPayload[] = [];
-    const ids: string[] = [];
-    let reserved: CedarDecision | null;
-    try {
-      if (p.decision.decision === 'deny') throw new CustodianError(p.decision.code ?? 'E_POLICY_DENIED', p.decision.reasons.join('; '));
-      for (const r of approvals) {
-        try {
-          counted.push(this.#checkApproval(p, m, r, counted, ids, allowConsumed));
-          ids.push(r.operatorId);
-        } catch (e) {
-          if (!isCustodianError(e)) throw e;
-          await this.#audit(peer, 'approval.invalidated', p.requestId, { operatorId: r.operatorId, code: e.code, reason: e.message });
-        }
-      }
-      const need = p.decision.requiredApprovals.count;
-      reserved = null;
-      if (this.#cedar && p.cedarInput) {
-        reserved = this.#reserve(p.cedarInput, ids, m, allowConsumed, reservationTtlMs);
-      } else if (counted.length < need) {
-        throw new CustodianError('E_QUORUM_NOT_MET', `${counted.length} valid approval(s) of ${need} required from ${p.decision.requiredApprovals.group}`, { have: counted.length, need });
-      }
-    } catch (e) {
-      // The refusal records the policy versions it was decided under.
-      const versions = isCustodianError(e) && e.detail['versions'] !== undefined ? (e.detail['versions'] as Json) : p.decision.versions;
-      return this.#refuse(peer, 'sign.refused', p.requestId, e, { versions });
-    }
-    const refs = approvals.filter((r) => ids.includes(r.operatorId)).map((r) => `${r.operatorId}:${payloadHash(r.payload)}`);
-    return { counted, ids, refs, reserved };
-  }
-
-  /**
-   * Decides again with the verified approvals per group and, on allow,
-   * reserves the spend in the same step; throws the refusal's code otherwise
-   * (E_QUORUM_NOT_MET while approvals are missing). A threshold signer that
-   * already approved this request in an unfinished session keeps the
-   * reservation it holds (the retry is the same spend).
-   */
-  #reserve(input: ProposalInput, approverIds: readonly string[], m: Manifest, retry: boolean, ttlMs: number): CedarDecision {
-    const cedar = this.#cedar!;
-    const approvers = approverIds.map((id) => ({ id, groups: [...(m.operators.find((o) => o.id === id)?.groups ?? [])] }));
-    const full: ProposalInput = { ...input, approvalsByGroup: countApprovalsByGroup(approvers, input.initiator.id) };
-    let d: CedarDecision;
-    try {
-      d = cedar.reserve(full, this.platform.nowMs(), ttlMs);
-    } catch (e) {
-      if (!(retry && isCustodianError(e, 'E_RESERVATION_EXISTS'))) throw e;
-      d = cedar.decideProposal(full, this.platform.nowMs());
-      if (d.decision === 'allow') return d;
-    }
-    // The engine answers a reservation this request already holds as a deny with that code:
-    // for a retry of an unfinished threshold signing it is the same spend, decided again.
-    if (retry && d.decision === 'deny' && d.code === 'E_RESERVATION_EXISTS') {
-      d = cedar.decideProposal(full, this.platform.nowMs());
-      if (d.decision === 'allow') return d;
-    }
-    if (d.decision === 'allow') return d;
-    const versions = { ...d.versions, rulebookDigest: cedar.digest };
-    if (d.decision === 'needs-approval') {
-      // Not yet: approvals missing, or a time-lock (`@delay`) still running; the request stays pending.
-      const missing = Object.entries(d.missingApprovals).filter(([, n]) => n > 0).map(([g, n]) => `${n} more from ${g}`);
-      const lock = d.notBefore !== null && d.notBefore > this.platform.nowMs() ? `time-locked until ${new Date(d.notBefore).toISOString()}` : '';
-      const why = [missing.length > 0 ? `approvals missing: ${missing.join(', ')}` : '', lock].filter(Boolean).join('; ');
-      throw new CustodianError('E_QUORUM_NOT_MET', why || 'not yet allowed', { missing: { ...d.missingApprovals }, notBefore: d.notBefore, versions });
-    }
-    throw new CustodianError(d.code ?? 'E_POLICY_DENIED', d.reasons.join('; ') || 'denied by policy', { versions, ...(d.limit ? { limit: { ...d.limit } } : {}) });
-  }
-
-  /** Frees a Cedar reservation that will not be signed (nothing to free is no error). */
-  #releaseReservation(requestId: string): void {
-    try {
-      this.#cedar?.release(requestId);
-    } catch (e) {
-      if (!isCustodianError(e, 'E_RESERVATION_UNKNOWN')) throw e;
-    }
-  }
-
-  /** Marks the counted approvals' nonces consumed (the caller persists). */
-  #consume(t: ApprovalTally): void {
-    const s = this.#s();
-    t.counted.forEach((a, i) => s.consumedNonces.set(`${t.ids[i]}:${a.nonce}`, a.expiresAtMs));
-    this.#prune();
-  }
-
-  /** Appends the decision (unless already audited) and release entries durably, then releases the signature. */
-  async #release(peer: RpcPeer, p: CheckedProposal, record: SignedRecord, approvedAudited: boolean, reserved: CedarDecision | null = null): Promise<Json> {
-    // Each counted approval by operator and the hash of exactly what it signed.
-    if (!approvedAudited) await this.#audit(peer, 'sign.approved', p.requestId, { approvals: [...record.approvals], txDigest: bytesTo0x(p.digest), policy: reserved ? reserved.decision : p.decision.decision, versions: this.#signVersions(p, reserved) });
-    await this.#audit(peer, 'signature.released', p.requestId, { txHash: record.txHash, from: p.wallet.address, walletId: p.wallet.walletId, scheme: p.wallet.scheme, chain: p.decoded.chain, txDigest: bytesTo0x(p.digest) });
-    this.#s().signed.set(p.requestId, { ...record, audited: true });
-    await this.#persist();
-    return { requestId: p.requestId, signedTx: record.signedTx, txHash: record.txHash, replayed: false };
-  }
-
-  /** The version hashes a signing decision used: the reserving Cedar decision's, else the proposal decision's. */
-  #signVersions(p: CheckedProposal, reserved: CedarDecision | null): Json {
-    if (!reserved || !this.#cedar) return p.decision.versions;
-    return { ...reserved.versions, rulebookDigest: this.#cedar.digest, policies: [...reserved.policies] };
-  }
-
-  /**
-   * Bounds the sealed state: consumed nonces are forgotten once their approval
-   * has expired, and signed records once no approval for them can still be
-   * valid (a replay after that cannot gather approvals, so it is refused, not
-   * signed again). Unaudited records are never dropped.
-   */
-  #prune(): void {
-    const now = this.platform.nowMs();
-    const s = this.#s();
-    for (const [k, exp] of s.consumedNonces) if (exp < now - CLOCK_SKEW_MAX_MS) s.consumedNonces.delete(k);
-    for (const [k, r] of s.signed) if (r.audited && r.atMs < now - APPROVAL_TTL_MAX_MS - CLOCK_SKEW_MAX_MS) s.signed.delete(k);
-    for (const [k, at] of s.mpcApproved) if (at < now - APPROVAL_TTL_MAX_MS - CLOCK_SKEW_MAX_MS) s.mpcApproved.delete(k);
-    for (const [k, at] of s.usedPresigs) if (at < now - MPC_SESSION_TTL_MS - CLOCK_SKEW_MAX_MS) s.usedPresigs.delete(k);
-    // FROST nonces (SealedNonceStore): an unused or consumed key past the session time reads as unknown, which signs nothing.
-    for (const [k, r] of s.frostNonces) if (r.atMs < now - MPC_SESSION_TTL_MS - CLOCK_SKEW_MAX_MS) s.frostNonces.delete(k);
-    for (const [k, at] of s.frostConsumed) if (at < now - MPC_SESSION_TTL_MS - CLOCK_SKEW_MAX_MS) s.frostConsumed.delete(k);
-    for (const [k, at] of s.requestSeen) if (at < now - REQUEST_SEEN_TTL_MS) s.requestSeen.delete(k);
+    return release(this.#ctx, peer, p, record, false, tally.reserved);
   }
 
 
@@ -952,17 +731,17 @@ export class Enclave {
       return this.#refuse(peer, 'sign.refused', null, e, { operatorId: proposal.operatorId });
     }
     const done = this.#s().signed.get(p.requestId);
-    if (done) return { signed: await this.#answerSigned(peer, p, done) };
+    if (done) return { signed: await answerSigned(this.#ctx, peer, p, done) };
     const retry = this.#s().mpcApproved.has(p.requestId);
-    const tally = await this.#countApprovals(peer, p, m, approvals, retry, MPC_RESERVATION_TTL_MS);
+    const tally = await countApprovals(this.#ctx, peer, p, m, approvals, retry, MPC_RESERVATION_TTL_MS);
     try {
       // This signer's own decision, audited before it contributes anything to a signature.
-      await this.#audit(peer, 'sign.approved', p.requestId, { approvals: [...tally.refs], txDigest: bytesTo0x(p.digest), policy: tally.reserved ? tally.reserved.decision : p.decision.decision, versions: this.#signVersions(p, tally.reserved), scheme: wallet.scheme, signers: participants, combiner });
-      this.#consume(tally);
+      await this.#audit(peer, 'sign.approved', p.requestId, { approvals: [...tally.refs], txDigest: bytesTo0x(p.digest), policy: tally.reserved ? tally.reserved.decision : p.decision.decision, versions: signVersions(this.#ctx, p, tally.reserved), scheme: wallet.scheme, signers: participants, combiner });
+      consume(this.#ctx, tally);
       this.#s().mpcApproved.set(p.requestId, this.platform.nowMs());
       await this.#persist();
     } catch (e) {
-      if (tally.reserved && !retry) this.#releaseReservation(p.requestId);
+      if (tally.reserved && !retry) releaseReservation(this.#ctx, p.requestId);
       throw e;
     }
     return this.#mpcRegister({ kind: 'sign', p, wallet, combiner, approvals: tally.refs }, p.requestId, new PartyMap(wallet.parties), participants);
@@ -1058,7 +837,7 @@ export class Enclave {
         if (this.#s().usedPresigs.has(key)) throw new CustodianError('E_PRESIGNATURE_REUSED', 'this session already released an online message');
         x.presig = x.presign!.finish(msgs);
         // The spend is committed (Cedar) and the pre-signature marked used, durably, before its online message can leave.
-        this.#commitThreshold(job.p.requestId);
+        commitThreshold(this.#ctx, job.p.requestId);
         this.#s().usedPresigs.set(key, this.platform.nowMs());
         await this.#persist();
         const combinerId = x.map.idOf(job.combiner);
@@ -1071,21 +850,6 @@ export class Enclave {
       const sig = x.presig!.combine(msgs);
       return { sessionId: key, outbox: [], done: true, result: await this.#mpcReleaseSignature(x, job.p, job.approvals, sig.r, sig.s, sig.recovery, peer) };
     });
-  }
-
-  /**
-   * Commits a threshold signing's Cedar reservation when this signer's online
-   * message is about to leave; a reservation this signer already committed in
-   * an earlier session for the same request is no error.
-   */
-  #commitThreshold(requestId: string): void {
-    if (!this.#cedar) return;
-    try {
-      this.#cedar.commit(requestId, this.platform.nowMs());
-    } catch (e) {
-      if (isCustodianError(e, 'E_RESERVATION_UNKNOWN') && e.detail['state'] === 'committed') return;
-      throw e;
-    }
   }
 
   /** Runs one round; on any failure the session ends, the failure (and its culprit) is audited, and the share's status is sealed. */
@@ -1357,7 +1121,7 @@ export class Enclave {
       x.step = 1;
       const theirs = await openCommitments(channel, x.channelSession, x.map, others, f.sessionIds, inbox);
       const packages = f.sessionIds.map((id, i) => createSigningPackage(f.share.publicPackage, id, job.p.decoded.messages[i]!, [f.commitments[i]!, ...others.map((o) => theirs.get(o)![i]!)]));
-      this.#commitThreshold(job.p.requestId);
+      commitThreshold(this.#ctx, job.p.requestId);
       await this.#persist();
       const shares: SignatureShare[] = [];
       for (const pkg of packages) shares.push(await signPackage(f.share, pkg, this.#nonceStore));
@@ -1395,7 +1159,7 @@ export class Enclave {
     const record: SignedRecord = { signedTx: `0x${assembled.signedTxHex}`, txHash: assembled.txId, audited: false, atMs: this.platform.nowMs(), approvals: [...approvals] };
     this.#s().signed.set(p.requestId, record);
     await this.#persist();
-    const out = (await this.#release(peer, p, record, true)) as Record<string, Json>;
+    const out = (await release(this.#ctx, peer, p, record, true)) as Record<string, Json>;
     return { ...out, sessionId: bytesToHex(x.sessionId!) };
   }
 
@@ -1453,7 +1217,7 @@ export class Enclave {
     const record: SignedRecord = { signedTx: bytesTo0x(signedTx), txHash: bytesTo0x(txHash(signedTx)), audited: false, atMs: this.platform.nowMs(), approvals: [...approvals] };
     this.#s().signed.set(p.requestId, record);
     await this.#persist();
-    const out = (await this.#release(peer, p, record, true)) as Record<string, Json>;
+    const out = (await release(this.#ctx, peer, p, record, true)) as Record<string, Json>;
     return { ...out, sessionId: bytesToHex(x.sessionId!) };
   }
 }
