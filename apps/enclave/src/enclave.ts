@@ -38,7 +38,7 @@ import { verifyCheckpointAdvance } from '@custodian/audit/checkpoint-advance';
 import { checkNoteText } from '@custodian/audit/note';
 import type { Platform } from './platform.js';
 import { seal, SEALED_STATE_PLAINTEXT_MAX, unseal } from './sealed-state.js';
-import { decodeState, encodeState, initialState, RULEBOOK_FILES_MAX, type EnclaveState, type FrostWalletRecord, type SignedRecord, type ThresholdWalletRecord, type WalletRecord } from './state.js';
+import { decodeState, encodeState, initialState, RULEBOOK_FILES_MAX, type EnclaveState, type FrostWalletRecord, type SignedRecord, type ThresholdWalletRecord } from './state.js';
 import { identityAuthenticator, openMessages, PartyMap, sealMessages } from './mpc-mesh.js';
 import { frostAuthenticator, frostParty, openCommitments, openEchoes, openRefreshCommits, openRefreshShares, openRound1, openShares, openSignatureShares, sealFrost, sealFrostSigning, type FrostDkgOutbound } from './frost-mesh.js';
 import { ecdsaPublicDigest, frostPublicDigest, openConfirmations, sealConfirmation, signConfirmation, verifyConfirmations } from './wallet-refresh.js';
@@ -60,10 +60,11 @@ import { FROST_TAPROOT_NETWORK } from './wallet-proposal.js';
 import { CedarPolicy } from './cedar-policy.js';
 import { appendAudit } from './audit-writer.js';
 import type { EnclaveContext } from './enclave-context.js';
-import { APPROVALS_PER_REQUEST_MAX, MPC_RESERVATION_TTL_MS, MPC_SESSION_TTL_MS, MPC_SESSIONS_MAX, SIGN_RESERVATION_TTL_MS } from './enclave-limits.js';
+import { APPROVALS_PER_REQUEST_MAX, MPC_RESERVATION_TTL_MS, MPC_SESSION_TTL_MS, MPC_SESSIONS_MAX } from './enclave-limits.js';
 import { checkProposal, evmTx, propose, type CheckedProposal } from './proposal.js';
 import { checkApprovalOp, commitThreshold, consume, countApprovals, releaseReservation } from './approvals.js';
 import { answerSigned, release, signVersions } from './release.js';
+import { createWallet, sign } from './single-wallet.js';
 
 /** The enclave's phases. */
 export type Phase = 'BOOT' | 'AWAITING_MANIFEST' | 'READY' | 'ERROR';
@@ -295,13 +296,13 @@ export class Enclave {
       case 'peers.install':
         return this.#installPeers(body, peer);
       case 'wallet.create':
-        return this.#createWallet(body, peer);
+        return createWallet(this.#ctx, body, peer);
       case 'tx.propose':
         return propose(this.#ctx, body, peer);
       case 'approval.check':
         return checkApprovalOp(this.#ctx, body, peer);
       case 'tx.sign':
-        return this.#sign(body, peer);
+        return sign(this.#ctx, body, peer);
       case 'mpc.open':
         return this.#mpcOpen(body, peer);
       case 'mpc.start':
@@ -571,74 +572,6 @@ export class Enclave {
     return key;
   }
 
-  async #createWallet(body: Json, peer: RpcPeer): Promise<Json> {
-    const m = this.#manifest();
-    const req = decodeSignedRequest(new Fields(body, 'wallet.create').raw('request'));
-    const s = this.#s();
-    let payload;
-    try {
-      const op = authenticateRequest(req, m, 'admin');
-      payload = decodeWalletCreate(req.payload);
-      if (payload.orgId !== m.orgId) throw new CustodianError('E_ORG_MISMATCH', 'request is for another organisation');
-      if (payload.scheme !== 'single') throw new CustodianError('E_SCHEME_MISMATCH', `a ${payload.scheme} wallet is created by a threshold session (mpc.open), not wallet.create`);
-      if (payload.signerId !== this.signerId) throw new CustodianError('E_WRONG_SIGNER', `wallet is designated to ${payload.signerId}, not ${this.signerId}`);
-      if (s.wallets.has(payload.walletId)) throw new CustodianError('E_WALLET_EXISTS', `wallet ${payload.walletId} already exists`);
-      void op;
-    } catch (e) {
-      return this.#refuse(peer, 'wallet.rejected', null, e, { operatorId: req.operatorId });
-    }
-    const sk = secp256k1.utils.randomSecretKey();
-    const publicKey = secp256k1.getPublicKey(sk, true);
-    const address = toChecksumAddress(addressFromPublicKey(publicKey));
-    const record: WalletRecord = { walletId: payload.walletId, scheme: 'single', secretKey: new Secret(sk), publicKey, address };
-    s.wallets.set(record.walletId, record);
-    const statement = { walletId: record.walletId, scheme: record.scheme, signerId: this.signerId, publicKey: bytesToHex(publicKey), address, orgId: m.orgId, manifestHash: manifestHash(s.signedManifest!.payload) };
-    await this.#audit(peer, 'wallet.created', null, { ...statement, requestedBy: req.operatorId });
-    await this.#persist();
-    return encodeEnclaveSigned(signStatement('wallet.v1', statement, s.identitySecret.expose()));
-  }
-
-
-  async #sign(body: Json, peer: RpcPeer): Promise<Json> {
-    const m = this.#manifest();
-    const f = new Fields(body, 'tx.sign');
-    const proposal = decodeSignedRequest(f.raw('proposal'), 'proposal');
-    const approvals = f.arr('approvals', APPROVALS_PER_REQUEST_MAX).map((x) => decodeSignedRequest(x, 'approval'));
-    f.done();
-    let p: CheckedProposal;
-    try {
-      p = checkProposal(this.#ctx, proposal, m);
-    } catch (e) {
-      return this.#refuse(peer, 'sign.refused', null, e, { operatorId: proposal.operatorId });
-    }
-    const done = this.#s().signed.get(p.requestId);
-    if (done) return answerSigned(this.#ctx, peer, p, done);
-    if (p.wallet.scheme !== 'single') {
-      return this.#refuse(peer, 'sign.refused', p.requestId, new CustodianError('E_SCHEME_MISMATCH', `wallet ${p.wallet.walletId} is a ${p.wallet.scheme} wallet: it signs in a threshold session (mpc.open)`));
-    }
-    const tally = await countApprovals(this.#ctx, peer, p, m, approvals, false, SIGN_RESERVATION_TTL_MS);
-    const s = this.#s();
-    let record: SignedRecord;
-    try {
-      const wallet = p.wallet;
-      const sig = secp256k1.Signature.fromBytes(secp256k1.sign(p.digest, wallet.secretKey.expose(), { prehash: false, lowS: true, format: 'recovered' }), 'recovered');
-      if (!secp256k1.verify(sig.toBytes('compact'), p.digest, wallet.publicKey, { prehash: false, lowS: true })) {
-        throw new CustodianError('E_SIGNATURE_INVALID_TERMINAL', 'produced signature does not verify; nothing released');
-      }
-      const signedTx = encodeSignedEip1559(evmTx(p), { r: sig.r, s: sig.s, yParity: sig.recovery as 0 | 1 });
-      record = { signedTx: bytesTo0x(signedTx), txHash: bytesTo0x(txHash(signedTx)), audited: false, atMs: this.platform.nowMs(), approvals: [...tally.refs] };
-      // The spend is committed before the signed record is sealed (an expired reservation refuses here).
-      if (tally.reserved) this.#cedar!.commit(p.requestId, this.platform.nowMs());
-    } catch (e) {
-      if (tally.reserved) releaseReservation(this.#ctx, p.requestId);
-      return this.#refuse(peer, 'sign.refused', p.requestId, e);
-    }
-    consume(this.#ctx, tally);
-    // Write-ahead: nonces consumed, the spend committed and the signature sealed (unreleased) before anything leaves.
-    s.signed.set(p.requestId, record);
-    await this.#persist();
-    return release(this.#ctx, peer, p, record, false, tally.reserved);
-  }
 
 
   // ---- threshold sessions (ecdsa-dkls): the host relays sealed messages between signers ----
