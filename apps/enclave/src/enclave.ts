@@ -16,7 +16,7 @@ import { CLOCK_SKEW_MAX_MS } from '@custodian/core/limits';
 import { encodeSignedEip1559, txHash } from '@custodian/chains/evm/eip1559';
 import { addressFromPublicKey, toChecksumAddress } from '@custodian/chains/evm/address';
 import { verifySimEvidence, appraiseSimClaims } from '@custodian/attestation/sim/sim-evidence';
-import { decodeManifest, decodeSignedManifest, manifestHash, verifyManifestQuorum, type Manifest } from '@custodian/protocol/manifest';
+import { decodeManifest, manifestHash, type Manifest } from '@custodian/protocol/manifest';
 import { authenticateRequest, decodeSignedRequest, payloadHash } from '@custodian/protocol/operator-request';
 import { decodeWalletCreate, decodeWalletRefresh, WALLET_PARTIES_MAX, type ThresholdWalletCreatePayload } from '@custodian/protocol/payloads';
 import { identityReportData } from '@custodian/protocol/identity-binding';
@@ -38,7 +38,7 @@ import { verifyCheckpointAdvance } from '@custodian/audit/checkpoint-advance';
 import { checkNoteText } from '@custodian/audit/note';
 import type { Platform } from './platform.js';
 import { seal, SEALED_STATE_PLAINTEXT_MAX, unseal } from './sealed-state.js';
-import { decodeState, encodeState, initialState, RULEBOOK_FILES_MAX, type EnclaveState, type FrostWalletRecord, type SignedRecord, type ThresholdWalletRecord } from './state.js';
+import { decodeState, encodeState, initialState, type EnclaveState, type FrostWalletRecord, type SignedRecord, type ThresholdWalletRecord } from './state.js';
 import { identityAuthenticator, openMessages, PartyMap, sealMessages } from './mpc-mesh.js';
 import { frostAuthenticator, frostParty, openCommitments, openEchoes, openRefreshCommits, openRefreshShares, openRound1, openShares, openSignatureShares, sealFrost, sealFrostSigning, type FrostDkgOutbound } from './frost-mesh.js';
 import { ecdsaPublicDigest, frostPublicDigest, openConfirmations, sealConfirmation, signConfirmation, verifyConfirmations } from './wallet-refresh.js';
@@ -57,7 +57,7 @@ import { SealedNonceStore } from './sealed-nonce-store.js';
 import { base58Encode } from '@custodian/chains/sol/base58';
 import { encodeSegwitAddress } from '@custodian/chains/btc/segwit-address';
 import { FROST_TAPROOT_NETWORK } from './wallet-proposal.js';
-import { CedarPolicy } from './cedar-policy.js';
+import type { CedarPolicy } from './cedar-policy.js';
 import { appendAudit } from './audit-writer.js';
 import type { EnclaveContext } from './enclave-context.js';
 import { APPROVALS_PER_REQUEST_MAX, MPC_RESERVATION_TTL_MS, MPC_SESSION_TTL_MS, MPC_SESSIONS_MAX } from './enclave-limits.js';
@@ -65,25 +65,13 @@ import { checkProposal, evmTx, propose, type CheckedProposal } from './proposal.
 import { checkApprovalOp, commitThreshold, consume, countApprovals, releaseReservation } from './approvals.js';
 import { answerSigned, release, signVersions } from './release.js';
 import { createWallet, sign } from './single-wallet.js';
+import { installManifest, loadSealedCedar } from './manifest-ops.js';
 
 /** The enclave's phases. */
 export type Phase = 'BOOT' | 'AWAITING_MANIFEST' | 'READY' | 'ERROR';
 
 export { APPROVALS_PER_REQUEST_MAX, MPC_SESSIONS_MAX, MPC_SESSION_TTL_MS, SIGN_RESERVATION_TTL_MS, MPC_RESERVATION_TTL_MS, REQUEST_SEEN_TTL_MS, REQUEST_SEEN_MAX } from './enclave-limits.js';
 
-
-/** Decodes rulebook files supplied with a manifest: file name → hex bytes. */
-function decodeRulebookFiles(json: Json): Map<string, Uint8Array> {
-  if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new CustodianError('E_FIELD_INVALID', 'rulebook must be an object of file name → hex bytes');
-  const entries = Object.entries(json);
-  if (entries.length === 0 || entries.length > RULEBOOK_FILES_MAX) throw new CustodianError('E_FIELD_INVALID', `rulebook must hold 1..${RULEBOOK_FILES_MAX} files`);
-  const files = new Map<string, Uint8Array>();
-  for (const [name, hex] of entries) {
-    if (name.length > 256 || typeof hex !== 'string' || !/^([0-9a-f]{2})*$/.test(hex)) throw new CustodianError('E_FIELD_INVALID', `rulebook file ${name.slice(0, 64)} must be lower-case hex bytes`);
-    files.set(name, hexToBytes(hex));
-  }
-  return files;
-}
 
 /** What a threshold session is for. */
 type MpcJob =
@@ -219,7 +207,7 @@ export class Enclave {
         if (version < counter) throw new CustodianError('E_STATE_ROLLBACK_DETECTED', `sealed state version ${version} is older than the platform counter ${counter}: refusing to run on rolled-back state`, { version: String(version), counter: String(counter) });
         this.#state = decodeState(plaintext, version);
         if (version > counter) await this.platform.advanceCounter(version);
-        this.#cedar = this.#loadSealedCedar(this.#state);
+        this.#cedar = loadSealedCedar(this.#state);
         if (this.#state.peerSeed === null) {
           // State sealed before peer channels existed: the channel key is made once and sealed.
           this.#state.peerSeed = new Secret(ed25519.utils.randomSecretKey());
@@ -235,16 +223,6 @@ export class Enclave {
       this.#phase = 'ERROR';
       throw e;
     }
-  }
-
-  /** The Cedar policy from sealed state: the rulebook files pinned by the installed manifest, and the sealed ledger. */
-  #loadSealedCedar(s: EnclaveState): CedarPolicy | null {
-    if (!s.rulebook || !s.signedManifest) return null;
-    const digest = decodeManifest(s.signedManifest.payload).policy.rulebookDigest;
-    if (digest === undefined) return null;
-    const policy = CedarPolicy.fromRulebookFiles(s.rulebook, digest);
-    if (s.velocityLedger !== null) policy.ledgerFromJson(s.velocityLedger);
-    return policy;
   }
 
   /** The identity public key (Ed25519) that evidence binds. */
@@ -292,7 +270,7 @@ export class Enclave {
       case 'hello':
         return this.#hello(body);
       case 'manifest.install':
-        return this.#installManifest(body, peer);
+        return installManifest(this.#ctx, body, peer);
       case 'peers.install':
         return this.#installPeers(body, peer);
       case 'wallet.create':
@@ -459,69 +437,6 @@ export class Enclave {
       this.#channel = new PeerChannel({ self: this.signerId, keyPair: await this.#peerKeys(), peers });
     }
     return this.#channel;
-  }
-
-  async #installManifest(body: Json, peer: RpcPeer): Promise<Json> {
-    const f = new Fields(body, 'manifest.install');
-    const signed = decodeSignedManifest(f.raw('signedManifest'));
-    const rulebookJson = f.optRaw('rulebook');
-    f.done();
-    const s = this.#s();
-    const hash = manifestHash(signed.payload);
-    if (s.signedManifest && hash === manifestHash(s.signedManifest.payload)) return { manifestHash: hash, installed: false };
-    const previousMeasurements = s.signedManifest ? decodeManifest(s.signedManifest.payload).enclave.measurements : null;
-    let next: Manifest;
-    let cedar: CedarPolicy | null = null;
-    let files: Map<string, Uint8Array> | null = null;
-    try {
-      next = decodeManifest(signed.payload);
-      const current = s.signedManifest ? decodeManifest(s.signedManifest.payload) : null;
-      if (current && (next.version !== current.version + 1 || next.previousHash !== manifestHash(s.signedManifest!.payload) || next.orgId !== current.orgId)) {
-        throw new CustodianError('E_MANIFEST_SEQUENCE', 'a new manifest must have the next version and name the installed one as previous');
-      }
-      if (!current && (next.version !== 1 || next.previousHash !== '')) throw new CustodianError('E_MANIFEST_SEQUENCE', 'a genesis manifest has version 1 and no previous hash');
-      verifyManifestQuorum(signed, current ?? next);
-      await this.#checkOwnMeasurement(next);
-      const digest = next.policy.rulebookDigest;
-      if (digest !== undefined) {
-        if (rulebookJson === undefined && this.#cedar?.digest === digest && s.rulebook) {
-          cedar = this.#cedar;
-          files = s.rulebook;
-        } else {
-          if (rulebookJson === undefined) throw new CustodianError('E_RULEBOOK_INVALID', 'the manifest pins a rulebook; its files must be supplied with it');
-          files = decodeRulebookFiles(rulebookJson);
-          // A new rulebook keeps the spending ledger: a governed change must not reset velocity.
-          cedar = this.#cedar ? this.#cedar.withRulebookFiles(files, digest) : CedarPolicy.fromRulebookFiles(files, digest);
-        }
-      } else if (rulebookJson !== undefined) {
-        throw new CustodianError('E_RULEBOOK_INVALID', 'rulebook files were supplied but the manifest pins no rulebook');
-      }
-    } catch (e) {
-      return this.#refuse(peer, 'manifest.rejected', null, e, { manifestHash: hash });
-    }
-    s.signedManifest = signed;
-    s.rulebook = files;
-    this.#cedar = cedar;
-    this.#phase = 'READY';
-    const rulebook: Json = cedar ? { digest: cedar.digest, versions: { ...cedar.versions } } : null;
-    await this.#audit(peer, 'manifest.installed', null, { manifestHash: hash, orgId: next.orgId, version: next.version, signedBy: signed.signatures.map((x) => x.operatorId), measurements: [...next.enclave.measurements], previousHash: next.previousHash === '' ? null : next.previousHash, previousMeasurements: previousMeasurements ? [...previousMeasurements] : [], rulebook });
-    await this.#persist();
-    return { manifestHash: hash, installed: true };
-  }
-
-  /** Refuses a manifest under which this very enclave would not be accepted. */
-  async #checkOwnMeasurement(m: Manifest): Promise<void> {
-    const nonce = ed25519.utils.randomSecretKey();
-    const expected = identityReportData(this.identityKey(), nonce);
-    const claims = verifySimEvidence(await this.platform.attest(expected), { rootPublicKey: m.enclave.simRoot, nowMs: this.platform.nowMs(), expectedReportData: expected });
-    try {
-      appraiseSimClaims(claims, { measurements: m.enclave.measurements, allowSim: m.enclave.platform === 'sim' });
-    } catch (e) {
-      if (isCustodianError(e, 'E_ATTEST_MEASUREMENT')) {
-        throw new CustodianError('E_ATTEST_MEASUREMENT', `this signer's own measurement ${claims.measurement.slice(0, 16)}… is not among the manifest's expected measurements`, { measurement: claims.measurement });
-      }
-      throw e;
-    }
   }
 
   /** Verifies peers' evidence against the manifest; audits each verdict. */
