@@ -6,7 +6,6 @@
  */
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
-import { sha256 } from '@noble/hashes/sha2.js';
 import { CustodianError, isCustodianError } from '@custodian/core/errors';
 import type { Json } from '@custodian/core/canonical-json';
 import { Fields } from '@custodian/core/fields';
@@ -15,12 +14,11 @@ import { Secret } from '@custodian/core/secret';
 import { CLOCK_SKEW_MAX_MS } from '@custodian/core/limits';
 import { encodeSignedEip1559, txHash } from '@custodian/chains/evm/eip1559';
 import { addressFromPublicKey, toChecksumAddress } from '@custodian/chains/evm/address';
-import { verifySimEvidence, appraiseSimClaims } from '@custodian/attestation/sim/sim-evidence';
 import { decodeManifest, manifestHash, type Manifest } from '@custodian/protocol/manifest';
 import { authenticateRequest, decodeSignedRequest, payloadHash } from '@custodian/protocol/operator-request';
 import { decodeWalletCreate, decodeWalletRefresh, WALLET_PARTIES_MAX, type ThresholdWalletCreatePayload } from '@custodian/protocol/payloads';
 import { identityReportData } from '@custodian/protocol/identity-binding';
-import { decodeEnclaveSigned, encodeEnclaveSigned, signStatement, verifyStatement } from '@custodian/protocol/enclave-signed';
+import { encodeEnclaveSigned, signStatement } from '@custodian/protocol/enclave-signed';
 import { PeerChannel } from '@custodian/protocol/hpke/peer-channel';
 import { derivePeerKeyPair } from '@custodian/protocol/hpke/peer-key';
 import type { PeerKeyPair } from '@custodian/protocol/hpke/peer-suite';
@@ -66,6 +64,7 @@ import { checkApprovalOp, commitThreshold, consume, countApprovals, releaseReser
 import { answerSigned, release, signVersions } from './release.js';
 import { createWallet, sign } from './single-wallet.js';
 import { installManifest, loadSealedCedar } from './manifest-ops.js';
+import { installPeers } from './peers-ops.js';
 
 /** The enclave's phases. */
 export type Phase = 'BOOT' | 'AWAITING_MANIFEST' | 'READY' | 'ERROR';
@@ -272,7 +271,7 @@ export class Enclave {
       case 'manifest.install':
         return installManifest(this.#ctx, body, peer);
       case 'peers.install':
-        return this.#installPeers(body, peer);
+        return installPeers(this.#ctx, body, peer);
       case 'wallet.create':
         return createWallet(this.#ctx, body, peer);
       case 'tx.propose':
@@ -437,54 +436,6 @@ export class Enclave {
       this.#channel = new PeerChannel({ self: this.signerId, keyPair: await this.#peerKeys(), peers });
     }
     return this.#channel;
-  }
-
-  /** Verifies peers' evidence against the manifest; audits each verdict. */
-  async #installPeers(body: Json, peer: RpcPeer): Promise<Json> {
-    const m = this.#manifest();
-    const f = new Fields(body, 'peers.install');
-    const peers = f.arr('peers', 64);
-    f.done();
-    const accepted: Json[] = [];
-    const rejected: Json[] = [];
-    for (const [i, p] of peers.entries()) {
-      const g = new Fields(p, `peers[${i}]`);
-      const signerId = g.str('signerId', 64);
-      const identityKey = g.hex('identityKey', 32);
-      const nonce = g.hex('nonce', 32);
-      const evidence = g.hex('evidence', undefined, 16 * 1024);
-      const signedPeerKey = g.optRaw('peerKey');
-      g.done();
-      try {
-        const claims = verifySimEvidence(evidence, { rootPublicKey: m.enclave.simRoot, nowMs: this.platform.nowMs(), expectedReportData: identityReportData(identityKey, nonce) });
-        appraiseSimClaims(claims, { measurements: m.enclave.measurements, allowSim: m.enclave.platform === 'sim' });
-        // The channel key counts only when the attested identity key signed it for this very signer.
-        const peerKey = signedPeerKey === undefined ? null : this.#checkPeerKey(signerId, identityKey, signedPeerKey);
-        if (signerId === this.signerId) throw new CustodianError('E_PEER_UNKNOWN', 'a signer is not its own peer');
-        this.#s().peers.set(signerId, { identityKey, peerKey });
-        this.#channel = null;
-        accepted.push({ signerId, identityKey: bytesToHex(identityKey), measurement: claims.measurement });
-        await this.#audit(peer, 'attest.accepted', null, { peer: signerId, identityKey: bytesToHex(identityKey), measurement: claims.measurement, evidenceHash: bytesToHex(sha256(evidence)), peerKey: peerKey ? bytesToHex(peerKey) : null });
-      } catch (e) {
-        if (!isCustodianError(e)) throw e;
-        rejected.push({ signerId, code: e.code, message: e.message });
-        await this.#audit(peer, 'attest.rejected', null, { peer: signerId, code: e.code, reason: e.message });
-      }
-    }
-    await this.#persist();
-    return { accepted, rejected };
-  }
-
-  /** A peer's channel key from its `peer-key.v1` statement, verified under its attested identity key. */
-  #checkPeerKey(signerId: string, identityKey: Uint8Array, json: Json): Uint8Array {
-    const signed = decodeEnclaveSigned(json, 'peerKey');
-    if (!verifyStatement(PEER_KEY_KIND, signed, identityKey)) throw new CustodianError('E_PEER_KEY_INVALID', `the channel key of ${signerId} is not signed by its attested identity key`, { peer: signerId });
-    const f = new Fields(signed.statement, 'peerKey.statement');
-    const owner = f.str('signerId', 64);
-    const key = f.hex('peerKey', 32);
-    f.done();
-    if (owner !== signerId) throw new CustodianError('E_PEER_KEY_INVALID', `${signerId} presented the channel key of ${owner}`, { peer: signerId });
-    return key;
   }
 
 

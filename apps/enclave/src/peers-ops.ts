@@ -1,0 +1,64 @@
+/**
+ * Peers: the other signers this one accepts, each by fresh evidence appraised
+ * against the installed manifest, with the peer-channel key its attested
+ * identity key signed for it (`peers.install`).
+ */
+import { sha256 } from '@noble/hashes/sha2.js';
+import { CustodianError, isCustodianError } from '@custodian/core/errors';
+import type { Json } from '@custodian/core/canonical-json';
+import { Fields } from '@custodian/core/fields';
+import { bytesToHex } from '@custodian/core/bytes';
+import { verifySimEvidence, appraiseSimClaims } from '@custodian/attestation/sim/sim-evidence';
+import { identityReportData } from '@custodian/protocol/identity-binding';
+import { decodeEnclaveSigned, verifyStatement } from '@custodian/protocol/enclave-signed';
+import { PEER_KEY_KIND } from '@custodian/protocol/mpc-relay';
+import type { RpcPeer } from '@custodian/protocol/frame-rpc';
+import type { EnclaveContext } from './enclave-context.js';
+
+/** `peers.install`: verifies peers' evidence against the manifest; audits each verdict. */
+export async function installPeers(ctx: EnclaveContext, body: Json, peer: RpcPeer): Promise<Json> {
+  const m = ctx.manifest();
+  const f = new Fields(body, 'peers.install');
+  const peers = f.arr('peers', 64);
+  f.done();
+  const accepted: Json[] = [];
+  const rejected: Json[] = [];
+  for (const [i, p] of peers.entries()) {
+    const g = new Fields(p, `peers[${i}]`);
+    const signerId = g.str('signerId', 64);
+    const identityKey = g.hex('identityKey', 32);
+    const nonce = g.hex('nonce', 32);
+    const evidence = g.hex('evidence', undefined, 16 * 1024);
+    const signedPeerKey = g.optRaw('peerKey');
+    g.done();
+    try {
+      const claims = verifySimEvidence(evidence, { rootPublicKey: m.enclave.simRoot, nowMs: ctx.nowMs(), expectedReportData: identityReportData(identityKey, nonce) });
+      appraiseSimClaims(claims, { measurements: m.enclave.measurements, allowSim: m.enclave.platform === 'sim' });
+      // The channel key counts only when the attested identity key signed it for this very signer.
+      const peerKey = signedPeerKey === undefined ? null : checkPeerKey(signerId, identityKey, signedPeerKey);
+      if (signerId === ctx.signerId) throw new CustodianError('E_PEER_UNKNOWN', 'a signer is not its own peer');
+      ctx.state().peers.set(signerId, { identityKey, peerKey });
+      ctx.peersChanged();
+      accepted.push({ signerId, identityKey: bytesToHex(identityKey), measurement: claims.measurement });
+      await ctx.audit(peer, 'attest.accepted', null, { peer: signerId, identityKey: bytesToHex(identityKey), measurement: claims.measurement, evidenceHash: bytesToHex(sha256(evidence)), peerKey: peerKey ? bytesToHex(peerKey) : null });
+    } catch (e) {
+      if (!isCustodianError(e)) throw e;
+      rejected.push({ signerId, code: e.code, message: e.message });
+      await ctx.audit(peer, 'attest.rejected', null, { peer: signerId, code: e.code, reason: e.message });
+    }
+  }
+  await ctx.persist();
+  return { accepted, rejected };
+}
+
+/** A peer's channel key from its `peer-key.v1` statement, verified under its attested identity key. */
+function checkPeerKey(signerId: string, identityKey: Uint8Array, json: Json): Uint8Array {
+  const signed = decodeEnclaveSigned(json, 'peerKey');
+  if (!verifyStatement(PEER_KEY_KIND, signed, identityKey)) throw new CustodianError('E_PEER_KEY_INVALID', `the channel key of ${signerId} is not signed by its attested identity key`, { peer: signerId });
+  const f = new Fields(signed.statement, 'peerKey.statement');
+  const owner = f.str('signerId', 64);
+  const key = f.hex('peerKey', 32);
+  f.done();
+  if (owner !== signerId) throw new CustodianError('E_PEER_KEY_INVALID', `${signerId} presented the channel key of ${owner}`, { peer: signerId });
+  return key;
+}
