@@ -3,9 +3,10 @@
  * in-process on in-memory sim platforms, an organisation manifest signed by
  * its quorum (optionally pinning a Cedar rulebook), a host that records every
  * audit entry, and a scripted relay that runs threshold sessions between the
- * enclaves the way the host's ThresholdRelay does.
+ * enclaves the way the host's ThresholdRelay does. It imports only what the
+ * enclave may (test/architecture checks every non-test file here), so it
+ * fails with plain errors rather than node:assert.
  */
-import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { CustodianError, isCustodianError } from '@custodian/core/errors';
 import type { Json } from '@custodian/core/canonical-json';
@@ -71,8 +72,8 @@ export class RecordingHost {
     const e = decodeAuditEntry(signed.statement);
     // Every event the enclave writes must map to a typed entry auditors can read (not the audit.unmapped fallback).
     const typed = (e as { entry?: Json }).entry as R | undefined;
-    assert.ok(typed !== undefined, `${e.kind}: no typed entry`);
-    assert.notEqual(typed['name'], 'audit.unmapped', `${e.kind} did not map to a typed entry: ${JSON.stringify(typed['detail'])}`);
+    if (typed === undefined) throw new Error(`${e.kind}: no typed entry`);
+    if (typed['name'] === 'audit.unmapped') throw new Error(`${e.kind} did not map to a typed entry: ${JSON.stringify(typed['detail'])}`);
     this.entries.push({ signerId: e.signerId, kind: e.kind, requestId: e.requestId, data: e.data as R });
     return { hash: statementHash(signed.statement) };
   }
@@ -165,8 +166,11 @@ export async function runSession(enclaves: ReadonlyMap<string, Enclave>, host: R
 
 /** Asserts that `p` rejects with a CustodianError of `code`. */
 export async function rejectsWith(p: Promise<unknown>, code: string): Promise<void> {
-  await assert.rejects(p, (e: unknown) => {
-    assert.ok(isCustodianError(e, code), `expected ${code}, got ${(e as CustodianError).code}: ${(e as Error).message}`);
-    return true;
-  });
+  try {
+    await p;
+  } catch (e) {
+    if (isCustodianError(e, code)) return;
+    throw new Error(`expected ${code}, got ${(e as CustodianError).code}: ${(e as Error).message}`, { cause: e });
+  }
+  throw new Error(`expected ${code}, but it succeeded`);
 }
