@@ -9,7 +9,7 @@ import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { CustodianError, isCustodianError } from '@custodian/core/errors';
 import type { Json } from '@custodian/core/canonical-json';
 import { Fields } from '@custodian/core/fields';
-import { bytesTo0x, bytesToHex, hexToBytes } from '@custodian/core/bytes';
+import { bytesTo0x, bytesToHex } from '@custodian/core/bytes';
 import { Secret } from '@custodian/core/secret';
 import { CLOCK_SKEW_MAX_MS } from '@custodian/core/limits';
 import { encodeSignedEip1559, txHash } from '@custodian/chains/evm/eip1559';
@@ -29,11 +29,7 @@ import { EcdsaPresignSession, type EcdsaPresignature } from '@custodian/tss/ecds
 import { pointToBytes } from '@custodian/tss/ecdsa/group';
 import type { EcdsaMessage } from '@custodian/tss/ecdsa/message';
 import type { RpcPeer } from '@custodian/protocol/frame-rpc';
-import { AUDIT_LOG_ORIGIN, cosignKeyName, logKeyName, NOTE_KEYS_KIND } from '@custodian/protocol/audit-log';
-import { Ed25519NoteKey, NOTE_KEY_TYPE_COSIGNATURE_V1, NOTE_KEY_TYPE_ED25519 } from '@custodian/audit/ed25519-note-key';
-import { decodeCheckpoint } from '@custodian/audit/checkpoint';
-import { verifyCheckpointAdvance } from '@custodian/audit/checkpoint-advance';
-import { checkNoteText } from '@custodian/audit/note';
+import { NOTE_KEYS_KIND } from '@custodian/protocol/audit-log';
 import type { Platform } from './platform.js';
 import { seal, SEALED_STATE_PLAINTEXT_MAX, unseal } from './sealed-state.js';
 import { decodeState, encodeState, initialState, type EnclaveState, type FrostWalletRecord, type SignedRecord, type ThresholdWalletRecord } from './state.js';
@@ -65,6 +61,7 @@ import { answerSigned, release, signVersions } from './release.js';
 import { createWallet, sign } from './single-wallet.js';
 import { installManifest, loadSealedCedar } from './manifest-ops.js';
 import { installPeers } from './peers-ops.js';
+import { auditCosignKey, auditLogKey, signCheckpoint } from './checkpoint-ops.js';
 
 /** The enclave's phases. */
 export type Phase = 'BOOT' | 'AWAITING_MANIFEST' | 'READY' | 'ERROR';
@@ -313,45 +310,9 @@ export class Enclave {
     s.timeFloorMs = Math.max(s.timeFloorMs, now);
   }
 
-  #logKey(): Ed25519NoteKey {
-    return new Ed25519NoteKey(logKeyName(this.signerId), this.#s().logSeed, NOTE_KEY_TYPE_ED25519);
-  }
-
-  #cosignKey(): Ed25519NoteKey {
-    return new Ed25519NoteKey(cosignKeyName(this.signerId), this.#s().cosignSeed, NOTE_KEY_TYPE_COSIGNATURE_V1, () => Math.floor(this.platform.nowMs() / 1000));
-  }
-
-  /**
-   * Signs and cosigns an audit-log checkpoint only if it extends, append-only,
-   * the last one this signer signed (kept sealed, persisted before the
-   * signatures leave): no rollback, no fork, no split view (F13, issue 6).
-   */
   async #signCheckpoint(body: Json): Promise<Json> {
     if (this.#phase === 'ERROR' || this.#phase === 'BOOT') throw new CustodianError('E_SIGNER_NOT_READY', `signer is in phase ${this.#phase}`);
-    const f = new Fields(body, 'checkpoint.sign');
-    const text = f.str('text', 4096);
-    const oldSize = f.int('oldSize');
-    const proof = f.arr('proof', 64).map((h, i) => {
-      if (typeof h !== 'string' || !/^[0-9a-f]{64}$/.test(h)) throw new CustodianError('E_FIELD_INVALID', `checkpoint.sign.proof[${i}] must be a 32-byte hex hash`);
-      return hexToBytes(h);
-    });
-    f.done();
-    checkNoteText(text);
-    const next = decodeCheckpoint(text);
-    if (next.origin !== AUDIT_LOG_ORIGIN) throw new CustodianError('E_CHECKPOINT_ORIGIN', `checkpoint is for "${next.origin.slice(0, 80)}", not ${AUDIT_LOG_ORIGIN}`);
-    const s = this.#s();
-    const last = s.lastCheckpoint === null ? null : decodeCheckpoint(s.lastCheckpoint);
-    if ((last?.size ?? 0) !== oldSize) throw new CustodianError('E_CHECKPOINT_PROOF_BASE', `this signer last signed size ${last?.size ?? 0}; prove consistency from there`, { size: last?.size ?? 0 });
-    verifyCheckpointAdvance(last, next, proof);
-    s.lastCheckpoint = text;
-    await this.#persist();
-    const bytes = new TextEncoder().encode(text);
-    const logKey = this.#logKey();
-    const cosignKey = this.#cosignKey();
-    return {
-      log: { name: logKey.name, keyId: logKey.keyId, signature: bytesToHex(await logKey.sign(bytes)) },
-      cosign: { name: cosignKey.name, keyId: cosignKey.keyId, signature: bytesToHex(await cosignKey.sign(bytes)) },
-    };
+    return signCheckpoint(this.#ctx, body);
   }
 
   #s(): EnclaveState {
@@ -406,7 +367,7 @@ export class Enclave {
     const evidence = await this.platform.attest(identityReportData(identityKey, nonce));
     const s = this.#s();
     const sm = s.signedManifest;
-    const keys = { signerId: this.signerId, log: this.#logKey().verifierKey(), cosign: this.#cosignKey().verifierKey() };
+    const keys = { signerId: this.signerId, log: auditLogKey(this.#ctx).verifierKey(), cosign: auditCosignKey(this.#ctx).verifierKey() };
     return {
       signerId: this.signerId,
       phase: this.#phase,
