@@ -22,22 +22,20 @@ import { encodeEnclaveSigned, signStatement } from '@custodian/protocol/enclave-
 import { PeerChannel } from '@custodian/protocol/hpke/peer-channel';
 import { derivePeerKeyPair } from '@custodian/protocol/hpke/peer-key';
 import type { PeerKeyPair } from '@custodian/protocol/hpke/peer-suite';
-import { decodeEnvelopes, encodeEnvelopes, mpcChannelSession, mpcSessionId, MPC_NONCE_BYTES, PEER_KEY_KIND, type RelayedEnvelope } from '@custodian/protocol/mpc-relay';
+import { decodeEnvelopes, encodeEnvelopes, mpcChannelSession, mpcSessionId, PEER_KEY_KIND, type RelayedEnvelope } from '@custodian/protocol/mpc-relay';
 import { systemRandom } from '@custodian/core/clock';
 import { EcdsaDealing } from '@custodian/tss/ecdsa/dealing';
-import { EcdsaPresignSession, type EcdsaPresignature } from '@custodian/tss/ecdsa/sign';
+import { EcdsaPresignSession } from '@custodian/tss/ecdsa/sign';
 import { pointToBytes } from '@custodian/tss/ecdsa/group';
-import type { EcdsaMessage } from '@custodian/tss/ecdsa/message';
 import type { RpcPeer } from '@custodian/protocol/frame-rpc';
 import { NOTE_KEYS_KIND } from '@custodian/protocol/audit-log';
 import type { Platform } from './platform.js';
 import { seal, SEALED_STATE_PLAINTEXT_MAX, unseal } from './sealed-state.js';
 import { decodeState, encodeState, initialState, type EnclaveState, type FrostWalletRecord, type SignedRecord, type ThresholdWalletRecord } from './state.js';
-import { identityAuthenticator, openMessages, PartyMap, sealMessages } from './mpc-mesh.js';
-import { frostAuthenticator, frostParty, openCommitments, openEchoes, openRefreshCommits, openRefreshShares, openRound1, openShares, openSignatureShares, sealFrost, sealFrostSigning, type FrostDkgOutbound } from './frost-mesh.js';
+import { identityAuthenticator, openMessages, PartyMap } from './mpc-mesh.js';
+import { frostAuthenticator, frostParty, openCommitments, openEchoes, openRefreshCommits, openRefreshShares, openRound1, openShares, openSignatureShares, sealFrostSigning } from './frost-mesh.js';
 import { ecdsaPublicDigest, frostPublicDigest, openConfirmations, sealConfirmation, signConfirmation, verifyConfirmations } from './wallet-refresh.js';
-import { refreshEcho, refreshFinish, refreshStart, type RefreshShareMessage, type RefreshState } from '@custodian/tss/frost/refresh';
-import type { EchoMessage } from '@custodian/tss/frost/echo';
+import { refreshEcho, refreshFinish, refreshStart } from '@custodian/tss/frost/refresh';
 import type { EcdsaKeyShare } from '@custodian/tss/ecdsa/key-share';
 import { previousKeyOf } from '@custodian/tss/ecdsa/dealing';
 import { dkgEcho, dkgFinish, dkgShares, dkgStart, type DkgState } from '@custodian/tss/frost/dkg';
@@ -45,7 +43,7 @@ import type { FrostKeyShare } from '@custodian/tss/frost/key-package';
 import { taprootOutputKey, tweakKeyShare } from '@custodian/tss/frost/taproot';
 import { commitNonces, signPackage } from '@custodian/tss/frost/signer';
 import { aggregateSignature, createSigningPackage } from '@custodian/tss/frost/coordinator';
-import type { SignatureShare, SigningCommitment, SigningPackage } from '@custodian/tss/frost/signing-messages';
+import type { SignatureShare, SigningCommitment } from '@custodian/tss/frost/signing-messages';
 import { assembleSigned } from '@custodian/chains/proposal';
 import { SealedNonceStore } from './sealed-nonce-store.js';
 import { base58Encode } from '@custodian/chains/sol/base58';
@@ -54,7 +52,7 @@ import { FROST_TAPROOT_NETWORK } from './wallet-proposal.js';
 import type { CedarPolicy } from './cedar-policy.js';
 import { appendAudit } from './audit-writer.js';
 import type { EnclaveContext } from './enclave-context.js';
-import { APPROVALS_PER_REQUEST_MAX, MPC_RESERVATION_TTL_MS, MPC_SESSION_TTL_MS, MPC_SESSIONS_MAX } from './enclave-limits.js';
+import { APPROVALS_PER_REQUEST_MAX, MPC_RESERVATION_TTL_MS } from './enclave-limits.js';
 import { checkProposal, evmTx, propose, type CheckedProposal } from './proposal.js';
 import { checkApprovalOp, commitThreshold, consume, countApprovals, releaseReservation } from './approvals.js';
 import { answerSigned, release, signVersions } from './release.js';
@@ -62,71 +60,13 @@ import { createWallet, sign } from './single-wallet.js';
 import { installManifest, loadSealedCedar } from './manifest-ops.js';
 import { installPeers } from './peers-ops.js';
 import { auditCosignKey, auditLogKey, signCheckpoint } from './checkpoint-ops.js';
+import { checkPeers, frostSeal, mpcSeal, MpcSessions, type FrostSigning, type MpcJob, type MpcSession, type RefreshSession } from './mpc-session.js';
 
 /** The enclave's phases. */
 export type Phase = 'BOOT' | 'AWAITING_MANIFEST' | 'READY' | 'ERROR';
 
 export { APPROVALS_PER_REQUEST_MAX, MPC_SESSIONS_MAX, MPC_SESSION_TTL_MS, SIGN_RESERVATION_TTL_MS, MPC_RESERVATION_TTL_MS, REQUEST_SEEN_TTL_MS, REQUEST_SEEN_MAX } from './enclave-limits.js';
 
-
-/** What a threshold session is for. */
-type MpcJob =
-  | { readonly kind: 'dkg'; readonly payload: ThresholdWalletCreatePayload; readonly operatorId: string }
-  | { readonly kind: 'sign'; readonly p: CheckedProposal; readonly wallet: ThresholdWalletRecord | FrostWalletRecord; readonly combiner: string; readonly approvals: readonly string[] }
-  | { readonly kind: 'refresh'; readonly wallet: ThresholdWalletRecord | FrostWalletRecord; readonly operatorId: string };
-
-/** A share refresh in progress (see wallet-refresh.ts). */
-interface RefreshSession {
-  /** FROST: the refresh state, the sub-shares to send after the echoes, the echoes received. */
-  frost: { readonly state: RefreshState; readonly shares: readonly RefreshShareMessage[]; echoes: EchoMessage[] | null } | null;
-  /** This party's signed confirmation, once its new share is pending. */
-  own: Json | null;
-  digest: string | null;
-}
-
-/**
- * A FROST signing in progress: one FROST session per message (a taproot
- * spend signs every input), all in one relayed session.
- */
-interface FrostSigning {
-  /** The share that signs: the wallet's, or for taproot the BIP 341-tweaked one. */
-  readonly share: FrostKeyShare;
-  /** One FROST session id per message: `<session>/<index>`. */
-  readonly sessionIds: readonly string[];
-  /** This signer's round-one commitments, per message. */
-  readonly commitments: readonly SigningCommitment[];
-  /** The signing packages this signer built and signed (the combiner aggregates over them). */
-  packages: readonly SigningPackage[] | null;
-  /** The combiner's own signature shares, per message. */
-  ownShares: readonly SignatureShare[] | null;
-}
-
-/**
- * One threshold session, in memory only: a crash aborts it and the host
- * starts a new one, with fresh contributions and so a fresh session id.
- */
-interface MpcSession {
-  readonly job: MpcJob;
-  /** This signer's fresh contribution to the session id (hex). */
-  readonly nonce: string;
-  readonly requestHash: string;
-  readonly map: PartyMap;
-  /** The signers taking part, in party order. */
-  readonly participants: readonly string[];
-  readonly createdAtMs: number;
-  sessionId: Uint8Array | null;
-  channelSession: string;
-  step: number;
-  dealing: EcdsaDealing | null;
-  presign: EcdsaPresignSession | null;
-  presig: EcdsaPresignature | null;
-  /** FROST key generation state (frost-* wallets), between steps. */
-  frostDkg: DkgState | null;
-  /** FROST signing state (frost-* wallets), between steps. */
-  frostSign: FrostSigning | null;
-  /** Share refresh state, between steps. */
-  refresh: RefreshSession | null;
-}
 
 /** A threshold wallet with a refreshed share not yet committed signs nothing (the host commits or drops it first). */
 function pendingRefresh(w: ThresholdWalletRecord | FrostWalletRecord): CustodianError {
@@ -145,8 +85,7 @@ export class Enclave {
   #peerKeyPair: PeerKeyPair | null = null;
   #channel: PeerChannel | null = null;
   /** Threshold sessions opened (by contribution) and running (by session id), in memory only. */
-  readonly #mpcOpened = new Map<string, MpcSession>();
-  readonly #mpcRunning = new Map<string, MpcSession>();
+  readonly #mpc: MpcSessions;
   /** The Cedar rulebook and spending ledger, when the installed manifest pins a rulebook. */
   #cedar: CedarPolicy | null = null;
   /** FROST signing nonces, kept in sealed state: sealed before a commitment leaves, consumed (sealed) before a share exists. */
@@ -159,6 +98,7 @@ export class Enclave {
     readonly signerId: string,
   ) {
     this.#ctx = this.#context();
+    this.#mpc = new MpcSessions(this.#ctx);
   }
 
   #context(): EnclaveContext {
@@ -403,28 +343,6 @@ export class Enclave {
 
   // ---- threshold sessions (ecdsa-dkls): the host relays sealed messages between signers ----
 
-  /** Drops sessions past their time and refuses a new one beyond the bound. */
-  #mpcMakeRoom(): void {
-    const now = this.platform.nowMs();
-    for (const map of [this.#mpcOpened, this.#mpcRunning]) {
-      for (const [k, x] of map) if (x.createdAtMs < now - MPC_SESSION_TTL_MS) this.#mpcDrop(x, k, map);
-    }
-    if (this.#mpcOpened.size + this.#mpcRunning.size >= MPC_SESSIONS_MAX) throw new CustodianError('E_MPC_BUSY', `this signer already runs ${MPC_SESSIONS_MAX} threshold sessions`);
-  }
-
-  #mpcDrop(x: MpcSession, key: string, map: Map<string, MpcSession>): void {
-    map.delete(key);
-    if (x.sessionId) this.#channel?.closeSession(x.channelSession);
-  }
-
-  /** Checks that every other participant is a verified peer with an attested channel key. */
-  #mpcCheckPeers(participants: readonly string[]): void {
-    for (const id of participants) {
-      if (id === this.signerId) continue;
-      if (!this.#s().peers.get(id)?.peerKey) throw new CustodianError('E_PEER_UNKNOWN', `${id} is not a verified peer with an attested channel key`, { peer: id });
-    }
-  }
-
   /**
    * `mpc.open`: verifies what a threshold session is for — an admin's
    * ecdsa-dkls wallet request naming this signer, or a signing request on an
@@ -442,13 +360,6 @@ export class Enclave {
     throw new CustodianError('E_FIELD_INVALID', `unknown threshold session kind ${kind.slice(0, 16)}`);
   }
 
-  #mpcRegister(job: MpcJob, requestHash: string, map: PartyMap, participants: readonly string[]): Json {
-    this.#mpcMakeRoom();
-    const nonce = bytesToHex(systemRandom.bytes(MPC_NONCE_BYTES));
-    this.#mpcOpened.set(nonce, { job, nonce, requestHash, map, participants, createdAtMs: this.platform.nowMs(), sessionId: null, channelSession: '', step: 0, dealing: null, presign: null, presig: null, frostDkg: null, frostSign: null, refresh: null });
-    return { nonce, participants: [...participants] };
-  }
-
   async #mpcOpenDkg(f: Fields, m: Manifest, peer: RpcPeer): Promise<Json> {
     const req = decodeSignedRequest(f.raw('request'));
     f.done();
@@ -461,11 +372,11 @@ export class Enclave {
       payload = decoded;
       if (!payload.parties.includes(this.signerId)) throw new CustodianError('E_WRONG_SIGNER', `wallet ${payload.walletId} does not name ${this.signerId} as a party`);
       if (this.#s().wallets.has(payload.walletId)) throw new CustodianError('E_WALLET_EXISTS', `wallet ${payload.walletId} already exists`);
-      this.#mpcCheckPeers(payload.parties);
+      checkPeers(this.#ctx, payload.parties);
     } catch (e) {
       return this.#refuse(peer, 'wallet.rejected', null, e, { operatorId: req.operatorId });
     }
-    return this.#mpcRegister({ kind: 'dkg', payload, operatorId: req.operatorId }, payloadHash(req.payload), new PartyMap(payload.parties), payload.parties);
+    return this.#mpc.register({ kind: 'dkg', payload, operatorId: req.operatorId }, payloadHash(req.payload), new PartyMap(payload.parties), payload.parties);
   }
 
   async #mpcOpenSign(f: Fields, m: Manifest, peer: RpcPeer): Promise<Json> {
@@ -486,7 +397,7 @@ export class Enclave {
       if (participants.length !== signers.length || new Set(signers).size !== signers.length) throw new CustodianError('E_PARTY_UNKNOWN', 'the signing set names signers that are not parties of this wallet');
       if (participants.length !== wallet.threshold) throw new CustodianError('E_MPC_SHAPE', `wallet ${wallet.walletId} signs with exactly ${wallet.threshold} signers`, { signers: participants.length });
       if (!participants.includes(this.signerId) || !participants.includes(combiner)) throw new CustodianError('E_PARTY_UNKNOWN', 'this signer and the combiner must be in the signing set');
-      this.#mpcCheckPeers(participants);
+      checkPeers(this.#ctx, participants);
     } catch (e) {
       return this.#refuse(peer, 'sign.refused', null, e, { operatorId: proposal.operatorId });
     }
@@ -504,7 +415,7 @@ export class Enclave {
       if (tally.reserved && !retry) releaseReservation(this.#ctx, p.requestId);
       throw e;
     }
-    return this.#mpcRegister({ kind: 'sign', p, wallet, combiner, approvals: tally.refs }, p.requestId, new PartyMap(wallet.parties), participants);
+    return this.#mpc.register({ kind: 'sign', p, wallet, combiner, approvals: tally.refs }, p.requestId, new PartyMap(wallet.parties), participants);
   }
 
   /** `mpc.start`: fixes the session id from every participant's contribution and runs round 1. */
@@ -518,10 +429,9 @@ export class Enclave {
       return x;
     });
     f.done();
-    const x = this.#mpcOpened.get(nonce);
+    const x = this.#mpc.takeOpened(nonce);
     if (!x) throw new CustodianError('E_SESSION_UNKNOWN', 'no threshold session was opened with this contribution (it ended, expired or this signer restarted)');
-    this.#mpcOpened.delete(nonce);
-    return this.#mpcRun(x, peer, async () => {
+    return this.#mpc.run(x, peer, async () => {
       if (contributions.length !== x.participants.length || contributions.some((c, i) => c.signerId !== x.participants[i])) {
         throw new CustodianError('E_SESSION_MISMATCH', 'the contributions do not name exactly the session participants, in order');
       }
@@ -529,8 +439,7 @@ export class Enclave {
       x.sessionId = mpcSessionId(x.job.kind, x.requestHash, contributions);
       x.channelSession = mpcChannelSession(x.sessionId);
       const key = bytesToHex(x.sessionId);
-      if (this.#mpcRunning.has(key)) throw new CustodianError('E_SESSION_REUSED', 'this session already runs');
-      this.#mpcRunning.set(key, x);
+      this.#mpc.startRunning(key, x);
       const self = x.map.idOf(this.signerId);
       const auth = identityAuthenticator(x.map, this.#s().identitySecret.expose(), (id) => (id === this.signerId ? this.identityKey() : this.#s().peers.get(id)?.identityKey));
       if (x.job.kind === 'dkg' && x.job.payload.scheme !== 'ecdsa-dkls') {
@@ -538,12 +447,12 @@ export class Enclave {
         const config = { suite: x.job.payload.scheme, sessionId: key, threshold: x.job.payload.threshold, parties, self: frostParty(x.map, this.signerId), authenticator: frostAuthenticator(auth) };
         const { state, broadcast } = dkgStart(config, systemRandom);
         x.frostDkg = state;
-        return { sessionId: key, outbox: await this.#frostSeal(x, { kind: 'frost/dkg-round1', message: broadcast }), done: false };
+        return { sessionId: key, outbox: await frostSeal(this.#ctx, x, { kind: 'frost/dkg-round1', message: broadcast }), done: false };
       }
       if (x.job.kind === 'dkg') {
         const ids = x.participants.map((id) => x.map.idOf(id));
         x.dealing = new EcdsaDealing({ sessionId: x.sessionId, self, mode: 'keygen', threshold: x.job.payload.threshold, receivers: ids, random: systemRandom, auth });
-        return { sessionId: key, outbox: await this.#mpcSeal(x, x.dealing.round1()), done: false };
+        return { sessionId: key, outbox: await mpcSeal(this.#ctx, x, x.dealing.round1()), done: false };
       }
       if (x.job.kind === 'refresh') {
         const w = x.job.wallet;
@@ -551,15 +460,15 @@ export class Enclave {
           const ids = x.participants.map((id) => x.map.idOf(id));
           x.refresh = { frost: null, own: null, digest: null };
           x.dealing = new EcdsaDealing({ sessionId: x.sessionId, self, mode: 'refresh', threshold: w.threshold, receivers: ids, previous: previousKeyOf(w.share), share: w.share, random: systemRandom, auth });
-          return { sessionId: key, outbox: await this.#mpcSeal(x, x.dealing.round1()), done: false };
+          return { sessionId: key, outbox: await mpcSeal(this.#ctx, x, x.dealing.round1()), done: false };
         }
         const { state, broadcast, shares } = refreshStart(w.share, key, systemRandom, frostAuthenticator(auth));
         x.refresh = { frost: { state, shares, echoes: null }, own: null, digest: null };
-        return { sessionId: key, outbox: await this.#frostSeal(x, { kind: 'frost/refresh-commit', message: broadcast }), done: false };
+        return { sessionId: key, outbox: await frostSeal(this.#ctx, x, { kind: 'frost/refresh-commit', message: broadcast }), done: false };
       }
       if (x.job.wallet.scheme !== 'ecdsa-dkls') return this.#frostSignStart(x, x.job.wallet, x.job.p, key);
       x.presign = new EcdsaPresignSession(x.job.wallet.share, { sessionId: x.sessionId, signers: x.participants.map((id) => x.map.idOf(id)), random: systemRandom, auth });
-      return { sessionId: key, outbox: await this.#mpcSeal(x, x.presign.round1()), done: false };
+      return { sessionId: key, outbox: await mpcSeal(this.#ctx, x, x.presign.round1()), done: false };
     });
   }
 
@@ -569,9 +478,9 @@ export class Enclave {
     const key = f.str('sessionId', 64, /^[0-9a-f]{64}$/);
     const inbox = decodeEnvelopes(f.raw('inbox'), 'mpc.step.inbox');
     f.done();
-    const x = this.#mpcRunning.get(key);
+    const x = this.#mpc.running(key);
     if (!x) throw new CustodianError('E_SESSION_UNKNOWN', 'no such threshold session runs here (it ended, was aborted, or this signer restarted)');
-    return this.#mpcRun(x, peer, async () => {
+    return this.#mpc.run(x, peer, async () => {
       const job = x.job;
       if (job.kind === 'dkg' && job.payload.scheme !== 'ecdsa-dkls') {
         if (!x.frostDkg) throw new CustodianError('E_MPC_PHASE', 'this key generation has already finished');
@@ -584,14 +493,14 @@ export class Enclave {
       if (job.kind === 'dkg') {
         if (x.step === 0) {
           x.step = 1;
-          return { sessionId: key, outbox: await this.#mpcSeal(x, x.dealing!.round2(msgs)), done: false };
+          return { sessionId: key, outbox: await mpcSeal(this.#ctx, x, x.dealing!.round2(msgs)), done: false };
         }
         const share = x.dealing!.finish(msgs);
         return { sessionId: key, outbox: [], done: true, result: await this.#mpcWalletCreated(x, job.payload, job.operatorId, share, peer) };
       }
       if (x.step === 0) {
         x.step = 1;
-        return { sessionId: key, outbox: await this.#mpcSeal(x, x.presign!.round2(msgs)), done: false };
+        return { sessionId: key, outbox: await mpcSeal(this.#ctx, x, x.presign!.round2(msgs)), done: false };
       }
       if (x.step === 1) {
         if (this.#s().usedPresigs.has(key)) throw new CustodianError('E_PRESIGNATURE_REUSED', 'this session already released an online message');
@@ -604,38 +513,12 @@ export class Enclave {
         const online = x.presig.online(job.p.digest).filter((msg) => msg.to === combinerId);
         x.step = 2;
         const isCombiner = job.combiner === this.signerId;
-        return { sessionId: key, outbox: await this.#mpcSeal(x, online), done: !isCombiner };
+        return { sessionId: key, outbox: await mpcSeal(this.#ctx, x, online), done: !isCombiner };
       }
       if (job.combiner !== this.signerId || x.step !== 2) throw new CustodianError('E_MPC_PHASE', 'this signer does not combine this session');
       const sig = x.presig!.combine(msgs);
       return { sessionId: key, outbox: [], done: true, result: await this.#mpcReleaseSignature(x, job.p, job.approvals, sig.r, sig.s, sig.recovery, peer) };
     });
-  }
-
-  /** Runs one round; on any failure the session ends, the failure (and its culprit) is audited, and the share's status is sealed. */
-  async #mpcRun(x: MpcSession, peer: RpcPeer, fn: () => Promise<Json>): Promise<Json> {
-    try {
-      const out = (await fn()) as Record<string, Json>;
-      if (out['done'] === true) this.#mpcDrop(x, bytesToHex(x.sessionId!), this.#mpcRunning);
-      return out;
-    } catch (e) {
-      if (x.sessionId) this.#mpcDrop(x, bytesToHex(x.sessionId), this.#mpcRunning);
-      if (!isCustodianError(e) || this.#audited.has(e)) throw e;
-      const culprit = typeof e.detail['culprit'] === 'string' ? this.#culpritName(x.map, e.detail['culprit']) : null;
-      const requestId = x.job.kind === 'sign' ? x.job.p.requestId : null;
-      const walletId = x.job.kind === 'dkg' ? x.job.payload.walletId : x.job.wallet.walletId;
-      return this.#refuse(peer, 'mpc.aborted', requestId, e, { kind: x.job.kind, walletId, sessionId: x.sessionId ? bytesToHex(x.sessionId) : null, culprit, peer: typeof e.detail['peer'] === 'string' ? e.detail['peer'] : null });
-    }
-  }
-
-  /** A culprit named by party id (the tss layer) or by signer id (the channel). */
-  #culpritName(map: PartyMap, culprit: string): string {
-    if (!/^[0-9]{1,5}$/.test(culprit)) return culprit.slice(0, 64);
-    try {
-      return map.signerOf(BigInt(culprit));
-    } catch {
-      return `party-${culprit}`;
-    }
   }
 
   /**
@@ -648,23 +531,18 @@ export class Enclave {
     if (x.step === 0) {
       x.step = 1;
       const echo = dkgEcho(state, await openRound1(channel, x.channelSession, x.map, inbox));
-      return { sessionId: key, outbox: await this.#frostSeal(x, { kind: 'frost/echo', message: echo }), done: false };
+      return { sessionId: key, outbox: await frostSeal(this.#ctx, x, { kind: 'frost/echo', message: echo }), done: false };
     }
     if (x.step === 1) {
       x.step = 2;
       const shares = dkgShares(state, await openEchoes(channel, x.channelSession, x.map, inbox));
-      return { sessionId: key, outbox: await this.#frostSeal(x, { kind: 'frost/dkg-share', messages: shares }), done: false };
+      return { sessionId: key, outbox: await frostSeal(this.#ctx, x, { kind: 'frost/dkg-share', messages: shares }), done: false };
     }
     if (x.step !== 2) throw new CustodianError('E_MPC_PHASE', 'this key generation has already finished');
     x.step = 3;
     const share = dkgFinish(state, await openShares(channel, x.channelSession, x.map, frostParty(x.map, this.signerId), inbox));
     x.frostDkg = null;
     return { sessionId: key, outbox: [], done: true, result: await this.#frostWalletCreated(x, payload, operatorId, share, peer) };
-  }
-
-  /** Seals a FROST step's messages for the relay. */
-  async #frostSeal(x: MpcSession, out: FrostDkgOutbound): Promise<Json> {
-    return encodeEnvelopes(await sealFrost(await this.#peerChannel(), x.channelSession, x.map, this.signerId, x.participants, out));
   }
 
   /** Seals a new FROST share and answers the wallet statement this signer signs (group key, output key, chain address). */
@@ -712,12 +590,12 @@ export class Enclave {
       const w = this.#s().wallets.get(payload.walletId);
       if (!w) throw new CustodianError('E_WALLET_UNKNOWN', `wallet ${payload.walletId} is not held by ${this.signerId}`);
       if (w.scheme === 'single') throw new CustodianError('E_SCHEME_MISMATCH', `wallet ${w.walletId} is a single-key wallet: it has no shares to refresh`);
-      this.#mpcCheckPeers(w.parties);
+      checkPeers(this.#ctx, w.parties);
       wallet = w;
     } catch (e) {
       return this.#refuse(peer, 'wallet.rejected', null, e, { operatorId: req.operatorId, op: 'refresh' });
     }
-    return this.#mpcRegister({ kind: 'refresh', wallet, operatorId: req.operatorId }, payloadHash(req.payload), new PartyMap(wallet.parties), wallet.parties);
+    return this.#mpc.register({ kind: 'refresh', wallet, operatorId: req.operatorId }, payloadHash(req.payload), new PartyMap(wallet.parties), wallet.parties);
   }
 
   /**
@@ -739,12 +617,12 @@ export class Enclave {
       if (x.step === 0) {
         x.step = 1;
         const echo = refreshEcho(fr.state, await openRefreshCommits(channel, x.channelSession, x.map, inbox));
-        return { sessionId: key, outbox: await this.#frostSeal(x, { kind: 'frost/echo', message: echo }), done: false };
+        return { sessionId: key, outbox: await frostSeal(this.#ctx, x, { kind: 'frost/echo', message: echo }), done: false };
       }
       if (x.step === 1) {
         x.step = 2;
         fr.echoes = await openEchoes(channel, x.channelSession, x.map, inbox);
-        return { sessionId: key, outbox: await this.#frostSeal(x, { kind: 'frost/refresh-share', messages: fr.shares }), done: false };
+        return { sessionId: key, outbox: await frostSeal(this.#ctx, x, { kind: 'frost/refresh-share', messages: fr.shares }), done: false };
       }
       const subShares = await openRefreshShares(channel, x.channelSession, x.map, frostParty(x.map, this.signerId), inbox);
       const share = refreshFinish(fr.state, fr.echoes!, subShares);
@@ -753,7 +631,7 @@ export class Enclave {
     const msgs = await openMessages(channel, x.channelSession, x.map, x.map.idOf(this.signerId), inbox);
     if (x.step === 0) {
       x.step = 1;
-      return { sessionId: key, outbox: await this.#mpcSeal(x, x.dealing!.round2(msgs)), done: false };
+      return { sessionId: key, outbox: await mpcSeal(this.#ctx, x, x.dealing!.round2(msgs)), done: false };
     }
     const share = x.dealing!.finish(msgs);
     return { sessionId: key, outbox: await this.#refreshPending(x, job.wallet as ThresholdWalletRecord, share), done: false };
@@ -923,19 +801,13 @@ export class Enclave {
     return { ...out, sessionId: bytesToHex(x.sessionId!) };
   }
 
-  /** Seals a round's messages, each to its recipient's channel key, for the relay. */
-  async #mpcSeal(x: MpcSession, msgs: readonly EcdsaMessage[]): Promise<Json> {
-    return encodeEnvelopes(await sealMessages(await this.#peerChannel(), x.channelSession, x.map, msgs));
-  }
-
   /** `mpc.abort`: the host gives up on a session (a participant is down); audited. */
   async #mpcAbortOp(body: Json, peer: RpcPeer): Promise<Json> {
     const f = new Fields(body, 'mpc.abort');
     const key = f.str('key', 64, /^[0-9a-f]{64}$/);
     f.done();
-    const x = this.#mpcRunning.get(key) ?? this.#mpcOpened.get(key);
+    const x = this.#mpc.abort(key);
     if (!x) return { aborted: false };
-    this.#mpcDrop(x, key, this.#mpcRunning.has(key) ? this.#mpcRunning : this.#mpcOpened);
     await this.#audit(peer, 'mpc.aborted', x.job.kind === 'sign' ? x.job.p.requestId : null, { kind: x.job.kind, walletId: x.job.kind === 'dkg' ? x.job.payload.walletId : x.job.wallet.walletId, sessionId: x.sessionId ? bytesToHex(x.sessionId) : null, code: 'E_MPC_ABORTED', reason: 'the host ended the session' });
     await this.#persist();
     return { aborted: true };
