@@ -16,7 +16,7 @@ import { encodeSignedEip1559, txHash } from '@custodian/chains/evm/eip1559';
 import { addressFromPublicKey, toChecksumAddress } from '@custodian/chains/evm/address';
 import { decodeManifest, manifestHash, type Manifest } from '@custodian/protocol/manifest';
 import { authenticateRequest, decodeSignedRequest, payloadHash } from '@custodian/protocol/operator-request';
-import { decodeWalletCreate, decodeWalletRefresh, WALLET_PARTIES_MAX, type ThresholdWalletCreatePayload } from '@custodian/protocol/payloads';
+import { decodeWalletCreate, WALLET_PARTIES_MAX, type ThresholdWalletCreatePayload } from '@custodian/protocol/payloads';
 import { identityReportData } from '@custodian/protocol/identity-binding';
 import { encodeEnclaveSigned, signStatement } from '@custodian/protocol/enclave-signed';
 import { PeerChannel } from '@custodian/protocol/hpke/peer-channel';
@@ -33,11 +33,7 @@ import type { Platform } from './platform.js';
 import { seal, SEALED_STATE_PLAINTEXT_MAX, unseal } from './sealed-state.js';
 import { decodeState, encodeState, initialState, type EnclaveState, type FrostWalletRecord, type SignedRecord, type ThresholdWalletRecord } from './state.js';
 import { identityAuthenticator, openMessages, PartyMap } from './mpc-mesh.js';
-import { frostAuthenticator, frostParty, openCommitments, openEchoes, openRefreshCommits, openRefreshShares, openRound1, openShares, openSignatureShares, sealFrostSigning } from './frost-mesh.js';
-import { ecdsaPublicDigest, frostPublicDigest, openConfirmations, sealConfirmation, signConfirmation, verifyConfirmations } from './wallet-refresh.js';
-import { refreshEcho, refreshFinish, refreshStart } from '@custodian/tss/frost/refresh';
-import type { EcdsaKeyShare } from '@custodian/tss/ecdsa/key-share';
-import { previousKeyOf } from '@custodian/tss/ecdsa/dealing';
+import { frostAuthenticator, frostParty, openCommitments, openEchoes, openRound1, openShares, openSignatureShares, sealFrostSigning } from './frost-mesh.js';
 import { dkgEcho, dkgFinish, dkgShares, dkgStart, type DkgState } from '@custodian/tss/frost/dkg';
 import type { FrostKeyShare } from '@custodian/tss/frost/key-package';
 import { taprootOutputKey, tweakKeyShare } from '@custodian/tss/frost/taproot';
@@ -60,7 +56,8 @@ import { createWallet, sign } from './single-wallet.js';
 import { installManifest, loadSealedCedar } from './manifest-ops.js';
 import { installPeers } from './peers-ops.js';
 import { auditCosignKey, auditLogKey, signCheckpoint } from './checkpoint-ops.js';
-import { checkPeers, frostSeal, mpcSeal, MpcSessions, type FrostSigning, type MpcJob, type MpcSession, type RefreshSession } from './mpc-session.js';
+import { openRefresh, refreshAbortOp, refreshCommitOp, refreshProof, refreshStep, startRefresh } from './refresh-session.js';
+import { checkPeers, frostSeal, mpcSeal, MpcSessions, type FrostSigning, type MpcJob, type MpcSession } from './mpc-session.js';
 
 /** The enclave's phases. */
 export type Phase = 'BOOT' | 'AWAITING_MANIFEST' | 'READY' | 'ERROR';
@@ -224,11 +221,11 @@ export class Enclave {
       case 'mpc.step':
         return this.#mpcStep(body, peer);
       case 'wallet.refresh.proof':
-        return this.#refreshProof(body);
+        return refreshProof(this.#ctx, body);
       case 'wallet.refresh.commit':
-        return this.#refreshCommitOp(body, peer);
+        return refreshCommitOp(this.#ctx, body, peer);
       case 'wallet.refresh.abort':
-        return this.#refreshAbortOp(body, peer);
+        return refreshAbortOp(this.#ctx, body, peer);
       case 'mpc.abort':
         return this.#mpcAbortOp(body, peer);
       default:
@@ -356,7 +353,7 @@ export class Enclave {
     const kind = f.str('kind', 8);
     if (kind === 'dkg') return this.#mpcOpenDkg(f, m, peer);
     if (kind === 'sign') return this.#mpcOpenSign(f, m, peer);
-    if (kind === 'refresh') return this.#mpcOpenRefresh(f, m, peer);
+    if (kind === 'refresh') return openRefresh(this.#ctx, this.#mpc, f, m, peer);
     throw new CustodianError('E_FIELD_INVALID', `unknown threshold session kind ${kind.slice(0, 16)}`);
   }
 
@@ -454,18 +451,7 @@ export class Enclave {
         x.dealing = new EcdsaDealing({ sessionId: x.sessionId, self, mode: 'keygen', threshold: x.job.payload.threshold, receivers: ids, random: systemRandom, auth });
         return { sessionId: key, outbox: await mpcSeal(this.#ctx, x, x.dealing.round1()), done: false };
       }
-      if (x.job.kind === 'refresh') {
-        const w = x.job.wallet;
-        if (w.scheme === 'ecdsa-dkls') {
-          const ids = x.participants.map((id) => x.map.idOf(id));
-          x.refresh = { frost: null, own: null, digest: null };
-          x.dealing = new EcdsaDealing({ sessionId: x.sessionId, self, mode: 'refresh', threshold: w.threshold, receivers: ids, previous: previousKeyOf(w.share), share: w.share, random: systemRandom, auth });
-          return { sessionId: key, outbox: await mpcSeal(this.#ctx, x, x.dealing.round1()), done: false };
-        }
-        const { state, broadcast, shares } = refreshStart(w.share, key, systemRandom, frostAuthenticator(auth));
-        x.refresh = { frost: { state, shares, echoes: null }, own: null, digest: null };
-        return { sessionId: key, outbox: await frostSeal(this.#ctx, x, { kind: 'frost/refresh-commit', message: broadcast }), done: false };
-      }
+      if (x.job.kind === 'refresh') return startRefresh(this.#ctx, x, x.job.wallet, self, auth, key);
       if (x.job.wallet.scheme !== 'ecdsa-dkls') return this.#frostSignStart(x, x.job.wallet, x.job.p, key);
       x.presign = new EcdsaPresignSession(x.job.wallet.share, { sessionId: x.sessionId, signers: x.participants.map((id) => x.map.idOf(id)), random: systemRandom, auth });
       return { sessionId: key, outbox: await mpcSeal(this.#ctx, x, x.presign.round1()), done: false };
@@ -487,7 +473,7 @@ export class Enclave {
         return this.#frostDkgStep(x, x.frostDkg, job.payload, job.operatorId, key, inbox, peer);
       }
       if (job.kind === 'sign' && x.frostSign) return this.#frostSignStep(x, job, x.frostSign, key, inbox, peer);
-      if (job.kind === 'refresh') return this.#refreshStep(x, job, x.refresh!, key, inbox, peer);
+      if (job.kind === 'refresh') return refreshStep(this.#ctx, x, job, x.refresh!, key, inbox, peer);
       const self = x.map.idOf(this.signerId);
       const msgs = await openMessages(await this.#peerChannel(), x.channelSession, x.map, self, inbox);
       if (job.kind === 'dkg') {
@@ -573,159 +559,6 @@ export class Enclave {
     await this.#audit(peer, 'wallet.created', null, { ...statement, requestedBy: operatorId, sessionId: bytesToHex(x.sessionId!) });
     await this.#persist();
     return encodeEnclaveSigned(signStatement('wallet.v1', statement, s.identitySecret.expose()));
-  }
-
-  /**
-   * `mpc.open` for a share refresh: an admin's signed request naming a
-   * threshold wallet; every party of the wallet takes part.
-   */
-  async #mpcOpenRefresh(f: Fields, m: Manifest, peer: RpcPeer): Promise<Json> {
-    const req = decodeSignedRequest(f.raw('request'));
-    f.done();
-    let wallet: ThresholdWalletRecord | FrostWalletRecord;
-    try {
-      authenticateRequest(req, m, 'admin');
-      const payload = decodeWalletRefresh(req.payload);
-      if (payload.orgId !== m.orgId) throw new CustodianError('E_ORG_MISMATCH', 'request is for another organisation');
-      const w = this.#s().wallets.get(payload.walletId);
-      if (!w) throw new CustodianError('E_WALLET_UNKNOWN', `wallet ${payload.walletId} is not held by ${this.signerId}`);
-      if (w.scheme === 'single') throw new CustodianError('E_SCHEME_MISMATCH', `wallet ${w.walletId} is a single-key wallet: it has no shares to refresh`);
-      checkPeers(this.#ctx, w.parties);
-      wallet = w;
-    } catch (e) {
-      return this.#refuse(peer, 'wallet.rejected', null, e, { operatorId: req.operatorId, op: 'refresh' });
-    }
-    return this.#mpc.register({ kind: 'refresh', wallet, operatorId: req.operatorId }, payloadHash(req.payload), new PartyMap(wallet.parties), wallet.parties);
-  }
-
-  /**
-   * One share-refresh step. FROST: commitments in → echo out; echoes in →
-   * sub-shares out (each sealed to its recipient); sub-shares in → the new
-   * share, pending. ECDSA: the refresh dealing's round 2, then its finish.
-   * Then every party confirms (signed) and commits once all confirmed.
-   */
-  async #refreshStep(x: MpcSession, job: Extract<MpcJob, { kind: 'refresh' }>, r: RefreshSession, key: string, inbox: readonly RelayedEnvelope[], peer: RpcPeer): Promise<Json> {
-    const channel = await this.#peerChannel();
-    const others = x.participants.filter((id) => id !== this.signerId);
-    if (r.own !== null) {
-      const theirs = await openConfirmations(channel, x.channelSession, others, inbox);
-      const result = await this.#commitRefresh(job.wallet.walletId, key, [r.own, ...theirs], peer);
-      return { sessionId: key, outbox: [], done: true, result };
-    }
-    if (r.frost) {
-      const fr = r.frost;
-      if (x.step === 0) {
-        x.step = 1;
-        const echo = refreshEcho(fr.state, await openRefreshCommits(channel, x.channelSession, x.map, inbox));
-        return { sessionId: key, outbox: await frostSeal(this.#ctx, x, { kind: 'frost/echo', message: echo }), done: false };
-      }
-      if (x.step === 1) {
-        x.step = 2;
-        fr.echoes = await openEchoes(channel, x.channelSession, x.map, inbox);
-        return { sessionId: key, outbox: await frostSeal(this.#ctx, x, { kind: 'frost/refresh-share', messages: fr.shares }), done: false };
-      }
-      const subShares = await openRefreshShares(channel, x.channelSession, x.map, frostParty(x.map, this.signerId), inbox);
-      const share = refreshFinish(fr.state, fr.echoes!, subShares);
-      return { sessionId: key, outbox: await this.#refreshPending(x, job.wallet as FrostWalletRecord, share), done: false };
-    }
-    const msgs = await openMessages(channel, x.channelSession, x.map, x.map.idOf(this.signerId), inbox);
-    if (x.step === 0) {
-      x.step = 1;
-      return { sessionId: key, outbox: await mpcSeal(this.#ctx, x, x.dealing!.round2(msgs)), done: false };
-    }
-    const share = x.dealing!.finish(msgs);
-    return { sessionId: key, outbox: await this.#refreshPending(x, job.wallet as ThresholdWalletRecord, share), done: false };
-  }
-
-  /** Seals a refreshed share as pending (same key checked) and sends this party's signed confirmation to the others. */
-  async #refreshPending(x: MpcSession, wallet: ThresholdWalletRecord | FrostWalletRecord, share: FrostKeyShare | EcdsaKeyShare): Promise<Json> {
-    const key = bytesToHex(x.sessionId!);
-    const s = this.#s();
-    const current = s.wallets.get(wallet.walletId);
-    if (!current || current.scheme !== wallet.scheme) throw new CustodianError('E_WALLET_UNKNOWN', `wallet ${wallet.walletId} changed during the refresh`);
-    let digest: string;
-    if (current.scheme === 'ecdsa-dkls') {
-      const next = share as EcdsaKeyShare;
-      if (bytesToHex(pointToBytes(next.publicKey)) !== bytesToHex(current.publicKey)) throw new CustodianError('E_REFRESH_KEY_CHANGED', 'the refreshed shares are of another key; nothing is kept');
-      digest = ecdsaPublicDigest(next);
-      s.wallets.set(current.walletId, { ...current, pending: { sessionId: key, digest, share: next } });
-    } else {
-      const next = share as FrostKeyShare;
-      if (bytesToHex(next.publicPackage.groupPublicKey) !== bytesToHex(current.share.publicPackage.groupPublicKey)) throw new CustodianError('E_REFRESH_KEY_CHANGED', 'the refreshed shares are of another key; nothing is kept');
-      digest = frostPublicDigest(next);
-      s.wallets.set(current.walletId, { ...current, pending: { sessionId: key, digest, share: next } });
-    }
-    await this.#persist();
-    const own = signConfirmation({ walletId: wallet.walletId, sessionId: key, signerId: this.signerId, digest }, s.identitySecret.expose());
-    x.refresh!.own = own;
-    x.refresh!.digest = digest;
-    return encodeEnvelopes(await sealConfirmation(await this.#peerChannel(), x.channelSession, this.signerId, x.participants, own));
-  }
-
-  /**
-   * Swaps a wallet's pending refreshed share in, once every party's
-   * confirmation of the same session and public data verifies; keeps the
-   * confirmations (to hand a party that missed them). Idempotent.
-   */
-  async #commitRefresh(walletId: string, sessionId: string, confirmations: readonly Json[], peer: RpcPeer): Promise<Json> {
-    const s = this.#s();
-    const w = s.wallets.get(walletId);
-    if (!w || w.scheme === 'single') throw new CustodianError('E_WALLET_UNKNOWN', `wallet ${walletId} is not a threshold wallet held by ${this.signerId}`);
-    if (w.refresh?.sessionId === sessionId && !w.pending) return { walletId, sessionId, committed: true, already: true };
-    if (!w.pending || w.pending.sessionId !== sessionId) throw new CustodianError('E_REFRESH_UNKNOWN', `wallet ${walletId} has no pending refresh from session ${sessionId.slice(0, 16)}…`, { walletId });
-    verifyConfirmations({ walletId, sessionId, digest: w.pending.digest, parties: w.parties }, confirmations, (id) => (id === this.signerId ? this.identityKey() : s.peers.get(id)?.identityKey));
-    const refresh = { sessionId, confirmations: [...confirmations] };
-    if (w.scheme === 'ecdsa-dkls') s.wallets.set(walletId, { ...w, share: w.pending.share, pending: null, refresh });
-    else s.wallets.set(walletId, { ...w, share: w.pending.share, pending: null, refresh });
-    await this.#audit(peer, 'wallet.refreshed', null, { walletId, sessionId, digest: w.pending.digest, parties: [...w.parties] });
-    await this.#persist();
-    return { walletId, sessionId, committed: true, already: false };
-  }
-
-  /** `wallet.refresh.proof`: the confirmations of the wallet's last committed refresh (public). */
-  async #refreshProof(body: Json): Promise<Json> {
-    const f = new Fields(body, 'wallet.refresh.proof');
-    const walletId = f.str('walletId', 64);
-    f.done();
-    const w = this.#s().wallets.get(walletId);
-    if (!w || w.scheme === 'single') throw new CustodianError('E_WALLET_UNKNOWN', `wallet ${walletId} is not a threshold wallet held by ${this.signerId}`);
-    return { walletId, refresh: w.refresh ? { sessionId: w.refresh.sessionId, confirmations: [...w.refresh.confirmations] } : null, pending: w.pending ? w.pending.sessionId : null };
-  }
-
-  /** `wallet.refresh.commit`: commits a pending refresh with every party's confirmation (a party that missed the last round). */
-  async #refreshCommitOp(body: Json, peer: RpcPeer): Promise<Json> {
-    const f = new Fields(body, 'wallet.refresh.commit');
-    const walletId = f.str('walletId', 64);
-    const sessionId = f.str('sessionId', 64, /^[0-9a-f]{64}$/);
-    const confirmations = f.arr('confirmations', WALLET_PARTIES_MAX);
-    f.done();
-    try {
-      return await this.#commitRefresh(walletId, sessionId, confirmations, peer);
-    } catch (e) {
-      return this.#refuse(peer, 'wallet.rejected', null, e, { walletId, op: 'refresh.commit' });
-    }
-  }
-
-  /**
-   * `wallet.refresh.abort`: drops a pending refreshed share that no party
-   * committed (the host found no confirmations anywhere). Were another party
-   * to have committed after all, this signer's share no longer matches and
-   * its signature shares fail verification — blamed and excluded, never a
-   * wrong signature.
-   */
-  async #refreshAbortOp(body: Json, peer: RpcPeer): Promise<Json> {
-    const f = new Fields(body, 'wallet.refresh.abort');
-    const walletId = f.str('walletId', 64);
-    const sessionId = f.str('sessionId', 64, /^[0-9a-f]{64}$/);
-    f.done();
-    const s = this.#s();
-    const w = s.wallets.get(walletId);
-    if (!w || w.scheme === 'single' || !w.pending || w.pending.sessionId !== sessionId) return { walletId, aborted: false };
-    if (w.scheme === 'ecdsa-dkls') s.wallets.set(walletId, { ...w, pending: null });
-    else s.wallets.set(walletId, { ...w, pending: null });
-    await this.#audit(peer, 'wallet.refresh_dropped', null, { walletId, sessionId });
-    await this.#persist();
-    return { walletId, aborted: true };
   }
 
   /**
