@@ -22,7 +22,7 @@ import { encodeEnclaveSigned, signStatement } from '@custodian/protocol/enclave-
 import { PeerChannel } from '@custodian/protocol/hpke/peer-channel';
 import { derivePeerKeyPair } from '@custodian/protocol/hpke/peer-key';
 import type { PeerKeyPair } from '@custodian/protocol/hpke/peer-suite';
-import { decodeEnvelopes, encodeEnvelopes, mpcChannelSession, mpcSessionId, PEER_KEY_KIND, type RelayedEnvelope } from '@custodian/protocol/mpc-relay';
+import { decodeEnvelopes, mpcChannelSession, mpcSessionId, PEER_KEY_KIND, type RelayedEnvelope } from '@custodian/protocol/mpc-relay';
 import { systemRandom } from '@custodian/core/clock';
 import { EcdsaDealing } from '@custodian/tss/ecdsa/dealing';
 import { EcdsaPresignSession } from '@custodian/tss/ecdsa/sign';
@@ -33,14 +33,10 @@ import type { Platform } from './platform.js';
 import { seal, SEALED_STATE_PLAINTEXT_MAX, unseal } from './sealed-state.js';
 import { decodeState, encodeState, initialState, type EnclaveState, type FrostWalletRecord, type SignedRecord, type ThresholdWalletRecord } from './state.js';
 import { identityAuthenticator, openMessages, PartyMap } from './mpc-mesh.js';
-import { frostAuthenticator, frostParty, openCommitments, openEchoes, openRound1, openShares, openSignatureShares, sealFrostSigning } from './frost-mesh.js';
+import { frostAuthenticator, frostParty, openEchoes, openRound1, openShares } from './frost-mesh.js';
 import { dkgEcho, dkgFinish, dkgShares, dkgStart, type DkgState } from '@custodian/tss/frost/dkg';
 import type { FrostKeyShare } from '@custodian/tss/frost/key-package';
-import { taprootOutputKey, tweakKeyShare } from '@custodian/tss/frost/taproot';
-import { commitNonces, signPackage } from '@custodian/tss/frost/signer';
-import { aggregateSignature, createSigningPackage } from '@custodian/tss/frost/coordinator';
-import type { SignatureShare, SigningCommitment } from '@custodian/tss/frost/signing-messages';
-import { assembleSigned } from '@custodian/chains/proposal';
+import { taprootOutputKey } from '@custodian/tss/frost/taproot';
 import { SealedNonceStore } from './sealed-nonce-store.js';
 import { base58Encode } from '@custodian/chains/sol/base58';
 import { encodeSegwitAddress } from '@custodian/chains/btc/segwit-address';
@@ -56,8 +52,9 @@ import { createWallet, sign } from './single-wallet.js';
 import { installManifest, loadSealedCedar } from './manifest-ops.js';
 import { installPeers } from './peers-ops.js';
 import { auditCosignKey, auditLogKey, signCheckpoint } from './checkpoint-ops.js';
+import { frostSignStart, frostSignStep } from './frost-sign-session.js';
 import { openRefresh, refreshAbortOp, refreshCommitOp, refreshProof, refreshStep, startRefresh } from './refresh-session.js';
-import { checkPeers, frostSeal, mpcSeal, MpcSessions, type FrostSigning, type MpcJob, type MpcSession } from './mpc-session.js';
+import { checkPeers, frostSeal, mpcSeal, MpcSessions, type MpcSession } from './mpc-session.js';
 
 /** The enclave's phases. */
 export type Phase = 'BOOT' | 'AWAITING_MANIFEST' | 'READY' | 'ERROR';
@@ -452,7 +449,7 @@ export class Enclave {
         return { sessionId: key, outbox: await mpcSeal(this.#ctx, x, x.dealing.round1()), done: false };
       }
       if (x.job.kind === 'refresh') return startRefresh(this.#ctx, x, x.job.wallet, self, auth, key);
-      if (x.job.wallet.scheme !== 'ecdsa-dkls') return this.#frostSignStart(x, x.job.wallet, x.job.p, key);
+      if (x.job.wallet.scheme !== 'ecdsa-dkls') return frostSignStart(this.#ctx, x, x.job.wallet, x.job.p, key);
       x.presign = new EcdsaPresignSession(x.job.wallet.share, { sessionId: x.sessionId, signers: x.participants.map((id) => x.map.idOf(id)), random: systemRandom, auth });
       return { sessionId: key, outbox: await mpcSeal(this.#ctx, x, x.presign.round1()), done: false };
     });
@@ -472,7 +469,7 @@ export class Enclave {
         if (!x.frostDkg) throw new CustodianError('E_MPC_PHASE', 'this key generation has already finished');
         return this.#frostDkgStep(x, x.frostDkg, job.payload, job.operatorId, key, inbox, peer);
       }
-      if (job.kind === 'sign' && x.frostSign) return this.#frostSignStep(x, job, x.frostSign, key, inbox, peer);
+      if (job.kind === 'sign' && x.frostSign) return frostSignStep(this.#ctx, x, job, x.frostSign, key, inbox, peer);
       if (job.kind === 'refresh') return refreshStep(this.#ctx, x, job, x.refresh!, key, inbox, peer);
       const self = x.map.idOf(this.signerId);
       const msgs = await openMessages(await this.#peerChannel(), x.channelSession, x.map, self, inbox);
@@ -559,79 +556,6 @@ export class Enclave {
     await this.#audit(peer, 'wallet.created', null, { ...statement, requestedBy: operatorId, sessionId: bytesToHex(x.sessionId!) });
     await this.#persist();
     return encodeEnclaveSigned(signStatement('wallet.v1', statement, s.identitySecret.expose()));
-  }
-
-  /**
-   * FROST signing, round one: a fresh nonce pair per message, each sealed
-   * (SealedNonceStore) before its commitment leaves, to every other signer.
-   */
-  async #frostSignStart(x: MpcSession, wallet: FrostWalletRecord, p: CheckedProposal, key: string): Promise<Json> {
-    const share = wallet.scheme === 'frost-secp256k1-tr' ? tweakKeyShare(wallet.share) : wallet.share;
-    const sessionIds = p.decoded.messages.map((_, i) => `${key}/${i}`);
-    const commitments: SigningCommitment[] = [];
-    for (const id of sessionIds) commitments.push(await commitNonces(share, id, systemRandom, this.#nonceStore));
-    x.frostSign = { share, sessionIds, commitments, packages: null, ownShares: null };
-    const out = await sealFrostSigning(await this.#peerChannel(), x.channelSession, this.signerId, x.participants, { kind: 'frost/commitment', messages: commitments });
-    return { sessionId: key, outbox: encodeEnvelopes(out), done: false };
-  }
-
-  /**
-   * FROST signing, round two and aggregation. Every signer builds the signing
-   * packages itself, from the commitments it received and the messages it
-   * decoded from the raw bytes (no coordinator chooses what is signed, or
-   * asks twice for one nonce); the spend is committed and each nonce consumed,
-   * sealed, before its share leaves for the combiner. The combiner verifies
-   * every share (an invalid one names its signer, audited), aggregates, checks
-   * each signature under the wallet key, and releases write-ahead.
-   */
-  async #frostSignStep(x: MpcSession, job: Extract<MpcJob, { kind: 'sign' }>, f: FrostSigning, key: string, inbox: readonly RelayedEnvelope[], peer: RpcPeer): Promise<Json> {
-    const channel = await this.#peerChannel();
-    const others = x.participants.filter((id) => id !== this.signerId);
-    const isCombiner = job.combiner === this.signerId;
-    if (x.step === 0) {
-      x.step = 1;
-      const theirs = await openCommitments(channel, x.channelSession, x.map, others, f.sessionIds, inbox);
-      const packages = f.sessionIds.map((id, i) => createSigningPackage(f.share.publicPackage, id, job.p.decoded.messages[i]!, [f.commitments[i]!, ...others.map((o) => theirs.get(o)![i]!)]));
-      commitThreshold(this.#ctx, job.p.requestId);
-      await this.#persist();
-      const shares: SignatureShare[] = [];
-      for (const pkg of packages) shares.push(await signPackage(f.share, pkg, this.#nonceStore));
-      f.packages = packages;
-      if (isCombiner) {
-        f.ownShares = shares;
-        return { sessionId: key, outbox: [], done: false };
-      }
-      const out = await sealFrostSigning(channel, x.channelSession, this.signerId, x.participants, { kind: 'frost/signature-share', messages: shares, to: job.combiner });
-      return { sessionId: key, outbox: encodeEnvelopes(out), done: true };
-    }
-    if (!isCombiner || x.step !== 1 || !f.packages || !f.ownShares) throw new CustodianError('E_MPC_PHASE', 'this signer does not combine this session');
-    x.step = 2;
-    const theirs = await openSignatureShares(channel, x.channelSession, x.map, others, f.sessionIds, inbox);
-    const signatures = f.packages.map((pkg, i) => {
-      try {
-        return aggregateSignature(f.share.publicPackage, pkg, [f.ownShares![i]!, ...others.map((o) => theirs.get(o)![i]!)]);
-      } catch (e) {
-        // The tss layer names the party whose share failed; the audit names the signer.
-        if (isCustodianError(e) && typeof e.detail['party'] === 'number') throw new CustodianError(e.code, e.message, { ...e.detail, culprit: String(e.detail['party']) });
-        throw e;
-      }
-    });
-    return { sessionId: key, outbox: [], done: true, result: await this.#frostReleaseSignature(x, job.p, job.wallet as FrostWalletRecord, job.approvals, signatures, peer) };
-  }
-
-  /** The combining FROST signer: the signed transaction assembled (each signature checked under the wallet key), sealed write-ahead, audited, released. */
-  async #frostReleaseSignature(x: MpcSession, p: CheckedProposal, wallet: FrostWalletRecord, approvals: readonly string[], signatures: readonly Uint8Array[], peer: RpcPeer): Promise<Json> {
-    let assembled;
-    try {
-      assembled = assembleSigned(p.decoded, { publicKey: wallet.publicKey, outputKey: wallet.outputKey, network: FROST_TAPROOT_NETWORK }, signatures);
-    } catch (e) {
-      throw new CustodianError('E_SIGNATURE_INVALID_TERMINAL', `the aggregated signature does not give a valid transaction; nothing released: ${(e as Error).message}`);
-    }
-    const record: SignedRecord = { signedTx: `0x${assembled.signedTxHex}`, txHash: assembled.txId, audited: false, atMs: this.platform.nowMs(), approvals: [...approvals] };
-    this.#s().signed.set(p.requestId, record);
-    await this.#persist();
-    const out = (await release(this.#ctx, peer, p, record, true)) as Record<string, Json>;
-    return { ...out, sessionId: bytesToHex(x.sessionId!) };
   }
 
   /** `mpc.abort`: the host gives up on a session (a participant is down); audited. */
