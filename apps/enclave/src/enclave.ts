@@ -22,7 +22,7 @@ import { encodeEnclaveSigned, signStatement } from '@custodian/protocol/enclave-
 import { PeerChannel } from '@custodian/protocol/hpke/peer-channel';
 import { derivePeerKeyPair } from '@custodian/protocol/hpke/peer-key';
 import type { PeerKeyPair } from '@custodian/protocol/hpke/peer-suite';
-import { decodeEnvelopes, mpcChannelSession, mpcSessionId, PEER_KEY_KIND, type RelayedEnvelope } from '@custodian/protocol/mpc-relay';
+import { decodeEnvelopes, mpcChannelSession, mpcSessionId, PEER_KEY_KIND } from '@custodian/protocol/mpc-relay';
 import { systemRandom } from '@custodian/core/clock';
 import { EcdsaDealing } from '@custodian/tss/ecdsa/dealing';
 import { EcdsaPresignSession } from '@custodian/tss/ecdsa/sign';
@@ -33,14 +33,7 @@ import type { Platform } from './platform.js';
 import { seal, SEALED_STATE_PLAINTEXT_MAX, unseal } from './sealed-state.js';
 import { decodeState, encodeState, initialState, type EnclaveState, type FrostWalletRecord, type SignedRecord, type ThresholdWalletRecord } from './state.js';
 import { identityAuthenticator, openMessages, PartyMap } from './mpc-mesh.js';
-import { frostAuthenticator, frostParty, openEchoes, openRound1, openShares } from './frost-mesh.js';
-import { dkgEcho, dkgFinish, dkgShares, dkgStart, type DkgState } from '@custodian/tss/frost/dkg';
-import type { FrostKeyShare } from '@custodian/tss/frost/key-package';
-import { taprootOutputKey } from '@custodian/tss/frost/taproot';
 import { SealedNonceStore } from './sealed-nonce-store.js';
-import { base58Encode } from '@custodian/chains/sol/base58';
-import { encodeSegwitAddress } from '@custodian/chains/btc/segwit-address';
-import { FROST_TAPROOT_NETWORK } from './wallet-proposal.js';
 import type { CedarPolicy } from './cedar-policy.js';
 import { appendAudit } from './audit-writer.js';
 import type { EnclaveContext } from './enclave-context.js';
@@ -52,9 +45,10 @@ import { createWallet, sign } from './single-wallet.js';
 import { installManifest, loadSealedCedar } from './manifest-ops.js';
 import { installPeers } from './peers-ops.js';
 import { auditCosignKey, auditLogKey, signCheckpoint } from './checkpoint-ops.js';
+import { frostDkgStart, frostDkgStep } from './frost-dkg-session.js';
 import { frostSignStart, frostSignStep } from './frost-sign-session.js';
 import { openRefresh, refreshAbortOp, refreshCommitOp, refreshProof, refreshStep, startRefresh } from './refresh-session.js';
-import { checkPeers, frostSeal, mpcSeal, MpcSessions, type MpcSession } from './mpc-session.js';
+import { checkPeers, mpcSeal, MpcSessions, type MpcSession } from './mpc-session.js';
 
 /** The enclave's phases. */
 export type Phase = 'BOOT' | 'AWAITING_MANIFEST' | 'READY' | 'ERROR';
@@ -436,13 +430,7 @@ export class Enclave {
       this.#mpc.startRunning(key, x);
       const self = x.map.idOf(this.signerId);
       const auth = identityAuthenticator(x.map, this.#s().identitySecret.expose(), (id) => (id === this.signerId ? this.identityKey() : this.#s().peers.get(id)?.identityKey));
-      if (x.job.kind === 'dkg' && x.job.payload.scheme !== 'ecdsa-dkls') {
-        const parties = x.participants.map((id) => frostParty(x.map, id));
-        const config = { suite: x.job.payload.scheme, sessionId: key, threshold: x.job.payload.threshold, parties, self: frostParty(x.map, this.signerId), authenticator: frostAuthenticator(auth) };
-        const { state, broadcast } = dkgStart(config, systemRandom);
-        x.frostDkg = state;
-        return { sessionId: key, outbox: await frostSeal(this.#ctx, x, { kind: 'frost/dkg-round1', message: broadcast }), done: false };
-      }
+      if (x.job.kind === 'dkg' && x.job.payload.scheme !== 'ecdsa-dkls') return frostDkgStart(this.#ctx, x, x.job.payload.scheme, x.job.payload.threshold, auth, key);
       if (x.job.kind === 'dkg') {
         const ids = x.participants.map((id) => x.map.idOf(id));
         x.dealing = new EcdsaDealing({ sessionId: x.sessionId, self, mode: 'keygen', threshold: x.job.payload.threshold, receivers: ids, random: systemRandom, auth });
@@ -467,7 +455,7 @@ export class Enclave {
       const job = x.job;
       if (job.kind === 'dkg' && job.payload.scheme !== 'ecdsa-dkls') {
         if (!x.frostDkg) throw new CustodianError('E_MPC_PHASE', 'this key generation has already finished');
-        return this.#frostDkgStep(x, x.frostDkg, job.payload, job.operatorId, key, inbox, peer);
+        return frostDkgStep(this.#ctx, x, x.frostDkg, job.payload, job.operatorId, key, inbox, peer);
       }
       if (job.kind === 'sign' && x.frostSign) return frostSignStep(this.#ctx, x, job, x.frostSign, key, inbox, peer);
       if (job.kind === 'refresh') return refreshStep(this.#ctx, x, job, x.refresh!, key, inbox, peer);
@@ -502,60 +490,6 @@ export class Enclave {
       const sig = x.presig!.combine(msgs);
       return { sessionId: key, outbox: [], done: true, result: await this.#mpcReleaseSignature(x, job.p, job.approvals, sig.r, sig.s, sig.recovery, peer) };
     });
-  }
-
-  /**
-   * One FROST key-generation step: round-1 broadcasts in → echo out; echoes in
-   * (F05) → secret shares out (each sealed to its recipient only); shares in →
-   * key share, sealed, and the signed wallet statement.
-   */
-  async #frostDkgStep(x: MpcSession, state: DkgState, payload: ThresholdWalletCreatePayload, operatorId: string, key: string, inbox: readonly RelayedEnvelope[], peer: RpcPeer): Promise<Json> {
-    const channel = await this.#peerChannel();
-    if (x.step === 0) {
-      x.step = 1;
-      const echo = dkgEcho(state, await openRound1(channel, x.channelSession, x.map, inbox));
-      return { sessionId: key, outbox: await frostSeal(this.#ctx, x, { kind: 'frost/echo', message: echo }), done: false };
-    }
-    if (x.step === 1) {
-      x.step = 2;
-      const shares = dkgShares(state, await openEchoes(channel, x.channelSession, x.map, inbox));
-      return { sessionId: key, outbox: await frostSeal(this.#ctx, x, { kind: 'frost/dkg-share', messages: shares }), done: false };
-    }
-    if (x.step !== 2) throw new CustodianError('E_MPC_PHASE', 'this key generation has already finished');
-    x.step = 3;
-    const share = dkgFinish(state, await openShares(channel, x.channelSession, x.map, frostParty(x.map, this.signerId), inbox));
-    x.frostDkg = null;
-    return { sessionId: key, outbox: [], done: true, result: await this.#frostWalletCreated(x, payload, operatorId, share, peer) };
-  }
-
-  /** Seals a new FROST share and answers the wallet statement this signer signs (group key, output key, chain address). */
-  async #frostWalletCreated(x: MpcSession, payload: ThresholdWalletCreatePayload, operatorId: string, share: FrostKeyShare, peer: RpcPeer): Promise<Json> {
-    const s = this.#s();
-    if (s.wallets.has(payload.walletId)) throw new CustodianError('E_WALLET_EXISTS', `wallet ${payload.walletId} already exists`);
-    if (payload.scheme === 'ecdsa-dkls' || share.suite !== payload.scheme) throw new CustodianError('E_SCHEME_MISMATCH', 'the key share is of another scheme than the wallet request');
-    const publicKey = share.publicPackage.groupPublicKey.slice();
-    const taproot = payload.scheme === 'frost-secp256k1-tr';
-    const outputKey = taproot ? taprootOutputKey(share.publicPackage) : publicKey.slice();
-    const address = taproot ? encodeSegwitAddress(FROST_TAPROOT_NETWORK, 1, outputKey) : base58Encode(publicKey);
-    const record: FrostWalletRecord = { walletId: payload.walletId, scheme: payload.scheme, threshold: payload.threshold, parties: [...payload.parties], share, publicKey, outputKey, address };
-    s.wallets.set(record.walletId, record);
-    const m = this.#manifest();
-    const statement = {
-      walletId: record.walletId,
-      scheme: record.scheme,
-      signerId: this.signerId,
-      publicKey: bytesToHex(publicKey),
-      outputKey: bytesToHex(outputKey),
-      address,
-      ...(taproot ? { network: FROST_TAPROOT_NETWORK } : {}),
-      orgId: m.orgId,
-      manifestHash: manifestHash(s.signedManifest!.payload),
-      threshold: record.threshold,
-      parties: [...record.parties],
-    };
-    await this.#audit(peer, 'wallet.created', null, { ...statement, requestedBy: operatorId, sessionId: bytesToHex(x.sessionId!) });
-    await this.#persist();
-    return encodeEnclaveSigned(signStatement('wallet.v1', statement, s.identitySecret.expose()));
   }
 
   /** `mpc.abort`: the host gives up on a session (a participant is down); audited. */
