@@ -31,6 +31,23 @@ export function walletThreshold(w: WalletRow): number {
   return list[0]!.statement.threshold;
 }
 
+/** How long after a time-lock's end the host tries again (the enclave's clock may trail). */
+export const TIME_LOCK_SLACK_MS = 1_000;
+/** Longest single timer (setTimeout holds up to 2^31−1 ms); longer locks are re-armed. */
+const TIMER_MAX_MS = 2 ** 31 - 1;
+
+/**
+ * When an E_QUORUM_NOT_MET refusal is only a time-lock — no approvals
+ * missing, `notBefore` still ahead — the time it ends; null otherwise.
+ */
+export function timeLockedUntil(e: CustodianError, nowMs: number): number | null {
+  const notBefore = e.detail['notBefore'];
+  const missing = e.detail['missing'];
+  if (typeof notBefore !== 'number' || notBefore <= nowMs - 60_000) return null;
+  if (missing !== undefined && (missing === null || typeof missing !== 'object' || Object.values(missing as Record<string, unknown>).some((n) => n !== 0))) return null;
+  return notBefore;
+}
+
 /** Longest transaction id a signer may answer (a base58 Solana signature is at most 88 characters). */
 export const TX_ID_CHARS_MAX = 128;
 /** How often a broadcast transaction's receipt is polled. */
@@ -380,6 +397,8 @@ export class CustodyService {
       };
       await this.store.insertRequest(row);
       if (decision === 'allow') await this.#sign(row);
+      // No approvals to wait for but a time-lock: tried now, so it is armed for when the lock ends.
+      else if (decision === 'needs-approval' && (await this.view(row)).approvalsNeeded === 0) await this.#trySign(row);
       return this.view((await this.store.getRequest(requestId))!);
     });
   }
@@ -433,8 +452,36 @@ export class CustodyService {
         return;
       }
       if (!(e instanceof CustodianError) || e.code !== 'E_QUORUM_NOT_MET') throw e;
+      const until = timeLockedUntil(e, this.clock.nowMs());
+      if (until !== null) {
+        // Every approval is in; only a time-lock (`@delay`) holds it: signed when the lock ends, by the enclave's clock.
+        await this.store.updateRequest(r.requestId, { error: 'E_TIME_LOCKED' }, this.clock.nowMs());
+        this.log(`request ${r.requestId.slice(0, 12)}… approved, time-locked until ${new Date(until).toISOString()}`);
+        this.#retryAt(r.requestId, until);
+        return;
+      }
       this.log(`request ${r.requestId.slice(0, 12)}… not signed yet: ${e.message}`);
     }
+  }
+
+  /**
+   * Tries a time-locked request again once its lock ends (a little after, as
+   * the enclave's clock may trail the host's by the tolerated skew); long
+   * locks are re-armed in steps a timer can hold. A restarted host re-arms
+   * them from `start` (every pending request with its approvals is tried).
+   */
+  #retryAt(requestId: string, atMs: number): void {
+    if (this.#closed || this.#retries.has(requestId)) return;
+    const wait = Math.min(Math.max(0, atMs - this.clock.nowMs()) + TIME_LOCK_SLACK_MS, TIMER_MAX_MS);
+    const t = setTimeout(() => {
+      this.#retries.delete(requestId);
+      void this.#serial(requestId, async () => {
+        const r = await this.store.getRequest(requestId);
+        if (r?.status === 'pending') await this.#trySign(r);
+      }).catch((e: unknown) => this.log(`retrying time-locked ${requestId.slice(0, 12)}…: ${(e as Error).message}`));
+    }, wait);
+    t.unref();
+    this.#retries.set(requestId, t);
   }
 
   #retryLater(requestId: string, attempt: number): void {

@@ -326,7 +326,9 @@ export function assembleDecision(data: PolicyData, verdict: CedarVerdict, findin
   const ids = verdict.permits.map((p) => p.id);
   const reasons = [`permitted by ${ids.join(', ')}`];
   for (const [g, n] of Object.entries(missing)) reasons.push(`needs ${n} more approval${n === 1 ? '' : 's'} from ${g}`);
-  if (waiting) reasons.push(`time-lock until ${new Date(notBeforeMs).toISOString()}`);
+  // Stated whether or not the lock has ended: the reasons go into the summary approvers sign, which must
+  // not change with the clock (an approval given during the lock still holds once it ends).
+  if (notBeforeMs !== null) reasons.push(`time-locked: signable from ${new Date(notBeforeMs).toISOString()}`);
   const outcome = Object.keys(missing).length > 0 || waiting ? 'needs-approval' : 'allow';
   return { decision: outcome, policies: ids, missingApprovals: missing, notBefore: notBeforeMs === null ? null : new Date(notBeforeMs).toISOString(), reasons, codes: [], limit: null, versions };
 }
