@@ -16,7 +16,7 @@ export class UsageError extends Error {
 }
 
 /** Error codes that mean "the environment failed", not "the input was refused". */
-const INTERNAL_CODES = new Set(['E_INTERNAL', 'E_UNAVAILABLE', 'E_IO', 'E_HSM_UNAVAILABLE', 'E_AUDIT_UNAVAILABLE', 'E_SIGNER_UNAVAILABLE', 'E_HOST_UNAVAILABLE', 'E_QUORUM_UNAVAILABLE']);
+const INTERNAL_CODES = new Set(['E_INTERNAL', 'E_UNAVAILABLE', 'E_IO', 'E_HSM_UNAVAILABLE', 'E_AUDIT_UNAVAILABLE', 'E_SIGNER_UNAVAILABLE', 'E_HOST_UNAVAILABLE', 'E_QUORUM_UNAVAILABLE', 'E_KBS_UNAVAILABLE', 'E_PLATFORM']);
 
 /** Maps any thrown value to an exit code, in one place. */
 export function exitCodeFor(e: unknown): number {

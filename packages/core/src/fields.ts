@@ -70,6 +70,8 @@ export class Fields {
     if (v !== v.toLowerCase()) this.#bad(k, 'must be lower-case hex');
     const b = hexToBytes(v, `${this.where}.${k}`);
     if (len !== undefined && b.length !== len) this.#bad(k, `must be ${len} bytes`);
+    // The string bound above leaves room for a 0x prefix; the byte bound is exact.
+    if (b.length > maxLen) this.#bad(k, `must be at most ${maxLen} bytes`);
     return b;
   }
 
