@@ -13,7 +13,7 @@ const USAGE = `usage: custodian <command> [options] [--json] [--host URL]
   init --data-dir D                         create a data directory (sim root, development only)
   operator keygen --out FILE [--alg ed25519|p256]
   manifest create|sign|submit|show ...      organisation manifest, signed by the root quorum (--rulebook DIR pins Cedar)
-  signer --platform sim --id ID --data-dir D [--port N]
+  signer --platform sim --id ID --data-dir D [--port N] [--kbs URL [--kbs-key HEX]]
   serve --data-dir D --signer ID=HOST:PORT ... [--port N] [--eth-rpc URL]
   wallet create --id W --key F --operator ID (--signer ID | --scheme ecdsa-dkls|frost-ed25519|frost-secp256k1-tr --threshold t --signers A,B,C) | list
   wallet refresh --wallet W --key F --operator ID   new shares for a threshold wallet, same key
@@ -25,7 +25,7 @@ const USAGE = `usage: custodian <command> [options] [--json] [--host URL]
   witness serve --data-dir D --policy FILE  an independent witness of the audit log
   attest verify ...                         verify TEE evidence (see CONTRACTS.md)
   tss sign-demo ...                         threshold signing demo
-  policy simulate ...                       evaluate a policy on a transaction
+  policy simulate --chain C (--tx|--tx-base64) ...   decide an EVM tx, Solana message or taproot PSBT with a rulebook
   kbs ... | breakglass list                 key broker, break-glass requests
 `;
 
