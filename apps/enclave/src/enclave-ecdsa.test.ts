@@ -11,133 +11,52 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
-import { CustodianError, isCustodianError } from '@custodian/core/errors';
+import { CustodianError } from '@custodian/core/errors';
 import type { Json } from '@custodian/core/canonical-json';
 import { bytesTo0x, bytesToHex, hexToBytes } from '@custodian/core/bytes';
-import { createSimRoot, issueSimEvidence } from '@custodian/attestation/sim/sim-evidence';
-import { generateOperatorKey, type OperatorKeyPair } from '@custodian/protocol/operator-key';
-import { encodeSignedManifest, MANIFEST_TYPE, signManifest } from '@custodian/protocol/manifest';
 import { encodeSignedRequest, signRequest } from '@custodian/protocol/operator-request';
 import { APPROVAL_TYPE, TX_PROPOSAL_TYPE, WALLET_CREATE_TYPE } from '@custodian/protocol/payloads';
-import { decodeAuditEntry, decodeEnclaveSigned, encodeEnclaveSigned, signStatement, statementHash, verifyStatement } from '@custodian/protocol/enclave-signed';
+import { decodeEnclaveSigned, encodeEnclaveSigned, signStatement, verifyStatement } from '@custodian/protocol/enclave-signed';
 import { PEER_KEY_KIND } from '@custodian/protocol/mpc-relay';
-import type { RpcPeer } from '@custodian/protocol/frame-rpc';
 import { decodeUnsignedEip1559, eip1559SigningDigest, encodeUnsignedEip1559 } from '@custodian/chains/evm/eip1559';
 import { parseAddress } from '@custodian/chains/evm/address';
 import { decodeRlp } from '@custodian/chains/evm/rlp';
-import type { Platform } from './platform.js';
 import { Enclave } from './enclave.js';
 import { unseal } from './sealed-state.js';
 import { decodeState } from './state.js';
+import { bootSigners, memoryPlatform, orgKeys, orgManifest, RecordingHost, rejectsWith, requestNonce, runSession as relay, simHardware, type MemoryPlatform, type Tamper } from './test-signers.js';
 
-const root = createSimRoot();
-const measurement = new Uint8Array(48).fill(7);
 const TO = '0x70997970c51812dc3a010c7d01b50e0d17dc79c8';
 const IDS = ['signer-1', 'signer-2', 'signer-3'];
 type R = Record<string, Json>;
 
-function memoryPlatform(): Platform & { blob: Uint8Array | null; key: Uint8Array } {
-  let counter = 0n;
-  const p = {
-    name: 'sim' as const,
-    blob: null as Uint8Array | null,
-    key: new Uint8Array(randomBytes(32)),
-    readCounter: async () => counter,
-    advanceCounter: async (v: bigint) => {
-      counter = v;
-    },
-    attest: async (rd: Uint8Array) => issueSimEvidence(root, measurement, rd, Date.now()),
-    sealingKey: async () => p.key,
-    loadSealed: async () => p.blob,
-    storeSealed: async (b: Uint8Array) => {
-      p.blob = b;
-    },
-    nowMs: () => Date.now(),
-  };
-  return p;
-}
-
+const hw = simHardware();
+const keys = orgKeys();
 /** A host that acknowledges and keeps every audit entry (all signers in one list). */
-const entries: { signerId: string; kind: string; requestId: string | null; data: R }[] = [];
-const host = {
-  call: async (op: string, body: Json): Promise<Json> => {
-    assert.equal(op, 'audit.append');
-    const signed = decodeEnclaveSigned((body as R)['entry']!, 'entry');
-    const e = decodeAuditEntry(signed.statement);
-    entries.push({ signerId: e.signerId, kind: e.kind, requestId: e.requestId, data: e.data as R });
-    return { hash: statementHash(signed.statement) };
-  },
-} as unknown as RpcPeer;
+const host = new RecordingHost();
+const manifest = orgManifest(hw, keys, { allowlist: [TO], maxValueWei: '1000000' });
 
-const keys: Record<string, OperatorKeyPair> = { alice: generateOperatorKey('ed25519'), dave: generateOperatorKey('ed25519'), bob: generateOperatorKey('ed25519'), carol: generateOperatorKey('ed25519') };
-const op = (id: string, roles: string[], groups: string[]): Json => ({ id, name: id, roles, groups, publicKey: { alg: 'ed25519', key: bytesToHex(keys[id]!.publicKey) } });
-const manifestPayload = {
-  type: MANIFEST_TYPE,
-  orgId: 'acme',
-  version: 1,
-  previousHash: '',
-  chainId: '31337',
-  operators: [op('alice', ['admin'], []), op('dave', ['initiator'], []), op('bob', ['approver'], ['treasury']), op('carol', ['approver'], ['treasury'])],
-  quorum: { threshold: 2, members: ['alice', 'bob', 'carol'] },
-  enclave: { platform: 'sim', measurements: [bytesToHex(measurement)], simRoot: bytesToHex(root.publicKey) },
-  policy: { maxValueWei: '1000000', allowlist: [TO], approvals: { group: 'treasury', count: 2 } },
-};
-const manifest = encodeSignedManifest({ payload: manifestPayload, signatures: [signManifest(manifestPayload, 'alice', keys['alice']!), signManifest(manifestPayload, 'bob', keys['bob']!)] });
-const nonce = (): string => bytesToHex(randomBytes(16));
-
-const platforms = new Map(IDS.map((id) => [id, memoryPlatform()]));
-const enclaves = new Map<string, Enclave>();
+const platforms = new Map<string, MemoryPlatform>(IDS.map((id) => [id, memoryPlatform(hw)]));
+let enclaves = new Map<string, Enclave>();
 
 async function hello(id: string): Promise<R> {
   const n = bytesToHex(randomBytes(32));
-  const h = (await enclaves.get(id)!.handle('hello', { nonce: n }, host)) as R;
+  const h = (await enclaves.get(id)!.handle('hello', { nonce: n }, host.peer)) as R;
   return { signerId: id, identityKey: h['identityKey']!, nonce: n, evidence: h['evidence']!, peerKey: h['peerKey']! };
 }
 
 /** Boots three signers, installs the manifest and lets each verify the others (as the host's manifest submission does). */
 const ready = (async () => {
-  for (const id of IDS) {
-    const e = new Enclave(platforms.get(id)!, id);
-    await e.boot();
-    await e.handle('manifest.install', { signedManifest: manifest }, host);
-    enclaves.set(id, e);
-  }
-  const hellos = await Promise.all(IDS.map(hello));
-  for (const id of IDS) await enclaves.get(id)!.handle('peers.install', { peers: hellos.filter((h) => h['signerId'] !== id) }, host);
+  enclaves = await bootSigners(IDS, platforms, manifest, host);
 })();
 
 /** The scripted relay: open, start, then move every outbox to its recipient until all are done. */
-async function runSession(ids: readonly string[], open: Json, tamper?: (to: string, round: number, envelope: string) => string): Promise<Map<string, Json>> {
-  const opened = new Map<string, R>();
-  for (const id of ids) opened.set(id, (await enclaves.get(id)!.handle('mpc.open', open, host)) as R);
-  const contributions = ids.map((id) => ({ signerId: id, nonce: opened.get(id)!['nonce']! }));
-  let answers = new Map<string, R>();
-  for (const id of ids) answers.set(id, (await enclaves.get(id)!.handle('mpc.start', { nonce: opened.get(id)!['nonce']!, contributions }, host)) as R);
-  const sessionId = answers.get(ids[0]!)!['sessionId']!;
-  const results = new Map<string, Json>();
-  for (let round = 1; ; round++) {
-    const inbox = new Map<string, Json[]>(ids.map((id) => [id, []]));
-    for (const a of answers.values()) for (const e of a['outbox'] as R[]) inbox.get(String(e['to']))!.push(tamper ? { ...e, envelope: tamper(String(e['to']), round, String(e['envelope'])) } : e);
-    for (const [id, a] of answers) if (a['done'] === true && a['result'] !== undefined) results.set(id, a['result']);
-    const running = [...answers].filter(([, a]) => a['done'] !== true).map(([id]) => id);
-    if (running.length === 0) return results;
-    const next = new Map<string, R>();
-    for (const id of running) next.set(id, (await enclaves.get(id)!.handle('mpc.step', { sessionId, inbox: inbox.get(id)! }, host)) as R);
-    answers = next;
-  }
-}
-
-async function rejects(p: Promise<unknown>, code: string): Promise<void> {
-  await assert.rejects(p, (e: unknown) => {
-    assert.ok(isCustodianError(e, code), `expected ${code}, got ${(e as CustodianError).code}: ${(e as Error).message}`);
-    return true;
-  });
-}
+const runSession = (ids: readonly string[], open: Json, tamper?: Tamper): Promise<Map<string, Json>> => relay(enclaves, host, ids, open, tamper);
 
 /** The wallet, created once for all tests (key generation is the slow part). */
 const wallet = (async () => {
   await ready;
-  const req = encodeSignedRequest(signRequest({ type: WALLET_CREATE_TYPE, orgId: 'acme', walletId: 'tw', scheme: 'ecdsa-dkls', threshold: 2, parties: IDS, nonce: nonce(), createdAtMs: Date.now() }, 'alice', keys['alice']!));
+  const req = encodeSignedRequest(signRequest({ type: WALLET_CREATE_TYPE, orgId: 'acme', walletId: 'tw', scheme: 'ecdsa-dkls', threshold: 2, parties: IDS, nonce: requestNonce(), createdAtMs: Date.now() }, 'alice', keys['alice']!));
   const results = await runSession(IDS, { kind: 'dkg', request: req });
   const statements = IDS.map((id) => decodeEnclaveSigned(results.get(id)!, 'wallet'));
   statements.forEach((st, i) => assert.ok(verifyStatement('wallet.v1', st, enclaves.get(IDS[i]!)!.identityKey())));
@@ -148,11 +67,11 @@ async function proposal(): Promise<{ proposal: Json; approvals: Json[]; requestI
   const [w] = await wallet;
   void w;
   const raw = encodeUnsignedEip1559({ chainId: 31337n, nonce: BigInt(Math.floor(Math.random() * 1e6)), maxPriorityFeePerGas: 1n, maxFeePerGas: 2n, gasLimit: 21000n, to: parseAddress(TO), value: 5n, data: new Uint8Array(0), accessList: [] });
-  const p = encodeSignedRequest(signRequest({ type: TX_PROPOSAL_TYPE, orgId: 'acme', walletId: 'tw', chain: 'eth', rawTx: bytesTo0x(raw), nonce: nonce(), createdAtMs: Date.now() }, 'dave', keys['dave']!));
+  const p = encodeSignedRequest(signRequest({ type: TX_PROPOSAL_TYPE, orgId: 'acme', walletId: 'tw', chain: 'eth', rawTx: bytesTo0x(raw), nonce: requestNonce(), createdAtMs: Date.now() }, 'dave', keys['dave']!));
   // The proposal goes to one signer; approvals name its summary, which every party accepts.
-  const res = (await enclaves.get('signer-3')!.handle('tx.propose', { request: p }, host)) as R;
+  const res = (await enclaves.get('signer-3')!.handle('tx.propose', { request: p }, host.peer)) as R;
   const approvals = ['bob', 'carol'].map((who) =>
-    encodeSignedRequest(signRequest({ type: APPROVAL_TYPE, orgId: 'acme', requestId: String(res['requestId']), txDigest: String(res['txDigest']), summaryHash: String(res['summaryHash']), expiresAtMs: Date.now() + 60_000, nonce: nonce() }, who, keys[who]!)),
+    encodeSignedRequest(signRequest({ type: APPROVAL_TYPE, orgId: 'acme', requestId: String(res['requestId']), txDigest: String(res['txDigest']), summaryHash: String(res['summaryHash']), expiresAtMs: Date.now() + 60_000, nonce: requestNonce() }, who, keys[who]!)),
   );
   return { proposal: p, approvals, requestId: String(res['requestId']), digest: eip1559SigningDigest(decodeUnsignedEip1559(raw)) };
 }
@@ -170,7 +89,7 @@ test('key generation: every party attests the same key and address, naming org, 
     assert.deepEqual(s['parties'], IDS);
     assert.match(String(s['manifestHash']), /^[0-9a-f]{64}$/);
   }
-  assert.equal(entries.filter((e) => e.kind === 'wallet.created').length, 3);
+  assert.equal(host.entries.filter((e) => e.kind === 'wallet.created').length, 3);
 });
 
 test('2-of-3 signing: the combiner releases a signature that verifies under plain secp256k1; both signers audited sign.approved', async () => {
@@ -181,7 +100,7 @@ test('2-of-3 signing: the combiner releases a signature that verifies under plai
   assert.ok(!results.has('signer-3'), 'only the combiner returns a signature');
   const signed = hexToBytes(String(out['signedTx']));
   assert.equal(signed[0], 2);
-  const kinds = entries.filter((e) => e.requestId === p.requestId).map((e) => `${e.signerId}:${e.kind}`);
+  const kinds = host.entries.filter((e) => e.requestId === p.requestId).map((e) => `${e.signerId}:${e.kind}`);
   assert.ok(kinds.includes('signer-1:sign.approved') && kinds.includes('signer-3:sign.approved') && kinds.includes('signer-1:signature.released'));
   assert.ok(!kinds.includes('signer-3:signature.released'));
   // The signature (the last two fields of the signed transaction) verifies under the group key.
@@ -190,7 +109,7 @@ test('2-of-3 signing: the combiner releases a signature that verifies under plai
   const sig = new secp256k1.Signature(big(fields.at(-2)!), big(fields.at(-1)!));
   assert.ok(secp256k1.verify(sig.toBytes('compact'), p.digest, hexToBytes(String(st[0]!['publicKey'])), { prehash: false, lowS: true }));
   // A second session for the signed request answers the same transaction instead of signing again.
-  const again = await enclaves.get('signer-1')!.handle('mpc.open', signOpen(p, ['signer-1', 'signer-2']), host);
+  const again = await enclaves.get('signer-1')!.handle('mpc.open', signOpen(p, ['signer-1', 'signer-2']), host.peer);
   assert.equal(((again as R)['signed'] as R)['signedTx'], out['signedTx']);
 });
 
@@ -217,17 +136,17 @@ test('F04/F02 a signer that restarts mid-session has lost the session (E_SESSION
   await wallet;
   const p = await proposal();
   const open = signOpen(p, ['signer-2', 'signer-3']);
-  const n2 = (await enclaves.get('signer-2')!.handle('mpc.open', open, host)) as R;
-  const n3 = (await enclaves.get('signer-3')!.handle('mpc.open', open, host)) as R;
+  const n2 = (await enclaves.get('signer-2')!.handle('mpc.open', open, host.peer)) as R;
+  const n3 = (await enclaves.get('signer-3')!.handle('mpc.open', open, host.peer)) as R;
   const contributions = [{ signerId: 'signer-2', nonce: n2['nonce']! }, { signerId: 'signer-3', nonce: n3['nonce']! }];
-  const a2 = (await enclaves.get('signer-2')!.handle('mpc.start', { nonce: n2['nonce']!, contributions }, host)) as R;
-  await enclaves.get('signer-3')!.handle('mpc.start', { nonce: n3['nonce']!, contributions }, host);
+  const a2 = (await enclaves.get('signer-2')!.handle('mpc.start', { nonce: n2['nonce']!, contributions }, host.peer)) as R;
+  await enclaves.get('signer-3')!.handle('mpc.start', { nonce: n3['nonce']!, contributions }, host.peer);
   // signer-3 crashes and restarts from its sealed state
   const restarted = new Enclave(platforms.get('signer-3')!, 'signer-3');
   await restarted.boot();
   enclaves.set('signer-3', restarted);
-  await rejects(restarted.handle('mpc.step', { sessionId: a2['sessionId']!, inbox: a2['outbox']! }, host), 'E_SESSION_UNKNOWN');
-  await enclaves.get('signer-2')!.handle('mpc.abort', { key: String(a2['sessionId']) }, host);
+  await rejectsWith(restarted.handle('mpc.step', { sessionId: a2['sessionId']!, inbox: a2['outbox']! }, host.peer), 'E_SESSION_UNKNOWN');
+  await enclaves.get('signer-2')!.handle('mpc.abort', { key: String(a2['sessionId']) }, host.peer);
   // A new session: fresh contributions, the approvals (already consumed by these signers for this very request) still count.
   const results = await runSession(['signer-2', 'signer-3'], open);
   assert.match(String((results.get('signer-2') as R)['txHash']), /^0x[0-9a-f]{64}$/);
@@ -242,33 +161,33 @@ test('a tampered envelope is refused (E_PEER_AUTH_FAILED), audited as mpc.aborte
     j['ct'] = (j['ct']!.startsWith('0') ? '1' : '0') + j['ct']!.slice(1);
     return JSON.stringify(Object.fromEntries(Object.keys(j).sort().map((k) => [k, j[k]])));
   };
-  await rejects(runSession(['signer-1', 'signer-2'], signOpen(p, ['signer-1', 'signer-2']), flip), 'E_PEER_AUTH_FAILED');
-  assert.ok(entries.some((e) => e.signerId === 'signer-2' && e.kind === 'mpc.aborted' && e.data['code'] === 'E_PEER_AUTH_FAILED'));
-  assert.ok(!entries.some((e) => e.requestId === p.requestId && e.kind === 'signature.released'));
+  await rejectsWith(runSession(['signer-1', 'signer-2'], signOpen(p, ['signer-1', 'signer-2']), flip), 'E_PEER_AUTH_FAILED');
+  assert.ok(host.entries.some((e) => e.signerId === 'signer-2' && e.kind === 'mpc.aborted' && e.data['code'] === 'E_PEER_AUTH_FAILED'));
+  assert.ok(!host.entries.some((e) => e.requestId === p.requestId && e.kind === 'signature.released'));
 });
 
 test('peers.install refuses a channel key not signed by the attested identity key (E_PEER_KEY_INVALID)', async () => {
   await ready;
   const h = await hello('signer-2');
   const forged = encodeEnclaveSigned(signStatement(PEER_KEY_KIND, { signerId: 'signer-2', peerKey: bytesToHex(new Uint8Array(32).fill(1)) }, ed25519.utils.randomSecretKey()));
-  const r = (await enclaves.get('signer-1')!.handle('peers.install', { peers: [{ ...h, peerKey: forged }] }, host)) as R;
+  const r = (await enclaves.get('signer-1')!.handle('peers.install', { peers: [{ ...h, peerKey: forged }] }, host.peer)) as R;
   assert.equal(((r['rejected'] as R[])[0] as R)['code'], 'E_PEER_KEY_INVALID');
   // The genuine key is installed again (the forged one never replaced it).
-  await enclaves.get('signer-1')!.handle('peers.install', { peers: [h] }, host);
+  await enclaves.get('signer-1')!.handle('peers.install', { peers: [h] }, host.peer);
 });
 
 test('refusals: tx.sign on a threshold wallet, a signing set of the wrong size or with a stranger, contributions that omit us', async () => {
   await wallet;
   const p = await proposal();
-  await rejects(enclaves.get('signer-1')!.handle('tx.sign', { proposal: p.proposal, approvals: p.approvals }, host), 'E_SCHEME_MISMATCH');
-  await rejects(enclaves.get('signer-1')!.handle('mpc.open', signOpen(p, IDS), host), 'E_MPC_SHAPE');
-  await rejects(enclaves.get('signer-1')!.handle('mpc.open', signOpen(p, ['signer-1', 'signer-9']), host), 'E_PARTY_UNKNOWN');
-  await rejects(enclaves.get('signer-1')!.handle('mpc.open', signOpen({ proposal: p.proposal, approvals: p.approvals.slice(0, 1) }, ['signer-1', 'signer-2']), host), 'E_QUORUM_NOT_MET');
-  const n = (await enclaves.get('signer-1')!.handle('mpc.open', signOpen(p, ['signer-1', 'signer-2']), host)) as R;
-  await rejects(enclaves.get('signer-1')!.handle('mpc.start', { nonce: n['nonce']!, contributions: [{ signerId: 'signer-1', nonce: 'ab'.repeat(32) }, { signerId: 'signer-2', nonce: 'cd'.repeat(32) }] }, host), 'E_SESSION_MISMATCH');
-  await rejects(enclaves.get('signer-1')!.handle('mpc.step', { sessionId: 'ef'.repeat(32), inbox: [] }, host), 'E_SESSION_UNKNOWN');
-  const dkgElsewhere = encodeSignedRequest(signRequest({ type: WALLET_CREATE_TYPE, orgId: 'acme', walletId: 'tw2', scheme: 'ecdsa-dkls', threshold: 2, parties: ['signer-2', 'signer-3'], nonce: nonce(), createdAtMs: Date.now() }, 'alice', keys['alice']!));
-  await rejects(enclaves.get('signer-1')!.handle('mpc.open', { kind: 'dkg', request: dkgElsewhere }, host), 'E_WRONG_SIGNER');
-  const byApprover = encodeSignedRequest(signRequest({ type: WALLET_CREATE_TYPE, orgId: 'acme', walletId: 'tw3', scheme: 'ecdsa-dkls', threshold: 2, parties: IDS, nonce: nonce(), createdAtMs: Date.now() }, 'bob', keys['bob']!));
-  await assert.rejects(enclaves.get('signer-1')!.handle('mpc.open', { kind: 'dkg', request: byApprover }, host), (e: unknown) => e instanceof CustodianError);
+  await rejectsWith(enclaves.get('signer-1')!.handle('tx.sign', { proposal: p.proposal, approvals: p.approvals }, host.peer), 'E_SCHEME_MISMATCH');
+  await rejectsWith(enclaves.get('signer-1')!.handle('mpc.open', signOpen(p, IDS), host.peer), 'E_MPC_SHAPE');
+  await rejectsWith(enclaves.get('signer-1')!.handle('mpc.open', signOpen(p, ['signer-1', 'signer-9']), host.peer), 'E_PARTY_UNKNOWN');
+  await rejectsWith(enclaves.get('signer-1')!.handle('mpc.open', signOpen({ proposal: p.proposal, approvals: p.approvals.slice(0, 1) }, ['signer-1', 'signer-2']), host.peer), 'E_QUORUM_NOT_MET');
+  const n = (await enclaves.get('signer-1')!.handle('mpc.open', signOpen(p, ['signer-1', 'signer-2']), host.peer)) as R;
+  await rejectsWith(enclaves.get('signer-1')!.handle('mpc.start', { nonce: n['nonce']!, contributions: [{ signerId: 'signer-1', nonce: 'ab'.repeat(32) }, { signerId: 'signer-2', nonce: 'cd'.repeat(32) }] }, host.peer), 'E_SESSION_MISMATCH');
+  await rejectsWith(enclaves.get('signer-1')!.handle('mpc.step', { sessionId: 'ef'.repeat(32), inbox: [] }, host.peer), 'E_SESSION_UNKNOWN');
+  const dkgElsewhere = encodeSignedRequest(signRequest({ type: WALLET_CREATE_TYPE, orgId: 'acme', walletId: 'tw2', scheme: 'ecdsa-dkls', threshold: 2, parties: ['signer-2', 'signer-3'], nonce: requestNonce(), createdAtMs: Date.now() }, 'alice', keys['alice']!));
+  await rejectsWith(enclaves.get('signer-1')!.handle('mpc.open', { kind: 'dkg', request: dkgElsewhere }, host.peer), 'E_WRONG_SIGNER');
+  const byApprover = encodeSignedRequest(signRequest({ type: WALLET_CREATE_TYPE, orgId: 'acme', walletId: 'tw3', scheme: 'ecdsa-dkls', threshold: 2, parties: IDS, nonce: requestNonce(), createdAtMs: Date.now() }, 'bob', keys['bob']!));
+  await assert.rejects(enclaves.get('signer-1')!.handle('mpc.open', { kind: 'dkg', request: byApprover }, host.peer), (e: unknown) => e instanceof CustodianError);
 });

@@ -21,11 +21,13 @@ import { Enclave } from './enclave.js';
 
 type R = Record<string, Json>;
 
-/** An in-memory sim platform whose sealed blob and counter tests can inspect, swap or roll back. */
+/** An in-memory sim platform whose sealed blob and counter tests can inspect, swap or roll back, and whose clock they can skew. */
 export interface MemoryPlatform extends Platform {
   blob: Uint8Array | null;
   counter: bigint;
   readonly key: Uint8Array;
+  /** Added to the real clock (ms). */
+  skewMs: number;
 }
 
 /** A sim root and measurement shared by one test file's signers. */
@@ -39,8 +41,11 @@ export function memoryPlatform(hw: ReturnType<typeof simHardware>): MemoryPlatfo
     blob: null,
     counter: 0n,
     key: new Uint8Array(randomBytes(32)),
+    skewMs: 0,
     readCounter: async () => p.counter,
     advanceCounter: async (v: bigint) => {
+      // The platform contract: the counter never goes back.
+      if (v < p.counter) throw new Error(`counter advanced backwards: ${v} < ${p.counter}`);
       p.counter = v;
     },
     attest: async (rd: Uint8Array) => issueSimEvidence(hw.root, hw.measurement, rd, Date.now()),
@@ -49,7 +54,7 @@ export function memoryPlatform(hw: ReturnType<typeof simHardware>): MemoryPlatfo
     storeSealed: async (b: Uint8Array) => {
       p.blob = b;
     },
-    nowMs: () => Date.now(),
+    nowMs: () => Date.now() + p.skewMs,
   };
   return p;
 }
@@ -88,8 +93,8 @@ export function orgKeys(): Record<string, OperatorKeyPair> {
   return { alice: generateOperatorKey('ed25519'), dave: generateOperatorKey('ed25519'), bob: generateOperatorKey('ed25519'), carol: generateOperatorKey('ed25519') };
 }
 
-/** A genesis manifest signed by alice and bob; `rulebookDigest` pins a Cedar rulebook. */
-export function orgManifest(hw: ReturnType<typeof simHardware>, keys: Record<string, OperatorKeyPair>, o: { rulebookDigest?: string; allowlist?: string[] } = {}): Json {
+/** A genesis manifest signed by alice and bob; `rulebookDigest` pins a Cedar rulebook; the first policy's limit defaults to 10 ETH. */
+export function orgManifest(hw: ReturnType<typeof simHardware>, keys: Record<string, OperatorKeyPair>, o: { rulebookDigest?: string; allowlist?: string[]; maxValueWei?: string } = {}): Json {
   const op = (id: string, roles: string[], groups: string[]): Json => ({ id, name: id, roles, groups, publicKey: { alg: keys[id]!.alg, key: bytesToHex(keys[id]!.publicKey) } });
   const payload = {
     type: MANIFEST_TYPE,
@@ -100,7 +105,7 @@ export function orgManifest(hw: ReturnType<typeof simHardware>, keys: Record<str
     operators: [op('alice', ['admin'], []), op('dave', ['initiator'], []), op('bob', ['approver'], ['treasury']), op('carol', ['approver'], ['treasury'])],
     quorum: { threshold: 2, members: ['alice', 'bob', 'carol'] },
     enclave: { platform: 'sim', measurements: [bytesToHex(hw.measurement)], simRoot: bytesToHex(hw.root.publicKey) },
-    policy: { maxValueWei: '10000000000000000000', allowlist: o.allowlist ?? [], approvals: { group: 'treasury', count: 2 }, ...(o.rulebookDigest ? { rulebookDigest: o.rulebookDigest } : {}) },
+    policy: { maxValueWei: o.maxValueWei ?? '10000000000000000000', allowlist: o.allowlist ?? [], approvals: { group: 'treasury', count: 2 }, ...(o.rulebookDigest ? { rulebookDigest: o.rulebookDigest } : {}) },
   };
   return encodeSignedManifest({ payload, signatures: [signManifest(payload, 'alice', keys['alice']!), signManifest(payload, 'bob', keys['bob']!)] });
 }
