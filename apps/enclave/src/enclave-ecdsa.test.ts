@@ -16,8 +16,9 @@ import type { Json } from '@custodian/core/canonical-json';
 import { bytesTo0x, bytesToHex, hexToBytes } from '@custodian/core/bytes';
 import { encodeSignedRequest, signRequest } from '@custodian/protocol/operator-request';
 import { APPROVAL_TYPE, TX_PROPOSAL_TYPE, WALLET_CREATE_TYPE } from '@custodian/protocol/payloads';
-import { decodeEnclaveSigned, encodeEnclaveSigned, signStatement, verifyStatement } from '@custodian/protocol/enclave-signed';
+import { decodeAuditEntry, decodeEnclaveSigned, encodeEnclaveSigned, signStatement, verifyStatement } from '@custodian/protocol/enclave-signed';
 import { PEER_KEY_KIND } from '@custodian/protocol/mpc-relay';
+import type { RpcPeer } from '@custodian/protocol/frame-rpc';
 import { decodeUnsignedEip1559, eip1559SigningDigest, encodeUnsignedEip1559 } from '@custodian/chains/evm/eip1559';
 import { parseAddress } from '@custodian/chains/evm/address';
 import { decodeRlp } from '@custodian/chains/evm/rlp';
@@ -164,6 +165,31 @@ test('a tampered envelope is refused (E_PEER_AUTH_FAILED), audited as mpc.aborte
   await rejectsWith(runSession(['signer-1', 'signer-2'], signOpen(p, ['signer-1', 'signer-2']), flip), 'E_PEER_AUTH_FAILED');
   assert.ok(host.entries.some((e) => e.signerId === 'signer-2' && e.kind === 'mpc.aborted' && e.data['code'] === 'E_PEER_AUTH_FAILED'));
   assert.ok(!host.entries.some((e) => e.requestId === p.requestId && e.kind === 'signature.released'));
+});
+
+test('a combiner whose release was not logged releases the sealed signature on the next open, without auditing sign.approved twice', async () => {
+  await wallet;
+  const p = await proposal();
+  // The host fails the combiner's `signature.released` once: the signature is sealed, unreleased.
+  let fail = true;
+  const flaky = {
+    call: async (op: string, body: Json): Promise<Json> => {
+      const e = decodeAuditEntry(decodeEnclaveSigned((body as R)['entry']!, 'entry').statement);
+      if (fail && e.kind === 'signature.released') {
+        fail = false;
+        throw new CustodianError('E_UNAVAILABLE', 'host went away');
+      }
+      return (host.peer as unknown as { call: (o: string, b: Json) => Promise<Json> }).call(op, body);
+    },
+  } as unknown as RpcPeer;
+  const viaFlaky = new Map([...enclaves].map(([id, e]) => [id, { handle: (op: string, b: Json) => e.handle(op, b, flaky) } as unknown as Enclave]));
+  await rejectsWith(relay(viaFlaky, host, ['signer-1', 'signer-2'], signOpen(p, ['signer-1', 'signer-2'])), 'E_AUDIT_UNAVAILABLE');
+  assert.ok(!host.entries.some((e) => e.requestId === p.requestId && e.kind === 'signature.released'));
+  const again = (await enclaves.get('signer-1')!.handle('mpc.open', signOpen(p, ['signer-1', 'signer-2']), host.peer)) as R;
+  assert.match(String((again['signed'] as R)['signedTx']), /^0x02/);
+  const mine = host.entries.filter((e) => e.requestId === p.requestId && e.signerId === 'signer-1').map((e) => e.kind);
+  assert.equal(mine.filter((k) => k === 'sign.approved').length, 1, `signer-1 wrote ${mine.join(', ')}`);
+  assert.equal(mine.filter((k) => k === 'signature.released').length, 1);
 });
 
 test('peers.install refuses a channel key not signed by the attested identity key (E_PEER_KEY_INVALID)', async () => {

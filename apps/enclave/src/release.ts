@@ -22,9 +22,14 @@ export async function release(ctx: EnclaveContext, peer: RpcPeer, p: CheckedProp
   return { requestId: p.requestId, signedTx: record.signedTx, txHash: record.txHash, replayed: false };
 }
 
-/** A request signed before: an unaudited record is audited and released now; otherwise the replay is audited and answered alike. */
+/**
+ * A request signed before: an unaudited record is audited and released now;
+ * otherwise the replay is audited and answered alike. A threshold wallet's
+ * record exists only on a combiner that audited `sign.approved` at mpc.open,
+ * so only its release is audited then.
+ */
 export async function answerSigned(ctx: EnclaveContext, peer: RpcPeer, p: CheckedProposal, done: SignedRecord): Promise<Json> {
-  if (!done.audited) return release(ctx, peer, p, done, false);
+  if (!done.audited) return release(ctx, peer, p, done, p.wallet.scheme !== 'single');
   await ctx.audit(peer, 'request.replayed', p.requestId, { txHash: done.txHash });
   await ctx.persist();
   return { requestId: p.requestId, signedTx: done.signedTx, txHash: done.txHash, replayed: true };
