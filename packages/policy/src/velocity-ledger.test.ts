@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { isCustodianError } from '@custodian/core/errors';
-import { canonicalJson, parseJson } from '@custodian/core/canonical-json';
+import { canonicalJson, parseJson, type Json } from '@custodian/core/canonical-json';
 import { utf8 } from '@custodian/core/bytes';
 import { decodeLimitSet } from './limits.js';
 import { VelocityLedger, type Spend } from './velocity-ledger.js';
@@ -191,7 +191,7 @@ test('a spend with destination portions: malformed lists are refused; sealed por
   assert.throws(() => l.reserve(spend(2, { destination: 'btc:b' }), T0, 60_000), (e) => isCustodianError(e, 'E_POLICY_VELOCITY_EXCEEDED'));
   l.reserve(spend(3, { destination: 'btc:c' }), T0, 60_000);
   const sealed = parseJson(canonicalJson(l.toJSON())) as { entries: Record<string, unknown>[] };
-  assert.deepEqual(VelocityLedger.fromJSON(perDestination, sealed).toJSON(), l.toJSON());
+  assert.deepEqual(VelocityLedger.fromJSON(perDestination, sealed as unknown as Json).toJSON(), l.toJSON());
   for (const bad of [[], [{ destination: 1, valueMinor: '1', baseUnits: '1' }], [{ destination: 'x', valueMinor: '01', baseUnits: '1' }], 'x']) {
     const broken = { ...sealed, entries: sealed.entries.map((e, i) => (i === 0 ? { ...e, destinations: bad } : e)) };
     assert.throws(() => VelocityLedger.fromJSON(perDestination, broken as never), (e) => isCustodianError(e, 'E_STATE_INVALID'), JSON.stringify(bad));
