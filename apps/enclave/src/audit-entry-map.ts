@@ -57,6 +57,9 @@ export const EVENT_KINDS: Readonly<Record<string, AuditEntry['kind']>> = Object.
   // Key-share refresh (wallet-refresh.ts): named events with their data (wallet, session, public digest, parties).
   'wallet.refreshed': 'event',
   'wallet.refresh_dropped': 'event',
+  // Checkpoint sync from peers (checkpoint-ops.ts): adoption is an event, a fork or bad proof a refusal.
+  'checkpoint.synced': 'event',
+  'checkpoint.rejected': 'refusal',
 });
 
 /** Event name of the fallback entry written when an event's data does not fit its record. */
@@ -137,6 +140,7 @@ function mapKnown(kind: string, requestId: string | null, d: Data, at: number, c
     case 'approval.invalidated':
     case 'sign.refused':
     case 'manifest.rejected':
+    case 'checkpoint.rejected':
     case 'wallet.rejected':
     case 'input.rejected':
     case 'time.skew_detected': {

@@ -32,7 +32,7 @@ import { checkApprovalOp } from './approvals.js';
 import { createWallet, sign } from './single-wallet.js';
 import { installManifest, loadSealedCedar } from './manifest-ops.js';
 import { installPeers } from './peers-ops.js';
-import { auditCosignKey, auditLogKey, signCheckpoint } from './checkpoint-ops.js';
+import { auditCosignKey, auditLogKey, signCheckpoint, syncCheckpoint } from './checkpoint-ops.js';
 import { mpcAbortOp, mpcOpen, mpcStart, mpcStep } from './mpc-ops.js';
 import { refreshAbortOp, refreshCommitOp, refreshProof } from './refresh-session.js';
 import { MpcSessions } from './mpc-session.js';
@@ -180,6 +180,8 @@ export class Enclave {
         return installManifest(this.#ctx, body, peer);
       case 'peers.install':
         return installPeers(this.#ctx, body, peer);
+      case 'checkpoint.sync':
+        return syncCheckpoint(this.#ctx, body, peer);
       case 'wallet.create':
         return createWallet(this.#ctx, body, peer);
       case 'tx.propose':
