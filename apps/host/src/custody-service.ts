@@ -116,6 +116,8 @@ export class CustodyService {
         }
       }
       await this.auditLog?.writePolicy();
+      // A signer behind the log (restored from an older state, or new) takes the checkpoint its peers cosigned first.
+      await this.auditLog?.syncSigners(this.log);
     }
     for (const r of [...(await this.store.listRequests({ status: 'signed' })), ...(await this.store.listRequests({ status: 'broadcast' }))]) {
       void this.#broadcast(r.requestId);

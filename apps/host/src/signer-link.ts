@@ -53,6 +53,8 @@ export class SignerLink {
   manifest: Manifest | null = null;
   /** The signer's audit-log note keys (vkeys), from a statement signed by its identity key. */
   noteKeys: { log: string; cosign: string } | null = null;
+  /** The same note keys as the signer's signed statement (its peers verify it themselves, in checkpoint.sync). */
+  noteKeysStatement: Json | null = null;
   /** Where the signer's audit entries go besides the store (the transparency log). */
   auditLog: TransparencyLog | null = null;
 
@@ -102,6 +104,7 @@ export class SignerLink {
     }
     f.done();
     this.noteKeys = keys;
+    this.noteKeysStatement = encodeEnclaveSigned(h.noteKeys);
   }
 
   /** Asks for fresh evidence bound to a nonce (a new one by default). */

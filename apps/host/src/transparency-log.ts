@@ -18,7 +18,7 @@ import { TileLogWriter } from '@custodian/audit/tile-log-writer';
 import { BatchingAppender, type AppendReceipt } from '@custodian/audit/batching-appender';
 import { FileTileStorage } from '@custodian/audit/tile-storage';
 import { decodeCheckpoint } from '@custodian/audit/checkpoint';
-import { encodeNote, type NoteSignature } from '@custodian/audit/note';
+import { decodeNoteUnverified, encodeNote, type NoteSignature } from '@custodian/audit/note';
 import { proveConsistencyFromTiles } from '@custodian/audit/tile-proofs';
 import { writeLogPolicyDocument } from '@custodian/audit/log-policy-file';
 import { writeFileDurable } from '@custodian/audit/durable-file';
@@ -109,6 +109,44 @@ export class TransparencyLog {
       throw new CustodianError('E_CHECKPOINT_UNWITNESSED', `a witness refused or did not answer for checkpoint ${size}: ${(e as Error).message}`, { size });
     }
     return encodeNote(text, [ok[0]!.log, ...ok.map((r) => r.cosign), ...witnessed]);
+  }
+
+  /**
+   * Hands every signer the log's latest checkpoint as its peers signed and
+   * cosigned it (`checkpoint.sync`), with a consistency proof from the size
+   * the signer last signed: a signer restored from an older state, or new,
+   * adopts it before it signs anything else. Failures are reported, not
+   * thrown (the signer then refuses whatever would fork the log anyway).
+   */
+  async syncSigners(log: (line: string) => void): Promise<void> {
+    const note = await this.#storage.read('checkpoint');
+    if (note === null) return;
+    const size = decodeCheckpoint(decodeNoteUnverified(note).text).size;
+    const links = [...this.links.values()];
+    for (const link of links) {
+      const noteKeys = links.filter((l) => l !== link && l.noteKeysStatement !== null).map((l) => l.noteKeysStatement!);
+      if (noteKeys.length === 0) continue;
+      const attempt = async (oldSize: number): Promise<Json> => {
+        const proof = oldSize === 0 || oldSize >= size ? [] : await proveConsistencyFromTiles(this.#storage, oldSize, size);
+        return link.call('checkpoint.sync', { note: new TextDecoder().decode(note), noteKeys, oldSize, proof: proof.map(bytesToHex) });
+      };
+      try {
+        let res: Json;
+        try {
+          res = await attempt(this.#lastSize.get(link.signerId) ?? 0);
+        } catch (e) {
+          const base = isCustodianError(e, 'E_CHECKPOINT_PROOF_BASE') ? e.detail['size'] : undefined;
+          if (typeof base !== 'number') throw e;
+          res = await attempt(base);
+        }
+        const f = new Fields(res, 'checkpoint.synced');
+        const signed = f.int('size');
+        this.#lastSize.set(link.signerId, signed);
+        if (f.raw('adopted') === true) log(`signer ${link.signerId} adopted the log checkpoint of size ${signed} its peers cosigned`);
+      } catch (e) {
+        log(`signer ${link.signerId} did not take the log checkpoint of size ${size}: ${(e as Error).message}`);
+      }
+    }
   }
 
   /** Asks one signer to sign, proving consistency from the size it last signed. */
