@@ -36,6 +36,7 @@ import { auditCosignKey, auditLogKey, signCheckpoint, syncCheckpoint } from './c
 import { mpcAbortOp, mpcOpen, mpcStart, mpcStep } from './mpc-ops.js';
 import { refreshAbortOp, refreshCommitOp, refreshProof } from './refresh-session.js';
 import { MpcSessions } from './mpc-session.js';
+import { ProvisioningSessions, provisionAnnounce, provisionShare } from './provisioning-ops.js';
 
 /** The enclave's phases. */
 export type Phase = 'BOOT' | 'AWAITING_MANIFEST' | 'READY' | 'ERROR';
@@ -56,6 +57,8 @@ export class Enclave {
   #channel: PeerChannel | null = null;
   /** Threshold sessions opened (by contribution) and running (by session id), in memory only. */
   readonly #mpc: MpcSessions;
+  /** Quorum-provisioning share collections in progress, in memory only (a restart restarts collection). */
+  readonly #provisioning = new ProvisioningSessions();
   /** The Cedar rulebook and spending ledger, when the installed manifest pins a rulebook. */
   #cedar: CedarPolicy | null = null;
   /** FROST signing nonces, kept in sealed state: sealed before a commitment leaves, consumed (sealed) before a share exists. */
@@ -204,6 +207,10 @@ export class Enclave {
         return refreshAbortOp(this.#ctx, body, peer);
       case 'mpc.abort':
         return mpcAbortOp(this.#ctx, this.#mpc, body, peer);
+      case 'provision.announce':
+        return provisionAnnounce(this.#ctx, this.#provisioning, body, peer);
+      case 'provision.share':
+        return provisionShare(this.#ctx, this.#provisioning, body, peer);
       default:
         throw new CustodianError('E_UNKNOWN_OP', `unknown operation ${op.slice(0, 64)}`);
     }

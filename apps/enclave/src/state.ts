@@ -134,6 +134,25 @@ export interface FrostNonceRecord {
   readonly atMs: number;
 }
 
+/**
+ * The organisation secret reconstructed by quorum provisioning
+ * (provisioning-ops.ts): kept sealed, never answered to anyone.
+ */
+export interface ProvisionedSecret {
+  /** SHA-256 of the share manifest it was reconstructed under (hex). */
+  readonly shareManifestHash: string;
+  readonly setId: string;
+  readonly secret: Secret<Uint8Array>;
+  /** The members whose shares were used. */
+  readonly members: readonly string[];
+  readonly atMs: number;
+}
+
+/** Largest provisioned secret kept (the share manifest's bound). */
+const PROVISIONED_SECRET_BYTES_MAX = 1024;
+/** Most members named in a provisioned secret (a split's bound). */
+const PROVISIONED_MEMBERS_MAX = 255;
+
 /** The whole persistent state. */
 export interface EnclaveState {
   identitySecret: Secret<Uint8Array>;
@@ -168,6 +187,8 @@ export interface EnclaveState {
   velocityLedger: Json | null;
   /** When this signer first saw each request (request id → ms, its own clock): time-locks run from here. */
   readonly requestSeen: Map<string, number>;
+  /** The organisation secret quorum provisioning reconstructed (absent or null: none). */
+  provisioned?: ProvisionedSecret | null;
   version: bigint;
 }
 
@@ -290,6 +311,7 @@ export function encodeState(s: EnclaveState): Uint8Array {
     ...(s.rulebook ? { rulebook: [...s.rulebook].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([name, bytes]) => [name, bytesToHex(bytes)]) } : {}),
     ...(s.velocityLedger !== null ? { velocityLedger: s.velocityLedger } : {}),
     requestSeen: [...s.requestSeen.entries()].map(([k, v]) => [k, v]),
+    ...(s.provisioned ? { provisioned: { shareManifestHash: s.provisioned.shareManifestHash, setId: s.provisioned.setId, secret: bytesToHex(s.provisioned.secret.expose()), members: [...s.provisioned.members], atMs: s.provisioned.atMs } } : {}),
   };
   return canonicalJsonBytes(json);
 }
@@ -333,6 +355,20 @@ export function decodeState(bytes: Uint8Array, version: bigint): EnclaveState {
         if (!Array.isArray(n) || typeof n[0] !== 'string' || typeof n[1] !== 'string' || !/^([0-9a-f]{2})*$/.test(n[1])) throw new CustodianError('E_SEALED_STATE_INVALID', 'bad rulebook entry');
         return [n[0], hexToBytes(n[1])];
       }));
+    }
+    if (f.optRaw('provisioned') !== undefined) {
+      const g = f.obj('provisioned');
+      s.provisioned = {
+        shareManifestHash: g.str('shareManifestHash', 64, /^[0-9a-f]{64}$/),
+        setId: g.str('setId', 32, /^[0-9a-f]{32}$/),
+        secret: new Secret(g.hex('secret', undefined, PROVISIONED_SECRET_BYTES_MAX)),
+        members: g.arr('members', PROVISIONED_MEMBERS_MAX).map((m) => {
+          if (typeof m !== 'string' || m.length > 64) throw new CustodianError('E_SEALED_STATE_INVALID', 'bad provisioned member');
+          return m;
+        }),
+        atMs: g.int('atMs'),
+      };
+      g.done();
     }
     if (f.optRaw('peerSeed') !== undefined) s.peerSeed = new Secret(f.hex('peerSeed', 32));
     for (const p of (f.optRaw('peers') === undefined ? [] : f.arr('peers', 64))) {
