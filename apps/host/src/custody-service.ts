@@ -609,4 +609,15 @@ export class CustodyService {
     const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
     return { signerId: h.signerId, identityKey: hex(h.identityKey), evidence: hex(h.evidence), nonce: hex(h.nonce) };
   }
+
+  /**
+   * Quorum provisioning, relayed to one signer: `announce` (the signer's
+   * evidence for a share manifest) and `share` (a member's posting). The
+   * host sees the share manifest (public) and HPKE ciphertext only; the
+   * signer parses and checks everything, and the member's CLI verifies the
+   * evidence itself.
+   */
+  async provision(signerId: string, step: 'announce' | 'share', body: Json): Promise<Json> {
+    return this.#link(signerId).call(step === 'announce' ? 'provision.announce' : 'provision.share', body);
+  }
 }

@@ -50,6 +50,8 @@ export function createHttpApi(service: CustodyService, store: HostStore): Server
     ['POST', /^\/v1\/manifest$/, async (_m, req) => service.submitManifest(await readBody(req))],
     ['GET', /^\/v1\/signers$/, async () => store.listSigners()],
     ['GET', /^\/v1\/signers\/([a-z0-9._-]+)\/attestation$/, async (m, _r, url) => service.attestation(m[1]!, hexToBytes(url.searchParams.get('nonce') ?? '', 'nonce'))],
+    ['POST', /^\/v1\/signers\/([a-z0-9._-]+)\/provision\/announce$/, async (m, req) => service.provision(m[1]!, 'announce', await readBody(req))],
+    ['POST', /^\/v1\/signers\/([a-z0-9._-]+)\/provision\/share$/, async (m, req) => service.provision(m[1]!, 'share', await readBody(req))],
     ['GET', /^\/v1\/wallets$/, async () => (await store.listWallets()).map(walletView)],
     ['POST', /^\/v1\/wallets$/, async (_m, req) => service.createWallet(await readBody(req))],
     ['POST', /^\/v1\/wallets\/([a-z0-9][a-z0-9._-]{0,63})\/refresh$/, async (m, req) => service.refreshWallet(m[1]!, await readBody(req))],
