@@ -86,6 +86,9 @@ export interface RequestView {
 export class CustodyService {
   #manifest: Manifest | null = null;
   readonly #locks = new Map<string, Promise<unknown>>();
+  /** Per wallet: the running or queued refresh (exclusive) and the signings in flight (shared among themselves). */
+  readonly #walletExclusive = new Map<string, Promise<unknown>>();
+  readonly #walletShared = new Map<string, Set<Promise<unknown>>>();
   readonly #polling = new Set<string>();
   #closed = false;
   readonly #relay: ThresholdRelay;
@@ -152,6 +155,36 @@ export class CustodyService {
       return await run;
     } finally {
       if (this.#locks.get(key) === tail) this.#locks.delete(key);
+    }
+  }
+
+  /** Runs a signing of a wallet beside its other signings, never during a refresh of its shares. */
+  async #walletSigningLock<T>(walletId: string, fn: () => Promise<T>): Promise<T> {
+    for (let x = this.#walletExclusive.get(walletId); x !== undefined; x = this.#walletExclusive.get(walletId)) await x.catch(() => undefined);
+    const set = this.#walletShared.get(walletId) ?? new Set<Promise<unknown>>();
+    this.#walletShared.set(walletId, set);
+    const run = fn();
+    const tracked = run.catch(() => undefined);
+    set.add(tracked);
+    try {
+      return await run;
+    } finally {
+      set.delete(tracked);
+      if (set.size === 0 && this.#walletShared.get(walletId) === set) this.#walletShared.delete(walletId);
+    }
+  }
+
+  /** Runs a refresh of a wallet's shares alone: after the signings in flight, before any new one. */
+  async #walletRefreshLock<T>(walletId: string, fn: () => Promise<T>): Promise<T> {
+    const before = this.#walletExclusive.get(walletId) ?? Promise.resolve();
+    const inFlight = [...(this.#walletShared.get(walletId) ?? [])];
+    const run = before.catch(() => undefined).then(() => Promise.all(inFlight)).then(fn);
+    const tail = run.catch(() => undefined);
+    this.#walletExclusive.set(walletId, tail);
+    try {
+      return await run;
+    } finally {
+      if (this.#walletExclusive.get(walletId) === tail) this.#walletExclusive.delete(walletId);
     }
   }
 
@@ -276,7 +309,7 @@ export class CustodyService {
     const req = decodeSignedRequest(new Fields(body, 'body').raw('request'));
     const payload = decodeWalletRefresh(req.payload);
     if (payload.walletId !== walletId) throw new CustodianError('E_FIELD_INVALID', `the request refreshes wallet ${payload.walletId}, not ${walletId}`);
-    return this.#serial(`wallet:${walletId}`, async () => {
+    return this.#walletRefreshLock(walletId, async () => {
       const wallet = await this.store.getWallet(walletId);
       if (!wallet) throw new CustodianError('E_WALLET_UNKNOWN', `wallet ${walletId} does not exist`);
       if (wallet.scheme === 'single') throw new CustodianError('E_SCHEME_MISMATCH', `wallet ${walletId} is a single-key wallet: it has no shares to refresh`);
@@ -507,7 +540,7 @@ export class CustodyService {
     if (wallet.scheme !== 'single') {
       const started = this.clock.nowMs();
       const run = () => this.#relay.sign(walletSigners(wallet), walletThreshold(wallet), (id) => this.#reachable(id), (signers, combiner) => ({ kind: 'sign', proposal, approvals, signers: [...signers], combiner }), this.log);
-      const out = await this.#serial(`wallet:${wallet.walletId}`, async () => {
+      const out = await this.#walletSigningLock(wallet.walletId, async () => {
         try {
           return await run();
         } catch (e) {
