@@ -27,6 +27,7 @@ const USAGE = `usage: custodian <command> [options] [--json] [--host URL]
   tss sign-demo ...                         threshold signing demo
   policy simulate --chain C (--tx|--tx-base64) ...   decide an EVM tx, Solana message or taproot PSBT with a rulebook
   kbs ... | breakglass list                 key broker, break-glass requests
+  provision keygen|split|post ...           quorum provisioning: split a secret to members; each posts its share to an attested signer
 `;
 
 /** Commands implemented in their own modules, loaded when present. */
@@ -84,6 +85,9 @@ export async function main(argv: readonly string[]): Promise<number> {
         return await walletCommand(own, json, hostUrl);
       case 'tx':
         return await txCommand(own, json, hostUrl);
+      case 'provision':
+        // The member's step talks to the host: the command gets the host URL.
+        return await runModule('./commands/provision.js', 'provisionCommand', [...rest, '--host', hostUrl]);
       case 'audit':
         if (own[0] === 'list') return await auditListCommand(own.slice(1), json, hostUrl);
         if (own[0] === 'show') return await runModule('./commands/audit-show.js', 'auditShowCommand', rest);
