@@ -12,9 +12,7 @@ import { bytesTo0x, bytesToHex } from '@custodian/core/bytes';
 import { systemRandom } from '@custodian/core/clock';
 import { encodeSignedEip1559, txHash } from '@custodian/chains/evm/eip1559';
 import { addressFromPublicKey, toChecksumAddress } from '@custodian/chains/evm/address';
-import { manifestHash } from '@custodian/protocol/manifest';
 import type { ThresholdWalletCreatePayload } from '@custodian/protocol/payloads';
-import { encodeEnclaveSigned, signStatement } from '@custodian/protocol/enclave-signed';
 import type { RelayedEnvelope } from '@custodian/protocol/mpc-relay';
 import type { RpcPeer } from '@custodian/protocol/frame-rpc';
 import { EcdsaDealing } from '@custodian/tss/ecdsa/dealing';
@@ -27,7 +25,7 @@ import { evmTx, type CheckedProposal } from './proposal.js';
 import { commitThreshold } from './approvals.js';
 import { release } from './release.js';
 import { openMessages } from './mpc-mesh.js';
-import { mpcSeal, type DkgJob, type MpcSession, type SignJob } from './mpc-session.js';
+import { announceThresholdWallet, mpcSeal, type DkgJob, type MpcSession, type SignJob } from './mpc-session.js';
 
 /** ECDSA key generation, round one: this party's keygen dealing. */
 export async function ecdsaKeygenStart(ctx: EnclaveContext, x: MpcSession, threshold: number, self: bigint, auth: BroadcastAuthenticator, key: string): Promise<Json> {
@@ -89,21 +87,7 @@ async function walletCreated(ctx: EnclaveContext, x: MpcSession, payload: Thresh
   const address = toChecksumAddress(addressFromPublicKey(publicKey));
   const record: ThresholdWalletRecord = { walletId: payload.walletId, scheme: 'ecdsa-dkls', threshold: payload.threshold, parties: [...payload.parties], share, publicKey, address };
   s.wallets.set(record.walletId, record);
-  const m = ctx.manifest();
-  const statement = {
-    walletId: record.walletId,
-    scheme: record.scheme,
-    signerId: ctx.signerId,
-    publicKey: bytesToHex(publicKey),
-    address,
-    orgId: m.orgId,
-    manifestHash: manifestHash(s.signedManifest!.payload),
-    threshold: record.threshold,
-    parties: [...record.parties],
-  };
-  await ctx.audit(peer, 'wallet.created', null, { ...statement, requestedBy: operatorId, sessionId: bytesToHex(x.sessionId!) });
-  await ctx.persist();
-  return encodeEnclaveSigned(signStatement('wallet.v1', statement, s.identitySecret.expose()));
+  return announceThresholdWallet(ctx, x, { publicKey: bytesToHex(publicKey), address }, record, operatorId, peer);
 }
 
 /** The combining signer: the signed transaction sealed write-ahead, then audited, then released. */

@@ -10,9 +10,7 @@ import { bytesToHex } from '@custodian/core/bytes';
 import { systemRandom } from '@custodian/core/clock';
 import { base58Encode } from '@custodian/chains/sol/base58';
 import { encodeSegwitAddress } from '@custodian/chains/btc/segwit-address';
-import { manifestHash } from '@custodian/protocol/manifest';
 import type { FrostScheme, ThresholdWalletCreatePayload } from '@custodian/protocol/payloads';
-import { encodeEnclaveSigned, signStatement } from '@custodian/protocol/enclave-signed';
 import type { RelayedEnvelope } from '@custodian/protocol/mpc-relay';
 import type { RpcPeer } from '@custodian/protocol/frame-rpc';
 import type { BroadcastAuthenticator } from '@custodian/tss/ecdsa/echo';
@@ -23,7 +21,7 @@ import type { EnclaveContext } from './enclave-context.js';
 import type { FrostWalletRecord } from './state.js';
 import { FROST_TAPROOT_NETWORK } from './wallet-proposal.js';
 import { frostAuthenticator, frostParty, openEchoes, openRound1, openShares } from './frost-mesh.js';
-import { frostSeal, type MpcSession } from './mpc-session.js';
+import { announceThresholdWallet, frostSeal, type MpcSession } from './mpc-session.js';
 
 /** FROST key generation, round one: this party's commitments, broadcast to the others. */
 export async function frostDkgStart(ctx: EnclaveContext, x: MpcSession, suite: FrostScheme, threshold: number, auth: BroadcastAuthenticator, key: string): Promise<Json> {
@@ -69,21 +67,5 @@ async function frostWalletCreated(ctx: EnclaveContext, x: MpcSession, payload: T
   const address = taproot ? encodeSegwitAddress(FROST_TAPROOT_NETWORK, 1, outputKey) : base58Encode(publicKey);
   const record: FrostWalletRecord = { walletId: payload.walletId, scheme: payload.scheme, threshold: payload.threshold, parties: [...payload.parties], share, publicKey, outputKey, address };
   s.wallets.set(record.walletId, record);
-  const m = ctx.manifest();
-  const statement = {
-    walletId: record.walletId,
-    scheme: record.scheme,
-    signerId: ctx.signerId,
-    publicKey: bytesToHex(publicKey),
-    outputKey: bytesToHex(outputKey),
-    address,
-    ...(taproot ? { network: FROST_TAPROOT_NETWORK } : {}),
-    orgId: m.orgId,
-    manifestHash: manifestHash(s.signedManifest!.payload),
-    threshold: record.threshold,
-    parties: [...record.parties],
-  };
-  await ctx.audit(peer, 'wallet.created', null, { ...statement, requestedBy: operatorId, sessionId: bytesToHex(x.sessionId!) });
-  await ctx.persist();
-  return encodeEnclaveSigned(signStatement('wallet.v1', statement, s.identitySecret.expose()));
+  return announceThresholdWallet(ctx, x, { publicKey: bytesToHex(publicKey), outputKey: bytesToHex(outputKey), address, ...(taproot ? { network: FROST_TAPROOT_NETWORK } : {}) }, record, operatorId, peer);
 }

@@ -10,6 +10,8 @@ import type { Json } from '@custodian/core/canonical-json';
 import { bytesToHex } from '@custodian/core/bytes';
 import { systemRandom } from '@custodian/core/clock';
 import { encodeEnvelopes, MPC_NONCE_BYTES } from '@custodian/protocol/mpc-relay';
+import { manifestHash } from '@custodian/protocol/manifest';
+import { encodeEnclaveSigned, signStatement } from '@custodian/protocol/enclave-signed';
 import type { ThresholdWalletCreatePayload } from '@custodian/protocol/payloads';
 import type { RpcPeer } from '@custodian/protocol/frame-rpc';
 import type { EcdsaDealing } from '@custodian/tss/ecdsa/dealing';
@@ -189,4 +191,27 @@ export async function mpcSeal(ctx: EnclaveContext, x: MpcSession, msgs: readonly
 /** Seals a FROST step's messages for the relay. */
 export async function frostSeal(ctx: EnclaveContext, x: MpcSession, out: FrostDkgOutbound): Promise<Json> {
   return encodeEnvelopes(await sealFrost(await ctx.peerChannel(), x.channelSession, x.map, ctx.signerId, x.participants, out));
+}
+
+/**
+ * Audits a new threshold wallet, seals the state holding its share and
+ * answers the wallet statement this signer signs (ecdsa-dkls and FROST key
+ * generation alike): the statement names the organisation, the installed
+ * manifest, the threshold and the parties besides the scheme's keys.
+ */
+export async function announceThresholdWallet(ctx: EnclaveContext, x: MpcSession, keys: Record<string, Json>, record: { walletId: string; scheme: string; threshold: number; parties: readonly string[] }, operatorId: string, peer: RpcPeer): Promise<Json> {
+  const s = ctx.state();
+  const statement = {
+    walletId: record.walletId,
+    scheme: record.scheme,
+    signerId: ctx.signerId,
+    ...keys,
+    orgId: ctx.manifest().orgId,
+    manifestHash: manifestHash(s.signedManifest!.payload),
+    threshold: record.threshold,
+    parties: [...record.parties],
+  };
+  await ctx.audit(peer, 'wallet.created', null, { ...statement, requestedBy: operatorId, sessionId: bytesToHex(x.sessionId!) });
+  await ctx.persist();
+  return encodeEnclaveSigned(signStatement('wallet.v1', statement, s.identitySecret.expose()));
 }

@@ -32,6 +32,11 @@ export interface SummaryInput {
   readonly decision: PolicyDecision;
 }
 
+/** The fields every summary starts with: what it is, for which request, from whom, built by which signer. */
+function summaryHeader(i: { requestId: string; orgId: string; walletId: string; signerId: string; initiator: string }): Record<string, Json> {
+  return { type: 'custodian.tx-summary.v1', requestId: i.requestId, orgId: i.orgId, walletId: i.walletId, signerId: i.signerId, initiator: i.initiator };
+}
+
 /** Builds the summary statement (deterministic in its inputs). */
 export function buildSummary(i: SummaryInput): Json {
   const to = i.tx.to ? toChecksumAddress(i.tx.to) : null;
@@ -42,12 +47,7 @@ export function buildSummary(i: SummaryInput): Json {
     `at most ${formatEther(maxTotalCostWei(i.tx))} ETH in total with fees, ${i.tx.data.length} bytes of data, ${i.tx.accessList.length} access-list entries. ` +
     `Policy: ${i.decision.decision}${needs}${i.decision.decision === 'needs-approval' ? ` — ${i.decision.reasons.join('; ')}` : ''}.`;
   return {
-    type: 'custodian.tx-summary.v1',
-    requestId: i.requestId,
-    orgId: i.orgId,
-    walletId: i.walletId,
-    signerId: i.signerId,
-    initiator: i.initiator,
+    ...summaryHeader(i),
     chain: 'eth',
     chainId: i.tx.chainId.toString(),
     from: i.from,
@@ -101,12 +101,7 @@ export function buildChainSummary(i: ChainSummaryInput): Json {
     `fee at most ${amount(unit.native, feeMax)}${change > 0n ? `, change back to the wallet ${amount(unit.native, change)}` : ''}` +
     `${other.length > 0 ? `; also ${other.join('; ')}` : ''}. ${policy}`;
   return {
-    type: 'custodian.tx-summary.v1',
-    requestId: i.requestId,
-    orgId: i.orgId,
-    walletId: i.walletId,
-    signerId: i.signerId,
-    initiator: i.initiator,
+    ...summaryHeader(i),
     chain: d.chain,
     ...(d.chain === 'btc' ? { network: d.view.network, txid: d.view.txid, inputs: d.view.inputs.length } : {}),
     from: i.from,

@@ -14,6 +14,7 @@
 import { equalBytes } from '@custodian/core/bytes';
 import { evidenceError } from './evidence-errors.js';
 import { EVIDENCE_BUNDLE_BYTES_MAX } from './evidence-bundle.js';
+import { concatBytes } from '@custodian/core/bytes';
 
 /** ustar block size (POSIX.1-1988). */
 export const TAR_BLOCK_BYTES = 512;
@@ -48,13 +49,7 @@ export function encodeEvidenceArchive(evidenceJson: Uint8Array, reportHtml: Uint
     parts.push(header(name, data.length, mtime), data, new Uint8Array(padding(data.length)));
   }
   parts.push(new Uint8Array(2 * TAR_BLOCK_BYTES));
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
+  return concatBytes(...parts);
 }
 
 /** True when `bytes` look like a ustar archive (magic at offset 257). */
