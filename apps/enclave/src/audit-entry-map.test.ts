@@ -45,6 +45,13 @@ const EVENTS: readonly { kind: string; requestId: string | null; data: Json }[] 
   { kind: 'wallet.refreshed', requestId: null, data: { walletId: 'hot-eth-1', sessionId: H('6'), digest: H('5'), parties: ['signer-1', 'signer-2', 'signer-3'] } },
   { kind: 'wallet.refresh_dropped', requestId: null, data: { walletId: 'hot-eth-1', sessionId: H('6') } },
   { kind: 'time.skew_detected', requestId: null, data: { op: 'tx.sign', code: 'E_TIME_SKEW_DETECTED', reason: 'the clock reads an earlier time' } },
+  { kind: 'checkpoint.synced', requestId: null, data: { size: 5, previousSize: 2, peers: ['signer-1', 'signer-2'] } },
+  { kind: 'checkpoint.rejected', requestId: null, data: { code: 'E_CHECKPOINT_FORK', reason: 'peers signer-1 signed another tree of size 5 than this signer did' } },
+  { kind: 'provision.started', requestId: null, data: { shareManifestHash: H('7'), setId: 'backup-key-1', threshold: 2, members: ['m1', 'm2', 'm3'], enclaveKey: H('8') } },
+  { kind: 'provision.share_accepted', requestId: null, data: { shareManifestHash: H('7'), memberId: 'm1', accepted: 1, threshold: 2 } },
+  { kind: 'provision.completed', requestId: null, data: { shareManifestHash: H('7'), setId: 'backup-key-1', threshold: 2, members: ['m1', 'm2'], secretCommitment: H('9') } },
+  { kind: 'provision.refused', requestId: null, data: { code: 'E_FIELD_INVALID', reason: 'the share manifest is malformed', shareManifestHash: H('7') } },
+  { kind: 'provision.share_refused', requestId: null, data: { code: 'E_SHARE_COMMITMENT_MISMATCH', reason: 'the share of m3 does not match its commitment', memberId: 'm3' } },
 ];
 
 test('every event kind the enclave writes has its own typed record', () => {

@@ -60,6 +60,12 @@ export const EVENT_KINDS: Readonly<Record<string, AuditEntry['kind']>> = Object.
   // Checkpoint sync from peers (checkpoint-ops.ts): adoption is an event, a fork or bad proof a refusal.
   'checkpoint.synced': 'event',
   'checkpoint.rejected': 'refusal',
+  // Quorum provisioning (provisioning-ops.ts): steps as named events, refusals as refusals.
+  'provision.started': 'event',
+  'provision.share_accepted': 'event',
+  'provision.completed': 'event',
+  'provision.refused': 'refusal',
+  'provision.share_refused': 'refusal',
 });
 
 /** Event name of the fallback entry written when an event's data does not fit its record. */
@@ -141,6 +147,8 @@ function mapKnown(kind: string, requestId: string | null, d: Data, at: number, c
     case 'sign.refused':
     case 'manifest.rejected':
     case 'checkpoint.rejected':
+    case 'provision.refused':
+    case 'provision.share_refused':
     case 'wallet.rejected':
     case 'input.rejected':
     case 'time.skew_detected': {
