@@ -15,6 +15,7 @@ import type { Decision, DecisionVersions } from '@custodian/policy/decision';
 import { decideBitcoinSpend, decideEvmTransaction, decideSolanaTransaction, reserveForDecision, versionsOf, type EvmTxRequest } from '@custodian/policy/engine';
 import type { DeclaredIntent } from '@custodian/policy/evm-context';
 import { decodeRulebook, type Rulebook } from '@custodian/policy/rulebook';
+import { decideRulebookChange } from '@custodian/policy/governance';
 import { rulebookFilesDigest as manifestRulebookDigest } from '@custodian/protocol/manifest';
 import { VelocityLedger, type LimitBreach } from '@custodian/policy/velocity-ledger';
 
@@ -210,6 +211,18 @@ export class CedarPolicy {
     const family = x;
     const found = [...this.#rulebook.chains.values()].filter((c) => c.family === family && (c.family !== 'bitcoin' || c.network === network));
     return found.length === 1 ? found[0]!.name : null;
+  }
+
+  /**
+   * Decides a change of the rulebook to `files` under the rulebook in force
+   * (issue 5 §6: the change is itself a `policy-change` request, e.g. 2
+   * admins and 24 h); the proposed files are validated completely first
+   * (their typed error is thrown). `principal` proposes; `approvers` are the
+   * other operators who signed for it (the caller counts them per group).
+   */
+  decideRulebookChange(files: ReadonlyMap<string, Uint8Array>, req: { principal: CedarParty; approvalsByGroup: Readonly<Record<string, number>>; orgId: string; requestedAtMs: number }, nowMs: number): { decision: CedarDecision; changed: readonly string[] } {
+    const change = decideRulebookChange(this.#rulebook, files, { principal: { id: req.principal.id, groups: [...req.principal.groups] }, organisation: { id: req.orgId, groups: [] }, approvals: req.approvalsByGroup, requestedAtMs: req.requestedAtMs }, nowMs);
+    return { decision: toCedarDecision(change.decision, this.#rulebook.version), changed: change.changed };
   }
 
   /** Decides a proposal; reads the ledger (first-time destinations, velocity) but changes nothing. */

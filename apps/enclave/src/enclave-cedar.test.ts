@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { Json } from '@custodian/core/canonical-json';
 import { bytesTo0x, bytesToHex } from '@custodian/core/bytes';
 import { REPO_ROOT } from '@custodian/core/vectors';
-import { rulebookFilesDigest } from '@custodian/protocol/manifest';
+import { decodeSignedManifest, encodeSignedManifest, manifestHash, rulebookFilesDigest, signManifest } from '@custodian/protocol/manifest';
 import { encodeSignedRequest, signRequest } from '@custodian/protocol/operator-request';
 import { APPROVAL_TYPE, TX_PROPOSAL_TYPE, WALLET_CREATE_TYPE } from '@custodian/protocol/payloads';
 import { encodeUnsignedEip1559 } from '@custodian/chains/evm/eip1559';
@@ -99,4 +99,50 @@ test('without a pinned rulebook the first policy decides and its decisions recor
   for (const e of host.entries.filter((x) => x.kind === 'policy.decision' || x.kind === 'sign.approved')) {
     assert.match(String((e.data['versions'] as Record<string, Json>)['firstPolicy']), /^[0-9a-f]{64}$/);
   }
+});
+
+/** The demo rulebook files with `policies/30-governance.cedar` replaced (and optionally a comment added to the transfer policies, which changes the policy set). */
+function rulebookWith(governance: string, marker = ''): Map<string, Uint8Array> {
+  const files = new Map(FILES);
+  files.set('policies/30-governance.cedar', new TextEncoder().encode(governance));
+  if (marker) files.set('policies/10-demo-transfers.cedar', new TextEncoder().encode(`${new TextDecoder().decode(FILES.get('policies/10-demo-transfers.cedar')!)}\n// ${marker}\n`));
+  return files;
+}
+
+/** The next version of a signed manifest, pinning `rulebookDigest`, signed by `signers` (the first one proposes). */
+function nextManifest(previous: Json, rulebookDigest: string, signers: string[]): Json {
+  const prev = decodeSignedManifest(previous);
+  const payload = { ...(prev.payload as Record<string, Json>), version: 2, previousHash: manifestHash(prev.payload), policy: { ...((prev.payload as Record<string, Json>)['policy'] as Record<string, Json>), rulebookDigest } };
+  return encodeSignedManifest({ payload, signatures: signers.map((id) => signManifest(payload, id, keys[id]!)) });
+}
+
+test('a rulebook change is a policy-change request decided by the rulebook in force: approvals by group, a time-lock from first sight, and a deny without a permit', async () => {
+  const governed = rulebookWith('@id("policy-change-treasury")\n@approvals("treasury:1")\n@delay("2s")\npermit (principal, action == Custodian::Action::"policy-change", resource);\n');
+  const host = new RecordingHost();
+  const enclave = new Enclave(memoryPlatform(hw), 'signer-1');
+  await enclave.boot();
+  const genesis = orgManifest(hw, keys, { rulebookDigest: rulebookFilesDigest(governed), allowlist: [TO.toLowerCase()] });
+  await enclave.handle('manifest.install', { signedManifest: genesis, rulebook: filesJson(governed) }, host.peer);
+  const next = rulebookWith(new TextDecoder().decode(governed.get('policies/30-governance.cedar')!), 'v2');
+  // Proposed by alice, approved by bob (treasury): the quorum signed, the approval is there, the 2 s lock is not over.
+  const v2 = nextManifest(genesis, rulebookFilesDigest(next), ['alice', 'bob']);
+  await rejectsWith(enclave.handle('manifest.install', { signedManifest: v2, rulebook: filesJson(next) }, host.peer), 'E_QUORUM_NOT_MET');
+  const refused = host.of('manifest.rejected').at(-1)!;
+  assert.match(String(refused.data['reason']), /time-locked until/);
+  // Proposed by bob with alice (no group): the treasury approval is missing, whatever the time.
+  const unapproved = nextManifest(genesis, rulebookFilesDigest(next), ['bob', 'alice']);
+  await rejectsWith(enclave.handle('manifest.install', { signedManifest: unapproved, rulebook: filesJson(next) }, host.peer), 'E_QUORUM_NOT_MET');
+  assert.match(String(host.of('manifest.rejected').at(-1)!.data['reason']), /approvals missing: 1 more from treasury/);
+  // Once the lock (from this signer's first sight of v2) is over, the same manifest installs.
+  await new Promise((r) => setTimeout(r, 2_100));
+  const ok = (await enclave.handle('manifest.install', { signedManifest: v2, rulebook: filesJson(next) }, host.peer)) as Record<string, Json>;
+  assert.equal(ok['installed'], true);
+
+  // The demo's own governance (2 admins of group "admins" and 24 h) permits nothing to these operators: denied.
+  const demo = new Enclave(memoryPlatform(hw), 'signer-2');
+  await demo.boot();
+  const g2 = manifest(DIGEST);
+  await demo.handle('manifest.install', { signedManifest: g2, rulebook: filesJson(FILES) }, host.peer);
+  const changed = rulebookWith(new TextDecoder().decode(FILES.get('policies/30-governance.cedar')!), 'changed');
+  await rejectsWith(demo.handle('manifest.install', { signedManifest: nextManifest(g2, rulebookFilesDigest(changed), ['alice', 'bob']), rulebook: filesJson(changed) }, host.peer), 'E_POLICY_NO_PERMIT');
 });

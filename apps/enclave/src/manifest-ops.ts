@@ -14,7 +14,8 @@ import { identityReportData } from '@custodian/protocol/identity-binding';
 import type { RpcPeer } from '@custodian/protocol/frame-rpc';
 import type { EnclaveContext } from './enclave-context.js';
 import { RULEBOOK_FILES_MAX, type EnclaveState } from './state.js';
-import { CedarPolicy } from './cedar-policy.js';
+import { CedarPolicy, countApprovalsByGroup } from './cedar-policy.js';
+import { requestSeenAt } from './proposal.js';
 
 /** Decodes rulebook files supplied with a manifest: file name → hex bytes. */
 function decodeRulebookFiles(json: Json): Map<string, Uint8Array> {
@@ -74,6 +75,7 @@ export async function installManifest(ctx: EnclaveContext, body: Json, peer: Rpc
       } else {
         if (rulebookJson === undefined) throw new CustodianError('E_RULEBOOK_INVALID', 'the manifest pins a rulebook; its files must be supplied with it');
         files = decodeRulebookFiles(rulebookJson);
+        if (installed && current && installed.digest !== digest) decideGovernedChange(ctx, installed, files, signed.signatures.map((x) => x.operatorId), current, hash);
         // A new rulebook keeps the spending ledger: a governed change must not reset velocity.
         cedar = installed ? installed.withRulebookFiles(files, digest) : CedarPolicy.fromRulebookFiles(files, digest);
       }
@@ -90,6 +92,30 @@ export async function installManifest(ctx: EnclaveContext, body: Json, peer: Rpc
   await ctx.audit(peer, 'manifest.installed', null, { manifestHash: hash, orgId: next.orgId, version: next.version, signedBy: signed.signatures.map((x) => x.operatorId), measurements: [...next.enclave.measurements], previousHash: next.previousHash === '' ? null : next.previousHash, previousMeasurements: previousMeasurements ? [...previousMeasurements] : [], rulebook });
   await ctx.persist();
   return { manifestHash: hash, installed: true };
+}
+
+/**
+ * A new rulebook replacing the one in force is a `policy-change` request
+ * decided by the rulebook in force (issue 5 §6), beside the manifest quorum:
+ * the first operator who signed the manifest proposes it, the others approve
+ * (their groups as the installed manifest lists them, the proposer never
+ * counted), and a `@delay` runs from when this signer first saw the manifest
+ * (its own clock, sealed) — submit the same manifest again once it ends.
+ * Throws the refusal: the deciding code on deny, E_QUORUM_NOT_MET with the
+ * missing approvals and `notBefore` otherwise.
+ */
+function decideGovernedChange(ctx: EnclaveContext, installed: CedarPolicy, files: ReadonlyMap<string, Uint8Array>, signers: readonly string[], current: Manifest, hash: string): void {
+  const groupsOf = (id: string): string[] => [...(current.operators.find((o) => o.id === id)?.groups ?? [])];
+  const [proposer, ...others] = signers;
+  const now = ctx.nowMs();
+  const approvalsByGroup = countApprovalsByGroup(others.map((id) => ({ id, groups: groupsOf(id) })), proposer ?? '');
+  const { decision: d, changed } = installed.decideRulebookChange(files, { principal: { id: proposer ?? '', groups: groupsOf(proposer ?? '') }, approvalsByGroup, orgId: current.orgId, requestedAtMs: requestSeenAt(ctx, `manifest:${hash}`, now) }, now);
+  if (d.decision === 'allow') return;
+  const detail = { changed: [...changed], policies: [...d.policies], versions: { ...d.versions, rulebookDigest: installed.digest } };
+  if (d.decision === 'deny') throw new CustodianError(d.code ?? 'E_POLICY_DENIED', `the rulebook change (${changed.join(', ') || 'no document'}) is refused by the rulebook in force: ${d.reasons.join('; ')}`, detail);
+  const missing = Object.entries(d.missingApprovals).filter(([, n]) => n > 0).map(([g, n]) => `${n} more from ${g}`);
+  const locked = d.notBefore !== null && d.notBefore > now ? `time-locked until ${new Date(d.notBefore).toISOString()}` : '';
+  throw new CustodianError('E_QUORUM_NOT_MET', `the rulebook change is not yet allowed by the rulebook in force: ${[missing.length > 0 ? `approvals missing: ${missing.join(', ')}` : '', locked].filter(Boolean).join('; ')}`, { ...detail, missing: { ...d.missingApprovals }, notBefore: d.notBefore });
 }
 
 /** Refuses a manifest under which this very enclave would not be accepted. */

@@ -105,7 +105,7 @@ export function checkProposal(ctx: EnclaveContext, req: SignedRequest, m: Manife
 }
 
 /** When this signer first saw `requestId` by its own clock (recorded now if never; sealed with the next persist). */
-function requestSeenAt(ctx: EnclaveContext, requestId: string, now: number): number {
+export function requestSeenAt(ctx: EnclaveContext, requestId: string, now: number): number {
   const seen = ctx.state().requestSeen;
   const at = seen.get(requestId);
   if (at !== undefined) return at;
