@@ -146,3 +146,20 @@ test('a rulebook change is a policy-change request decided by the rulebook in fo
   const changed = rulebookWith(new TextDecoder().decode(FILES.get('policies/30-governance.cedar')!), 'changed');
   await rejectsWith(demo.handle('manifest.install', { signedManifest: nextManifest(g2, rulebookFilesDigest(changed), ['alice', 'bob']), rulebook: filesJson(changed) }, host.peer), 'E_POLICY_NO_PERMIT');
 });
+
+test('F12 the host cannot hand the signer a decision: a forged "allowed" decision on tx.sign is refused as an unknown field (E_FIELD_UNKNOWN, audited), and the enclave decides itself', async () => {
+  const enclave = new Enclave(memoryPlatform(hw), 'signer-1');
+  await enclave.boot();
+  const host = new RecordingHost();
+  await enclave.handle('manifest.install', { signedManifest: manifest(DIGEST), rulebook: filesJson(FILES) }, host.peer);
+  await withWallet(enclave, host);
+  // An unlisted destination: the rulebook denies it, whatever the host claims.
+  const UNLISTED = '0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC';
+  const raw = encodeUnsignedEip1559({ chainId: 31337n, nonce: 0n, maxPriorityFeePerGas: 1n, maxFeePerGas: 2_000_000_000n, gasLimit: 21000n, to: parseAddress(UNLISTED), value: 1n, data: new Uint8Array(0), accessList: [] });
+  const proposal = encodeSignedRequest(signRequest({ type: TX_PROPOSAL_TYPE, orgId: 'acme', walletId: 'w', chain: 'eth', rawTx: bytesTo0x(raw), nonce: requestNonce(), createdAtMs: Date.now() }, 'dave', keys['dave']!));
+  const forged = { decision: 'allow', policies: ['demo-transfer-up-to-1-eth-to-address-book'], signedBy: 'policy-service' };
+  await rejectsWith(enclave.handle('tx.sign', { proposal, approvals: [], decision: forged }, host.peer), 'E_FIELD_UNKNOWN');
+  assert.equal(host.of('input.rejected').at(-1)!.data['op'], 'tx.sign');
+  await rejectsWith(enclave.handle('tx.sign', { proposal, approvals: [] }, host.peer), 'E_DESTINATION_NOT_ALLOWED');
+  assert.equal(host.of('signature.released').length, 0);
+});
