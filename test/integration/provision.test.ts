@@ -1,6 +1,8 @@
 /**
  * Quorum provisioning end to end (issue 7 item 4): the dealer splits a secret
- * 2-of-3 with `custodian provision split`; each member's `custodian provision
+ * 2-of-3 with `custodian provision split`; two root-quorum members approve the
+ * split (`provision approve`; with one approval the signer opens nothing);
+ * each member's `custodian provision
  * post` verifies the signer process's announcement (root-quorum manifest, sim
  * root, expected measurement, binding of identity key, enclave key, split and
  * challenge) and posts its share through the untrusted host. A wrong
@@ -25,8 +27,8 @@ import { hpkeSeal } from '@custodian/core/hpke-seal';
 import { openMemberShare, provisioningNonce } from '@custodian/tss/shamir/member';
 import { ENCLAVE_SHARE_INFO, postingAad, shareInfo } from '@custodian/tss/shamir/contexts';
 import { encodeShareManifest, manifestHash } from '@custodian/tss/shamir/share-manifest';
-import { readEncryptedShare, readMemberKey, readShareManifest } from '../../apps/cli/src/commands/provision.js';
-import { startDeployment, type Deployment } from '../../scripts/lib/deployment.js';
+import { readApprovals, readEncryptedShare, readMemberKey, readShareManifest } from '../../apps/cli/src/commands/provision.js';
+import { DEMO_ORG, startDeployment, type Deployment } from '../../scripts/lib/deployment.js';
 import { CLI } from '../../scripts/lib/processes.js';
 
 const run = promisify(execFile);
@@ -65,8 +67,18 @@ test('provision: 2-of-3 split with the CLI; members verify the signer process an
   const manifest = readShareManifest(manifestFile);
   const mh = bytesToHex(manifestHash(manifest));
   assert.equal(split.out['shareManifestHash'], mh);
+  const approvalsFile = join(dir, 'split', 'approvals.json');
+  const approveAs = (op: string) => cli('provision', 'approve', '--share-manifest', manifestFile, '--org', DEMO_ORG, '--operator', op, '--key', join(d.dataDir, 'operators', `${op}.key.json`), '--approvals', approvalsFile);
   const post = (m: string, measurement = d.measurement) =>
-    cli('provision', 'post', '--signer', 'signer-1', '--share-manifest', manifestFile, '--share', join(dir, 'split', `share-${m}.json`), '--key', join(dir, `${m}.key.json`), '--measurement', measurement);
+    cli('provision', 'post', '--signer', 'signer-1', '--share-manifest', manifestFile, '--approvals', approvalsFile, '--share', join(dir, 'split', `share-${m}.json`), '--key', join(dir, `${m}.key.json`), '--measurement', measurement);
+
+  // One root-quorum approval of the two required: the signer opens nothing.
+  assert.equal((await approveAs('alice')).code, 0);
+  const unapproved = await post('m0');
+  assert.equal(unapproved.code, 1);
+  assert.equal((unapproved.out['error'] as R)['code'], 'E_PROVISION_UNAPPROVED');
+  const approved = await approveAs('bob');
+  assert.deepEqual(approved.out['approvedBy'], ['alice', 'bob']);
 
   // A member expecting another measurement posts nothing.
   const wrongMeasurement = await post('m0', 'ab'.repeat(48));
@@ -74,7 +86,7 @@ test('provision: 2-of-3 split with the CLI; members verify the signer process an
   assert.equal((wrongMeasurement.out['error'] as R)['code'], 'E_SHAMIR_ENCLAVE_REFUSED');
 
   // m1 bypasses its CLI and posts an altered share through the host: refused, audited naming m1.
-  const ann = (await d.client.post('/v1/signers/signer-1/provision/announce', { shareManifest: encodeShareManifest(manifest), challenge: bytesToHex(randomBytes(32)) })) as R;
+  const ann = (await d.client.post('/v1/signers/signer-1/provision/announce', { shareManifest: encodeShareManifest(manifest), approvals: readApprovals(approvalsFile).approvals, challenge: bytesToHex(randomBytes(32)) })) as R;
   const enclaveKey = hexToBytes(String(ann['enclaveKey']));
   const own = await openMemberShare(manifest, readEncryptedShare(join(dir, 'split', 'share-m1.json')), readMemberKey(join(dir, 'm1.key.json')).privateKey);
   const altered = Uint8Array.from(own.expose());

@@ -1,5 +1,6 @@
 /**
- * Quorum provisioning in-process (provisioning-ops.ts): 2-of-3 members each
+ * Quorum provisioning in-process (provisioning-ops.ts): a split approved by
+ * the organisation's root quorum (an unapproved one opens nothing); 2-of-3 members each
  * verify the signer's announcement (sim evidence binding its identity key,
  * its fresh provisioning key, the split and their challenge), then post their
  * shares; a wrong share and a posting for another enclave key are refused and
@@ -19,15 +20,28 @@ import { splitToMembers } from '@custodian/tss/shamir/split';
 import { openMemberShare, postShareToEnclave, provisioningNonce, type EnclaveAppraiseFn, type SharePosting } from '@custodian/tss/shamir/member';
 import { ENCLAVE_SHARE_INFO, postingAad, shareInfo } from '@custodian/tss/shamir/contexts';
 import { encodeShareManifest, manifestHash, type ShareManifest } from '@custodian/tss/shamir/share-manifest';
+import { signPayload } from '@custodian/protocol/operator-key';
 import { Enclave } from './enclave.js';
 import { unseal } from './sealed-state.js';
 import { decodeState } from './state.js';
-import { provisioningReportData } from './provisioning-ops.js';
-import { memoryPlatform, RecordingHost, rejectsWith, simHardware, type MemoryPlatform } from './test-signers.js';
+import { PROVISION_APPROVAL_TYPE, provisioningReportData } from './provisioning-ops.js';
+import { memoryPlatform, orgKeys, orgManifest, RecordingHost, rejectsWith, simHardware, type MemoryPlatform } from './test-signers.js';
 
 type R = Record<string, Json>;
 const hw = simHardware();
 const MEASUREMENT = bytesToHex(hw.measurement);
+const keys = orgKeys();
+const ORG_MANIFEST = orgManifest(hw, keys);
+
+/** Root-quorum approvals of a split (the org manifest's quorum: alice, bob, carol; 2 needed). */
+function approvals(m: ShareManifest, by: readonly string[] = ['alice', 'bob']): Json {
+  const payload = { orgId: 'acme', shareManifestHash: bytesToHex(manifestHash(m)) };
+  return by.map((id) => ({ operatorId: id, signature: bytesToHex(signPayload(keys[id]!, PROVISION_APPROVAL_TYPE, payload)) }));
+}
+
+function announceBody(m: ShareManifest, by?: readonly string[]): Json {
+  return { shareManifest: encodeShareManifest(m), approvals: approvals(m, by), challenge: bytesToHex(randomBytes(32)) };
+}
 
 async function ceremony() {
   const members = await Promise.all(['m0', 'm1', 'm2'].map(async (memberId) => ({ memberId, ...(await generateHpkeKeyPair()) })));
@@ -39,7 +53,7 @@ async function ceremony() {
 /** The member's side: announce with a fresh challenge, verify against the sim root, and (if acceptable) post. */
 async function announce(enclave: Enclave, host: RecordingHost, manifest: ShareManifest): Promise<{ answer: R; challenge: Uint8Array; appraise: EnclaveAppraiseFn; publicKey: Uint8Array }> {
   const challenge = new Uint8Array(randomBytes(32));
-  const answer = (await enclave.handle('provision.announce', { shareManifest: encodeShareManifest(manifest), challenge: bytesToHex(challenge) }, host.peer)) as R;
+  const answer = (await enclave.handle('provision.announce', { shareManifest: encodeShareManifest(manifest), approvals: approvals(manifest), challenge: bytesToHex(challenge) }, host.peer)) as R;
   const identityKey = hexToBytes(String(answer['identityKey']));
   const appraise: EnclaveAppraiseFn = async (evidence, expected) => {
     const claims = verifySimEvidence(evidence, { rootPublicKey: hw.root.publicKey, nowMs: Date.now(), expectedReportData: provisioningReportData(identityKey, expected.publicKeyBinding, expected.nonce, challenge) });
@@ -52,22 +66,32 @@ function postingBody(manifest: ShareManifest, p: SharePosting): Json {
   return { shareManifestHash: bytesToHex(manifestHash(manifest)), memberId: p.memberId, enc: bytesToHex(p.enc), ciphertext: bytesToHex(p.ciphertext) };
 }
 
-async function booted(platform: MemoryPlatform): Promise<Enclave> {
+async function booted(platform: MemoryPlatform, host?: RecordingHost): Promise<Enclave> {
   const e = new Enclave(platform, 'signer-1');
   await e.boot();
+  if (host && e.phase !== 'READY') await e.handle('manifest.install', { signedManifest: ORG_MANIFEST }, host.peer);
   return e;
 }
 
 test('provisioning 2-of-3: a wrong share and a posting for another key are refused and audited; k good shares reconstruct, seal, and survive a restart', async () => {
   const host = new RecordingHost();
   const platform = memoryPlatform(hw);
-  const enclave = await booted(platform);
+  // Before the organisation manifest is installed there is no quorum to approve a split.
+  const fresh = await booted(platform);
   const { members, secret, split } = await ceremony();
   const m = split.manifest;
+  await rejectsWith(fresh.handle('provision.announce', announceBody(m), host.peer), 'E_NO_MANIFEST');
+  const enclave = await booted(platform, host);
   const mh = bytesToHex(manifestHash(m));
+  // A split the root quorum did not approve (one approval of two, or a non-member's) opens nothing.
+  await rejectsWith(enclave.handle('provision.announce', announceBody(m, ['alice']), host.peer), 'E_PROVISION_UNAPPROVED');
+  await rejectsWith(enclave.handle('provision.announce', announceBody(m, ['alice', 'dave']), host.peer), 'E_PROVISION_UNAPPROVED');
+  assert.equal(host.of('provision.refused').at(-1)!.data['code'], 'E_PROVISION_UNAPPROVED');
+  assert.equal(host.of('provision.started').length, 0);
   const ann = await announce(enclave, host, m);
   assert.equal(ann.answer['shareManifestHash'], mh);
   assert.equal(host.of('provision.started').length, 1);
+  assert.deepEqual(host.of('provision.started')[0]!.data['approvedBy'], ['alice', 'bob']);
   const post = (i: number, publicKey = ann.publicKey) =>
     postShareToEnclave({ manifest: m, encryptedShare: split.encryptedShares[i]!, memberPrivateKey: members[i]!.privateKey, enclave: { evidence: hexToBytes(String(ann.answer['evidence'])), publicKey }, expectedMeasurement: MEASUREMENT, appraise: ann.appraise });
 
@@ -115,7 +139,7 @@ test('provisioning 2-of-3: a wrong share and a posting for another key are refus
 
   // Provisioned: further postings and announcements are refused (typed, audited).
   await rejectsWith(enclave.handle('provision.share', postingBody(m, await post(1)), host.peer), 'E_PROVISION_COMPLETE');
-  await rejectsWith(enclave.handle('provision.announce', { shareManifest: encodeShareManifest(m), challenge: bytesToHex(randomBytes(32)) }, host.peer), 'E_PROVISION_COMPLETE');
+  await rejectsWith(enclave.handle('provision.announce', announceBody(m), host.peer), 'E_PROVISION_COMPLETE');
   assert.equal(host.of('provision.refused').at(-1)!.data['code'], 'E_PROVISION_COMPLETE');
 
   // Sealed: a restarted signer holds the secret (read here from the blob with the platform's key, as only the enclave can).
@@ -126,13 +150,13 @@ test('provisioning 2-of-3: a wrong share and a posting for another key are refus
   assert.ok(equalBytes(state.provisioned.secret.expose(), secret));
   assert.deepEqual(state.provisioned.members, ['m0', 'm2']);
   assert.equal(state.provisioned.shareManifestHash, mh);
-  await rejectsWith(restarted.handle('provision.announce', { shareManifest: encodeShareManifest(m), challenge: bytesToHex(randomBytes(32)) }, host.peer), 'E_PROVISION_COMPLETE');
+  await rejectsWith(restarted.handle('provision.announce', announceBody(m), host.peer), 'E_PROVISION_COMPLETE');
 });
 
 test('a restart drops a collection in progress: members announce (a new key) and post again', async () => {
   const host = new RecordingHost();
   const platform = memoryPlatform(hw);
-  const enclave = await booted(platform);
+  const enclave = await booted(platform, host);
   const { members, secret, split } = await ceremony();
   const m = split.manifest;
   const postVia = async (a: Awaited<ReturnType<typeof announce>>, i: number) =>
@@ -154,10 +178,10 @@ test('a restart drops a collection in progress: members announce (a new key) and
 
 test('malformed provisioning input is refused before anything is opened', async () => {
   const host = new RecordingHost();
-  const enclave = await booted(memoryPlatform(hw));
+  const enclave = await booted(memoryPlatform(hw), host);
   const { split } = await ceremony();
   const m = encodeShareManifest(split.manifest) as R;
-  await rejectsWith(enclave.handle('provision.announce', { shareManifest: { ...m, threshold: 4 }, challenge: bytesToHex(randomBytes(32)) }, host.peer), 'E_SHAMIR_MANIFEST_INVALID');
+  await rejectsWith(enclave.handle('provision.announce', { shareManifest: { ...m, threshold: 4 }, approvals: [], challenge: bytesToHex(randomBytes(32)) }, host.peer), 'E_SHAMIR_MANIFEST_INVALID');
   await rejectsWith(enclave.handle('provision.share', { shareManifestHash: bytesToHex(manifestHash(split.manifest)), memberId: 'M0!', enc: '00'.repeat(32), ciphertext: '00' }, host.peer), 'E_FIELD_INVALID');
   await rejectsWith(enclave.handle('provision.share', { shareManifestHash: bytesToHex(manifestHash(split.manifest)), memberId: 'm0', enc: '00'.repeat(32), ciphertext: '00'.repeat(2000) }, host.peer), 'E_FIELD_INVALID');
   assert.ok(host.of('input.rejected').length >= 3);

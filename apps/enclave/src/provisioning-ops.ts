@@ -5,8 +5,12 @@
  * enclave's attested key, and is reconstructed only once k valid shares
  * arrived.
  *
- * - `provision.announce` {shareManifest, challenge}: opens (or reuses) a
- *   collection for that split with a fresh X25519 key, and answers evidence
+ * - `provision.announce` {shareManifest, approvals, challenge}: the split
+ *   must be approved by the installed organisation manifest's root quorum
+ *   (threshold signatures of `custodian.provision-approval.v1` over the org
+ *   and the share-manifest hash) — else a host could provision a secret of
+ *   its own making first. Opens (or reuses) a collection for that split with
+ *   a fresh X25519 key, and answers evidence
  *   whose report data binds this enclave's identity key, that key, the share
  *   manifest's hash (the library's provisioning nonce) and the member's fresh
  *   challenge. The member checks measurement and binding on its side.
@@ -27,6 +31,8 @@ import { bytesToHex, concatBytes } from '@custodian/core/bytes';
 import { generateHpkeKeyPair, X25519_PUBLIC_KEY_BYTES } from '@custodian/core/hpke-seal';
 import type { Secret } from '@custodian/core/secret';
 import { reportDataBinding } from '@custodian/attestation/binding';
+import { verifyPayload } from '@custodian/protocol/operator-key';
+import type { Manifest } from '@custodian/protocol/manifest';
 import { decodeShareManifest, manifestHash, SHAMIR_MEMBER_ID_RE, SHAMIR_SECRET_BYTES_MAX, type ShareManifest } from '@custodian/tss/shamir/share-manifest';
 import { ShareCollector } from '@custodian/tss/shamir/share-collector';
 import type { RpcPeer } from '@custodian/protocol/frame-rpc';
@@ -42,6 +48,10 @@ export const PROVISIONING_PURPOSE = 'custodian/quorum-provisioning/v1';
 export const PROVISION_COLLECTIONS_MAX = 4;
 /** A collection older than this is dropped (its shares zeroised). */
 export const PROVISION_COLLECTION_TTL_MS = 60 * 60 * 1000;
+/** Payload type root-quorum members sign to approve a split: `{ orgId, shareManifestHash }`. */
+export const PROVISION_APPROVAL_TYPE = 'custodian.provision-approval.v1';
+/** Most approvals one announcement carries. */
+const PROVISION_APPROVALS_MAX = 64;
 /** Largest posting ciphertext: a share (secret + index byte) plus the AEAD tag. */
 const POSTING_CIPHERTEXT_MAX = SHAMIR_SECRET_BYTES_MAX + 1 + 16;
 
@@ -119,16 +129,39 @@ function assertNotProvisioned(ctx: EnclaveContext, hashHex: string): void {
   );
 }
 
+/** The quorum members whose approvals of this split verify; E_PROVISION_UNAPPROVED below the quorum threshold. */
+export function checkProvisionApprovals(m: Manifest, shareManifestHash: string, approvals: readonly { operatorId: string; signature: Uint8Array }[]): string[] {
+  const payload = { orgId: m.orgId, shareManifestHash };
+  const valid: string[] = [];
+  for (const a of approvals) {
+    if (!m.quorum.members.includes(a.operatorId) || valid.includes(a.operatorId)) continue;
+    const op = m.operators.find((o) => o.id === a.operatorId);
+    if (op && verifyPayload(op.publicKey, PROVISION_APPROVAL_TYPE, payload, a.signature)) valid.push(a.operatorId);
+  }
+  if (valid.length < m.quorum.threshold) {
+    throw new CustodianError('E_PROVISION_UNAPPROVED', `the split carries ${valid.length} valid root-quorum approval(s); ${m.quorum.threshold} are required`, { valid, required: m.quorum.threshold });
+  }
+  return valid.sort();
+}
+
 /** `provision.announce`: evidence binding the identity key, the collection's fresh key, the split and the member's challenge. */
 export async function provisionAnnounce(ctx: EnclaveContext, sessions: ProvisioningSessions, body: Json, peer: RpcPeer): Promise<Json> {
   const f = new Fields(body, 'provision.announce');
   const manifest = decodeShareManifest(f.raw('shareManifest'));
+  const approvals = f.arr('approvals', PROVISION_APPROVALS_MAX).map((a, i) => {
+    const g = new Fields(a, `provision.announce.approvals[${i}]`);
+    const approval = { operatorId: g.str('operatorId', 64), signature: g.hex('signature', 64) };
+    g.done();
+    return approval;
+  });
   const challenge = f.hex('challenge', 32);
   f.done();
   const mh = manifestHash(manifest);
   const hashHex = bytesToHex(mh);
+  let approvedBy: string[];
   try {
     assertNotProvisioned(ctx, hashHex);
+    approvedBy = checkProvisionApprovals(ctx.manifest(), hashHex, approvals);
   } catch (e) {
     return ctx.refuse(peer, 'provision.refused', null, e, { shareManifestHash: hashHex });
   }
@@ -136,7 +169,7 @@ export async function provisionAnnounce(ctx: EnclaveContext, sessions: Provision
   const identityKey = ctx.identityKey();
   const evidence = await ctx.attest(provisioningReportData(identityKey, collection.publicKey, mh, challenge));
   if (opened) {
-    await ctx.audit(peer, 'provision.started', null, { shareManifestHash: hashHex, setId: manifest.setId, threshold: manifest.threshold, members: manifest.shares.map((s) => s.memberId), enclaveKey: bytesToHex(collection.publicKey) });
+    await ctx.audit(peer, 'provision.started', null, { shareManifestHash: hashHex, setId: manifest.setId, threshold: manifest.threshold, members: manifest.shares.map((s) => s.memberId), approvedBy, enclaveKey: bytesToHex(collection.publicKey) });
     await ctx.persist();
   }
   const st = collection.collector.status();

@@ -6,7 +6,11 @@
  *   custodian provision split --secret-file F --threshold k --member id=PUBKEYFILE ... --out DIR
  *     the dealer step: F holds the secret in hex; DIR gets share-manifest.json
  *     (public) and share-<id>.json per member (encrypted to that member only).
- *   custodian provision post --signer ID --share-manifest FILE --share FILE --key MEMBERKEY --measurement HEX
+ *   custodian provision approve --share-manifest FILE --org ORG --operator ID --key OPKEY --approvals FILE
+ *     a root-quorum member approves the split (the signer opens a collection
+ *     only for a split with the quorum's threshold of approvals; else a host
+ *     could provision a secret of its own making first); appends to FILE.
+ *   custodian provision post --signer ID --share-manifest FILE --approvals FILE --share FILE --key MEMBERKEY --measurement HEX
  *     the member step: checks the organisation manifest (root quorum, optional
  *     CUSTODIAN_MANIFEST_HASH pin) and the signer's attested identity; asks the
  *     signer to announce itself for this split with a fresh challenge; verifies
@@ -26,6 +30,8 @@ import { bytesToHex, concatBytes, equalBytes, hexToBytes } from '@custodian/core
 import { Secret } from '@custodian/core/secret';
 import { generateHpkeKeyPair, X25519_PUBLIC_KEY_BYTES } from '@custodian/core/hpke-seal';
 import { reportDataBinding } from '@custodian/attestation/binding';
+import { signPayload } from '@custodian/protocol/operator-key';
+import { readKeyFile } from '../key-file.js';
 import { verifySimEvidence } from '@custodian/attestation/sim/sim-evidence';
 import { splitToMembers, type EncryptedShare } from '@custodian/tss/shamir/split';
 import { postShareToEnclave, type EnclaveAppraiseFn } from '@custodian/tss/shamir/member';
@@ -37,12 +43,17 @@ import { emit, emitError, parseArgs, UsageError } from '../output.js';
 const USAGE = `usage:
   custodian provision keygen --out FILE
   custodian provision split --secret-file F --threshold k --member id=PUBKEYFILE ... --out DIR
-  custodian provision post --signer ID --share-manifest FILE --share FILE --key MEMBERKEY --measurement HEX [--host URL]`;
+  custodian provision approve --share-manifest FILE --org ORG --operator ID --key OPKEY --approvals FILE
+  custodian provision post --signer ID --share-manifest FILE --approvals FILE --share FILE --key MEMBERKEY --measurement HEX [--host URL]`;
 
 /** Member key files. */
 export const MEMBER_KEY_TYPE = 'custodian.member-key.v1';
 /** Member public key files. */
 export const MEMBER_PUBLIC_KEY_TYPE = 'custodian.member-public-key.v1';
+/** Approval files. */
+export const APPROVALS_FILE_TYPE = 'custodian.provision-approvals.v1';
+/** Must equal PROVISION_APPROVAL_TYPE in apps/enclave/src/provisioning-ops.ts. */
+const PROVISION_APPROVAL_TYPE = 'custodian.provision-approval.v1';
 /** Encrypted share files. */
 export const ENCRYPTED_SHARE_TYPE = 'custodian.encrypted-share.v1';
 /**
@@ -119,6 +130,44 @@ export function readShareManifest(path: string): ShareManifest {
   return decodeShareManifest(readJsonFile(path, 'share manifest'));
 }
 
+interface Approvals {
+  readonly orgId: string;
+  readonly shareManifestHash: string;
+  readonly approvals: { operatorId: string; signature: string }[];
+}
+
+/** Reads an approvals file. */
+export function readApprovals(path: string): Approvals {
+  const f = new Fields(readJsonFile(path, 'approvals file'), 'approvals');
+  if (f.str('type', 64) !== APPROVALS_FILE_TYPE) throw new CustodianError('E_PROVISION_UNAPPROVED', `${path} is not a Custodian provisioning approvals file`);
+  const a: Approvals = {
+    orgId: f.str('orgId', 64),
+    shareManifestHash: f.str('shareManifestHash', 64, /^[0-9a-f]{64}$/),
+    approvals: f.arr('approvals', 64).map((x, i) => {
+      const g = new Fields(x, `approvals[${i}]`);
+      const r = { operatorId: g.str('operatorId', 64), signature: bytesToHex(g.hex('signature', 64)) };
+      g.done();
+      return r;
+    }),
+  };
+  f.done();
+  return a;
+}
+
+/** A root-quorum member's approval of a split, added to (or started in) the approvals file. */
+function approve(o: { manifestFile: string; orgId: string; operatorId: string; keyFile: string; approvalsFile: string }): Json {
+  const shareManifestHash = bytesToHex(manifestHash(readShareManifest(o.manifestFile)));
+  const prior: Approvals = existsSync(o.approvalsFile) ? readApprovals(o.approvalsFile) : { orgId: o.orgId, shareManifestHash, approvals: [] };
+  if (prior.orgId !== o.orgId || prior.shareManifestHash !== shareManifestHash) throw new CustodianError('E_PROVISION_UNAPPROVED', `${o.approvalsFile} approves another split or organisation`);
+  const key = readKeyFile(o.keyFile);
+  const signature = bytesToHex(signPayload(key, PROVISION_APPROVAL_TYPE, { orgId: o.orgId, shareManifestHash }));
+  key.secretKey.zeroise();
+  const approvals = [...prior.approvals.filter((a) => a.operatorId !== o.operatorId), { operatorId: o.operatorId, signature }];
+  const out: Json = { type: APPROVALS_FILE_TYPE, orgId: o.orgId, shareManifestHash, approvals };
+  writeFileSync(o.approvalsFile, JSON.stringify(out, null, 2) + '\n');
+  return { approvals: o.approvalsFile, shareManifestHash, approvedBy: approvals.map((a) => a.operatorId) };
+}
+
 async function keygen(out: string): Promise<Json> {
   const kp = await generateHpkeKeyPair();
   try {
@@ -159,7 +208,7 @@ async function split(secretFile: string, threshold: number, members: readonly st
 }
 
 /** The member step. */
-async function post(client: HostClient, o: { signer: string; manifestFile: string; shareFile: string; keyFile: string; measurement: string }): Promise<Json> {
+async function post(client: HostClient, o: { signer: string; manifestFile: string; approvalsFile: string; shareFile: string; keyFile: string; measurement: string }): Promise<Json> {
   if (!/^[0-9a-f]{96}$/.test(o.measurement)) throw new UsageError('--measurement must be 48 bytes of lowercase hex (SHA-384)');
   const manifest = readShareManifest(o.manifestFile);
   const encryptedShare = readEncryptedShare(o.shareFile);
@@ -167,12 +216,15 @@ async function post(client: HostClient, o: { signer: string; manifestFile: strin
   const entry = entryOf(manifest, encryptedShare.memberId);
   if (entry.memberPublicKey !== bytesToHex(key.publicKey)) throw new CustodianError('E_KEY_INVALID', `the share manifest gives ${entry.memberId} another key than ${o.keyFile}`);
   const mh = manifestHash(manifest);
+  const approvals = readApprovals(o.approvalsFile);
+  if (approvals.shareManifestHash !== bytesToHex(mh)) throw new CustodianError('E_PROVISION_UNAPPROVED', `${o.approvalsFile} approves another split`);
 
   // The organisation (root quorum's manifest: sim root, platform) and this signer's attested identity key.
   const org = await verifyOrg(client, [o.signer]);
   const attestedIdentity = org.identityKeys.get(o.signer)!;
+  if (approvals.orgId !== org.manifest.orgId) throw new CustodianError('E_PROVISION_UNAPPROVED', `${o.approvalsFile} approves the split for ${approvals.orgId}, not ${org.manifest.orgId}`);
   const challenge = new Uint8Array(randomBytes(32));
-  const a = new Fields(await client.post(`/v1/signers/${o.signer}/provision/announce`, { shareManifest: encodeShareManifest(manifest), challenge: bytesToHex(challenge) }), 'announcement');
+  const a = new Fields(await client.post(`/v1/signers/${o.signer}/provision/announce`, { shareManifest: encodeShareManifest(manifest), approvals: approvals.approvals, challenge: bytesToHex(challenge) }), 'announcement');
   const ann = { signerId: a.str('signerId', 64), identityKey: a.hex('identityKey', 32), enclaveKey: a.hex('enclaveKey', X25519_PUBLIC_KEY_BYTES), shareManifestHash: a.hex('shareManifestHash', 32), challenge: a.hex('challenge', 32), evidence: a.hex('evidence', undefined, 16 * 1024), accepted: a.int('accepted'), threshold: a.int('threshold') };
   if (ann.signerId !== o.signer || !equalBytes(ann.shareManifestHash, mh) || !equalBytes(ann.challenge, challenge)) {
     throw new CustodianError('E_SHAMIR_ENCLAVE_REFUSED', 'the announcement is for another signer, split or challenge than this member asked for', { reasons: ['announcement mismatch'] });
@@ -199,7 +251,7 @@ export async function provisionCommand(args: readonly string[]): Promise<number>
   const json = args.includes('--json');
   try {
     const [sub, ...rest] = args;
-    const { values } = parseArgs(rest, { strings: ['out', 'secret-file', 'threshold', 'signer', 'share-manifest', 'share', 'key', 'measurement', 'host'], multi: ['member'], booleans: ['json'] });
+    const { values } = parseArgs(rest, { strings: ['out', 'secret-file', 'threshold', 'signer', 'share-manifest', 'share', 'key', 'measurement', 'host', 'org', 'operator', 'approvals'], multi: ['member'], booleans: ['json'] });
     const one = (k: string): string => {
       const v = values.get(k)?.[0];
       if (v === undefined) throw new UsageError(`--${k} is required\n${USAGE}`);
@@ -217,9 +269,14 @@ export async function provisionCommand(args: readonly string[]): Promise<number>
       emit(json, r, `split ${String(r['setId'])}: ${threshold} of ${(r['members'] as string[]).length} (${(r['members'] as string[]).join(', ')}); share manifest ${String(r['shareManifest'])} (sha256 ${String(r['shareManifestHash'])}); give each member only its own share file, then forget the secret`);
       return 0;
     }
+    if (sub === 'approve') {
+      const r = approve({ manifestFile: one('share-manifest'), orgId: one('org'), operatorId: one('operator'), keyFile: one('key'), approvalsFile: one('approvals') }) as Record<string, Json>;
+      emit(json, r, `split ${String(r['shareManifestHash']).slice(0, 16)}… approved by ${(r['approvedBy'] as string[]).join(', ')} (${String(r['approvals'])})`);
+      return 0;
+    }
     if (sub === 'post') {
       const client = new HostClient(values.get('host')?.[0] ?? process.env['CUSTODIAN_HOST'] ?? DEFAULT_HOST_URL);
-      const r = (await post(client, { signer: one('signer'), manifestFile: one('share-manifest'), shareFile: one('share'), keyFile: one('key'), measurement: one('measurement').toLowerCase() })) as Record<string, Json>;
+      const r = (await post(client, { signer: one('signer'), manifestFile: one('share-manifest'), approvalsFile: one('approvals'), shareFile: one('share'), keyFile: one('key'), measurement: one('measurement').toLowerCase() })) as Record<string, Json>;
       emit(json, r, `${String(r['memberId'])}: share posted to ${String(r['signerId'])} (measurement ${String(r['measurement']).slice(0, 16)}…, attested key ${String(r['enclaveKey']).slice(0, 16)}…); ${String(r['accepted'])} of ${String(r['threshold'])} shares${r['complete'] === true ? `: the secret is provisioned (members ${(r['members'] as string[]).join(', ')})` : ''}`);
       return 0;
     }
