@@ -217,6 +217,7 @@ function prune(ctx: EnclaveContext): void {
   for (const [k, r] of s.frostNonces) if (r.atMs < now - MPC_SESSION_TTL_MS - CLOCK_SKEW_MAX_MS) s.frostNonces.delete(k);
   for (const [k, at] of s.frostConsumed) if (at < now - MPC_SESSION_TTL_MS - CLOCK_SKEW_MAX_MS) s.frostConsumed.delete(k);
   for (const [k, at] of s.requestSeen) if (at < now - REQUEST_SEEN_TTL_MS) s.requestSeen.delete(k);
+  for (const k of s.summarySeen.keys()) if (!s.requestSeen.has(k)) s.summarySeen.delete(k);
 }
 
 /**

@@ -163,3 +163,35 @@ test('F12 the host cannot hand the signer a decision: a forged "allowed" decisio
   await rejectsWith(enclave.handle('tx.sign', { proposal, approvals: [] }, host.peer), 'E_DESTINATION_NOT_ALLOWED');
   assert.equal(host.of('signature.released').length, 0);
 });
+
+test('approvals given for the summary of first sight keep counting when the policy state moves (a destination no longer first-time after an earlier signing)', async () => {
+  // The demo rulebook, its anvil permit needing 1 treasury approval, plus 2 while the destination is first-time.
+  const transfers = new TextDecoder().decode(FILES.get('policies/10-demo-transfers.cedar')!);
+  const relaxed = transfers.replace('@id("demo-transfer-up-to-1-eth-to-address-book")\n@approvals("treasury:2")', '@id("demo-transfer-up-to-1-eth-to-address-book")\n@approvals("treasury:1")');
+  assert.notEqual(relaxed, transfers);
+  const files = new Map(FILES);
+  files.set('policies/10-demo-transfers.cedar', new TextEncoder().encode(`${relaxed}\n@id("first-time-destination-two-approvals")\n@approvals("treasury:2")\npermit (principal, action == Custodian::Action::"transfer", resource)\nwhen { context.chain == "anvil" && context.destination.firstTime };\n`));
+  const enclave = new Enclave(memoryPlatform(hw), 'signer-1');
+  await enclave.boot();
+  const host = new RecordingHost();
+  await enclave.handle('manifest.install', { signedManifest: orgManifest(hw, keys, { rulebookDigest: rulebookFilesDigest(files), allowlist: [TO.toLowerCase()] }), rulebook: filesJson(files) }, host.peer);
+  await withWallet(enclave, host);
+  const proposeOne = async (n: bigint): Promise<{ proposal: Json; approvals: Json[]; res: Record<string, Json> }> => {
+    const raw = encodeUnsignedEip1559({ chainId: 31337n, nonce: n, maxPriorityFeePerGas: 1n, maxFeePerGas: 2_000_000_000n, gasLimit: 21000n, to: parseAddress(TO), value: 1000n, data: new Uint8Array(0), accessList: [] });
+    const proposal = encodeSignedRequest(signRequest({ type: TX_PROPOSAL_TYPE, orgId: 'acme', walletId: 'w', chain: 'eth', rawTx: bytesTo0x(raw), nonce: requestNonce(), createdAtMs: Date.now() }, 'dave', keys['dave']!));
+    const res = (await enclave.handle('tx.propose', { request: proposal }, host.peer)) as Record<string, Json>;
+    const approvals = ['bob', 'carol'].map((who) =>
+      encodeSignedRequest(signRequest({ type: APPROVAL_TYPE, orgId: 'acme', requestId: String(res['requestId']), txDigest: String(res['txDigest']), summaryHash: String(res['summaryHash']), expiresAtMs: Date.now() + 60_000, nonce: requestNonce() }, who, keys[who]!)),
+    );
+    return { proposal, approvals, res };
+  };
+  const a = await proposeOne(0n);
+  const b = await proposeOne(1n);
+  assert.match(String(b.res['reasons']), /needs 2 more approvals from treasury/);
+  await enclave.handle('tx.sign', { proposal: a.proposal, approvals: a.approvals }, host.peer);
+  // The destination has now been paid: b's summary today would say 1 approval; the two given for what dave and the approvers saw still count.
+  const again = (await enclave.handle('tx.propose', { request: b.proposal }, host.peer)) as Record<string, Json>;
+  assert.notEqual(again['summaryHash'], b.res['summaryHash'], 'the policy state moved');
+  const signed = (await enclave.handle('tx.sign', { proposal: b.proposal, approvals: b.approvals }, host.peer)) as Record<string, Json>;
+  assert.match(String(signed['signedTx']), /^0x02/);
+});

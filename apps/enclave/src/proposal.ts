@@ -100,8 +100,21 @@ export function checkProposal(ctx: EnclaveContext, req: SignedRequest, m: Manife
       : buildChainSummary({ requestId, orgId: m.orgId, walletId: wallet.walletId, signerId, from: wallet.address, initiator: initiator.id, decoded, decision });
   const summary = summaryBy(ctx.signerId);
   const summaryHash = statementHash(summary);
-  const summaryHashes = wallet.scheme === 'single' ? [summaryHash] : wallet.parties.map((id) => (id === ctx.signerId ? summaryHash : statementHash(summaryBy(id))));
+  const current = wallet.scheme === 'single' ? [summaryHash] : wallet.parties.map((id) => (id === ctx.signerId ? summaryHash : statementHash(summaryBy(id))));
+  // Approvals name the summary the approver was shown: the one of first sight (sealed) counts as well as today's.
+  const summaryHashes = [...new Set([...summarySeenFor(ctx, requestId, current), ...current])];
   return { requestId, payload, initiator, wallet, decoded, tx, digest, decision, cedarInput, summary, summaryHash, summaryHashes };
+}
+
+/** The summary hashes of `requestId` as this signer first computed them (recorded now if never; sealed with the next persist). */
+function summarySeenFor(ctx: EnclaveContext, requestId: string, current: readonly string[]): readonly string[] {
+  requestSeenAt(ctx, requestId, ctx.nowMs()); // kept (and pruned) together
+  const seen = ctx.state().summarySeen;
+  const known = seen.get(requestId);
+  if (known !== undefined) return known;
+  if (seen.size >= REQUEST_SEEN_MAX) seen.delete(seen.keys().next().value!);
+  seen.set(requestId, [...current]);
+  return current;
 }
 
 /** When this signer first saw `requestId` by its own clock (recorded now if never; sealed with the next persist). */

@@ -187,6 +187,13 @@ export interface EnclaveState {
   velocityLedger: Json | null;
   /** When this signer first saw each request (request id → ms, its own clock): time-locks run from here. */
   readonly requestSeen: Map<string, number>;
+  /**
+   * The summary hashes this signer computed for a request when it first saw
+   * it (request id → hashes, one per party): approvals given for that
+   * description keep counting after the policy state moves (bounded and
+   * pruned with `requestSeen`).
+   */
+  readonly summarySeen: Map<string, readonly string[]>;
   /** The organisation secret quorum provisioning reconstructed (absent or null: none). */
   provisioned?: ProvisionedSecret | null;
   version: bigint;
@@ -214,6 +221,7 @@ export function initialState(identitySecret: Uint8Array, logSeed: Uint8Array, co
     rulebook: null,
     velocityLedger: null,
     requestSeen: new Map(),
+    summarySeen: new Map(),
     version: 0n,
   };
 }
@@ -311,9 +319,24 @@ export function encodeState(s: EnclaveState): Uint8Array {
     ...(s.rulebook ? { rulebook: [...s.rulebook].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([name, bytes]) => [name, bytesToHex(bytes)]) } : {}),
     ...(s.velocityLedger !== null ? { velocityLedger: s.velocityLedger } : {}),
     requestSeen: [...s.requestSeen.entries()].map(([k, v]) => [k, v]),
+    ...(s.summarySeen.size > 0 ? { summarySeen: [...s.summarySeen.entries()].map(([k, v]) => [k, [...v]]) } : {}),
     ...(s.provisioned ? { provisioned: { shareManifestHash: s.provisioned.shareManifestHash, setId: s.provisioned.setId, secret: bytesToHex(s.provisioned.secret.expose()), members: [...s.provisioned.members], atMs: s.provisioned.atMs } } : {}),
   };
   return canonicalJsonBytes(json);
+}
+
+/** Decodes `summarySeen`: [request id, [64-hex hashes, at most one per party]] pairs. */
+function summaryLists(v: Json | undefined): Map<string, readonly string[]> {
+  const out = new Map<string, readonly string[]>();
+  if (v === undefined) return out;
+  if (!Array.isArray(v)) throw new CustodianError('E_SEALED_STATE_INVALID', 'summarySeen must be a list');
+  for (const n of v) {
+    if (!Array.isArray(n) || typeof n[0] !== 'string' || !Array.isArray(n[1]) || n[1].length > WALLET_PARTIES_MAX || n[1].some((h) => typeof h !== 'string' || !/^[0-9a-f]{64}$/.test(h))) {
+      throw new CustodianError('E_SEALED_STATE_INVALID', 'bad summarySeen entry');
+    }
+    out.set(n[0], n[1] as string[]);
+  }
+  return out;
 }
 
 function stringOrNull(v: unknown, field: string): string | null {
@@ -346,6 +369,7 @@ export function decodeState(bytes: Uint8Array, version: bigint): EnclaveState {
       rulebook: null,
       velocityLedger: f.optRaw('velocityLedger') ?? null,
       requestSeen: new Map(pairs(f.optRaw('requestSeen'), 'requestSeen')),
+      summarySeen: summaryLists(f.optRaw('summarySeen')),
       version,
     };
     const rb = f.optRaw('rulebook');

@@ -431,10 +431,25 @@ export class CustodyService {
         updatedAtMs: now,
       };
       await this.store.insertRequest(row);
+      // The other parties of a threshold wallet see the proposal now too: each decides and records the summary of first sight.
+      if (wallet.scheme !== 'single') await this.#proposeToOthers(wallet, link.signerId, req);
       if (decision === 'allow') await this.#sign(row);
       // No approvals to wait for but a time-lock: tried now, so it is armed for when the lock ends.
       else if (decision === 'needs-approval' && (await this.view(row)).approvalsNeeded === 0) await this.#trySign(row);
       return this.view((await this.store.getRequest(requestId))!);
+    });
+  }
+
+  /**
+   * Hands a proposal to every other party of a threshold wallet (best effort:
+   * one that is down sees it when it is next asked), so that each decides it
+   * and seals the summaries of first sight that approvals are given for.
+   */
+  async #proposeToOthers(wallet: WalletRow, answered: string, req: SignedRequest): Promise<void> {
+    const others = walletSigners(wallet).filter((id) => id !== answered);
+    const results = await Promise.allSettled(others.map((id) => this.#link(id).call('tx.propose', { request: encodeSignedRequest(req) })));
+    results.forEach((r, i) => {
+      if (r.status === 'rejected') this.log(`proposal not seen by ${others[i]!} yet: ${(r.reason as Error).message}`);
     });
   }
 
