@@ -177,26 +177,33 @@ export interface BitcoinSpendRequest extends ApprovalState {
 
 /** Decides a Solana message; `ledger` (when given) supplies first-time and velocity facts but is not changed. */
 export function decideSolanaTransaction(data: PolicyData, req: SolanaTxRequest, nowMs: number, ledger: VelocityLedger | null): { decision: Decision; facts: SolanaFacts | null; spend: Spend | null } {
-  const chain = data.chains.get(req.chain);
-  if (chain === undefined) return { decision: unsupportedChain(data, req.chain), facts: null, spend: null };
-  if (chain.family !== 'solana') return { decision: wrongFamily(data, chain, 'solana'), facts: null, spend: null };
-  let facts: SolanaFacts;
-  try {
-    facts = deriveSolanaContext({ messageBytes: req.messageBytes, chain, wallet: req.wallet, initiator: req.initiator.id, intent: req.intent, expect: req.expect ?? {}, data, ledger, nowMs });
-  } catch (e) {
-    return { decision: refused(data, e), facts: null, spend: null };
-  }
-  return { ...decideFacts(data, facts, req, nowMs, ledger), facts };
+  return decideDecoded(data, req, 'solana', nowMs, ledger, (chain) =>
+    deriveSolanaContext({ messageBytes: req.messageBytes, chain, wallet: req.wallet, initiator: req.initiator.id, intent: req.intent, expect: req.expect ?? {}, data, ledger, nowMs }),
+  );
 }
 
 /** Decides a Bitcoin taproot spend; `ledger` (when given) supplies first-time and velocity facts but is not changed. */
 export function decideBitcoinSpend(data: PolicyData, req: BitcoinSpendRequest, nowMs: number, ledger: VelocityLedger | null): { decision: Decision; facts: BitcoinFacts | null; spend: Spend | null } {
+  return decideDecoded(data, req, 'bitcoin', nowMs, ledger, (chain) =>
+    deriveBitcoinContext({ psbt: req.psbt, chain, wallet: req.wallet, initiator: req.initiator.id, intent: req.intent, data, ledger, nowMs }),
+  );
+}
+
+/** Resolves `req.chain` as a chain of `family`, derives the facts from the request's bytes (a decoder's typed error is a deny) and decides them. */
+function decideDecoded<K extends ChainFamily, F extends PolicyFacts>(
+  data: PolicyData,
+  req: ApprovalState & { readonly requestId: string; readonly chain: string; readonly initiator: EntityRef; readonly wallet: EntityRef },
+  family: K,
+  nowMs: number,
+  ledger: VelocityLedger | null,
+  derive: (chain: Extract<ChainConfig, { readonly family: K }>) => F,
+): { decision: Decision; facts: F | null; spend: Spend | null } {
   const chain = data.chains.get(req.chain);
   if (chain === undefined) return { decision: unsupportedChain(data, req.chain), facts: null, spend: null };
-  if (chain.family !== 'bitcoin') return { decision: wrongFamily(data, chain, 'bitcoin'), facts: null, spend: null };
-  let facts: BitcoinFacts;
+  if (chain.family !== family) return { decision: wrongFamily(data, chain, family), facts: null, spend: null };
+  let facts: F;
   try {
-    facts = deriveBitcoinContext({ psbt: req.psbt, chain, wallet: req.wallet, initiator: req.initiator.id, intent: req.intent, data, ledger, nowMs });
+    facts = derive(chain as Extract<ChainConfig, { readonly family: K }>);
   } catch (e) {
     return { decision: refused(data, e), facts: null, spend: null };
   }
