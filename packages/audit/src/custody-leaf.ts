@@ -73,7 +73,8 @@ export function decodeCustodyLeaf(bytes: Uint8Array, keys: SignerKeys): CustodyL
   const { json, statement, signature, envelope } = readEnvelope(bytes);
   const key = keys.get(envelope.signerId);
   if (key === undefined) throw auditError('E_LEAF_SIGNER_UNKNOWN', `leaf is signed as ${envelope.signerId}, whose identity key is not known to this verifier`, { signerId: envelope.signerId });
-  if (!verifyCustodyStatement(statement, signature, key)) {
+  const statementBytes = canonicalJsonBytes(statement);
+  if (!verifyCustodyStatement(statementBytes, signature, key)) {
     throw auditError('E_LEAF_SIGNATURE', `leaf ${envelope.signerId}#${envelope.seq} is not signed by ${envelope.signerId}'s identity key`, { signerId: envelope.signerId, seq: envelope.seq });
   }
   if (envelope.entry === undefined) throw auditError('E_LEAF_UNTYPED', `leaf ${envelope.signerId}#${envelope.seq} (${envelope.event}) carries no typed entry`, { signerId: envelope.signerId, seq: envelope.seq });
@@ -81,14 +82,14 @@ export function decodeCustodyLeaf(bytes: Uint8Array, keys: SignerKeys): CustodyL
   checkAgreement(envelope, entry);
   return Object.freeze({
     signerId: envelope.signerId, seq: envelope.seq, prevHash: envelope.prevHash, timeMs: envelope.timeMs, event: envelope.event,
-    requestId: envelope.requestId, entry, statementHash: bytesToHex(sha256(canonicalJsonBytes(statement))), signed: json,
+    requestId: envelope.requestId, entry, statementHash: bytesToHex(sha256(statementBytes)), signed: json,
   });
 }
 
-/** Ed25519 (RFC 8032, no ZIP-215 leniency, as the protocol verifies) over the domain-separated canonical statement. */
-export function verifyCustodyStatement(statement: Json, signature: Uint8Array, identityKey: Uint8Array): boolean {
+/** Ed25519 (RFC 8032, no ZIP-215 leniency, as the protocol verifies) over the domain-separated canonical statement bytes. */
+export function verifyCustodyStatement(statementBytes: Uint8Array, signature: Uint8Array, identityKey: Uint8Array): boolean {
   try {
-    return ed25519.verify(signature, concatBytes(DOMAIN_BYTES, canonicalJsonBytes(statement)), identityKey, { zip215: false });
+    return ed25519.verify(signature, concatBytes(DOMAIN_BYTES, statementBytes), identityKey, { zip215: false });
   } catch {
     return false;
   }
