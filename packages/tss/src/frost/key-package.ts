@@ -54,16 +54,7 @@ export function publicPackageFromCommitments(suiteId: FrostSuiteId, parties: rea
   const points = commitments.map((c, i) => group.decodeElement(c, `commitments[${i}]`));
   const verifyingShares = new Map<PartyId, Uint8Array>();
   for (const p of parties) verifyingShares.set(p, group.encodeElement(evaluateCommitment(group, points, BigInt(p))));
-  const groupPublicKey = commitments[0];
-  if (groupPublicKey === undefined) throw frostError('E_MPC_SHAPE', 'empty commitment vector');
-  return Object.freeze({
-    suite: suiteId,
-    threshold: commitments.length,
-    parties: Object.freeze([...parties].sort((a, b) => a - b)),
-    groupPublicKey: groupPublicKey.slice(),
-    commitments: Object.freeze(commitments.map((c) => c.slice())),
-    verifyingShares,
-  });
+  return freezePackage(suiteId, parties, commitments, verifyingShares);
 }
 
 /** Assembles a public package from commitments and verifying shares already derived from them (each checked to be a valid element). */
@@ -77,6 +68,11 @@ export function assemblePublicPackage(suiteId: FrostSuiteId, parties: readonly P
     group.decodeElement(v, `verifyingShares[${p}]`);
     shares.set(p, v.slice());
   }
+  return freezePackage(suiteId, parties, commitments, shares);
+}
+
+// The package both constructors return, around verifying shares they own (copies of every commitment, parties sorted).
+function freezePackage(suiteId: FrostSuiteId, parties: readonly PartyId[], commitments: readonly Uint8Array[], verifyingShares: Map<PartyId, Uint8Array>): FrostPublicKeyPackage {
   const groupPublicKey = commitments[0];
   if (groupPublicKey === undefined) throw frostError('E_MPC_SHAPE', 'empty commitment vector');
   return Object.freeze({
@@ -85,7 +81,7 @@ export function assemblePublicPackage(suiteId: FrostSuiteId, parties: readonly P
     parties: Object.freeze([...parties].sort((a, b) => a - b)),
     groupPublicKey: groupPublicKey.slice(),
     commitments: Object.freeze(commitments.map((c) => c.slice())),
-    verifyingShares: shares,
+    verifyingShares,
   });
 }
 
