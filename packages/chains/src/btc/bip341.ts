@@ -7,7 +7,7 @@
 import { schnorr, secp256k1 } from '@noble/curves/secp256k1.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { CustodianError } from '@custodian/core/errors';
-import { bytesToHex, concatBytes } from '@custodian/core/bytes';
+import { concatBytes } from '@custodian/core/bytes';
 import { compactSize, u32le, u64le } from './byte-reader.js';
 import type { BitcoinTx, TxOut } from './transaction.js';
 
@@ -99,21 +99,6 @@ export function p2trScript(outputKey: Uint8Array): Uint8Array {
 export function taprootTweakPublicKey(internalKey: Uint8Array, merkleRoot: Uint8Array = new Uint8Array(0)): Uint8Array {
   if (internalKey.length !== 32) throw new CustodianError('E_BTC_KEY', 'a taproot internal key is 32 bytes (x-only)');
   if (merkleRoot.length !== 0 && merkleRoot.length !== 32) throw new CustodianError('E_BTC_KEY', 'a taproot merkle root is 32 bytes');
-  // Public inputs only: the same wallet's key is tweaked for every input of every PSBT, so results are kept (bounded).
-  const key = `${bytesToHex(internalKey)}:${bytesToHex(merkleRoot)}`;
-  const known = TWEAK_CACHE.get(key);
-  if (known) return known.slice();
-  const q = tweakUncached(internalKey, merkleRoot);
-  if (TWEAK_CACHE.size >= TWEAK_CACHE_MAX) TWEAK_CACHE.delete(TWEAK_CACHE.keys().next().value!);
-  TWEAK_CACHE.set(key, q.slice());
-  return q;
-}
-
-/** Most tweaked keys kept (oldest forgotten first). */
-const TWEAK_CACHE_MAX = 256;
-const TWEAK_CACHE = new Map<string, Uint8Array>();
-
-function tweakUncached(internalKey: Uint8Array, merkleRoot: Uint8Array): Uint8Array {
   const Fn = secp256k1.Point.Fn;
   const t = Fn.fromBytes(schnorr.utils.taggedHash('TapTweak', internalKey, merkleRoot), true);
   if (!Fn.isValid(t)) throw new CustodianError('E_BTC_KEY', 'TapTweak hash is not a valid scalar');

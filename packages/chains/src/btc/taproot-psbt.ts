@@ -81,13 +81,18 @@ function walletPrevouts(psbt: Psbt, outputKey: Uint8Array): { prevouts: TxOut[];
   // Consensus refuses a transaction spending one outpoint twice (CVE-2018-17144); a view would count its amount twice.
   const outpoints = new Set(psbt.tx.inputs.map((x) => `${bytesToHex(x.prevTxid)}:${x.prevIndex}`));
   if (outpoints.size !== psbt.tx.inputs.length) throw new CustodianError('E_BTC_TX_MALFORMED', 'the transaction spends one outpoint twice');
+  // Inputs of one wallet usually carry the same internal key and root: tweak each distinct pair once (a tweak is a point multiplication).
+  const tweaked = new Map<string, Uint8Array>();
   psbt.inputs.forEach((input, i) => {
     if (!input.witnessUtxo) throw new CustodianError('E_BTC_UTXO_MISSING', `input ${i} has no witness UTXO: BIP 341 commits to every spent amount and script`, { index: i });
     const program = p2trProgram(input.witnessUtxo.script);
     if (!program) throw new CustodianError('E_BTC_NOT_P2TR', `input ${i} does not spend a P2TR output`, { index: i });
     if (!equalBytes(program, outputKey)) throw new CustodianError('E_BTC_KEY_MISMATCH', `input ${i} is not locked to this wallet's output key`, { index: i });
     if (input.tapInternalKey) {
-      const q = taprootTweakPublicKey(input.tapInternalKey, input.tapMerkleRoot ?? new Uint8Array(0));
+      const root = input.tapMerkleRoot ?? new Uint8Array(0);
+      const pair = `${bytesToHex(input.tapInternalKey)}:${bytesToHex(root)}`;
+      const q = tweaked.get(pair) ?? taprootTweakPublicKey(input.tapInternalKey, root);
+      tweaked.set(pair, q);
       if (!equalBytes(q, outputKey)) throw new CustodianError('E_BTC_KEY_MISMATCH', `input ${i}: its taproot internal key and merkle root do not give the wallet's output key`, { index: i });
     }
     const hashType = input.sighashType ?? SIGHASH_DEFAULT;
