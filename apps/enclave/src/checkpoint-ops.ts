@@ -26,6 +26,14 @@ export function auditCosignKey(ctx: EnclaveContext): Ed25519NoteKey {
   return new Ed25519NoteKey(cosignKeyName(ctx.signerId), ctx.state().cosignSeed, NOTE_KEY_TYPE_COSIGNATURE_V1, () => Math.floor(ctx.nowMs() / 1000));
 }
 
+/** A body's `proof`: at most 64 consistency-proof hashes, each 32 bytes in lowercase hex. */
+function proofHashes(f: Fields): Uint8Array[] {
+  return f.arr('proof', 64).map((h, i) => {
+    if (typeof h !== 'string' || !/^[0-9a-f]{64}$/.test(h)) throw new CustodianError('E_FIELD_INVALID', `${f.where}.proof[${i}] must be a 32-byte hex hash`);
+    return hexToBytes(h);
+  });
+}
+
 /**
  * Signs and cosigns an audit-log checkpoint only if it extends, append-only,
  * the last one this signer signed (kept sealed, persisted before the
@@ -36,10 +44,7 @@ export async function signCheckpoint(ctx: EnclaveContext, body: Json): Promise<J
   const f = new Fields(body, 'checkpoint.sign');
   const text = f.str('text', 4096);
   const oldSize = f.int('oldSize');
-  const proof = f.arr('proof', 64).map((h, i) => {
-    if (typeof h !== 'string' || !/^[0-9a-f]{64}$/.test(h)) throw new CustodianError('E_FIELD_INVALID', `checkpoint.sign.proof[${i}] must be a 32-byte hex hash`);
-    return hexToBytes(h);
-  });
+  const proof = proofHashes(f);
   f.done();
   checkNoteText(text);
   const next = decodeCheckpoint(text);
@@ -74,10 +79,7 @@ export async function syncCheckpoint(ctx: EnclaveContext, body: Json, peer: RpcP
   const note = f.str('note', 16 * 1024);
   const keyStatements = f.arr('noteKeys', 64);
   const oldSize = f.int('oldSize');
-  const proof = f.arr('proof', 64).map((h, i) => {
-    if (typeof h !== 'string' || !/^[0-9a-f]{64}$/.test(h)) throw new CustodianError('E_FIELD_INVALID', `checkpoint.sync.proof[${i}] must be a 32-byte hex hash`);
-    return hexToBytes(h);
-  });
+  const proof = proofHashes(f);
   f.done();
   const s = ctx.state();
   const verifiers: NoteVerifier[] = [];
