@@ -62,24 +62,39 @@ function checkFrom(map: PartyMap, sender: string, claimed: PartyId): void {
   if (map.signerOf(BigInt(claimed)) !== sender) throw new CustodianError('E_PEER_AUTH_FAILED', `${sender} sent a message claiming to come from party ${claimed}`, { culprit: sender });
 }
 
-/** Opens the round-1 broadcasts of a DKG. */
-export async function openRound1(channel: PeerChannel, session: string, map: PartyMap, inbox: readonly RelayedEnvelope[]): Promise<DkgRound1Message[]> {
+/** The broadcast kinds of a DKG or refresh, and what each carries. */
+interface FrostBroadcasts {
+  readonly 'frost/dkg-round1': DkgRound1Message;
+  readonly 'frost/echo': EchoMessage;
+  readonly 'frost/refresh-commit': RefreshCommitMessage;
+}
+
+/** Opens an inbox of broadcasts that must all be of `kind` (`what` names it in errors), each claiming its authenticated sender's party. */
+async function openBroadcasts<K extends keyof FrostBroadcasts>(
+  channel: PeerChannel,
+  session: string,
+  map: PartyMap,
+  kind: K,
+  what: string,
+  inbox: readonly RelayedEnvelope[],
+): Promise<FrostBroadcasts[K][]> {
   return (await openAll(channel, session, inbox)).map(({ from, plaintext }) => {
     const d = decodeFrostMessage(plaintext);
-    if (d.kind !== 'frost/dkg-round1') throw new CustodianError('E_FROST_MESSAGE_INVALID', `${from} sent a ${d.kind} message where a DKG round-1 message was due`, { culprit: from });
-    checkFrom(map, from, d.message.from);
-    return d.message;
+    if (d.kind !== kind) throw new CustodianError('E_FROST_MESSAGE_INVALID', `${from} sent a ${d.kind} message where ${what} was due`, { culprit: from });
+    const m = d.message as FrostBroadcasts[K];
+    checkFrom(map, from, m.from);
+    return m;
   });
 }
 
+/** Opens the round-1 broadcasts of a DKG. */
+export function openRound1(channel: PeerChannel, session: string, map: PartyMap, inbox: readonly RelayedEnvelope[]): Promise<DkgRound1Message[]> {
+  return openBroadcasts(channel, session, map, 'frost/dkg-round1', 'a DKG round-1 message', inbox);
+}
+
 /** Opens the echoes of a DKG's round 1. */
-export async function openEchoes(channel: PeerChannel, session: string, map: PartyMap, inbox: readonly RelayedEnvelope[]): Promise<EchoMessage[]> {
-  return (await openAll(channel, session, inbox)).map(({ from, plaintext }) => {
-    const d = decodeFrostMessage(plaintext);
-    if (d.kind !== 'frost/echo') throw new CustodianError('E_FROST_MESSAGE_INVALID', `${from} sent a ${d.kind} message where an echo was due`, { culprit: from });
-    checkFrom(map, from, d.message.from);
-    return d.message;
-  });
+export function openEchoes(channel: PeerChannel, session: string, map: PartyMap, inbox: readonly RelayedEnvelope[]): Promise<EchoMessage[]> {
+  return openBroadcasts(channel, session, map, 'frost/echo', 'an echo', inbox);
 }
 
 /** Opens the secret shares sent to us (the shares stay wrapped as secrets). */
@@ -93,13 +108,8 @@ export async function openShares(channel: PeerChannel, session: string, map: Par
 }
 
 /** Opens the commitment broadcasts of a refresh. */
-export async function openRefreshCommits(channel: PeerChannel, session: string, map: PartyMap, inbox: readonly RelayedEnvelope[]): Promise<RefreshCommitMessage[]> {
-  return (await openAll(channel, session, inbox)).map(({ from, plaintext }) => {
-    const d = decodeFrostMessage(plaintext);
-    if (d.kind !== 'frost/refresh-commit') throw new CustodianError('E_FROST_MESSAGE_INVALID', `${from} sent a ${d.kind} message where a refresh commitment was due`, { culprit: from });
-    checkFrom(map, from, d.message.from);
-    return d.message;
-  });
+export function openRefreshCommits(channel: PeerChannel, session: string, map: PartyMap, inbox: readonly RelayedEnvelope[]): Promise<RefreshCommitMessage[]> {
+  return openBroadcasts(channel, session, map, 'frost/refresh-commit', 'a refresh commitment', inbox);
 }
 
 /** Opens the refresh sub-shares sent to us (kept secret). */
