@@ -14,9 +14,7 @@ import { maxTotalCostWei, type PolicyDecision } from './first-policy.js';
 
 /** Formats wei as ether with all significant decimals. */
 export function formatEther(wei: bigint): string {
-  const whole = wei / 10n ** 18n;
-  const frac = (wei % 10n ** 18n).toString().padStart(18, '0').replace(/0+$/, '');
-  return frac ? `${whole}.${frac}` : `${whole}`;
+  return formatUnits(wei, 18);
 }
 
 /** Inputs of a summary. */
@@ -40,12 +38,11 @@ function summaryHeader(i: { requestId: string; orgId: string; walletId: string; 
 /** Builds the summary statement (deterministic in its inputs). */
 export function buildSummary(i: SummaryInput): Json {
   const to = i.tx.to ? toChecksumAddress(i.tx.to) : null;
-  const needs = i.decision.decision === 'needs-approval' ? '' : ` — ${i.decision.reasons.join('; ')}`;
   const text =
     `Send ${formatEther(i.tx.value)} ETH (${i.tx.value} wei) from ${i.from} to ${to ?? '(contract creation)'} on chain ${i.tx.chainId}, ` +
     `account nonce ${i.tx.nonce}, gas limit ${i.tx.gasLimit}, max fee ${i.tx.maxFeePerGas} wei/gas (priority ${i.tx.maxPriorityFeePerGas}), ` +
     `at most ${formatEther(maxTotalCostWei(i.tx))} ETH in total with fees, ${i.tx.data.length} bytes of data, ${i.tx.accessList.length} access-list entries. ` +
-    `Policy: ${i.decision.decision}${needs}${i.decision.decision === 'needs-approval' ? ` — ${i.decision.reasons.join('; ')}` : ''}.`;
+    `Policy: ${i.decision.decision} — ${i.decision.reasons.join('; ')}.`;
   return {
     ...summaryHeader(i),
     chain: 'eth',
