@@ -41,6 +41,8 @@ export interface Group {
   readonly base: GroupElement;
   /** Identity. */
   readonly zero: GroupElement;
+  /** `scalar`·base by the constant-time multiply (secret scalars: shares, deltas); 0 gives the identity. */
+  mulBase(scalar: bigint): GroupElement;
   /** RFC 9591 §3.1 DeserializeElement: rejects bad encodings, identity and small-order points. */
   decodeElement(bytes: Uint8Array, field: string): GroupElement;
   /** RFC 9591 §3.1 SerializeElement (the identity is never serialised). */
@@ -62,6 +64,7 @@ function groupOf(cons: ElementConstructor): Group {
     Fn,
     base: cons.BASE,
     zero: cons.ZERO,
+    mulBase: (scalar) => (scalar === 0n ? cons.ZERO : cons.BASE.multiply(scalar)),
     decodeElement(bytes, field) {
       let p: GroupElement;
       try {

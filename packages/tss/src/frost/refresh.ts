@@ -144,7 +144,7 @@ export function refreshFinish(state: RefreshState, echoes: readonly EchoMessage[
       throw frostError('E_REFRESH_NOT_ZERO', `party ${m.from} sent a malformed refresh share`, { sessionId, party: m.from });
     }
     const expected = evaluateCommitment(group, [group.zero, ...decode(group, sender)], BigInt(share.party));
-    if (!group.base.multiplyUnsafe(delta).equals(expected)) {
+    if (!group.mulBase(delta).equals(expected)) {
       throw frostError('E_REFRESH_NOT_ZERO', `party ${m.from} sent a refresh share off its zero-constant polynomial`, { sessionId, party: m.from });
     }
     sum = group.Fn.add(sum, delta);

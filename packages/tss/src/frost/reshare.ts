@@ -162,7 +162,7 @@ export function reshareFinish(state: ReshareReceiverState, echoes: readonly Echo
       throw frostError('E_RESHARE_INVALID', `dealer ${m.from} sent a malformed sub-share`, { sessionId: cfg.sessionId, party: m.from });
     }
     const expected = evaluateCommitment(group, dealer.commitment.map((c) => group.decodeElement(c, 'commitment')), BigInt(self));
-    if (!group.base.multiplyUnsafe(v).equals(expected)) throw frostError('E_RESHARE_INVALID', `dealer ${m.from} sent a sub-share that does not match its commitment`, { sessionId: cfg.sessionId, party: m.from });
+    if (!group.mulBase(v).equals(expected)) throw frostError('E_RESHARE_INVALID', `dealer ${m.from} sent a sub-share that does not match its commitment`, { sessionId: cfg.sessionId, party: m.from });
     s = group.Fn.add(s, v);
   }
   const commitments = Array.from({ length: cfg.newThreshold }, (_, k) =>
