@@ -14,15 +14,14 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:net';
-import { isCustodianError, CustodianError } from '@custodian/core/errors';
+import { CustodianError } from '@custodian/core/errors';
 import type { Json } from '@custodian/core/canonical-json';
 import { rulebookFilesDigest } from '@custodian/protocol/manifest';
-import { encodeSignedRequest, signRequest } from '@custodian/protocol/operator-request';
-import { APPROVAL_TYPE } from '@custodian/protocol/payloads';
 import { RpcPeer } from '@custodian/protocol/frame-rpc';
 import { decodeEnclaveSigned, statementHash } from '@custodian/protocol/enclave-signed';
-import { approveRequest, buildTransfer, createWallet, newNonce, proposeTx, waitForStatus } from '../../apps/cli/src/operations.js';
+import { approveRequest, buildTransfer, createWallet, proposeTx, waitForStatus } from '../../apps/cli/src/operations.js';
 import { DEMO_ORG, DEMO_RECIPIENT, DEMO_RULEBOOK_DIR, fund, startDeployment, type Deployment } from '../../scripts/lib/deployment.js';
+import { auditEntries, refused, signedApproval } from './helpers.js';
 
 type R = Record<string, Json>;
 let d: Deployment;
@@ -53,24 +52,9 @@ async function propose(walletId: string, opts: { to?: string; valueWei?: bigint;
   return (await proposeTx(d.client, d.actors['dave']!, { orgId: DEMO_ORG, walletId, rawTx: raw })) as R;
 }
 
-async function refused(p: Promise<unknown>, code: string): Promise<CustodianError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(isCustodianError(e, code), `expected ${code}, got ${String((e as Error).message)} (${(e as { code?: string }).code})`);
-    return e as CustodianError;
-  }
-  assert.fail(`expected ${code}, but it succeeded`);
-}
-
-async function audit(requestId: string): Promise<{ kind: string; signerId: string; data: R }[]> {
-  const rows = (await d.client.get(`/v1/audit?requestId=${requestId}`)) as R[];
-  return rows.map((r) => ({ kind: String(r['kind']), signerId: String(r['signerId']), data: (((r['entry'] as R)['statement'] as R)['data'] ?? {}) as R }));
-}
-
 /** Every decision entry (policy.*, sign.*) of the request records the pinned rulebook and its documents' hashes. */
 async function assertDecisionsVersioned(requestId: string): Promise<void> {
-  const decisions = (await audit(requestId)).filter((e) => e.kind.startsWith('policy.') || e.kind === 'sign.approved' || e.kind === 'sign.refused');
+  const decisions = (await auditEntries(d, requestId)).filter((e) => e.kind.startsWith('policy.') || e.kind === 'sign.approved' || e.kind === 'sign.refused');
   assert.ok(decisions.length > 0);
   for (const e of decisions) {
     const v = e.data['versions'] as R | undefined;
@@ -79,12 +63,6 @@ async function assertDecisionsVersioned(requestId: string): Promise<void> {
     assert.equal(v['rulebook'], 'demo-anvil-2026-11-25.1');
     for (const k of ['policySet', 'addressBook', 'priceTable', 'screeningList', 'limits', 'chains']) assert.match(String(v[k]), /^[0-9a-f]{64}$/, `${e.kind}.versions.${k}`);
   }
-}
-
-/** A signed approval of `r` by `who`, made by the test itself (not relayed by the host). */
-function approvalFor(who: string, r: R): Json {
-  const payload = { type: APPROVAL_TYPE, orgId: DEMO_ORG, requestId: String(r['requestId']), txDigest: String(r['txDigest']), summaryHash: String(r['summaryHash']), expiresAtMs: Date.now() + 600_000, nonce: newNonce() };
-  return encodeSignedRequest(signRequest(payload, who, d.actors[who]!.key));
 }
 
 /** A direct connection to signer-1, as a host would hold one; the audit entries it is asked to append are collected. */
@@ -116,7 +94,7 @@ test('a transfer to the address book needs two treasury approvals, is signed and
   await approveRequest(d.client, d.actors['carol']!, id);
   const done = await waitForStatus(d.client, id, ['confirmed', 'failed']);
   assert.equal(done['receiptStatus'], 'success');
-  const entries = await audit(id);
+  const entries = await auditEntries(d, id);
   assert.deepEqual(entries.filter((e) => e.signerId === 'signer-1').map((e) => e.kind).filter((k) => k !== 'approval.rejected'), ['request.proposed', 'policy.decision', 'approval.accepted', 'approval.accepted', 'sign.approved', 'signature.released']);
   const decision = entries.find((e) => e.kind === 'policy.decision')!.data;
   assert.deepEqual(decision['approvalsByGroup'], { treasury: 2 });
@@ -129,7 +107,7 @@ test('a destination outside the address book is denied with the rule code and au
   const id = String(r['requestId']);
   assert.equal(r['status'], 'denied');
   assert.equal(r['error'], 'E_DESTINATION_NOT_ALLOWED');
-  const denied = (await audit(id)).find((e) => e.kind === 'policy.denied');
+  const denied = (await auditEntries(d, id)).find((e) => e.kind === 'policy.denied');
   assert.equal(denied?.data['code'], 'E_DESTINATION_NOT_ALLOWED');
   await refused(approveRequest(d.client, d.actors['bob']!, id), 'E_REQUEST_DENIED');
   await assertDecisionsVersioned(id);
@@ -140,7 +118,7 @@ test('a sanctioned destination is denied E_SANCTIONED_DESTINATION and audited', 
   const id = String(r['requestId']);
   assert.equal(r['status'], 'denied');
   assert.equal(r['error'], 'E_SANCTIONED_DESTINATION');
-  assert.equal((await audit(id)).find((e) => e.kind === 'policy.denied')?.data['code'], 'E_SANCTIONED_DESTINATION');
+  assert.equal((await auditEntries(d, id)).find((e) => e.kind === 'policy.denied')?.data['code'], 'E_SANCTIONED_DESTINATION');
   await assertDecisionsVersioned(id);
 });
 
@@ -165,13 +143,13 @@ test('the 24 h wallet limit: a spend beyond it is refused E_POLICY_VELOCITY_EXCE
   // The host relays the last approval: the enclave decides again on the ledger and refuses, naming the limit.
   const e = await refused(approveRequest(d.client, d.actors['carol']!, bid), 'E_REQUEST_DENIED');
   assert.equal(e.detail['policyCode'], 'E_POLICY_VELOCITY_EXCEEDED');
-  assert.equal((await audit(bid)).find((x) => x.kind === 'approval.rejected')?.data['policyCode'], 'E_POLICY_VELOCITY_EXCEEDED');
+  assert.equal((await auditEntries(d, bid)).find((x) => x.kind === 'approval.rejected')?.data['policyCode'], 'E_POLICY_VELOCITY_EXCEEDED');
   // Asked to sign directly with two valid treasury approvals, the signer refuses with the limit's code.
   const entries: R[] = [];
   const link = await directLink(entries);
   try {
     const proposal = ((await d.client.get(`/v1/requests/${bid}`)) as R)['proposal']!;
-    const approvals = [approvalFor('bob', b), approvalFor('carol', b)];
+    const approvals = [signedApproval(d, 'bob', b), signedApproval(d, 'carol', b)];
     await refused(link.call('tx.sign', { proposal, approvals }), 'E_POLICY_VELOCITY_EXCEEDED');
   } finally {
     link.close();
@@ -206,7 +184,7 @@ test('a 2-of-3 ecdsa-dkls wallet decides with the same rulebook: two treasury ap
   assert.equal(r['approvalsNeeded'], 2);
   await approveBoth(id);
   assert.equal((await waitForStatus(d.client, id, ['confirmed', 'failed']))['receiptStatus'], 'success');
-  const approvedBy = (await audit(id)).filter((e) => e.kind === 'sign.approved');
+  const approvedBy = (await auditEntries(d, id)).filter((e) => e.kind === 'sign.approved');
   assert.equal(approvedBy.length, 2, 'both signers of the signing set decided');
   for (const e of approvedBy) assert.equal(e.data['policy'], 'allow');
   await assertDecisionsVersioned(id);

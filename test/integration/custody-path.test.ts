@@ -15,8 +15,6 @@ import type { Json } from '@custodian/core/canonical-json';
 import { bytesTo0x, hexToBytes } from '@custodian/core/bytes';
 import { decodeUnsignedEip1559, encodeUnsignedEip1559 } from '@custodian/chains/evm/eip1559';
 import { parseAddress } from '@custodian/chains/evm/address';
-import { encodeSignedRequest, signRequest } from '@custodian/protocol/operator-request';
-import { APPROVAL_TYPE } from '@custodian/protocol/payloads';
 import { RpcPeer } from '@custodian/protocol/frame-rpc';
 import { decodeEnclaveSigned, verifyAuditChain, statementHash, decodeAuditEntry, verifyStatement, AUDIT_ENTRY_KIND } from '@custodian/protocol/enclave-signed';
 import { approveRequest, buildTransfer, checkRequest, createWallet, newNonce, proposeTx, waitForStatus } from '../../apps/cli/src/operations.js';
@@ -29,6 +27,7 @@ import { verifyAuditLog } from '../../scripts/lib/verify-audit-log.js';
 
 const run = promisify(execFile);
 import { DEMO_ORG, DEMO_RECIPIENT, fund, startDeployment, type Deployment } from '../../scripts/lib/deployment.js';
+import { auditEntries, refused, signedApproval } from './helpers.js';
 
 type R = Record<string, Json>;
 let d: Deployment;
@@ -53,33 +52,17 @@ async function propose(opts: { to?: string; valueWei?: bigint; initiator?: strin
 
 /** Signs an approval payload with arbitrary fields (what a careless or hostile client could send). */
 function approvalBody(who: string, r: R, over: Partial<Record<string, Json>> = {}): Json {
-  const payload = { type: APPROVAL_TYPE, orgId: DEMO_ORG, requestId: String(r['requestId']), txDigest: String(r['txDigest']), summaryHash: String(r['summaryHash']), expiresAtMs: Date.now() + 600_000, nonce: newNonce(), ...over };
-  return { approval: encodeSignedRequest(signRequest(payload as { type: string } & Record<string, Json>, who, d.actors[who]!.key)) };
-}
-
-async function refused(p: Promise<unknown>, code: string): Promise<CustodianError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(isCustodianError(e, code), `expected ${code}, got ${String((e as Error).message)} (${(e as { code?: string }).code})`);
-    return e as CustodianError;
-  }
-  assert.fail(`expected ${code}, but it succeeded`);
-}
-
-async function auditKinds(requestId: string): Promise<{ kind: string; data: R }[]> {
-  const rows = (await d.client.get(`/v1/audit?requestId=${requestId}`)) as R[];
-  return rows.map((r) => ({ kind: String(r['kind']), data: (((r['entry'] as R)['statement'] as R)['data'] ?? {}) as R }));
+  return { approval: signedApproval(d, who, r, over) };
 }
 
 async function assertNotSigned(requestId: string): Promise<void> {
   const r = (await d.client.get(`/v1/requests/${requestId}`)) as R;
   assert.equal(r['signedTx'], null);
-  assert.ok(!(await auditKinds(requestId)).some((e) => e.kind === 'signature.released'));
+  assert.ok(!(await auditEntries(d, requestId)).some((e) => e.kind === 'signature.released'));
 }
 
 async function assertRefusalAudited(requestId: string, code: string): Promise<void> {
-  const entries = await auditKinds(requestId);
+  const entries = await auditEntries(d, requestId);
   assert.ok(entries.some((e) => e.data['code'] === code), `no audit entry with code ${code}: ${JSON.stringify(entries.map((e) => e.kind))}`);
 }
 
@@ -90,7 +73,7 @@ test('a transfer approved by two treasury approvers is signed, mined by anvil an
   await approveRequest(d.client, d.actors['carol']!, String(r['requestId']));
   const done = await waitForStatus(d.client, String(r['requestId']), ['confirmed', 'failed']);
   assert.equal(done['receiptStatus'], 'success');
-  const kinds = (await auditKinds(String(r['requestId']))).map((e) => e.kind);
+  const kinds = (await auditEntries(d, String(r['requestId']))).map((e) => e.kind);
   assert.deepEqual(kinds, ['request.proposed', 'policy.decision', 'approval.accepted', 'approval.accepted', 'sign.approved', 'signature.released']);
 });
 
@@ -143,7 +126,7 @@ test('an approval that lapses before the quorum does not block the request: rene
   await new Promise((res) => setTimeout(res, 2000));
   const afterCarol = (await d.client.post(`/v1/requests/${id}/approvals`, approvalBody('carol', r))) as R;
   assert.equal(afterCarol['status'], 'pending', 'bob’s lapsed approval no longer counts');
-  assert.ok((await auditKinds(id)).some((e) => e.kind === 'approval.invalidated' && e.data['code'] === 'E_APPROVAL_EXPIRED'));
+  assert.ok((await auditEntries(d, id)).some((e) => e.kind === 'approval.invalidated' && e.data['code'] === 'E_APPROVAL_EXPIRED'));
   await d.client.post(`/v1/requests/${id}/approvals`, approvalBody('bob', r));
   const done = await waitForStatus(d.client, id, ['confirmed', 'failed']);
   assert.equal(done['receiptStatus'], 'success');
@@ -171,7 +154,7 @@ test('denies a destination that is not allowed and a value over the limit', asyn
   for (const r of [notAllowed, over]) {
     await refused(d.client.post(`/v1/requests/${String(r['requestId'])}/approvals`, approvalBody('bob', r)), 'E_REQUEST_DENIED');
     await assertNotSigned(String(r['requestId']));
-    assert.ok((await auditKinds(String(r['requestId']))).some((e) => e.kind === 'policy.denied'));
+    assert.ok((await auditEntries(d, String(r['requestId']))).some((e) => e.kind === 'policy.denied'));
   }
 });
 

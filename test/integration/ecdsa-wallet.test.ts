@@ -12,22 +12,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:net';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
-import { CustodianError, isCustodianError } from '@custodian/core/errors';
+import { CustodianError } from '@custodian/core/errors';
 import type { Json } from '@custodian/core/canonical-json';
 import { bytesToHex, hexToBytes } from '@custodian/core/bytes';
 import { decodeUnsignedEip1559, eip1559SigningDigest } from '@custodian/chains/evm/eip1559';
 import { addressFromPublicKey, toChecksumAddress } from '@custodian/chains/evm/address';
 import { decodeRlp } from '@custodian/chains/evm/rlp';
-import { encodeSignedRequest, signRequest } from '@custodian/protocol/operator-request';
-import { APPROVAL_TYPE } from '@custodian/protocol/payloads';
 import { RpcPeer } from '@custodian/protocol/frame-rpc';
 import { decodeEnclaveSigned, statementHash } from '@custodian/protocol/enclave-signed';
 import { decodePeerEnvelope } from '@custodian/protocol/hpke/peer-envelope';
 import { envelopeHeader, type RelayedEnvelope } from '@custodian/protocol/mpc-relay';
 import { ThresholdRelay, type RelayTap } from '../../apps/host/src/threshold-relay.js';
-import { approveRequest, buildTransfer, createWallet, newNonce, proposeTx, verifyThresholdWallet, waitForStatus } from '../../apps/cli/src/operations.js';
+import { approveRequest, buildTransfer, createWallet, proposeTx, verifyThresholdWallet, waitForStatus } from '../../apps/cli/src/operations.js';
 import { verifyOrg } from '../../apps/cli/src/verify-org.js';
 import { DEMO_ORG, DEMO_RECIPIENT, fund, startDeployment, type Deployment } from '../../scripts/lib/deployment.js';
+import { auditEntries, refused, signedApproval } from './helpers.js';
 import { CLI } from '../../scripts/lib/processes.js';
 import { REPO_ROOT } from '@custodian/core/vectors';
 import { execFile } from 'node:child_process';
@@ -59,26 +58,6 @@ after(async () => {
 async function propose(): Promise<R> {
   const raw = await buildTransfer(d.client, from, DEMO_RECIPIENT, 1000n);
   return (await proposeTx(d.client, d.actors['dave']!, { orgId: DEMO_ORG, walletId: 'tw1', rawTx: raw })) as R;
-}
-
-function approval(who: string, r: R): Json {
-  const payload = { type: APPROVAL_TYPE, orgId: DEMO_ORG, requestId: String(r['requestId']), txDigest: String(r['txDigest']), summaryHash: String(r['summaryHash']), expiresAtMs: Date.now() + 600_000, nonce: newNonce() };
-  return encodeSignedRequest(signRequest(payload, who, d.actors[who]!.key));
-}
-
-async function refused(p: Promise<unknown>, code: string): Promise<CustodianError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(isCustodianError(e, code), `expected ${code}, got ${String((e as Error).message)} (${(e as { code?: string }).code})`);
-    return e as CustodianError;
-  }
-  assert.fail(`expected ${code}, but it succeeded`);
-}
-
-async function auditKinds(requestId: string): Promise<{ signerId: string; kind: string; data: R }[]> {
-  const rows = (await d.client.get(`/v1/audit?requestId=${requestId}`)) as R[];
-  return rows.map((r) => ({ signerId: String(r['signerId']), kind: String(r['kind']), data: (((r['entry'] as R)['statement'] as R)['data'] ?? {}) as R }));
 }
 
 /**
@@ -137,7 +116,7 @@ test('a 2-of-3 ecdsa-dkls wallet: every signer attests the same key; a transfer 
   assert.ok(secp256k1.verify(sig.toBytes('compact'), digest, hexToBytes(publicKey), { prehash: false, lowS: true }));
   assert.equal(toChecksumAddress(addressFromPublicKey(sig.recoverPublicKey(digest).toBytes(true))), from);
   // Each signer of the session audited its own decision; the combiner audited the release.
-  const entries = await auditKinds(id);
+  const entries = await auditEntries(d, id);
   const approvedBy = entries.filter((e) => e.kind === 'sign.approved').map((e) => e.signerId);
   assert.equal(approvedBy.length, 2);
   const released = entries.filter((e) => e.kind === 'signature.released');
@@ -192,7 +171,7 @@ test('the relay sees only ciphertext: no envelope carries the session id or a pr
     return [e];
   });
   try {
-    const out = await relay.run(['signer-1', 'signer-2'], signBody(r, [approval('bob', r), approval('carol', r)], ['signer-1', 'signer-2'], 'signer-1'));
+    const out = await relay.run(['signer-1', 'signer-2'], signBody(r, [signedApproval(d, 'bob', r), signedApproval(d, 'carol', r)], ['signer-1', 'signer-2'], 'signer-1'));
     assert.ok(out.results.get('signer-1'), 'the combiner released a signature');
     assert.ok(seen.length >= 5);
     for (const e of seen) {
@@ -217,7 +196,7 @@ test('a tampered relayed message is refused (E_PEER_AUTH_FAILED), the session en
     return [{ to: e.to, envelope: JSON.stringify(Object.fromEntries(Object.keys(json).sort().map((k) => [k, json[k]]))) }];
   });
   try {
-    const e = await refused(relay.run(['signer-1', 'signer-2'], signBody(r, [approval('bob', r), approval('carol', r)], ['signer-1', 'signer-2'], 'signer-1')), 'E_PEER_AUTH_FAILED');
+    const e = await refused(relay.run(['signer-1', 'signer-2'], signBody(r, [signedApproval(d, 'bob', r), signedApproval(d, 'carol', r)], ['signer-1', 'signer-2'], 'signer-1')), 'E_PEER_AUTH_FAILED');
     assert.equal(e.detail['signerId'], 'signer-1');
   } finally {
     close();
@@ -233,7 +212,7 @@ test('L08 a replayed relayed message is refused (E_PEER_REPLAY): round 1 deliver
     return [e];
   });
   try {
-    await refused(relay.run(['signer-1', 'signer-2'], signBody(r, [approval('bob', r), approval('carol', r)], ['signer-1', 'signer-2'], 'signer-1')), 'E_PEER_REPLAY');
+    await refused(relay.run(['signer-1', 'signer-2'], signBody(r, [signedApproval(d, 'bob', r), signedApproval(d, 'carol', r)], ['signer-1', 'signer-2'], 'signer-1')), 'E_PEER_REPLAY');
   } finally {
     close();
   }
@@ -248,7 +227,7 @@ test('F04 with one signer stopped the other two still sign, and the transfer is 
     await approveRequest(d.client, d.actors['carol']!, id);
     const done = await waitForStatus(d.client, id, ['confirmed', 'failed']);
     assert.equal(done['receiptStatus'], 'success');
-    const signers = (await auditKinds(id)).filter((e) => e.kind === 'sign.approved').map((e) => e.signerId).sort();
+    const signers = (await auditEntries(d, id)).filter((e) => e.kind === 'sign.approved').map((e) => e.signerId).sort();
     assert.deepEqual(signers, ['signer-2', 'signer-3']);
   } finally {
     await d.restartSigner(0);
@@ -257,7 +236,7 @@ test('F04 with one signer stopped the other two still sign, and the transfer is 
 
 test('F04 a signer killed mid-session: the relay sets it aside and another 2-subset signs in a new session', async () => {
   const r = await propose();
-  const approvals = [approval('bob', r), approval('carol', r)];
+  const approvals = [signedApproval(d, 'bob', r), signedApproval(d, 'carol', r)];
   let killed = false;
   const { relay, peers, close } = await hostileRelay((e, round) => {
     if (round === 2 && !killed) {
@@ -297,13 +276,13 @@ test('a 3-of-3 wallet with a signer down stays approved but unsigned (E_QUORUM_U
     assert.equal((result as R)['status'], 'pending');
     assert.equal((result as R)['error'], 'E_QUORUM_UNAVAILABLE');
     assert.equal((result as R)['signedTx'], null);
-    assert.ok(!(await auditKinds(id)).some((e) => e.kind === 'sign.approved'), 'no signer even started');
+    assert.ok(!(await auditEntries(d, id)).some((e) => e.kind === 'sign.approved'), 'no signer even started');
     await d.restartSigner(2);
     restarted = true;
     const done = await waitForStatus(d.client, id, ['confirmed', 'failed']);
     assert.equal(done['receiptStatus'], 'success');
     assert.equal(done['error'], null);
-    assert.deepEqual((await auditKinds(id)).filter((e) => e.kind === 'sign.approved').map((e) => e.signerId).sort(), SIGNERS);
+    assert.deepEqual((await auditEntries(d, id)).filter((e) => e.kind === 'sign.approved').map((e) => e.signerId).sort(), SIGNERS);
   } finally {
     if (!restarted) await d.restartSigner(2);
   }
@@ -314,7 +293,7 @@ test('a 3-of-3 wallet with a signer down stays approved but unsigned (E_QUORUM_U
 // relay itself, over its own connections, exactly as the host's signing path calls it.
 test('with two signers stopped: E_QUORUM_UNAVAILABLE and nothing signed', async () => {
   const r = await propose();
-  const approvals = [approval('bob', r), approval('carol', r)];
+  const approvals = [signedApproval(d, 'bob', r), signedApproval(d, 'carol', r)];
   await d.signers[1]!.stop();
   await d.signers[2]!.stop();
   const { relay, up, close } = await hostileRelay(null);

@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { connect } from 'node:net';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { CustodianError, isCustodianError } from '@custodian/core/errors';
+import { CustodianError } from '@custodian/core/errors';
 import type { Json } from '@custodian/core/canonical-json';
 import { bytesToHex, hexToBytes } from '@custodian/core/bytes';
 import { REPO_ROOT } from '@custodian/core/vectors';
@@ -37,6 +37,7 @@ import { ThresholdRelay, type RelayTap } from '../../apps/host/src/threshold-rel
 import { approveRequest, buildTransfer, createWallet, newNonce, proposeTx, verifyAnyWallet, verifyThresholdWallet, waitForStatus } from '../../apps/cli/src/operations.js';
 import { verifyOrg } from '../../apps/cli/src/verify-org.js';
 import { DEMO_ORG, DEMO_RECIPIENT, DEMO_RULEBOOK_DIR, startDeployment, type Deployment } from '../../scripts/lib/deployment.js';
+import { refused } from './helpers.js';
 import { CLI } from '../../scripts/lib/processes.js';
 
 const run = promisify(execFile);
@@ -68,16 +69,6 @@ after(async () => {
 
 async function listed(walletId: string): Promise<R> {
   return ((await d.client.get('/v1/wallets')) as R[]).find((x) => x['walletId'] === walletId)!;
-}
-
-async function refused(p: Promise<unknown>, code: string): Promise<CustodianError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(isCustodianError(e, code), `expected ${code}, got ${String((e as Error).message)} (${(e as { code?: string }).code})`);
-    return e as CustodianError;
-  }
-  assert.fail(`expected ${code}, but it succeeded`);
 }
 
 /** An admin's signed request to create a 2-of-3 wallet, as the relay hands it to mpc.open. */
