@@ -17,6 +17,14 @@ function sessions(): [EcdsaPresignSession, EcdsaPresignSession] {
   return [1n, 2n].map((id) => new EcdsaPresignSession(fresh(id), { sessionId: sid, signers: [1n, 2n], random: systemRandom })) as [EcdsaPresignSession, EcdsaPresignSession];
 }
 
+/** Two fresh sessions with both pre-signing rounds run honestly. */
+function throughRound2(): { a: EcdsaPresignSession; b: EcdsaPresignSession; r2a: EcdsaMessage[]; r2b: EcdsaMessage[] } {
+  const [a, b] = sessions();
+  const r1a = a.round1();
+  const r1b = b.round1();
+  return { a, b, r2a: a.round2(r1b), r2b: b.round2(r1a) };
+}
+
 function mutate(messages: readonly EcdsaMessage[], pos: number, byte: number, cut: boolean): EcdsaMessage[] {
   return messages.map((m) => {
     const p = pos % (m.body.length + 1);
@@ -45,11 +53,7 @@ test('property: only typed errors escape pre-signing round 2 on mutated round-1 
 test('property: only typed errors escape the end of pre-signing on mutated round-2 messages', () => {
   fc.assert(
     fc.property(mutation, ([pos, byte, cut]) => {
-      const [a, b] = sessions();
-      const r1a = a.round1();
-      const r1b = b.round1();
-      const r2a = a.round2(r1b);
-      b.round2(r1a);
+      const { b, r2a } = throughRound2();
       try {
         b.finish(mutate(inboxOf(r2a, 2n), pos, byte, cut));
       } catch (e) {
@@ -63,11 +67,7 @@ test('property: only typed errors escape the end of pre-signing on mutated round
 test('property: only typed errors escape the online round on mutated (u, w) messages, and nothing unverified is returned', () => {
   fc.assert(
     fc.property(mutation, ([pos, byte, cut]) => {
-      const [a, b] = sessions();
-      const r1a = a.round1();
-      const r1b = b.round1();
-      const r2a = a.round2(r1b);
-      const r2b = b.round2(r1a);
+      const { a, b, r2a, r2b } = throughRound2();
       const pa = a.finish(r2b);
       const pb = b.finish(r2a);
       const digest = new Uint8Array(32).fill(9);
