@@ -97,6 +97,7 @@ export async function openKbs(options: KbsRuntimeOptions): Promise<KbsRuntime> {
     if (!options.appraise) warn('WARNING: no attestation appraisal is wired into this KBS; every key release will be refused.');
     const trustedClock = new BoundedClock(clock, () => performance.now());
     const wrappedMaster = state.wrappedMaster;
+    const persist = (): void => writeKbsState(options.dataDir, { wrappedMaster, approvals: measurements.records(), manifests: manifests.chain() });
     const broker = new KeyBroker({
       root,
       wrappedMaster,
@@ -106,10 +107,10 @@ export async function openKbs(options: KbsRuntimeOptions): Promise<KbsRuntime> {
       audit,
       clock,
       manifests,
-      onApproved: async () => writeKbsState(options.dataDir, { wrappedMaster, approvals: measurements.records(), manifests: manifests.chain() }),
-      onManifestInstalled: async () => writeKbsState(options.dataDir, { wrappedMaster, approvals: measurements.records(), manifests: manifests.chain() }),
+      onApproved: async () => persist(),
+      onManifestInstalled: async () => persist(),
     });
-    if (state.manifests.length === 0 && options.manifest) writeKbsState(options.dataDir, { wrappedMaster, approvals: state.approvals, manifests: manifests.chain() });
+    if (state.manifests.length === 0 && options.manifest) persist();
     const breakglass = options.breakglass ? new BreakglassBook(options.breakglass, audit, clock, options.dataDir) : undefined;
     return { broker, root, measurements, manifests, trustedClock, ...(breakglass ? { breakglass } : {}), close: () => root.close() };
   } catch (e) {
