@@ -521,28 +521,24 @@ export class CustodyService {
    * them from `start` (every pending request with its approvals is tried).
    */
   #retryAt(requestId: string, atMs: number): void {
-    if (this.#closed || this.#retries.has(requestId)) return;
-    const wait = Math.min(Math.max(0, atMs - this.clock.nowMs()) + TIME_LOCK_SLACK_MS, TIMER_MAX_MS);
-    const t = setTimeout(() => {
-      this.#retries.delete(requestId);
-      void this.#serial(requestId, async () => {
-        const r = await this.store.getRequest(requestId);
-        if (r?.status === 'pending') await this.#trySign(r);
-      }).catch((e: unknown) => this.log(`retrying time-locked ${requestId.slice(0, 12)}…: ${(e as Error).message}`));
-    }, wait);
-    t.unref();
-    this.#retries.set(requestId, t);
+    this.#retryAfter(requestId, Math.min(Math.max(0, atMs - this.clock.nowMs()) + TIME_LOCK_SLACK_MS, TIMER_MAX_MS), 0, 'time-locked ');
   }
 
+  /** Tries a request whose signers were unavailable again shortly, up to `SIGN_RETRIES_MAX` times. */
   #retryLater(requestId: string, attempt: number): void {
-    if (this.#closed || attempt > SIGN_RETRIES_MAX || this.#retries.has(requestId)) return;
+    if (attempt <= SIGN_RETRIES_MAX) this.#retryAfter(requestId, SIGN_RETRY_MS, attempt, '');
+  }
+
+  /** One pending retry per request: after `waitMs`, signs it if it is still pending. */
+  #retryAfter(requestId: string, waitMs: number, attempt: number, what: string): void {
+    if (this.#closed || this.#retries.has(requestId)) return;
     const t = setTimeout(() => {
       this.#retries.delete(requestId);
       void this.#serial(requestId, async () => {
         const r = await this.store.getRequest(requestId);
         if (r?.status === 'pending') await this.#trySign(r, attempt);
-      }).catch((e: unknown) => this.log(`retrying ${requestId.slice(0, 12)}…: ${(e as Error).message}`));
-    }, SIGN_RETRY_MS);
+      }).catch((e: unknown) => this.log(`retrying ${what}${requestId.slice(0, 12)}…: ${(e as Error).message}`));
+    }, waitMs);
     t.unref();
     this.#retries.set(requestId, t);
   }
