@@ -191,8 +191,7 @@ export async function refreshAbortOp(ctx: EnclaveContext, body: Json, peer: RpcP
   const s = ctx.state();
   const w = s.wallets.get(walletId);
   if (!w || w.scheme === 'single' || !w.pending || w.pending.sessionId !== sessionId) return { walletId, aborted: false };
-  if (w.scheme === 'ecdsa-dkls') s.wallets.set(walletId, { ...w, pending: null });
-  else s.wallets.set(walletId, { ...w, pending: null });
+  s.wallets.set(walletId, { ...w, pending: null });
   await ctx.audit(peer, 'wallet.refresh_dropped', null, { walletId, sessionId });
   await ctx.persist();
   return { walletId, aborted: true };
