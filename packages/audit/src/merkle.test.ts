@@ -1,16 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import fc from 'fast-check';
 import { bytesToHex, hexToBytes } from '@custodian/core/bytes';
-import { isCustodianError } from '@custodian/core/errors';
-import { readJsonVector, vectorPath } from '@custodian/core/vectors';
+import { readJsonVector } from '@custodian/core/vectors';
 import { EMPTY_TREE_ROOT, hashLeaf, RFC6962_LEAF_PREFIX, RFC6962_NODE_PREFIX } from './hash.js';
 import { MemoryTree } from './memory-tree.js';
 import { CompactRange } from './compact-range.js';
 import { proveInclusion, verifyInclusion } from './inclusion-proof.js';
 import { proveConsistency, verifyConsistency } from './consistency-proof.js';
+import { b64, isProofError, proofOf, readTlogVector, runTlogVectors, tlogVectorFiles } from './test-tlog-vectors.js';
 
 interface ReferenceTree {
   leaf_prefix: string;
@@ -21,9 +19,6 @@ interface ReferenceTree {
 }
 
 const ref = readJsonVector<ReferenceTree>('tlog', 'rfc6962-reference-tree.json');
-const b64 = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'base64'));
-const proofOf = (p: string[] | null): Uint8Array[] => (p ?? []).map(b64);
-const isProofError = (e: unknown): boolean => isCustodianError(e, 'E_PROOF_INVALID');
 
 function referenceTree(): MemoryTree {
   const t = new MemoryTree();
@@ -61,63 +56,30 @@ test('RFC 6962 reference tree: every node hash and every root for sizes 0..8', (
   }
 });
 
-function vectorFiles(kind: string): string[] {
-  const base = vectorPath('tlog', 'transparency-dev-merkle', 'testdata');
-  const out: string[] = [];
-  const walk = (rel: string): void => {
-    for (const e of readdirSync(join(base, rel), { withFileTypes: true })) {
-      if (e.isDirectory()) walk(join(rel, e.name));
-      else if (e.name.endsWith('.json')) out.push(join(rel, e.name));
-    }
-  };
-  walk(kind);
-  return out.sort();
-}
-
 interface InclusionVector { leafIdx: number; treeSize: number; root: string; leafHash: string; proof: string[] | null; desc: string; wantErr: boolean }
 interface ConsistencyVector { size1: number; size2: number; root1: string; root2: string; proof: string[] | null; desc: string; wantErr: boolean }
 
 test('transparency-dev/merkle inclusion vectors: accepts the valid, rejects every mutation', () => {
-  const files = vectorFiles('inclusion');
-  assert.equal(files.length, 98);
-  let valid = 0;
-  for (const f of files) {
-    const v = readJsonVector<InclusionVector>('tlog', 'transparency-dev-merkle', 'testdata', ...f.split('/'));
-    const run = (): void => verifyInclusion(b64(v.leafHash), v.leafIdx, v.treeSize, proofOf(v.proof), b64(v.root));
-    if (v.wantErr) assert.throws(run, isProofError, f);
-    else {
-      assert.doesNotThrow(run, f);
-      valid++;
-    }
-  }
-  assert.equal(valid, 6);
+  const r = runTlogVectors<InclusionVector>('inclusion', (v) => verifyInclusion(b64(v.leafHash), v.leafIdx, v.treeSize, proofOf(v.proof), b64(v.root)));
+  assert.equal(r.files, 98);
+  assert.equal(r.valid, 6);
 });
 
 test('transparency-dev/merkle consistency vectors: accepts the valid, rejects every mutation', () => {
-  const files = vectorFiles('consistency');
-  assert.equal(files.length, 98);
-  let valid = 0;
-  for (const f of files) {
-    const v = readJsonVector<ConsistencyVector>('tlog', 'transparency-dev-merkle', 'testdata', ...f.split('/'));
-    const run = (): void => verifyConsistency(v.size1, v.size2, b64(v.root1), b64(v.root2), proofOf(v.proof));
-    if (v.wantErr) assert.throws(run, isProofError, f);
-    else {
-      assert.doesNotThrow(run, f);
-      valid++;
-    }
-  }
-  assert.equal(valid, 6);
+  const r = runTlogVectors<ConsistencyVector>('consistency', (v) => verifyConsistency(v.size1, v.size2, b64(v.root1), b64(v.root2), proofOf(v.proof)));
+  assert.equal(r.files, 98);
+  assert.equal(r.valid, 6);
 });
 
 test('generated proofs equal the vector proofs for the reference tree', () => {
   const t = referenceTree();
-  for (const f of vectorFiles('inclusion').filter((x) => x.endsWith('happy-path.json'))) {
-    const v = readJsonVector<InclusionVector>('tlog', 'transparency-dev-merkle', 'testdata', ...f.split('/'));
+  for (const f of tlogVectorFiles('inclusion').filter((x) => x.endsWith('happy-path.json'))) {
+    const v = readTlogVector<InclusionVector>(f);
     if (v.treeSize > t.size) continue;
     assert.deepEqual(proveInclusion(t, v.leafIdx, v.treeSize).map((p) => Buffer.from(p).toString('base64')), v.proof ?? [], f);
   }
-  for (const f of vectorFiles('consistency').filter((x) => x.endsWith('happy-path.json'))) {
-    const v = readJsonVector<ConsistencyVector>('tlog', 'transparency-dev-merkle', 'testdata', ...f.split('/'));
+  for (const f of tlogVectorFiles('consistency').filter((x) => x.endsWith('happy-path.json'))) {
+    const v = readTlogVector<ConsistencyVector>(f);
     if (v.size2 > t.size) continue;
     assert.deepEqual(proveConsistency(t, v.size1, v.size2).map((p) => Buffer.from(p).toString('base64')), v.proof ?? [], f);
   }
