@@ -8,7 +8,7 @@
 import pg from 'pg';
 import { CustodianError } from '@custodian/core/errors';
 import type { HostStore, SignerRecord } from './store.js';
-import { REQUEST_UPDATE_COLUMNS, toApproval, toAudit, toRequest, toSigner, toWallet, type Row } from './store-rows.js';
+import { requestUpdate, toApproval, toAudit, toRequest, toSigner, toWallet, type Row } from './store-rows.js';
 
 const SCHEMA = (s: string): string => `
 CREATE SCHEMA IF NOT EXISTS ${s};
@@ -86,19 +86,8 @@ export async function openPgStore(connectionString: string, schema = 'custodian'
         : await q(`SELECT * FROM ${t('requests')} ORDER BY created_at_ms, request_id`)
       ).map(toRequest),
     updateRequest: async (id, patch, nowMs) => {
-      const cols: string[] = [];
-      const vals: unknown[] = [];
-      for (const [k, v] of Object.entries(patch)) {
-        const col = REQUEST_UPDATE_COLUMNS[k];
-        if (col && v !== undefined) {
-          vals.push(v);
-          cols.push(`${col} = $${vals.length}`);
-        }
-      }
-      vals.push(nowMs);
-      cols.push(`updated_at_ms = $${vals.length}`);
-      vals.push(id);
-      await q(`UPDATE ${t('requests')} SET ${cols.join(', ')} WHERE request_id = $${vals.length}`, vals);
+      const { columns, values } = requestUpdate(patch, nowMs);
+      await q(`UPDATE ${t('requests')} SET ${columns.map((c, i) => `${c} = $${i + 1}`).join(', ')} WHERE request_id = $${values.length + 1}`, [...values, id]);
     },
     addApproval: async (a) =>
       void (await q(`INSERT INTO ${t('approvals')} (request_id, operator_id, approval, accepted, code, created_at_ms) VALUES ($1,$2,$3,$4,$5,$6)`, [a.requestId, a.operatorId, a.approval, a.accepted, a.code, a.createdAtMs])),

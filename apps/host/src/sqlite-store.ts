@@ -6,7 +6,7 @@
 import Database from 'better-sqlite3';
 import { CustodianError } from '@custodian/core/errors';
 import type { AuditRow, HostStore } from './store.js';
-import { REQUEST_UPDATE_COLUMNS, toApproval, toAudit, toRequest, toSigner, toWallet, type Row } from './store-rows.js';
+import { requestUpdate, toApproval, toAudit, toRequest, toSigner, toWallet, type Row } from './store-rows.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS manifests (hash TEXT PRIMARY KEY, version INTEGER NOT NULL UNIQUE, signed_manifest TEXT NOT NULL);
@@ -81,18 +81,8 @@ export function openSqliteStore(path: string): HostStore {
     },
     listRequests: async (filter) => ((filter?.status ? q.listRequestsByStatus.all(filter.status) : q.listRequests.all()) as Row[]).map(toRequest),
     updateRequest: async (id, patch, nowMs) => {
-      const cols: string[] = [];
-      const vals: unknown[] = [];
-      for (const [k, v] of Object.entries(patch)) {
-        const col = REQUEST_UPDATE_COLUMNS[k];
-        if (col && v !== undefined) {
-          cols.push(`${col} = ?`);
-          vals.push(v);
-        }
-      }
-      cols.push('updated_at_ms = ?');
-      vals.push(nowMs);
-      db.prepare(`UPDATE requests SET ${cols.join(', ')} WHERE request_id = ?`).run(...vals, id);
+      const { columns, values } = requestUpdate(patch, nowMs);
+      db.prepare(`UPDATE requests SET ${columns.map((c) => `${c} = ?`).join(', ')} WHERE request_id = ?`).run(...values, id);
     },
     addApproval: async (a) => void q.addApproval.run(a.requestId, a.operatorId, a.approval, a.accepted ? 1 : 0, a.code, a.createdAtMs),
     listApprovals: async (id) => (q.listApprovals.all(id) as Row[]).map(toApproval),

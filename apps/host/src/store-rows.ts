@@ -61,4 +61,20 @@ export function toApproval(r: Row): ApprovalRow {
 }
 
 /** Column names of the request fields that may be updated. */
-export const REQUEST_UPDATE_COLUMNS: Readonly<Record<string, string>> = { status: 'status', signedTx: 'signed_tx', txHash: 'tx_hash', receiptStatus: 'receipt_status', error: 'error' };
+const REQUEST_UPDATE_COLUMNS: Readonly<Record<string, string>> = { status: 'status', signedTx: 'signed_tx', txHash: 'tx_hash', receiptStatus: 'receipt_status', error: 'error' };
+
+/** The columns and values a request update sets: the patch's defined fields, then `updated_at_ms`. */
+export function requestUpdate(patch: Readonly<Record<string, unknown>>, nowMs: number): { columns: string[]; values: unknown[] } {
+  const columns: string[] = [];
+  const values: unknown[] = [];
+  for (const [k, v] of Object.entries(patch)) {
+    const col = REQUEST_UPDATE_COLUMNS[k];
+    if (col && v !== undefined) {
+      columns.push(col);
+      values.push(v);
+    }
+  }
+  columns.push('updated_at_ms');
+  values.push(nowMs);
+  return { columns, values };
+}
