@@ -173,17 +173,26 @@ export async function checkRequest(client: HostClient, requestId: string): Promi
   const summary = decodeEnclaveSigned(r.raw('summary'), 'summary');
   const s = new Fields(summary.statement, 'summary');
   const signerId = s.str('signerId', 64);
-  const org = await verifyOrg(client, [signerId]);
-  if (!verifyStatement(SUMMARY_KIND, summary, org.identityKeys.get(signerId)!)) throw new CustodianError('E_SUMMARY_SIGNATURE', 'summary is not signed by the attested signer');
   const proposal = decodeSignedRequest(r.raw('proposal'), 'proposal');
   if (payloadHash(proposal.payload) !== requestId) throw new CustodianError('E_REQUEST_MISMATCH', 'proposal does not hash to the request id');
   const p = decodeTxProposal(proposal.payload);
-  if (p.chain !== 'eth') return { ...(await checkOtherChain(client, p, s)), requestId, orgId: org.manifest.orgId, summaryHash: statementHash(summary.statement) };
+  // A Solana or Bitcoin wallet's parties are attested in the same pass as the summary's signer.
+  const wallet = p.chain === 'eth' ? null : await walletRow(client, p.walletId);
+  const org = await verifyOrg(client, wallet ? [...new Set([signerId, ...walletSignerIds(wallet)])] : [signerId]);
+  if (!verifyStatement(SUMMARY_KIND, summary, org.identityKeys.get(signerId)!)) throw new CustodianError('E_SUMMARY_SIGNATURE', 'summary is not signed by the attested signer');
+  if (wallet) return { ...checkOtherChain(org, wallet, p, s), requestId, orgId: org.manifest.orgId, summaryHash: statementHash(summary.statement) };
   const tx = decodeUnsignedEip1559(hexToBytes(p.rawTx));
   const digest = bytesTo0x(eip1559SigningDigest(tx));
   if (s.str('txDigest', 66) !== digest) throw new CustodianError('E_APPROVAL_DIGEST_MISMATCH', 'summary digest differs from the proposed transaction', { summary: s.str('txDigest', 66), actual: digest });
   if (s.str('valueWei', 80) !== tx.value.toString() || s.raw('to') !== (tx.to ? toChecksumAddress(tx.to) : null)) throw new CustodianError('E_SUMMARY_MISMATCH', 'summary does not describe the proposed transaction');
   return { requestId, orgId: org.manifest.orgId, text: s.str('text', 4000), txDigest: digest, summaryHash: statementHash(summary.statement) };
+}
+
+/** The host's row of wallet `walletId`. */
+async function walletRow(client: HostClient, walletId: string): Promise<Json> {
+  const row = ((await client.get('/v1/wallets')) as Json[]).find((w) => (w as Record<string, Json>)['walletId'] === walletId);
+  if (!row) throw new CustodianError('E_WALLET_UNKNOWN', `wallet ${walletId} does not exist`);
+  return row;
 }
 
 /**
@@ -192,10 +201,8 @@ export async function checkRequest(client: HostClient, requestId: string): Promi
  * decoder the enclave uses, and the summary's digest and transfers compared
  * with what the bytes say.
  */
-async function checkOtherChain(client: HostClient, p: TxProposalPayload, s: Fields): Promise<{ text: string; txDigest: string }> {
-  const row = ((await client.get('/v1/wallets')) as Json[]).find((w) => (w as Record<string, Json>)['walletId'] === p.walletId);
-  if (!row) throw new CustodianError('E_WALLET_UNKNOWN', `wallet ${p.walletId} does not exist`);
-  const w = verifyThresholdWallet(await verifyOrg(client, walletSignerIds(row)), row);
+function checkOtherChain(org: VerifiedOrg, row: Json, p: TxProposalPayload, s: Fields): { text: string; txDigest: string } {
+  const w = verifyThresholdWallet(org, row);
   if (chainOfScheme(w.scheme as ThresholdScheme) !== p.chain) throw new CustodianError('E_SCHEME_MISMATCH', `wallet ${w.walletId} is a ${w.scheme} wallet; it does not sign ${p.chain} transactions`);
   const decoded = decodeProposal(p.chain, hexToBytes(p.rawTx), { publicKey: hexToBytes(w.publicKey), ...(w.outputKey ? { outputKey: hexToBytes(w.outputKey) } : {}), ...(w.network ? { network: w.network as BtcNetwork } : {}) });
   const digest = bytesTo0x(decoded.digest);
