@@ -73,7 +73,10 @@ async function openDkg(ctx: EnclaveContext, sessions: MpcSessions, f: Fields, m:
 async function openSign(ctx: EnclaveContext, sessions: MpcSessions, f: Fields, m: Manifest, peer: RpcPeer): Promise<Json> {
   const proposal = decodeSignedRequest(f.raw('proposal'), 'proposal');
   const approvals = f.arr('approvals', APPROVALS_PER_REQUEST_MAX).map((x) => decodeSignedRequest(x, 'approval'));
-  const signers = f.arr('signers', WALLET_PARTIES_MAX).map((x) => (typeof x === 'string' ? x : ''));
+  const signers = f.arr('signers', WALLET_PARTIES_MAX).map((x, i) => {
+    if (typeof x !== 'string' || x.length === 0 || x.length > 64) throw new CustodianError('E_FIELD_INVALID', `mpc.open.signers[${i}] must be a signer id of 1 to 64 characters`, { field: `mpc.open.signers[${i}]` });
+    return x;
+  });
   const combiner = f.str('combiner', 64);
   f.done();
   let p: CheckedProposal;
