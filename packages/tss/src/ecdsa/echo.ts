@@ -98,7 +98,7 @@ export class BroadcastBook {
         if (!equalBytes(rd.fixed(32, 'echo'), this.#digest(s, mine.broadcast))) this.#unsignedMismatch(s, from, self);
         continue;
       }
-      const len = new DataView(rd.fixed(2, 'echo.length').buffer).getUint16(0);
+      const len = rd.u16('echo.length');
       if (len > BROADCAST_BYTES_MAX) blame('E_MPC_SHAPE', from, 'echoed a broadcast that is too long');
       const theirs = { broadcast: rd.fixed(len, 'echo.broadcast'), signature: rd.fixed(BROADCAST_SIGNATURE_BYTES, 'echo.signature') };
       if (equalBytes(theirs.broadcast, mine.broadcast)) continue;

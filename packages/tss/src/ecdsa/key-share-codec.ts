@@ -48,18 +48,17 @@ export function encodeKeyShare(share: EcdsaKeyShare): Uint8Array {
 export function decodeKeyShare(bytes: Uint8Array): EcdsaKeyShare {
   const rd = new Reader(bytes, 'key share');
   if (rd.fixed(1, 'version')[0] !== VERSION) fail('E_MPC_SHAPE', 'unknown key share version');
-  const idBytes = rd.fixed(2, 'id');
+  const id = BigInt(rd.u16('id'));
   const [threshold, frozen, n] = rd.fixed(3, 'header');
   if (n === undefined || n < 2 || n > PARTIES_MAX || frozen === undefined || frozen > 1 || threshold === undefined) fail('E_MPC_SHAPE', 'key share header is invalid');
   checkThreshold(threshold, n);
-  const parties = normalizePartyIds(Array.from({ length: n }, (_, i) => new DataView(rd.fixed(2, `parties[${i}]`).buffer).getUint16(0)));
-  const id = BigInt(new DataView(idBytes.buffer).getUint16(0));
+  const parties = normalizePartyIds(Array.from({ length: n }, (_, i) => rd.u16(`parties[${i}]`)));
   if (!parties.includes(id)) fail('E_MPC_SHAPE', 'key share owner is not in its committee');
   const excludedCount = rd.fixed(1, 'excludedCount')[0]!;
   if (excludedCount >= n) fail('E_MPC_SHAPE', 'key share excludes too many peers');
   const excluded = new Set<bigint>();
   for (let i = 0; i < excludedCount; i++) {
-    const p = BigInt(new DataView(rd.fixed(2, 'excluded').buffer).getUint16(0));
+    const p = BigInt(rd.u16('excluded'));
     if (!parties.includes(p) || p === id || excluded.has(p)) fail('E_MPC_SHAPE', 'key share excludes an unknown peer');
     excluded.add(p);
   }

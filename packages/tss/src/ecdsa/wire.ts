@@ -67,10 +67,15 @@ export class Reader {
     return pointFromBytes(this.fixed(POINT_BYTES, field), `${this.what}.${field}`);
   }
 
+  /** A big-endian 2-byte unsigned integer. */
+  u16(field: string): number {
+    const b = this.fixed(2, field);
+    return new DataView(b.buffer, b.byteOffset, 2).getUint16(0);
+  }
+
   /** A 2-byte count that must equal `expected` (B31: no silent threshold raise). */
   count(field: string, expected: number): number {
-    const b = this.fixed(2, field);
-    const n = new DataView(b.buffer, b.byteOffset, 2).getUint16(0);
+    const n = this.u16(field);
     if (n !== expected) fail('E_MPC_SHAPE', `${this.what}.${field} has ${n} items where ${expected} are expected`, { what: this.what, field, expected, actual: n });
     return n;
   }
