@@ -19,18 +19,17 @@ import type { EnclaveContext } from './enclave-context.js';
 export async function installPeers(ctx: EnclaveContext, body: Json, peer: RpcPeer): Promise<Json> {
   const m = ctx.manifest();
   const f = new Fields(body, 'peers.install');
-  const peers = f.arr('peers', 64);
+  // Every entry is decoded before any is installed: a malformed one refuses the whole body, never half of it.
+  const peers = f.arr('peers', 64).map((p, i) => {
+    const g = new Fields(p, `peers[${i}]`);
+    const d = { signerId: g.str('signerId', 64), identityKey: g.hex('identityKey', 32), nonce: g.hex('nonce', 32), evidence: g.hex('evidence', undefined, 16 * 1024), signedPeerKey: g.optRaw('peerKey') };
+    g.done();
+    return d;
+  });
   f.done();
   const accepted: Json[] = [];
   const rejected: Json[] = [];
-  for (const [i, p] of peers.entries()) {
-    const g = new Fields(p, `peers[${i}]`);
-    const signerId = g.str('signerId', 64);
-    const identityKey = g.hex('identityKey', 32);
-    const nonce = g.hex('nonce', 32);
-    const evidence = g.hex('evidence', undefined, 16 * 1024);
-    const signedPeerKey = g.optRaw('peerKey');
-    g.done();
+  for (const { signerId, identityKey, nonce, evidence, signedPeerKey } of peers) {
     try {
       const claims = verifySimEvidence(evidence, { rootPublicKey: m.enclave.simRoot, nowMs: ctx.nowMs(), expectedReportData: identityReportData(identityKey, nonce) });
       appraiseSimClaims(claims, { measurements: m.enclave.measurements, allowSim: m.enclave.platform === 'sim' });
