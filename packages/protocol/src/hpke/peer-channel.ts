@@ -95,9 +95,9 @@ export class PeerChannel {
     const slot = `${sessionId}\n${to}`;
     const seq = this.#sent.get(slot) ?? 0;
     if (seq >= PEER_SEQ_MAX) throw new CustodianError('E_PEER_MESSAGE_INVALID', 'sequence numbers exhausted; start a new session');
+    if (!this.#sent.has(slot) && this.#sent.size >= PEER_SESSIONS_MAX) throw new CustodianError('E_PEER_STATE_INVALID', 'too many open peer sessions; close finished ones');
     const sender = await peerSuite.createSenderContext({ recipientPublicKey: await importPeerPublicKey(peerKey), senderKey: this.#opts.keyPair.keyPair.expose(), info: PEER_CHANNEL_INFO });
     const header = { v: PEER_ENVELOPE_VERSION, suite: PEER_SUITE_NAME, sessionId, from: this.#opts.self, to, seq, enc: new Uint8Array(sender.enc) };
-    if (!this.#sent.has(slot) && this.#sent.size >= PEER_SESSIONS_MAX) throw new CustodianError('E_PEER_STATE_INVALID', 'too many open peer sessions; close finished ones');
     const ct = new Uint8Array(await sender.seal(plaintext.slice(), envelopeAad(header)));
     this.#sent.set(slot, seq + 1);
     return encodePeerEnvelope({ ...header, ct });
