@@ -189,7 +189,7 @@ export async function checkRequest(client: HostClient, requestId: string): Promi
 }
 
 /** The host's row of wallet `walletId`. */
-async function walletRow(client: HostClient, walletId: string): Promise<Json> {
+export async function walletRow(client: HostClient, walletId: string): Promise<Json> {
   const row = ((await client.get('/v1/wallets')) as Json[]).find((w) => (w as Record<string, Json>)['walletId'] === walletId);
   if (!row) throw new CustodianError('E_WALLET_UNKNOWN', `wallet ${walletId} does not exist`);
   return row;

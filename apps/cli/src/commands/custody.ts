@@ -10,7 +10,7 @@ import { chainOfScheme, type WalletScheme } from '@custodian/protocol/payloads';
 import { decodeEnclaveSigned, verifyAuditChain, type EnclaveSigned } from '@custodian/protocol/enclave-signed';
 import { readKeyFile } from '../key-file.js';
 import { HostClient } from '../host-client.js';
-import { approveRequest, buildTransfer, createWallet, proposeTx, refreshWallet, THRESHOLD_SCHEMES, verifyAnyWallet, verifyThresholdWallet, walletSignerIds, type Actor } from '../operations.js';
+import { approveRequest, buildTransfer, createWallet, proposeTx, refreshWallet, THRESHOLD_SCHEMES, verifyAnyWallet, verifyThresholdWallet, walletRow, walletSignerIds, type Actor } from '../operations.js';
 import { verifyOrg, verifyWallet } from '../verify-org.js';
 import { emit, parseArgs, UsageError } from '../output.js';
 
@@ -98,8 +98,7 @@ export async function txCommand(args: readonly string[], json: boolean, hostUrl:
     const b64 = values.get('raw-base64')?.[0];
     // A Solana message or a PSBT is usually passed around as base64.
     let raw = values.get('raw')?.[0] ?? (b64 === undefined ? undefined : bytesTo0x(base64Decode(b64, '--raw-base64')));
-    const row = ((await client.get('/v1/wallets')) as Json[]).find((w) => (w as R)['walletId'] === walletId);
-    if (!row) throw new CustodianError('E_WALLET_UNKNOWN', `wallet ${walletId} does not exist`);
+    const row = await walletRow(client, walletId);
     const org = await verifyOrg(client, walletSignerIds(row));
     const wallet = verifyAnyWallet(org, row);
     const chain = chainOfScheme(wallet.scheme as WalletScheme);
