@@ -4,6 +4,7 @@
  * and bounded before it is buffered; the verifier checks it all.
  */
 import { auditError } from './errors.js';
+import { readBoundedBody } from './http-body.js';
 import { isTlogTilesPath } from './tile-path.js';
 import type { TileStorage } from './tile-storage.js';
 import { ENTRY_BUNDLE_BYTES_MAX } from './limits.js';
@@ -30,7 +31,8 @@ export class HttpTileStorage implements TileStorage {
     }
     if (res.status === 404) return null;
     if (!res.ok) throw auditError('E_AUDIT_UNAVAILABLE', `fetching ${path} returned HTTP ${res.status}`, { path, status: res.status });
-    return readBounded(res, path);
+    // attacker-controlled: bounded as it streams
+    return readBoundedBody(res, ENTRY_BUNDLE_BYTES_MAX, () => auditError('E_AUDIT_CORRUPT', `${path} is larger than any tile`, { path }));
   }
 
   async writeDurable(): Promise<void> {
@@ -40,31 +42,4 @@ export class HttpTileStorage implements TileStorage {
   async publishCheckpoint(): Promise<void> {
     throw auditError('E_AUDIT_UNAVAILABLE', 'an HTTP log is read-only');
   }
-}
-
-// attacker-controlled: Content-Length is a hint only; the body is counted as it streams.
-async function readBounded(res: Response, path: string): Promise<Uint8Array> {
-  const declared = Number(res.headers.get('content-length') ?? '0');
-  if (declared > ENTRY_BUNDLE_BYTES_MAX) throw auditError('E_AUDIT_CORRUPT', `${path} is larger than any tile`, { path });
-  if (res.body === null) return new Uint8Array(0);
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  const reader = res.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.length;
-    if (total > ENTRY_BUNDLE_BYTES_MAX) {
-      await reader.cancel();
-      throw auditError('E_AUDIT_CORRUPT', `${path} is larger than any tile`, { path });
-    }
-    chunks.push(value);
-  }
-  const out = new Uint8Array(total);
-  let off = 0;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.length;
-  }
-  return out;
 }

@@ -4,6 +4,7 @@
  * cosignature line; the writer's policy check verifies the signature itself.
  */
 import { auditError } from './errors.js';
+import { readBoundedBody } from './http-body.js';
 import { decodeNoteUnverified, type NoteSignature } from './note.js';
 import { encodeAddCheckpointRequest } from './witness-protocol.js';
 import type { AddCheckpointRequest } from './witness.js';
@@ -27,8 +28,7 @@ export class HttpWitnessClient implements WitnessEndpoint {
     } catch (e) {
       throw auditError('E_AUDIT_UNAVAILABLE', `witness ${this.baseUrl} unreachable: ${e instanceof Error ? e.message : String(e)}`);
     }
-    const body = new Uint8Array(await res.arrayBuffer());
-    if (body.length > WITNESS_RESPONSE_BYTES_MAX) throw auditError('E_NOTE_MALFORMED', 'witness response is too large');
+    const body = await readBoundedBody(res, WITNESS_RESPONSE_BYTES_MAX, () => auditError('E_NOTE_MALFORMED', 'witness response is too large'));
     const text = new TextDecoder().decode(body);
     if (res.status === 409 && /^(0|[1-9][0-9]{0,15})\n$/.test(text)) throw auditError('E_WITNESS_CONFLICT', `witness has size ${text.trim()}`, { size: Number(text.trim()) });
     if (res.status !== 200) throw auditError('E_AUDIT_UNAVAILABLE', `witness ${this.baseUrl} answered HTTP ${res.status}: ${text.slice(0, 200)}`, { status: res.status });
