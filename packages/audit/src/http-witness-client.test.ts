@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { isCustodianError } from '@custodian/core/errors';
-import { HttpWitnessClient, WITNESS_RESPONSE_BYTES_MAX } from './http-witness-client.js';
+import { HttpWitnessClient } from './http-witness-client.js';
 
 test('an endless witness response is refused once it passes the bound (E_NOTE_MALFORMED), not buffered', async () => {
   const server = createServer((req, res) => {
