@@ -5,6 +5,7 @@
 import { CustodianError } from '@custodian/core/errors';
 import type { Json } from '@custodian/core/canonical-json';
 import { bytesTo0x, hexToBytes } from '@custodian/core/bytes';
+import { decodeBase64Strict } from '@custodian/core/base64';
 import { RAW_TX_BYTES_MAX } from '@custodian/core/limits';
 import { chainOfScheme, type WalletScheme } from '@custodian/protocol/payloads';
 import { decodeEnclaveSigned, verifyAuditChain, type EnclaveSigned } from '@custodian/protocol/enclave-signed';
@@ -80,12 +81,14 @@ export async function walletCommand(args: readonly string[], json: boolean, host
   throw new UsageError('usage: custodian wallet create|refresh|list');
 }
 
-/** Strict standard base64 (padded, canonical), bounded to a raw transaction's size. */
+/** Strict standard base64 (padded, canonical), bounded to a raw transaction's size; a malformed argument is a usage error. */
 function base64Decode(text: string, what: string): Uint8Array {
-  if (text.length > Math.ceil(RAW_TX_BYTES_MAX / 3) * 4 || !/^([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(text)) throw new UsageError(`${what} must be standard padded base64`);
-  const bytes = Buffer.from(text, 'base64');
-  if (bytes.toString('base64') !== text) throw new UsageError(`${what} is not canonical base64`);
-  return new Uint8Array(bytes);
+  if (text.length > Math.ceil(RAW_TX_BYTES_MAX / 3) * 4) throw new UsageError(`${what} is longer than a raw transaction can be`);
+  try {
+    return decodeBase64Strict(text, what);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
 }
 
 /** `custodian tx ...` */

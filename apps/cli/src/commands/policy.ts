@@ -46,6 +46,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { CustodianError } from '@custodian/core/errors';
 import { bytesToHex, hexToBytes } from '@custodian/core/bytes';
+import { decodeBase64Strict, looksLikeBase64 } from '@custodian/core/base64';
 import { RAW_TX_BYTES_MAX } from '@custodian/core/limits';
 import { Fields } from '@custodian/core/fields';
 import { parseJson } from '@custodian/core/canonical-json';
@@ -92,7 +93,6 @@ const FAMILY_OPTIONS: Readonly<Record<string, ChainFamily>> = {
 };
 
 const HEX_TEXT = /^(0x)?[0-9a-fA-F]+$/;
-const BASE64_TEXT = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 /** Entry point of `custodian policy ...`. */
 export async function policyCommand(args: readonly string[]): Promise<number> {
@@ -235,7 +235,7 @@ function readTxInput(txArg: string | undefined, txBase64: string | undefined, fa
   if (HEX_TEXT.test(text)) return { bytes: hexBytes(text, '--tx file', family) };
   // No raw transaction of any family is all base64 characters: a Solana message or transaction starts with a
   // small count byte, a PSBT with "psbt" 0xff, an EIP-1559 transaction with 0x02.
-  if (text.length > 0 && BASE64_TEXT.test(text)) return { bytes: base64Bytes(text, '--tx file', family) };
+  if (text.length > 0 && looksLikeBase64(text)) return { bytes: base64Bytes(text, '--tx file', family) };
   if (bytes.length > max) throw new CustodianError(MALFORMED[family], `--tx file holds ${bytes.length} bytes; a ${family} transaction is at most ${max}`);
   return { bytes };
 }
@@ -250,10 +250,7 @@ function hexBytes(text: string, what: string, family: ChainFamily): Uint8Array {
 function base64Bytes(text: string, what: string, family: ChainFamily): Uint8Array {
   const max = TX_BYTES_MAX[family];
   if (text.length > 4 * Math.ceil(max / 3)) throw new CustodianError(MALFORMED[family], `${what} is longer than a ${family} transaction can be (${max} bytes)`);
-  if (!BASE64_TEXT.test(text)) throw new CustodianError('E_BASE64_INVALID', `${what} is not standard padded base64`, { field: what });
-  const bytes = Buffer.from(text, 'base64');
-  if (bytes.toString('base64') !== text) throw new CustodianError('E_BASE64_INVALID', `${what} is not canonical base64`, { field: what });
-  return new Uint8Array(bytes);
+  return decodeBase64Strict(text, what);
 }
 
 function decodeRawTx(raw: Uint8Array): { tx: Eip1559Tx; form: 'unsigned' | 'signed' } {
