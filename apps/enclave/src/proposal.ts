@@ -62,7 +62,8 @@ export function checkProposal(ctx: EnclaveContext, req: SignedRequest, m: Manife
   if (payload.orgId !== m.orgId) throw new CustodianError('E_ORG_MISMATCH', 'proposal is for another organisation');
   const wallet = ctx.state().wallets.get(payload.walletId);
   if (!wallet) throw new CustodianError('E_WALLET_UNKNOWN', `wallet ${payload.walletId} is not held by ${ctx.signerId}`);
-  const decoded = decodeWalletProposal(payload.chain, hexToBytes(payload.rawTx), wallet);
+  const raw = hexToBytes(payload.rawTx);
+  const decoded = decodeWalletProposal(payload.chain, raw, wallet);
   const digest = decoded.digest;
   const tx = decoded.chain === 'eth' ? decoded.tx : null;
   const requestId = payloadHash(req.payload);
@@ -73,7 +74,7 @@ export function checkProposal(ctx: EnclaveContext, req: SignedRequest, m: Manife
     if (cedar) {
       const now = ctx.nowMs();
       const chainName = cedar.chainNameFor(decoded.chain === 'sol' ? 'solana' : 'bitcoin', FROST_TAPROOT_NETWORK);
-      const spend: ChainSpendInput = decoded.chain === 'sol' ? { family: 'solana', messageBytes: decoded.messageBytes, address: wallet.address } : { family: 'bitcoin', psbt: hexToBytes(payload.rawTx), outputKey: decoded.outputKey };
+      const spend: ChainSpendInput = decoded.chain === 'sol' ? { family: 'solana', messageBytes: decoded.messageBytes, address: wallet.address } : { family: 'bitcoin', psbt: raw, outputKey: decoded.outputKey };
       cedarInput = { requestId, spend, chainName: chainName ?? 'unconfigured', initiator: { id: initiator.id, groups: [...initiator.groups] }, wallet: { id: wallet.walletId, groups: [] }, approvalsByGroup: {}, requestedAtMs: requestSeenAt(ctx, requestId, now) };
       decision = fromCedar(cedar.decideProposal(cedarInput, now), cedar.digest);
     } else {
