@@ -60,6 +60,7 @@ export function createSimPlatform(options: SimPlatformOptions): Platform {
   const bytes = (h: string | null): Uint8Array => new Uint8Array(Buffer.from(h ?? '', 'hex'));
   const attest = async (reportData: Uint8Array): Promise<Uint8Array> => bytes(await call('attest', Buffer.from(reportData).toString('hex')));
   const kbsPublicKey = options.kbsPublicKey;
+  let recoveryKey: Uint8Array | null = null;
   return {
     name: 'sim',
     attest,
@@ -74,8 +75,10 @@ export function createSimPlatform(options: SimPlatformOptions): Platform {
         kbsPublicKey,
         signerId: options.signerId,
       });
+      recoveryKey = (released as { recoveryKey?: Uint8Array }).recoveryKey ?? null;
       return released.key;
     },
+    keyBroker: () => (kbsPublicKey === undefined ? null : { publicKey: kbsPublicKey, recoveryKey }),
     loadSealed: async () => {
       const h = await call('loadSealed');
       return h === null ? null : bytes(h);

@@ -21,4 +21,18 @@ export interface Platform {
   advanceCounter(value: bigint): Promise<void>;
   /** The enclave's clock (ms since epoch). */
   nowMs(): number;
+  /**
+   * The key broker this enclave was launched to trust, or null without one:
+   * its `kbs-signing` public key (SEC1), which break-glass executions and
+   * recovery answers must verify under, and the organisation's recovery
+   * public key as the broker's signed release answer named it (null until
+   * `sealingKey()` ran, or when the broker named none).
+   */
+  keyBroker(): KeyBrokerTrust | null;
+}
+
+/** What an enclave knows of its key broker (see `Platform.keyBroker`). */
+export interface KeyBrokerTrust {
+  readonly publicKey: Uint8Array;
+  readonly recoveryKey: Uint8Array | null;
 }

@@ -16,7 +16,7 @@ import { generateOperatorKey, type OperatorKeyPair } from '@custodian/protocol/o
 import { encodeSignedManifest, MANIFEST_TYPE, signManifest } from '@custodian/protocol/manifest';
 import { decodeAuditEntry, decodeEnclaveSigned, statementHash } from '@custodian/protocol/enclave-signed';
 import type { RpcPeer } from '@custodian/protocol/frame-rpc';
-import type { Platform } from './platform.js';
+import type { KeyBrokerTrust, Platform } from './platform.js';
 import { Enclave } from './enclave.js';
 
 type R = Record<string, Json>;
@@ -28,6 +28,8 @@ export interface MemoryPlatform extends Platform {
   readonly key: Uint8Array;
   /** Added to the real clock (ms). */
   skewMs: number;
+  /** The key broker this platform trusts (tests of break-glass and recovery set it). */
+  kbs: KeyBrokerTrust | null;
 }
 
 /** A sim root and measurement shared by one test file's signers. */
@@ -42,6 +44,8 @@ export function memoryPlatform(hw: ReturnType<typeof simHardware>): MemoryPlatfo
     counter: 0n,
     key: new Uint8Array(randomBytes(32)),
     skewMs: 0,
+    kbs: null,
+    keyBroker: () => p.kbs,
     readCounter: async () => p.counter,
     advanceCounter: async (v: bigint) => {
       // The platform contract: the counter never goes back.
