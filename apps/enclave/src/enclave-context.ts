@@ -11,6 +11,7 @@ import type { PeerChannel } from '@custodian/protocol/hpke/peer-channel';
 import type { EnclaveState } from './state.js';
 import type { CedarPolicy } from './cedar-policy.js';
 import type { SealedNonceStore } from './sealed-nonce-store.js';
+import type { KeyBrokerTrust } from './platform.js';
 
 export interface EnclaveContext {
   readonly signerId: string;
@@ -22,6 +23,8 @@ export interface EnclaveContext {
   cedar(): CedarPolicy | null;
   /** The platform clock (ms since epoch). */
   nowMs(): number;
+  /** The key broker this enclave was launched to trust (null: none). */
+  keyBroker(): KeyBrokerTrust | null;
   /** Platform evidence binding `reportData`. */
   attest(reportData: Uint8Array): Promise<Uint8Array>;
   /** The identity public key (Ed25519) that evidence binds. */

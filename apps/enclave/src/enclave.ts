@@ -83,6 +83,7 @@ export class Enclave {
       cedar: () => this.#cedar,
       nowMs: () => this.platform.nowMs(),
       attest: (reportData) => this.platform.attest(reportData),
+      keyBroker: () => this.platform.keyBroker(),
       identityKey: () => this.identityKey(),
       persist: () => this.#persist(),
       audit: (peer, kind, requestId, data) => this.#audit(peer, kind, requestId, data),

@@ -253,7 +253,8 @@ function decodeRefresh<S>(g: Fields, decodeShare: (hex: Uint8Array) => S, shareB
 const ECDSA_SHARE_BYTES_MAX = 4 << 20;
 const FROST_SHARE_BYTES_MAX = 64 * 1024;
 
-function encodeWallet(w: WalletRecord): Json {
+/** One wallet record as sealed state (and signer backups) carry it. */
+export function encodeWallet(w: WalletRecord): Json {
   if (w.scheme === 'single') return { walletId: w.walletId, scheme: w.scheme, secretKey: bytesToHex(w.secretKey.expose()), publicKey: bytesToHex(w.publicKey), address: w.address };
   if (w.scheme === 'ecdsa-dkls') {
     return { walletId: w.walletId, scheme: w.scheme, threshold: w.threshold, parties: [...w.parties], share: bytesToHex(encodeKeyShare(w.share)), publicKey: bytesToHex(w.publicKey), address: w.address, ...encodeRefresh(w, (x) => bytesToHex(encodeKeyShare(x))) };
@@ -264,7 +265,8 @@ function encodeWallet(w: WalletRecord): Json {
   };
 }
 
-function decodeWallet(json: Json): WalletRecord {
+/** Decodes one wallet record (sealed state, or an opened signer backup). */
+export function decodeWallet(json: Json): WalletRecord {
   const g = new Fields(json, 'wallet');
   const walletId = g.str('walletId', 64);
   const scheme = g.str('scheme', 32);
