@@ -8,7 +8,7 @@
 import pg from 'pg';
 import { CustodianError } from '@custodian/core/errors';
 import type { HostStore, SignerRecord } from './store.js';
-import { requestUpdate, toApproval, toAudit, toRequest, toSigner, toWallet, type Row } from './store-rows.js';
+import { requestUpdate, toApproval, toAudit, toBackup, toRequest, toSigner, toWallet, type Row } from './store-rows.js';
 
 const SCHEMA = (s: string): string => `
 CREATE SCHEMA IF NOT EXISTS ${s};
@@ -18,6 +18,7 @@ CREATE TABLE IF NOT EXISTS ${s}.wallets (wallet_id TEXT PRIMARY KEY, scheme TEXT
 CREATE TABLE IF NOT EXISTS ${s}.requests (request_id TEXT PRIMARY KEY, wallet_id TEXT NOT NULL, initiator TEXT NOT NULL, proposal TEXT NOT NULL, summary TEXT NOT NULL, tx_digest TEXT NOT NULL, summary_hash TEXT NOT NULL, decision TEXT NOT NULL, reasons TEXT NOT NULL, status TEXT NOT NULL, signed_tx TEXT, tx_hash TEXT, receipt_status TEXT, error TEXT, created_at_ms BIGINT NOT NULL, updated_at_ms BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS ${s}.approvals (id BIGSERIAL PRIMARY KEY, request_id TEXT NOT NULL, operator_id TEXT NOT NULL, approval TEXT NOT NULL, accepted BOOLEAN NOT NULL, code TEXT, created_at_ms BIGINT NOT NULL);
 CREATE INDEX IF NOT EXISTS approvals_request ON ${s}.approvals(request_id);
+CREATE TABLE IF NOT EXISTS ${s}.backups (signer_id TEXT NOT NULL, backup_sha256 TEXT NOT NULL, backup TEXT NOT NULL, wallets TEXT NOT NULL, created_at_ms BIGINT NOT NULL, id BIGSERIAL, PRIMARY KEY (signer_id, backup_sha256));
 CREATE TABLE IF NOT EXISTS ${s}.audit (signer_id TEXT NOT NULL, seq BIGINT NOT NULL, hash TEXT NOT NULL, kind TEXT NOT NULL, request_id TEXT, time_ms BIGINT NOT NULL, entry TEXT NOT NULL, PRIMARY KEY (signer_id, seq));
 CREATE INDEX IF NOT EXISTS audit_request ON ${s}.audit(request_id);
 CREATE OR REPLACE FUNCTION ${s}.audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'audit log is append-only'; END $$;
@@ -110,6 +111,19 @@ export async function openPgStore(connectionString: string, schema = 'custodian'
           ? await q(`SELECT * FROM ${t('audit')} WHERE signer_id = $1 ORDER BY seq`, [filter.signerId])
           : await q(`SELECT * FROM ${t('audit')} ORDER BY signer_id, seq`)
       ).map(toAudit),
+    lastAudit: async (signerId) => {
+      const [r] = await q(`SELECT * FROM ${t('audit')} WHERE signer_id = $1 ORDER BY seq DESC LIMIT 1`, [signerId]);
+      return r ? toAudit(r) : null;
+    },
+    putBackup: async (b) =>
+      void (await q(`INSERT INTO ${t('backups')} (signer_id, backup_sha256, backup, wallets, created_at_ms) VALUES ($1,$2,$3,$4,$5) ON CONFLICT DO NOTHING`, [b.signerId, b.backupSha256, b.backup, b.wallets, b.createdAtMs])),
+    getBackup: async (signerId, sha) => {
+      const [r] =
+        sha === undefined
+          ? await q(`SELECT * FROM ${t('backups')} WHERE signer_id = $1 ORDER BY created_at_ms DESC, id DESC LIMIT 1`, [signerId])
+          : await q(`SELECT * FROM ${t('backups')} WHERE signer_id = $1 AND backup_sha256 = $2`, [signerId, sha]);
+      return r ? toBackup(r) : null;
+    },
     close: async () => {
       await pool.end();
     },

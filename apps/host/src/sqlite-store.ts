@@ -6,7 +6,7 @@
 import Database from 'better-sqlite3';
 import { CustodianError } from '@custodian/core/errors';
 import type { AuditRow, HostStore } from './store.js';
-import { requestUpdate, toApproval, toAudit, toRequest, toSigner, toWallet, type Row } from './store-rows.js';
+import { requestUpdate, toApproval, toAudit, toBackup, toRequest, toSigner, toWallet, type Row } from './store-rows.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS manifests (hash TEXT PRIMARY KEY, version INTEGER NOT NULL UNIQUE, signed_manifest TEXT NOT NULL);
@@ -17,6 +17,7 @@ CREATE TABLE IF NOT EXISTS approvals (id INTEGER PRIMARY KEY AUTOINCREMENT, requ
 CREATE INDEX IF NOT EXISTS approvals_request ON approvals(request_id);
 CREATE TABLE IF NOT EXISTS audit (signer_id TEXT NOT NULL, seq INTEGER NOT NULL, hash TEXT NOT NULL, kind TEXT NOT NULL, request_id TEXT, time_ms INTEGER NOT NULL, entry TEXT NOT NULL, PRIMARY KEY (signer_id, seq));
 CREATE INDEX IF NOT EXISTS audit_request ON audit(request_id);
+CREATE TABLE IF NOT EXISTS backups (signer_id TEXT NOT NULL, backup_sha256 TEXT NOT NULL, backup TEXT NOT NULL, wallets TEXT NOT NULL, created_at_ms INTEGER NOT NULL, PRIMARY KEY (signer_id, backup_sha256));
 CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
 `;
@@ -51,6 +52,10 @@ export function openSqliteStore(path: string): HostStore {
     listAudit: db.prepare('SELECT * FROM audit ORDER BY signer_id, seq'),
     listAuditByRequest: db.prepare('SELECT * FROM audit WHERE request_id = ? ORDER BY time_ms, signer_id, seq'),
     listAuditBySigner: db.prepare('SELECT * FROM audit WHERE signer_id = ? ORDER BY seq'),
+    lastAudit: db.prepare('SELECT * FROM audit WHERE signer_id = ? ORDER BY seq DESC LIMIT 1'),
+    putBackup: db.prepare('INSERT OR IGNORE INTO backups VALUES (@signerId, @backupSha256, @backup, @wallets, @createdAtMs)'),
+    getBackup: db.prepare('SELECT * FROM backups WHERE signer_id = ? AND backup_sha256 = ?'),
+    latestBackup: db.prepare('SELECT * FROM backups WHERE signer_id = ? ORDER BY created_at_ms DESC, rowid DESC LIMIT 1'),
   };
   const appendAudit = db.transaction((a: AuditRow) => {
     const existing = q.getAudit.get(a.signerId, a.seq) as Row | undefined;
@@ -93,6 +98,15 @@ export function openSqliteStore(path: string): HostStore {
     },
     listAudit: async (filter) =>
       ((filter?.requestId ? q.listAuditByRequest.all(filter.requestId) : filter?.signerId ? q.listAuditBySigner.all(filter.signerId) : q.listAudit.all()) as Row[]).map(toAudit),
+    lastAudit: async (signerId) => {
+      const r = q.lastAudit.get(signerId) as Row | undefined;
+      return r ? toAudit(r) : null;
+    },
+    putBackup: async (b) => void q.putBackup.run(b),
+    getBackup: async (signerId, sha) => {
+      const r = (sha === undefined ? q.latestBackup.get(signerId) : q.getBackup.get(signerId, sha)) as Row | undefined;
+      return r ? toBackup(r) : null;
+    },
     close: async () => void db.close(),
   };
 }

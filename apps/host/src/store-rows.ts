@@ -2,7 +2,7 @@
  * Row mapping shared by the SQL stores: both use the same column names, so
  * one mapper per record keeps them from drifting apart.
  */
-import type { AuditRow, RequestRow, RequestStatus, SignerRecord, WalletRow, ApprovalRow } from './store.js';
+import type { AuditRow, BackupRow, RequestRow, RequestStatus, SignerRecord, WalletRow, ApprovalRow } from './store.js';
 
 /** A row as a driver returns it. */
 export type Row = Record<string, unknown>;
@@ -40,6 +40,11 @@ export function toWallet(r: Row): WalletRow {
 /** Maps an `audit` row. */
 export function toAudit(r: Row): AuditRow {
   return { signerId: str(r['signer_id']), seq: Number(r['seq']), hash: str(r['hash']), kind: str(r['kind']), requestId: optStr(r['request_id']), timeMs: Number(r['time_ms']), entry: str(r['entry']) };
+}
+
+/** Maps a `backups` row. */
+export function toBackup(r: Row): BackupRow {
+  return { signerId: str(r['signer_id']), backupSha256: str(r['backup_sha256']), backup: str(r['backup']), wallets: str(r['wallets']), createdAtMs: Number(r['created_at_ms']) };
 }
 
 /** Maps a `signers` row. */

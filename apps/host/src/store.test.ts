@@ -88,6 +88,23 @@ for (const [name, open] of stores) {
       assert.equal((await s.listAudit({ requestId: 'a' })).length, 2);
     });
 
+    test('backups: kept by digest, the newest per signer; the last audit entry of a chain', async () => {
+      assert.equal(await s.getBackup('s9'), null);
+      const b = { signerId: 's9', backupSha256: 'aa'.repeat(32), backup: '{"c":1}', wallets: '["w1"]', createdAtMs: 10 };
+      await s.putBackup(b);
+      await s.putBackup(b);
+      await s.putBackup({ ...b, backupSha256: 'bb'.repeat(32), backup: '{"c":2}', createdAtMs: 20 });
+      await s.putBackup({ ...b, signerId: 's8', backupSha256: 'cc'.repeat(32), createdAtMs: 30 });
+      assert.equal((await s.getBackup('s9'))?.backupSha256, 'bb'.repeat(32));
+      assert.equal((await s.getBackup('s9', 'aa'.repeat(32)))?.backup, '{"c":1}');
+      assert.equal(await s.getBackup('s9', 'cc'.repeat(32)), null);
+      assert.equal(await s.lastAudit('s9'), null);
+      const row = { signerId: 's9', seq: 0, hash: 'h0', kind: 'k', requestId: null, timeMs: 1, entry: '{}' };
+      await s.appendAudit(row);
+      await s.appendAudit({ ...row, seq: 1, hash: 'h1' });
+      assert.equal((await s.lastAudit('s9'))?.hash, 'h1');
+    });
+
     test('manifests, signers and wallets round-trip', async () => {
       await s.putManifest('m1', 1, '{"v":1}');
       await s.putManifest('m2', 2, '{"v":2}');

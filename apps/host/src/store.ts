@@ -76,6 +76,20 @@ export interface AuditRow {
   readonly entry: string;
 }
 
+/**
+ * A signer's backup as its enclave exported it: encrypted to the
+ * organisation's HSM-held recovery key, so the host keeps only ciphertext.
+ */
+export interface BackupRow {
+  readonly signerId: string;
+  readonly backupSha256: string;
+  /** The encrypted backup (JSON text, `encodeRecoveryBackup`). */
+  readonly backup: string;
+  /** The wallets it holds (JSON text: array of ids). */
+  readonly wallets: string;
+  readonly createdAtMs: number;
+}
+
 /** The store. */
 export interface HostStore {
   putManifest(hash: string, version: number, signedManifest: string): Promise<void>;
@@ -103,5 +117,11 @@ export interface HostStore {
   /** The entry at (signer, seq), if any. */
   getAudit(signerId: string, seq: number): Promise<AuditRow | null>;
   listAudit(filter?: { requestId?: string; signerId?: string }): Promise<AuditRow[]>;
+  /** The newest entry of a signer's chain, if any. */
+  lastAudit(signerId: string): Promise<AuditRow | null>;
+  /** Keeps a backup (idempotent for the same digest). */
+  putBackup(b: BackupRow): Promise<void>;
+  /** A signer's backup by digest, or its newest when `backupSha256` is omitted. */
+  getBackup(signerId: string, backupSha256?: string): Promise<BackupRow | null>;
   close(): Promise<void>;
 }
