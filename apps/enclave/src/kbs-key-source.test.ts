@@ -93,6 +93,7 @@ test('obtains the measurement key the broker released, per signer, and the same 
   assert.ok(equalBytes(a1.key, signerSealingKey(released.expose(), 'signer-1')));
   assert.ok(equalBytes(a1.key, a2.key), 'a restart gets the same key');
   assert.ok(!equalBytes(a1.key, b.key), 'signers of one measurement do not share a sealing key');
+  assert.ok(equalBytes(a1.recoveryKey, await root.publicKey('recovery')), 'the signed answer names the HSM recovery key');
   assert.equal(audit.ofKind('kbs.key_released').length, 3);
 });
 
@@ -115,6 +116,23 @@ test('refuses a key the parent sealed itself to the ephemeral key (the broker si
     },
   };
   await refusedWith(obtainSealingKeyFromKbs({ transport: substituting, attest: attester(APPROVED), kbsPublicKey, signerId: 'signer-1' }), 'E_KBS_ANSWER_INVALID');
+});
+
+test('refuses an answer whose recovery key the parent swapped (backups would go to the parent)', async () => {
+  const other = await openSoftwareRoot({ warn: () => undefined });
+  try {
+    const mine = bytesToHex(await other.publicKey('recovery'));
+    const swapping: KbsTransport = {
+      nonce: honest.nonce,
+      release: async (body) => {
+        const genuine = JSON.parse(new TextDecoder().decode(await honest.release(body))) as Record<string, unknown>;
+        return utf8(JSON.stringify({ ...genuine, recoveryKey: mine }));
+      },
+    };
+    await refusedWith(obtainSealingKeyFromKbs({ transport: swapping, attest: attester(APPROVED), kbsPublicKey, signerId: 'signer-1' }), 'E_KBS_ANSWER_INVALID');
+  } finally {
+    await other.close();
+  }
 });
 
 test('refuses an answer signed by another broker than the one the enclave was launched with', async () => {

@@ -5,7 +5,8 @@
  *   ask a nonce → make an ephemeral X25519 key → attest with report data
  *   `identityReportData(ephemeralPublicKey, nonce)` → send nonce, evidence and
  *   key → check the broker's signature over its answer → open the HPKE-wrapped
- *   key (info binds the measurement, aad the nonce) → derive this signer's key.
+ *   key (info binds the measurement, aad the nonce) → derive this signer's key;
+ *   keep the organisation's recovery public key the signed answer names.
  *
  * The parent sees the ephemeral public key, and HPKE base mode does not say
  * who sealed, so a parent could answer with a key of its own choosing; the
@@ -62,6 +63,8 @@ export interface ReleasedSealingKey {
   readonly key: Uint8Array;
   /** The measurement the broker released it for. */
   readonly measurement: string;
+  /** The organisation's recovery public key (uncompressed SEC1 P-256) the signed answer named: backups are encrypted to it. */
+  readonly recoveryKey: Uint8Array;
 }
 
 /** Runs one attested key release; throws E_KBS_RELEASE_REFUSED (the broker's reasons) or E_KBS_ANSWER_INVALID. */
@@ -75,7 +78,7 @@ export async function obtainSealingKeyFromKbs(o: KbsKeySourceOptions): Promise<R
     const evidence = await o.attest(identityReportData(ephemeral.publicKey, nonce));
     const answer = decodeKeyReleaseAnswer(await o.transport.release(canonicalJsonBytes(encodeKeyReleaseRequest({ nonce, evidence, publicKey: ephemeral.publicKey }))));
     if (!answer.ok) throw refused(answer);
-    const statement = keyReleaseAnswerStatement({ measurement: answer.measurement, nonce, publicKey: ephemeral.publicKey, enc: answer.enc, ciphertext: answer.ciphertext, credentialSignature: answer.credential.signature });
+    const statement = keyReleaseAnswerStatement({ measurement: answer.measurement, nonce, publicKey: ephemeral.publicKey, enc: answer.enc, ciphertext: answer.ciphertext, credentialSignature: answer.credential.signature, recoveryKey: answer.recoveryKey });
     if (!verifyKbsSignature(o.kbsPublicKey, statement, answer.signature)) {
       throw new CustodianError('E_KBS_ANSWER_INVALID', 'the key-release answer is not signed by the key broker this enclave was launched with; refusing the key', {});
     }
@@ -83,7 +86,8 @@ export async function obtainSealingKeyFromKbs(o: KbsKeySourceOptions): Promise<R
     try {
       const k = released.expose();
       if (k.length !== SEALING_KEY_BYTES) throw new CustodianError('E_KBS_ANSWER_INVALID', `the released key has ${k.length} bytes, not ${SEALING_KEY_BYTES}`);
-      return { key: signerSealingKey(k, o.signerId), measurement: answer.measurement };
+      // Only after the signature check: the recovery key is the broker's word, not the parent's.
+      return { key: signerSealingKey(k, o.signerId), measurement: answer.measurement, recoveryKey: answer.recoveryKey };
     } finally {
       released.zeroise();
     }

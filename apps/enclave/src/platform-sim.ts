@@ -75,7 +75,7 @@ export function createSimPlatform(options: SimPlatformOptions): Platform {
         kbsPublicKey,
         signerId: options.signerId,
       });
-      recoveryKey = (released as { recoveryKey?: Uint8Array }).recoveryKey ?? null;
+      recoveryKey = released.recoveryKey;
       return released.key;
     },
     keyBroker: () => (kbsPublicKey === undefined ? null : { publicKey: kbsPublicKey, recoveryKey }),

@@ -37,6 +37,8 @@ export interface KeyRelease {
   readonly enc: Uint8Array;
   readonly ciphertext: Uint8Array;
   readonly credential: WorkloadCredential;
+  /** The organisation's recovery public key (SEC1 P-256, HSM-held), which signers encrypt their backups to. */
+  readonly recoveryKey: Uint8Array;
   /** The broker's signature (kbs-signing, r‖s) over `keyReleaseAnswerStatement`: the enclave accepts only a signed answer. */
   readonly signature: Uint8Array;
 }
@@ -192,10 +194,11 @@ export class KeyBroker {
         issuedAtMs: now,
         expiresAtMs: now + (this.deps.credentialTtlMs ?? WORKLOAD_CREDENTIAL_TTL_MS_DEFAULT),
       });
+      const recoveryKey = await this.deps.root.publicKey('recovery');
       const signature = await this.deps.root.sign(
-        keyReleaseAnswerStatement({ measurement, nonce: req.nonce, publicKey: req.publicKey, enc: sealed.enc, ciphertext: sealed.ciphertext, credentialSignature: hexToBytes(credential.signature) }),
+        keyReleaseAnswerStatement({ measurement, nonce: req.nonce, publicKey: req.publicKey, enc: sealed.enc, ciphertext: sealed.ciphertext, credentialSignature: hexToBytes(credential.signature), recoveryKey }),
       );
-      return { measurement, enc: sealed.enc, ciphertext: sealed.ciphertext, credential, signature };
+      return { measurement, enc: sealed.enc, ciphertext: sealed.ciphertext, credential, recoveryKey, signature };
     } finally {
       key.zeroise();
     }

@@ -68,6 +68,7 @@ test('HTTP: approve a measurement, get a nonce, release through the PKCS#11 root
   assert.equal(rel.status, 200, JSON.stringify(rel.json));
   const key = await openKeyRelease({ enc: hexToBytes(String(rel.json['enc'])), ciphertext: hexToBytes(String(rel.json['ciphertext'])) }, kp.privateKey, { measurement: M, nonce });
   assert.equal(key.expose().length, 32);
+  assert.equal(rel.json['recoveryKey'], bytesToHex(await rt.root.publicKey('recovery')), 'the answer names the HSM recovery key');
 
   const replay = await post(`${base}/v1/release`, body);
   assert.equal(replay.status, 403);

@@ -3,7 +3,7 @@
  *
  *   GET  /v1/health            → { ok, hsm, description, releases }
  *   POST /v1/nonce             → { nonce, expiresAtMs }
- *   POST /v1/release           { nonce, evidence, publicKey } (hex) → { ok, measurement, enc, ciphertext, credential, signature }
+ *   POST /v1/release           { nonce, evidence, publicKey } (hex) → { ok, measurement, enc, ciphertext, credential, recoveryKey, signature }
  *   GET  /v1/manifest          → { manifest: signed manifest | null, version, measurements }
  *   POST /v1/manifest          signed manifest (successor of the installed one) → { ok, version, measurements }
  *   GET  /v1/measurements      → { measurements: [record] }
@@ -105,6 +105,7 @@ async function handle(deps: KbsServerDeps, req: IncomingMessage, res: ServerResp
         enc: bytesToHex(r.enc),
         ciphertext: bytesToHex(r.ciphertext),
         credential: { claims: { ...r.credential.claims }, signature: r.credential.signature },
+        recoveryKey: bytesToHex(r.recoveryKey),
         signature: bytesToHex(r.signature),
       });
     }

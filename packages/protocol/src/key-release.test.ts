@@ -26,14 +26,15 @@ const M = 'c4'.repeat(48);
 const req = { nonce: new Uint8Array(32).fill(1), evidence: new Uint8Array(100).fill(2), publicKey: new Uint8Array(32).fill(3) };
 const sk = p256.utils.randomSecretKey();
 const pk = p256.getPublicKey(sk, false);
+const RK = p256.getPublicKey(p256.utils.randomSecretKey(), false);
 
 function answer(over: Record<string, unknown> = {}): Record<string, unknown> {
   const enc = new Uint8Array(32).fill(4);
   const ciphertext = new Uint8Array(48).fill(5);
   const credential = { claims: { measurement: M, platform: 'sim', subjectKey: bytesToHex(req.publicKey), issuedAtMs: 1, expiresAtMs: 2 }, signature: '06'.repeat(64) };
-  const stmt = keyReleaseAnswerStatement({ measurement: M, nonce: req.nonce, publicKey: req.publicKey, enc, ciphertext, credentialSignature: new Uint8Array(64).fill(6) });
+  const stmt = keyReleaseAnswerStatement({ measurement: M, nonce: req.nonce, publicKey: req.publicKey, enc, ciphertext, credentialSignature: new Uint8Array(64).fill(6), recoveryKey: RK });
   const signature = bytesToHex(p256.sign(stmt, sk, { prehash: true }));
-  return { ok: true, measurement: M, enc: bytesToHex(enc), ciphertext: bytesToHex(ciphertext), credential, signature, ...over };
+  return { ok: true, measurement: M, enc: bytesToHex(enc), ciphertext: bytesToHex(ciphertext), credential, recoveryKey: bytesToHex(RK), signature, ...over };
 }
 
 const bytes = (v: unknown): Uint8Array => utf8(JSON.stringify(v));
@@ -58,9 +59,19 @@ test('a granted answer decodes and its signature verifies only over the exact fi
   const a = decodeKeyReleaseAnswer(bytes(answer()));
   assert.equal(a.ok, true);
   if (!a.ok) return;
-  const stmt = (over: Partial<{ measurement: string; nonce: Uint8Array }> = {}): Uint8Array =>
-    keyReleaseAnswerStatement({ measurement: over.measurement ?? a.measurement, nonce: over.nonce ?? req.nonce, publicKey: req.publicKey, enc: a.enc, ciphertext: a.ciphertext, credentialSignature: a.credential.signature });
+  assert.deepEqual(a.recoveryKey, RK);
+  const stmt = (over: Partial<{ measurement: string; nonce: Uint8Array; recoveryKey: Uint8Array }> = {}): Uint8Array =>
+    keyReleaseAnswerStatement({
+      measurement: over.measurement ?? a.measurement,
+      nonce: over.nonce ?? req.nonce,
+      publicKey: req.publicKey,
+      enc: a.enc,
+      ciphertext: a.ciphertext,
+      credentialSignature: a.credential.signature,
+      recoveryKey: over.recoveryKey ?? a.recoveryKey,
+    });
   assert.ok(verifyKbsSignature(pk, stmt(), a.signature));
+  assert.ok(!verifyKbsSignature(pk, stmt({ recoveryKey: p256.getPublicKey(p256.utils.randomSecretKey(), false) }), a.signature), 'another recovery key');
   assert.ok(!verifyKbsSignature(pk, stmt({ measurement: 'd5'.repeat(48) }), a.signature), 'another measurement');
   assert.ok(!verifyKbsSignature(pk, stmt({ nonce: new Uint8Array(32) }), a.signature), 'another nonce');
   assert.ok(!verifyKbsSignature(p256.getPublicKey(p256.utils.randomSecretKey(), false), stmt(), a.signature), 'another broker');

@@ -6,7 +6,7 @@
  *   POST /v1/nonce   → `{ ok, nonce, expiresAtMs }`
  *   POST /v1/release   `{ nonce, evidence, publicKey }` (hex; the evidence's
  *                      report data is `identityReportData(publicKey, nonce)`)
- *                    → `{ ok: true, measurement, enc, ciphertext, credential, signature }`
+ *                    → `{ ok: true, measurement, enc, ciphertext, credential, recoveryKey, signature }`
  *                    | `{ ok: false, error: { code, message, detail: { reasons } } }`
  *
  * The sealing key travels HPKE-encrypted to the enclave's ephemeral X25519
@@ -15,6 +15,10 @@
  * key, so the broker also signs the answer (`keyReleaseAnswerStatement`, ECDSA
  * P-256 with its HSM-held `kbs-signing` key): an enclave accepts only a key
  * whose answer verifies under the broker key it was launched with.
+ *
+ * The answer also names the organisation's recovery public key (the HSM-held
+ * P-256 key signers encrypt their backups to, issue 7 item 5); the signature
+ * covers it, so a parent cannot make a signer back up to a key of its own.
  *
  * One decoder per message, size bounded before parsing; the broker and the
  * enclave use the same functions.
@@ -113,6 +117,8 @@ export interface KeyReleaseGranted {
   readonly enc: Uint8Array;
   readonly ciphertext: Uint8Array;
   readonly credential: KeyReleaseCredential;
+  /** The organisation's recovery public key (uncompressed SEC1 P-256), covered by the signature. */
+  readonly recoveryKey: Uint8Array;
   /** The broker's signature over `keyReleaseAnswerStatement` (r‖s). */
   readonly signature: Uint8Array;
 }
@@ -149,12 +155,15 @@ export function decodeKeyReleaseAnswer(bytes: Uint8Array): KeyReleaseGranted | K
   cl.done();
   const credential = { claims, signature: c.hex('signature', KBS_SIGNATURE_BYTES) };
   c.done();
+  const recoveryKey = f.hex('recoveryKey', KBS_PUBLIC_KEY_BYTES);
+  // SEC1 §2.3.3: 0x04 prefixes an uncompressed point (the curve check is the ECDH's, at use).
+  if (recoveryKey[0] !== 0x04) throw new CustodianError('E_FIELD_INVALID', 'releaseAnswer.recoveryKey must be an uncompressed SEC1 P-256 key', { field: 'releaseAnswer.recoveryKey' });
   const signature = f.hex('signature', KBS_SIGNATURE_BYTES);
   f.done();
-  return { ok: true, measurement, enc, ciphertext, credential, signature };
+  return { ok: true, measurement, enc, ciphertext, credential, recoveryKey, signature };
 }
 
-/** What the broker signs for one answer: measurement, nonce, the enclave's key, the HPKE output and the credential's signature. */
+/** What the broker signs for one answer: measurement, nonce, the enclave's key, the HPKE output, the credential's signature and the recovery key. */
 export function keyReleaseAnswerStatement(a: {
   readonly measurement: string;
   readonly nonce: Uint8Array;
@@ -162,6 +171,7 @@ export function keyReleaseAnswerStatement(a: {
   readonly enc: Uint8Array;
   readonly ciphertext: Uint8Array;
   readonly credentialSignature: Uint8Array;
+  readonly recoveryKey: Uint8Array;
 }): Uint8Array {
   const body = {
     measurement: a.measurement,
@@ -170,6 +180,7 @@ export function keyReleaseAnswerStatement(a: {
     enc: bytesToHex(a.enc),
     ciphertext: bytesToHex(a.ciphertext),
     credentialSignature: bytesToHex(a.credentialSignature),
+    recoveryKey: bytesToHex(a.recoveryKey),
   };
   return concatBytes(utf8(KEY_RELEASE_ANSWER_DOMAIN), Uint8Array.of(0x0a), canonicalJsonBytes(body));
 }
