@@ -26,8 +26,9 @@ const USAGE = `usage: custodian <command> [options] [--json] [--host URL]
   attest verify ...                         verify TEE evidence (see CONTRACTS.md)
   tss sign-demo ...                         threshold signing demo
   policy simulate --chain C (--tx|--tx-base64) ...   decide an EVM tx, Solana message or taproot PSBT with a rulebook
-  kbs ... | breakglass list                 key broker, break-glass requests
+  kbs ... | breakglass request|approve|veto|cancel|execute|show|list|apply   key broker, break-glass steps
   provision keygen|split|post ...           quorum provisioning: split a secret to members; each posts its share to an attested signer
+  backup show|export|restore --signer S ... signer backups to the HSM recovery key; restore a lost signer (break-glass)
 `;
 
 /** Commands implemented in their own modules, loaded when present. */
@@ -36,7 +37,6 @@ const OPTIONAL: Record<string, [string, string]> = {
   tss: ['./commands/tss.js', 'tssCommand'],
   policy: ['./commands/policy.js', 'policyCommand'],
   kbs: ['./commands/kbs.js', 'kbsCommand'],
-  breakglass: ['./commands/breakglass.js', 'breakglassCommand'],
   evidence: ['./commands/evidence.js', 'evidenceCommand'],
   witness: ['./commands/witness.js', 'witnessCommand'],
 };
@@ -85,9 +85,14 @@ export async function main(argv: readonly string[]): Promise<number> {
         return await walletCommand(own, json, hostUrl);
       case 'tx':
         return await txCommand(own, json, hostUrl);
+      case 'backup':
+        return await runModule('./commands/backup.js', 'backupCommand', [...rest, '--host', hostUrl]);
       case 'provision':
         // The member's step talks to the host: the command gets the host URL.
         return await runModule('./commands/provision.js', 'provisionCommand', [...rest, '--host', hostUrl]);
+      case 'breakglass':
+        // `breakglass apply` posts to the host: the command gets the host URL.
+        return await runModule('./commands/breakglass.js', 'breakglassCommand', [...rest, '--host', hostUrl]);
       case 'audit':
         if (own[0] === 'list') return await auditListCommand(own.slice(1), json, hostUrl);
         if (own[0] === 'show') return await runModule('./commands/audit-show.js', 'auditShowCommand', rest);
