@@ -10,9 +10,9 @@
  *      │                          │
  *      └────── veto (guardian) / cancel (requester or k) ──▶ vetoed / cancelled
  */
-import { createHash } from 'node:crypto';
 import { CustodianError } from '@custodian/core/errors';
-import { canonicalJsonBytes, type Json } from '@custodian/core/canonical-json';
+import type { Json } from '@custodian/core/canonical-json';
+import { BREAKGLASS_ACTIONS, payloadHashOf, type BreakglassAction } from '@custodian/protocol/breakglass-execution';
 import { assertQuorum, countQuorum, type MemberSignature, type Quorum, type QuorumMember } from '../quorum.js';
 import type { KbsAuditKind } from '../audit-sink.js';
 
@@ -25,10 +25,9 @@ export const BREAKGLASS_TIMELOCK_MS_MIN = 60 * 1000;
 /** Longest time-lock a configuration may set. */
 export const BREAKGLASS_TIMELOCK_MS_MAX = 30 * 24 * 60 * 60 * 1000;
 
-/** The emergency actions. */
-export const BREAKGLASS_ACTIONS = ['recover-signer', 'change-root-quorum', 'override-policy', 'upgrade-measurement', 'unfreeze', 'freeze-wallet', 'freeze-organisation'] as const;
-/** One emergency action. */
-export type BreakglassAction = (typeof BREAKGLASS_ACTIONS)[number];
+// One list of actions and one payload hash for the book and the signers that verify its execution statements.
+export { BREAKGLASS_ACTIONS, payloadHashOf, type BreakglassAction };
+
 /** Actions that take effect at once on one guardian's word. */
 export const IMMEDIATE_ACTIONS: ReadonlySet<BreakglassAction> = new Set(['freeze-wallet', 'freeze-organisation']);
 
@@ -80,11 +79,6 @@ export type BreakglassEvent =
 export interface BreakglassTransition {
   readonly state: BreakglassState;
   readonly audit: { readonly kind: KbsAuditKind; readonly body: { readonly [k: string]: Json } };
-}
-
-/** SHA-256 of a payload's canonical JSON, hex. */
-export function payloadHashOf(payload: Json): string {
-  return createHash('sha256').update(canonicalJsonBytes(payload)).digest('hex');
 }
 
 /** The statement a requester signs. */
