@@ -1,6 +1,6 @@
 /**
  * The broker's audit output, injected: every release, refusal, measurement
- * approval and break-glass step is appended here, and a release happens only
+ * approval, break-glass step and signer recovery is appended here, and a release happens only
  * after its entry is durable (`append` resolved). The lead wires this to the
  * transparency log (packages/audit); `MemoryAuditSink` serves tests and dev.
  */
@@ -22,7 +22,9 @@ export type KbsAuditKind =
   | 'breakglass.vetoed'
   | 'breakglass.cancelled'
   | 'breakglass.executed'
-  | 'breakglass.refused';
+  | 'breakglass.refused'
+  | 'backup.recovered'
+  | 'backup.recovery_refused';
 
 /** One audit entry; `body` never carries secrets. */
 export interface KbsAuditEvent {

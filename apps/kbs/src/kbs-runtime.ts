@@ -23,7 +23,7 @@ import { readKbsState, writeKbsState } from './kbs-state.js';
 import { performance } from 'node:perf_hooks';
 import { BreakglassBook } from './breakglass/breakglass-book.js';
 import type { BreakglassConfig } from './breakglass/breakglass.js';
-import { BoundedClock } from './breakglass/trusted-time.js';
+import { BoundedClock, type MonotonicMs } from './breakglass/trusted-time.js';
 import { manifestHash, type SignedManifest } from '@custodian/protocol/manifest';
 import { ManifestApprovals } from './manifest-approvals.js';
 
@@ -47,6 +47,12 @@ export interface KbsRuntimeOptions {
   readonly appraise?: AppraiseFn;
   readonly audit?: KbsAuditSink;
   readonly clock?: Clock;
+  /**
+   * The monotonic source of the break-glass clock (default `performance.now`).
+   * Injected so an in-process broker in a test can pass a time-lock without
+   * waiting; the host-drift bound against `clock` still applies.
+   */
+  readonly monotonic?: MonotonicMs;
   readonly warn?: (line: string) => void;
   /** Enables the break-glass book (persisted in the data directory). */
   readonly breakglass?: BreakglassConfig;
@@ -95,7 +101,7 @@ export async function openKbs(options: KbsRuntimeOptions): Promise<KbsRuntime> {
     for (const r of state.approvals) measurements.approve(r);
     const manifests = openManifestChain(state.manifests, options.manifest);
     if (!options.appraise) warn('WARNING: no attestation appraisal is wired into this KBS; every key release will be refused.');
-    const trustedClock = new BoundedClock(clock, () => performance.now());
+    const trustedClock = new BoundedClock(clock, options.monotonic ?? (() => performance.now()));
     const wrappedMaster = state.wrappedMaster;
     const persist = (): void => writeKbsState(options.dataDir, { wrappedMaster, approvals: measurements.records(), manifests: manifests.chain() });
     const broker = new KeyBroker({
