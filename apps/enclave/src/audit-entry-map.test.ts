@@ -52,6 +52,8 @@ const EVENTS: readonly { kind: string; requestId: string | null; data: Json }[] 
   { kind: 'provision.completed', requestId: null, data: { shareManifestHash: H('7'), setId: 'backup-key-1', threshold: 2, members: ['m1', 'm2'], secretCommitment: H('9') } },
   { kind: 'provision.refused', requestId: null, data: { code: 'E_FIELD_INVALID', reason: 'the share manifest is malformed', shareManifestHash: H('7') } },
   { kind: 'provision.share_refused', requestId: null, data: { code: 'E_SHARE_COMMITMENT_MISMATCH', reason: 'the share of m3 does not match its commitment', memberId: 'm3' } },
+  { kind: 'breakglass.applied', requestId: null, data: { breakglassId: 'bg-1', action: 'freeze-wallet', payloadHash: H('9'), approvals: ['carol'], executedAtMs: AT - 1, scope: 'wallet', walletId: 'hot-eth-1', frozen: true, repeated: false, signerId: 'signer-1' } },
+  { kind: 'breakglass.refused', requestId: null, data: { code: 'E_BREAKGLASS_STALE', reason: 'break-glass request bg-1 was executed before bg-2', breakglassId: 'bg-1', action: 'unfreeze' } },
 ];
 
 test('every event kind the enclave writes has its own typed record', () => {

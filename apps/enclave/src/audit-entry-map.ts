@@ -66,6 +66,9 @@ export const EVENT_KINDS: Readonly<Record<string, AuditEntry['kind']>> = Object.
   'provision.completed': 'event',
   'provision.refused': 'refusal',
   'provision.share_refused': 'refusal',
+  // Break-glass freezes applied by this signer (breakglass-ops.ts): a step of the request, refusals as refusals.
+  'breakglass.applied': 'breakglass.step',
+  'breakglass.refused': 'refusal',
 });
 
 /** Event name of the fallback entry written when an event's data does not fit its record. */
@@ -131,6 +134,8 @@ function mapKnown(kind: string, requestId: string | null, d: Data, at: number, c
       };
     case 'wallet.created':
       return walletCreated(d, at);
+    case 'breakglass.applied':
+      return breakglassApplied(d, at);
     case 'mpc.aborted': {
       const session = text(d, 'kind');
       if (session !== 'dkg' && session !== 'sign' && session !== 'refresh') throw new Unmappable(`mpc.aborted names session kind ${session.slice(0, 16)}`);
@@ -149,6 +154,7 @@ function mapKnown(kind: string, requestId: string | null, d: Data, at: number, c
     case 'checkpoint.rejected':
     case 'provision.refused':
     case 'provision.share_refused':
+    case 'breakglass.refused':
     case 'wallet.rejected':
     case 'input.rejected':
     case 'time.skew_detected': {
@@ -222,6 +228,16 @@ function walletCreated(d: Data, at: number): AuditEntry {
     v: 1, kind: 'wallet.created', at, walletId: id(d, 'walletId'), scheme: id(d, 'scheme'), publicKey: hexStr(d, 'publicKey'), address: id(d, 'address'),
     threshold, parties: d['parties'] === undefined ? [id(d, 'signerId')] : idList(d['parties']), requestedBy: id(d, 'requestedBy'),
     manifestHash: optHash(d, 'manifestHash'), sessionId: optHash(d, 'sessionId'),
+  };
+}
+
+/** A signer applied an executed break-glass action: the signer is the actor, the broker's execution time `notBefore`. */
+function breakglassApplied(d: Data, at: number): AuditEntry {
+  const scope = text(d, 'scope');
+  if (scope !== 'wallet' && scope !== 'organisation') throw new Unmappable(`break-glass scope ${scope.slice(0, 16)}`);
+  return {
+    v: 1, kind: 'breakglass.step', at, breakglassId: id(d, 'breakglassId'), action: id(d, 'action'), step: 'applied', actor: id(d, 'signerId'),
+    payloadHash: hash(d, 'payloadHash'), notBefore: int(d, 'executedAtMs'), target: `${scope}:${id(d, scope === 'wallet' ? 'walletId' : 'orgId')}`,
   };
 }
 

@@ -37,6 +37,7 @@ import { mpcAbortOp, mpcOpen, mpcStart, mpcStep } from './mpc-ops.js';
 import { refreshAbortOp, refreshCommitOp, refreshProof } from './refresh-session.js';
 import { MpcSessions } from './mpc-session.js';
 import { ProvisioningSessions, provisionAnnounce, provisionShare } from './provisioning-ops.js';
+import { applyBreakglass } from './breakglass-ops.js';
 
 /** The enclave's phases. */
 export type Phase = 'BOOT' | 'AWAITING_MANIFEST' | 'READY' | 'ERROR';
@@ -212,6 +213,8 @@ export class Enclave {
         return provisionAnnounce(this.#ctx, this.#provisioning, body, peer);
       case 'provision.share':
         return provisionShare(this.#ctx, this.#provisioning, body, peer);
+      case 'breakglass.apply':
+        return applyBreakglass(this.#ctx, body, peer);
       default:
         throw new CustodianError('E_UNKNOWN_OP', `unknown operation ${op.slice(0, 64)}`);
     }

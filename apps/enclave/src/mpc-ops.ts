@@ -22,11 +22,12 @@ import { checkProposal, type CheckedProposal } from './proposal.js';
 import { consume, countApprovals, releaseReservation } from './approvals.js';
 import { answerSigned, signVersions } from './release.js';
 import { identityAuthenticator, PartyMap } from './mpc-mesh.js';
-import { checkPeers, type MpcSessions } from './mpc-session.js';
+import { checkPeers, type MpcJob, type MpcSessions } from './mpc-session.js';
 import { ecdsaKeygenStart, ecdsaSignStart, ecdsaStep } from './ecdsa-session.js';
 import { frostDkgStart, frostDkgStep } from './frost-dkg-session.js';
 import { frostSignStart, frostSignStep } from './frost-sign-session.js';
 import { openRefresh, refreshStep, startRefresh } from './refresh-session.js';
+import { checkNotFrozen } from './freeze.js';
 
 /** A threshold wallet with a refreshed share not yet committed signs nothing (the host commits or drops it first). */
 function pendingRefresh(w: ThresholdWalletRecord | FrostWalletRecord): CustodianError {
@@ -59,6 +60,7 @@ async function openDkg(ctx: EnclaveContext, sessions: MpcSessions, f: Fields, m:
     authenticateRequest(req, m, 'admin');
     const decoded = decodeWalletCreate(req.payload);
     if (decoded.orgId !== m.orgId) throw new CustodianError('E_ORG_MISMATCH', 'request is for another organisation');
+    checkNotFrozen(ctx, null);
     if (decoded.scheme === 'single') throw new CustodianError('E_SCHEME_MISMATCH', `a ${decoded.scheme} wallet is not created in a threshold session`);
     payload = decoded;
     if (!payload.parties.includes(ctx.signerId)) throw new CustodianError('E_WRONG_SIGNER', `wallet ${payload.walletId} does not name ${ctx.signerId} as a party`);
@@ -126,6 +128,7 @@ export async function mpcStart(ctx: EnclaveContext, sessions: MpcSessions, body:
   const x = sessions.takeOpened(nonce);
   if (!x) throw new CustodianError('E_SESSION_UNKNOWN', 'no threshold session was opened with this contribution (it ended, expired or this signer restarted)');
   return sessions.run(x, peer, async () => {
+    checkJobNotFrozen(ctx, x.job);
     if (contributions.length !== x.participants.length || contributions.some((c, i) => c.signerId !== x.participants[i])) {
       throw new CustodianError('E_SESSION_MISMATCH', 'the contributions do not name exactly the session participants, in order');
     }
@@ -153,6 +156,7 @@ export async function mpcStep(ctx: EnclaveContext, sessions: MpcSessions, body: 
   const x = sessions.running(key);
   if (!x) throw new CustodianError('E_SESSION_UNKNOWN', 'no such threshold session runs here (it ended, was aborted, or this signer restarted)');
   return sessions.run(x, peer, async () => {
+    checkJobNotFrozen(ctx, x.job);
     const job = x.job;
     if (job.kind === 'dkg' && job.payload.scheme !== 'ecdsa-dkls') {
       if (!x.frostDkg) throw new CustodianError('E_MPC_PHASE', 'this key generation has already finished');
@@ -162,6 +166,15 @@ export async function mpcStep(ctx: EnclaveContext, sessions: MpcSessions, body: 
     if (job.kind === 'refresh') return refreshStep(ctx, x, job, x.refresh!, key, inbox, peer);
     return ecdsaStep(ctx, x, job, key, inbox, peer);
   });
+}
+
+/**
+ * A session opened before a break-glass freeze goes no further: every round
+ * checks it again (key generation: the organisation; signing and refresh:
+ * the organisation and the wallet).
+ */
+function checkJobNotFrozen(ctx: EnclaveContext, job: MpcJob): void {
+  checkNotFrozen(ctx, job.kind === 'dkg' ? null : job.wallet.walletId);
 }
 
 /** `mpc.abort`: the host gives up on a session (a participant is down); audited. */

@@ -23,6 +23,7 @@ import { decodeWalletProposal, FROST_TAPROOT_NETWORK } from './wallet-proposal.j
 import type { ChainSpendInput, ProposalInput } from './cedar-policy.js';
 import { fromCedar, fromFirstPolicy, type EnclaveDecision } from './enclave-decision.js';
 import { buildChainSummary, buildSummary } from './summary.js';
+import { checkNotFrozen } from './freeze.js';
 
 /** A proposal after full verification inside the enclave. */
 export interface CheckedProposal {
@@ -62,6 +63,8 @@ export function checkProposal(ctx: EnclaveContext, req: SignedRequest, m: Manife
   if (payload.orgId !== m.orgId) throw new CustodianError('E_ORG_MISMATCH', 'proposal is for another organisation');
   const wallet = ctx.state().wallets.get(payload.walletId);
   if (!wallet) throw new CustodianError('E_WALLET_UNKNOWN', `wallet ${payload.walletId} is not held by ${ctx.signerId}`);
+  // A break-glass freeze stops proposals, signing and threshold signing sessions alike (all start here).
+  checkNotFrozen(ctx, wallet.walletId);
   const raw = hexToBytes(payload.rawTx);
   const decoded = decodeWalletProposal(payload.chain, raw, wallet);
   const digest = decoded.digest;

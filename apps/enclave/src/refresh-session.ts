@@ -26,6 +26,7 @@ import type { FrostWalletRecord, ThresholdWalletRecord } from './state.js';
 import { openMessages, PartyMap } from './mpc-mesh.js';
 import { frostAuthenticator, frostParty, openEchoes, openRefreshCommits, openRefreshShares } from './frost-mesh.js';
 import { ecdsaPublicDigest, frostPublicDigest, openConfirmations, sealConfirmation, signConfirmation, verifyConfirmations } from './wallet-refresh.js';
+import { checkNotFrozen } from './freeze.js';
 import { checkPeers, frostSeal, mpcSeal, type MpcSession, type MpcSessions, type RefreshJob, type RefreshSession } from './mpc-session.js';
 
 /**
@@ -43,6 +44,7 @@ export async function openRefresh(ctx: EnclaveContext, sessions: MpcSessions, f:
     const w = ctx.state().wallets.get(payload.walletId);
     if (!w) throw new CustodianError('E_WALLET_UNKNOWN', `wallet ${payload.walletId} is not held by ${ctx.signerId}`);
     if (w.scheme === 'single') throw new CustodianError('E_SCHEME_MISMATCH', `wallet ${w.walletId} is a single-key wallet: it has no shares to refresh`);
+    checkNotFrozen(ctx, w.walletId);
     checkPeers(ctx, w.parties);
     wallet = w;
   } catch (e) {

@@ -22,6 +22,7 @@ import type { SignedRecord, WalletRecord } from './state.js';
 import { checkProposal, evmTx, type CheckedProposal } from './proposal.js';
 import { consume, countApprovals, releaseReservation } from './approvals.js';
 import { answerSigned, release } from './release.js';
+import { checkNotFrozen } from './freeze.js';
 
 /** `wallet.create`: a single-key (secp256k1) wallet designated to this signer by an admin; answers the wallet statement it signs. */
 export async function createWallet(ctx: EnclaveContext, body: Json, peer: RpcPeer): Promise<Json> {
@@ -33,6 +34,7 @@ export async function createWallet(ctx: EnclaveContext, body: Json, peer: RpcPee
     const op = authenticateRequest(req, m, 'admin');
     payload = decodeWalletCreate(req.payload);
     if (payload.orgId !== m.orgId) throw new CustodianError('E_ORG_MISMATCH', 'request is for another organisation');
+    checkNotFrozen(ctx, null);
     if (payload.scheme !== 'single') throw new CustodianError('E_SCHEME_MISMATCH', `a ${payload.scheme} wallet is created by a threshold session (mpc.open), not wallet.create`);
     if (payload.signerId !== ctx.signerId) throw new CustodianError('E_WRONG_SIGNER', `wallet is designated to ${payload.signerId}, not ${ctx.signerId}`);
     if (s.wallets.has(payload.walletId)) throw new CustodianError('E_WALLET_EXISTS', `wallet ${payload.walletId} already exists`);

@@ -2,7 +2,8 @@
  * The enclave's persistent state, kept only sealed outside the enclave:
  * identity key, installed manifest, wallets (with their secret keys or
  * threshold shares), verified peers and their channel keys, consumed approval
- * nonces and pre-signatures, signed requests and the audit chain head.
+ * nonces and pre-signatures, signed requests, break-glass freezes and the
+ * audit chain head.
  */
 import { CustodianError } from '@custodian/core/errors';
 import { canonicalJsonBytes, parseJson, type Json } from '@custodian/core/canonical-json';
@@ -17,6 +18,7 @@ import { decodeKeyShare as decodeFrostKeyShare, encodeKeyShareForSealing as enco
 import type { FrostKeyShare } from '@custodian/tss/frost/key-package';
 import { FROST_SCHEMES, WALLET_PARTIES_MAX, type FrostScheme } from '@custodian/protocol/payloads';
 import { SEALED_STATE_BYTES_MAX } from './sealed-state.js';
+import { decodeFreezes, encodeFreezes, type FreezeRecord } from './freeze.js';
 
 /** Most unused FROST nonces sealed state may hold (the nonce store refuses more: THREATS.md L06). */
 export const FROST_NONCES_SEALED_MAX = 4096;
@@ -196,6 +198,8 @@ export interface EnclaveState {
   readonly summarySeen: Map<string, readonly string[]>;
   /** The organisation secret quorum provisioning reconstructed (absent or null: none). */
   provisioned?: ProvisionedSecret | null;
+  /** The last break-glass freeze or unfreeze applied per scope (`wallet:<id>`, `organisation:<id>`; see freeze.ts). */
+  readonly freezes: Map<string, FreezeRecord>;
   version: bigint;
 }
 
@@ -222,6 +226,7 @@ export function initialState(identitySecret: Uint8Array, logSeed: Uint8Array, co
     velocityLedger: null,
     requestSeen: new Map(),
     summarySeen: new Map(),
+    freezes: new Map(),
     version: 0n,
   };
 }
@@ -322,6 +327,7 @@ export function encodeState(s: EnclaveState): Uint8Array {
     ...(s.velocityLedger !== null ? { velocityLedger: s.velocityLedger } : {}),
     requestSeen: [...s.requestSeen.entries()].map(([k, v]) => [k, v]),
     ...(s.summarySeen.size > 0 ? { summarySeen: [...s.summarySeen.entries()].map(([k, v]) => [k, [...v]]) } : {}),
+    ...(s.freezes.size > 0 ? { freezes: encodeFreezes(s.freezes) } : {}),
     ...(s.provisioned ? { provisioned: { shareManifestHash: s.provisioned.shareManifestHash, setId: s.provisioned.setId, secret: bytesToHex(s.provisioned.secret.expose()), members: [...s.provisioned.members], atMs: s.provisioned.atMs } } : {}),
   };
   return canonicalJsonBytes(json);
@@ -372,6 +378,8 @@ export function decodeState(bytes: Uint8Array, version: bigint): EnclaveState {
       velocityLedger: f.optRaw('velocityLedger') ?? null,
       requestSeen: new Map(pairs(f.optRaw('requestSeen'), 'requestSeen')),
       summarySeen: summaryLists(f.optRaw('summarySeen')),
+      // State sealed before break-glass freezes existed has none.
+      freezes: decodeFreezes(f.optRaw('freezes')),
       version,
     };
     const rb = f.optRaw('rulebook');

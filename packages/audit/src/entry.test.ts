@@ -18,6 +18,7 @@ const SAMPLE_ENTRIES: readonly AuditEntry[] = [
   { v: 1, kind: 'signature.released', at: 1_764_000_000_004, requestId: 'req-1', scheme: 'frost-ed25519', keyId: 'wallet-1', digest: H('d'), signatureHash: H('c') },
   { v: 1, kind: 'manifest.change', at: 1_764_000_000_005, change: 'measurement', manifestHash: H('b'), previousManifestHash: null, measurementsAdded: ['00ff'], measurementsRemoved: [] },
   { v: 1, kind: 'breakglass.step', at: 1_764_000_000_006, breakglassId: 'bg-7', action: 'unfreeze', step: 'proposed', actor: 'carol', payloadHash: H('9'), notBefore: 1_764_086_400_000 },
+  { v: 1, kind: 'breakglass.step', at: 1_764_000_000_006, breakglassId: 'bg-8', action: 'freeze-wallet', step: 'applied', actor: 'signer-1', payloadHash: H('9'), notBefore: 1_764_000_000_005, target: 'wallet:hot-eth-1' },
   { v: 1, kind: 'refusal', at: 1_764_000_000_007, requestId: 'req-2', code: 'E_POLICY_VELOCITY_EXCEEDED', reason: 'daily limit reached', detail: { limit: '100', window: '24h' } },
   { v: 1, kind: 'event', at: 1_764_000_000_008, name: 'audit.gap_recovered', detail: { from: '1764000000000', to: '1764000060000' } },
 ];

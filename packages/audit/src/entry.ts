@@ -130,12 +130,17 @@ export interface ManifestChangeEntry {
   readonly measurementsAdded: readonly string[] | null; readonly measurementsRemoved: readonly string[] | null;
   readonly version?: number; readonly signedBy?: readonly string[]; readonly measurements?: readonly string[]; readonly rulebookDigest?: HashHex;
 }
-/** One state change of a break-glass request. */
+/**
+ * One state change of a break-glass request. `applied`: a signer (`actor`)
+ * applied the executed action; `notBefore` is then when the broker executed
+ * it, and `target` what it applies to (`wallet:<id>`, `organisation:<id>`).
+ */
 export interface BreakGlassStepEntry {
   readonly v: 1; readonly kind: 'breakglass.step'; readonly at: TimeMs;
   readonly breakglassId: string; readonly action: string;
-  readonly step: 'proposed' | 'approved' | 'vetoed' | 'cancelled' | 'executed' | 'expired';
+  readonly step: 'proposed' | 'approved' | 'vetoed' | 'cancelled' | 'executed' | 'expired' | 'applied';
   readonly actor: string; readonly payloadHash: HashHex; readonly notBefore: TimeMs;
+  readonly target?: string;
 }
 /** Something was refused, with the error code and words an operator understands. */
 export interface RefusalEntry {
@@ -271,8 +276,8 @@ function readKind(f: Fields, kind: string, base: { v: 1; at: number }): AuditEnt
     case 'breakglass.step':
       return {
         ...base, kind, breakglassId: id(f, 'breakglassId'), action: id(f, 'action'),
-        step: oneOf(f, 'step', ['proposed', 'approved', 'vetoed', 'cancelled', 'executed', 'expired'] as const),
-        actor: id(f, 'actor'), payloadHash: hash(f, 'payloadHash'), notBefore: f.int('notBefore'),
+        step: oneOf(f, 'step', ['proposed', 'approved', 'vetoed', 'cancelled', 'executed', 'expired', 'applied'] as const),
+        actor: id(f, 'actor'), payloadHash: hash(f, 'payloadHash'), notBefore: f.int('notBefore'), ...opt(f, 'target', () => id(f, 'target')),
       };
     case 'refusal':
       return {
