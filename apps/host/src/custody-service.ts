@@ -12,6 +12,7 @@ import { decodeManifest, decodeSignedManifest, encodeSignedManifest, manifestHas
 import { decodeSignedRequest, encodeSignedRequest, payloadHash, type SignedRequest } from '@custodian/protocol/operator-request';
 import { decodeTxProposal, decodeWalletCreate, decodeWalletRefresh, type ThresholdWalletCreatePayload } from '@custodian/protocol/payloads';
 import { decodeEnclaveSigned, encodeEnclaveSigned, SUMMARY_KIND, verifyStatement, type EnclaveSigned } from '@custodian/protocol/enclave-signed';
+import { decodeSignedBreakglassExecution, encodeSignedBreakglassExecution } from '@custodian/protocol/breakglass-execution';
 import { ThresholdRelay, UNAVAILABLE_CODES } from './threshold-relay.js';
 import type { EthRpc } from './eth-rpc.js';
 import { parseAddress, toChecksumAddress } from '@custodian/chains/evm/address';
@@ -663,5 +664,25 @@ export class CustodyService {
    */
   async provision(signerId: string, step: 'announce' | 'share', body: Json): Promise<Json> {
     return this.#link(signerId).call(step === 'announce' ? 'provision.announce' : 'provision.share', body);
+  }
+
+  /**
+   * Hands a break-glass execution statement signed by the key broker (its
+   * shape checked here, its signature by each signer) to every signer at
+   * once (`breakglass.apply`). Each signer verifies, applies and audits it
+   * itself — those entries are the record; the host stores nothing. Answers
+   * each signer's outcome, with the refusal's code.
+   */
+  async applyBreakglass(body: Json): Promise<Json> {
+    const execution = encodeSignedBreakglassExecution(decodeSignedBreakglassExecution(body));
+    const links = [...this.links.values()];
+    const results = await Promise.allSettled(links.map((l) => l.call('breakglass.apply', { execution })));
+    const applied = results.map((r, i): Json => {
+      const signerId = links[i]!.signerId;
+      if (r.status === 'fulfilled') return { signerId, ok: true };
+      this.log(`break-glass execution not applied by ${signerId}: ${(r.reason as Error).message}`);
+      return { signerId, ok: false, code: isCustodianError(r.reason) ? r.reason.code : 'E_INTERNAL' };
+    });
+    return { applied };
   }
 }

@@ -60,6 +60,7 @@ export function createHttpApi(service: CustodyService, store: HostStore): Server
     ['POST', /^\/v1\/requests$/, async (_m, req) => service.propose(await readBody(req))],
     ['GET', /^\/v1\/requests\/([0-9a-f]{64})$/, async (m) => service.getRequest(m[1]!)],
     ['POST', /^\/v1\/requests\/([0-9a-f]{64})\/approvals$/, async (m, req) => service.approve(m[1]!, await readBody(req))],
+    ['POST', /^\/v1\/breakglass\/apply$/, async (_m, req) => service.applyBreakglass(await readBody(req))],
     ['GET', /^\/v1\/audit$/, async (_m, _r, url) => {
       const requestId = url.searchParams.get('requestId');
       const rows = await store.listAudit(requestId ? { requestId } : {});

@@ -19,7 +19,7 @@ export const MPC_ROUNDS_MAX = 8;
 export const UNAVAILABLE_CODES: ReadonlySet<string> = new Set(['E_UNAVAILABLE', 'E_SIGNER_UNAVAILABLE', 'E_TIMEOUT', 'E_SIGNER_NOT_READY', 'E_SESSION_UNKNOWN']);
 
 /** Codes after which no other signing set is tried: the key itself is in question. */
-export const TERMINAL_CODES: ReadonlySet<string> = new Set(['E_SIGNATURE_INVALID_TERMINAL', 'E_KEY_FROZEN', 'E_QUORUM_NOT_MET', 'E_POLICY_DENIED']);
+export const TERMINAL_CODES: ReadonlySet<string> = new Set(['E_SIGNATURE_INVALID_TERMINAL', 'E_KEY_FROZEN', 'E_QUORUM_NOT_MET', 'E_POLICY_DENIED', 'E_WALLET_FROZEN', 'E_ORGANISATION_FROZEN']);
 
 /**
  * The participant a refusal blames, as a signer id: the tss layer names a
