@@ -54,6 +54,9 @@ const EVENTS: readonly { kind: string; requestId: string | null; data: Json }[] 
   { kind: 'provision.share_refused', requestId: null, data: { code: 'E_SHARE_COMMITMENT_MISMATCH', reason: 'the share of m3 does not match its commitment', memberId: 'm3' } },
   { kind: 'breakglass.applied', requestId: null, data: { breakglassId: 'bg-1', action: 'freeze-wallet', payloadHash: H('9'), approvals: ['carol'], executedAtMs: AT - 1, scope: 'wallet', walletId: 'hot-eth-1', frozen: true, repeated: false, signerId: 'signer-1' } },
   { kind: 'breakglass.refused', requestId: null, data: { code: 'E_BREAKGLASS_STALE', reason: 'break-glass request bg-1 was executed before bg-2', breakglassId: 'bg-1', action: 'unfreeze' } },
+  { kind: 'backup.exported', requestId: null, data: { backupSha256: H('a'), wallets: ['w1', 'w2'], stateVersion: '42', recoveryKeyHash: H('b') } },
+  { kind: 'backup.restored', requestId: null, data: { breakglassRequest: 'recover-2', backupSha256: H('a'), measurement: H('c'), wallets: ['w1'] } },
+  { kind: 'backup.refused', requestId: null, data: { code: 'E_BACKUP_UNAVAILABLE', reason: 'this signer has no recovery key', step: 'export' } },
 ];
 
 test('every event kind the enclave writes has its own typed record', () => {

@@ -69,6 +69,10 @@ export const EVENT_KINDS: Readonly<Record<string, AuditEntry['kind']>> = Object.
   // Break-glass freezes applied by this signer (breakglass-ops.ts): a step of the request, refusals as refusals.
   'breakglass.applied': 'breakglass.step',
   'breakglass.refused': 'refusal',
+  // Signer backups and restores (backup-ops.ts): export and restore as named events, refusals as refusals.
+  'backup.exported': 'event',
+  'backup.restored': 'event',
+  'backup.refused': 'refusal',
 });
 
 /** Event name of the fallback entry written when an event's data does not fit its record. */
@@ -155,6 +159,7 @@ function mapKnown(kind: string, requestId: string | null, d: Data, at: number, c
     case 'provision.refused':
     case 'provision.share_refused':
     case 'breakglass.refused':
+    case 'backup.refused':
     case 'wallet.rejected':
     case 'input.rejected':
     case 'time.skew_detected': {

@@ -45,6 +45,12 @@ export interface EnclaveContext {
   peersChanged(): void;
   /** A manifest (and its Cedar policy, if it pins a rulebook) was installed: the signer is READY. */
   manifestInstalled(cedar: CedarPolicy | null): void;
+  /**
+   * Makes `next` this signer's state (a restore into a pristine signer): it
+   * takes the current version (persist seals it one higher), and the phase,
+   * policy and peer keys follow it.
+   */
+  replaceState(next: EnclaveState): void;
   /** FROST signing nonces, kept in sealed state. */
   readonly nonceStore: SealedNonceStore;
 }

@@ -38,6 +38,7 @@ import { refreshAbortOp, refreshCommitOp, refreshProof } from './refresh-session
 import { MpcSessions } from './mpc-session.js';
 import { ProvisioningSessions, provisionAnnounce, provisionShare } from './provisioning-ops.js';
 import { applyBreakglass } from './breakglass-ops.js';
+import { completeRestore, confirmRestore, exportBackup, prepareRestore, RestoreSlot } from './backup-ops.js';
 
 /** The enclave's phases. */
 export type Phase = 'BOOT' | 'AWAITING_MANIFEST' | 'READY' | 'ERROR';
@@ -58,6 +59,8 @@ export class Enclave {
   #channel: PeerChannel | null = null;
   /** Threshold sessions opened (by contribution) and running (by session id), in memory only. */
   readonly #mpc: MpcSessions;
+  /** A restore from backup waiting for the key broker's answer (memory only). */
+  readonly #restore = new RestoreSlot();
   /** Quorum-provisioning share collections in progress, in memory only (a restart restarts collection). */
   readonly #provisioning = new ProvisioningSessions();
   /** The Cedar rulebook and spending ledger, when the installed manifest pins a rulebook. */
@@ -98,6 +101,15 @@ export class Enclave {
       manifestInstalled: (cedar) => {
         this.#cedar = cedar;
         this.#phase = 'READY';
+      },
+      replaceState: (next) => {
+        next.version = this.#s().version;
+        next.peerSeed ??= new Secret(ed25519.utils.randomSecretKey());
+        this.#state = next;
+        this.#cedar = loadSealedCedar(next);
+        this.#peerKeyPair = null;
+        this.#channel = null;
+        this.#phase = next.signedManifest ? 'READY' : 'AWAITING_MANIFEST';
       },
       nonceStore: this.#nonceStore,
     };
@@ -160,13 +172,16 @@ export class Enclave {
 
   async #dispatch(op: string, body: Json, peer: RpcPeer): Promise<Json> {
     if (this.#phase === 'ERROR' || this.#phase === 'BOOT') throw new CustodianError('E_SIGNER_NOT_READY', `signer is in phase ${this.#phase}`);
+    // A restored state serves nothing until its restore is audited (backup-ops.ts).
+    if (this.#restore.unconfirmed && op !== 'hello' && op !== 'backup.restore.confirm') throw new CustodianError('E_RESTORE_UNCONFIRMED', 'this signer was restored from backup and waits for backup.restore.confirm');
     try {
       this.#checkClock();
       return await this.#route(op, body, peer);
     } catch (e) {
       // Every refusal is audited: those not audited where they happened (malformed input,
-      // a clock gone back, an unknown operation) are recorded here, once.
-      if (isCustodianError(e) && !this.#audited.has(e) && op !== 'hello' && e.code !== 'E_AUDIT_UNAVAILABLE') {
+      // a clock gone back, an unknown operation) are recorded here, once. Not a restore's:
+      // a pristine signer has no chain of its own to write to (backup-ops.ts).
+      if (isCustodianError(e) && !this.#audited.has(e) && op !== 'hello' && !op.startsWith('backup.restore.') && e.code !== 'E_AUDIT_UNAVAILABLE') {
         this.#audited.add(e);
         await this.#audit(peer, e.code === 'E_TIME_SKEW_DETECTED' ? 'time.skew_detected' : 'input.rejected', null, { op: op.slice(0, 64), code: e.code, reason: e.message }).then(
           () => this.#persist(),
@@ -215,6 +230,14 @@ export class Enclave {
         return provisionShare(this.#ctx, this.#provisioning, body, peer);
       case 'breakglass.apply':
         return applyBreakglass(this.#ctx, body, peer);
+      case 'backup.export':
+        return exportBackup(this.#ctx, body, peer);
+      case 'backup.restore.prepare':
+        return prepareRestore(this.#ctx, this.#restore, body);
+      case 'backup.restore.complete':
+        return completeRestore(this.#ctx, this.#restore, body);
+      case 'backup.restore.confirm':
+        return confirmRestore(this.#ctx, this.#restore, body, peer);
       default:
         throw new CustodianError('E_UNKNOWN_OP', `unknown operation ${op.slice(0, 64)}`);
     }
@@ -237,6 +260,7 @@ export class Enclave {
   /** `checkpoint.sign` (its own queue), served once booted. */
   async #signCheckpoint(body: Json): Promise<Json> {
     if (this.#phase === 'ERROR' || this.#phase === 'BOOT') throw new CustodianError('E_SIGNER_NOT_READY', `signer is in phase ${this.#phase}`);
+    if (this.#restore.unconfirmed) throw new CustodianError('E_RESTORE_UNCONFIRMED', 'this signer was restored from backup and waits for backup.restore.confirm');
     return signCheckpoint(this.#ctx, body);
   }
 

@@ -74,6 +74,8 @@ export interface RecordedEntry {
 /** A host that acknowledges every audit entry and keeps them, decoded, in order. */
 export class RecordingHost {
   readonly entries: RecordedEntry[] = [];
+  /** The enclave-signed entries as they arrived (what a host stores). */
+  readonly signed: Json[] = [];
   readonly peer = { call: async (op: string, body: Json) => this.#call(op, body) } as unknown as RpcPeer;
   #call(op: string, body: Json): Json {
     if (op !== 'audit.append') throw new CustodianError('E_UNKNOWN_OP', op);
@@ -84,6 +86,7 @@ export class RecordingHost {
     if (typed === undefined) throw new Error(`${e.kind}: no typed entry`);
     if (typed['name'] === 'audit.unmapped') throw new Error(`${e.kind} did not map to a typed entry: ${JSON.stringify(typed['detail'])}`);
     this.entries.push({ signerId: e.signerId, kind: e.kind, requestId: e.requestId, data: e.data as R });
+    this.signed.push((body as R)['entry']!);
     return { hash: statementHash(signed.statement) };
   }
   /** Entries of `kind` (optionally for one request). */

@@ -1,0 +1,187 @@
+/**
+ * Signer backups to the recovery key and the restore of a lost signer, in
+ * process (issue 7 item 5). The broker's part is played here with its two
+ * keys: a P-256 `kbs-signing` key that signs the recovery answer, and the
+ * P-256 recovery key that opens the backup (in production inside the HSM,
+ * reached only under an executed break-glass request: apps/kbs).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createDecipheriv, createECDH } from 'node:crypto';
+import { p256 } from '@noble/curves/nist.js';
+import type { Json } from '@custodian/core/canonical-json';
+import { parseJson } from '@custodian/core/canonical-json';
+import { bytesTo0x, bytesToHex, hexToBytes } from '@custodian/core/bytes';
+import { hpkeSeal } from '@custodian/core/hpke-seal';
+import { encodeSignedRequest, signRequest } from '@custodian/protocol/operator-request';
+import { APPROVAL_TYPE, TX_PROPOSAL_TYPE, WALLET_CREATE_TYPE } from '@custodian/protocol/payloads';
+import { decodeRecoveryBackup, encodeRecoveryAnswer, recoveryAnswerInfo, recoveryAnswerStatement, recoveryBackupAad, recoveryBackupDigest, recoveryBackupKey, type RecoveryBackup } from '@custodian/protocol/recovery-backup';
+import { encodeUnsignedEip1559 } from '@custodian/chains/evm/eip1559';
+import { parseAddress } from '@custodian/chains/evm/address';
+import { Enclave } from './enclave.js';
+import { bootSigners, memoryPlatform, orgKeys, orgManifest, RecordingHost, rejectsWith, requestNonce, simHardware, type MemoryPlatform } from './test-signers.js';
+
+type R = Record<string, Json>;
+const TO = '0x70997970c51812dc3a010c7d01b50e0d17dc79c8';
+const hw = simHardware();
+const keys = orgKeys();
+const manifest = orgManifest(hw, keys, { allowlist: [TO], maxValueWei: '1000000' });
+const MEASUREMENT = bytesToHex(hw.measurement);
+
+const kbsSecret = p256.utils.randomSecretKey();
+const recovery = createECDH('prime256v1');
+recovery.generateKeys();
+const KBS = { publicKey: p256.getPublicKey(kbsSecret, false), recoveryKey: new Uint8Array(recovery.getPublicKey()) };
+
+/** What the HSM does under an executed recover-signer request: ECDH with the recovery key, HKDF, AES-GCM open. */
+function openWithRecoveryKey(b: RecoveryBackup, signerId: string): Uint8Array {
+  const shared = recovery.computeSecret(b.ephemeralPublicKey);
+  const key = recoveryBackupKey(shared, b.ephemeralPublicKey, KBS.recoveryKey);
+  const d = createDecipheriv('aes-256-gcm', key, b.iv);
+  d.setAAD(recoveryBackupAad(signerId));
+  d.setAuthTag(b.ciphertext.subarray(b.ciphertext.length - 16));
+  return new Uint8Array(Buffer.concat([d.update(b.ciphertext.subarray(0, b.ciphertext.length - 16)), d.final()]));
+}
+
+/** The broker's answer: the backup plaintext sealed to the prepared key, signed. */
+async function brokerAnswer(prepared: R, nonce: Uint8Array, plaintext: Uint8Array, o: { requestId: string; signerId: string; backupSha256: string }, secret = kbsSecret): Promise<Json> {
+  const publicKey = hexToBytes(String(prepared['publicKey']));
+  const sealed = await hpkeSeal(publicKey, plaintext, recoveryAnswerInfo(MEASUREMENT), nonce);
+  const signature = p256.sign(recoveryAnswerStatement({ measurement: MEASUREMENT, nonce, publicKey, enc: sealed.enc, ciphertext: sealed.ciphertext, ...o }), secret, { prehash: true, format: 'compact' });
+  return encodeRecoveryAnswer({ measurement: MEASUREMENT, enc: sealed.enc, ciphertext: sealed.ciphertext, signature });
+}
+
+async function signerWithWallet(): Promise<{ platform: MemoryPlatform; host: RecordingHost; enclave: Enclave }> {
+  const platform = memoryPlatform(hw);
+  platform.kbs = KBS;
+  const host = new RecordingHost();
+  const enclave = (await bootSigners(['signer-1'], new Map([['signer-1', platform]]), manifest, host)).get('signer-1')!;
+  const wc = signRequest({ type: WALLET_CREATE_TYPE, orgId: 'acme', walletId: 'w', scheme: 'single', signerId: 'signer-1', nonce: requestNonce(), createdAtMs: Date.now() }, 'alice', keys['alice']!);
+  await enclave.handle('wallet.create', { request: encodeSignedRequest(wc) }, host.peer);
+  return { platform, host, enclave };
+}
+
+async function pristine(kbs: MemoryPlatform['kbs'] = KBS): Promise<Enclave> {
+  const platform = memoryPlatform(hw);
+  platform.kbs = kbs;
+  const e = new Enclave(platform, 'signer-1');
+  await e.boot();
+  return e;
+}
+
+/** Proposes and signs a transfer from `w` with bob's and carol's approvals; the signed transaction. */
+async function signTransfer(e: Enclave, host: RecordingHost): Promise<R> {
+  const raw = encodeUnsignedEip1559({ chainId: 31337n, nonce: BigInt(Math.floor(Math.random() * 1e6)), maxPriorityFeePerGas: 1n, maxFeePerGas: 2n, gasLimit: 21000n, to: parseAddress(TO), value: 5n, data: new Uint8Array(0), accessList: [] });
+  const proposal = encodeSignedRequest(signRequest({ type: TX_PROPOSAL_TYPE, orgId: 'acme', walletId: 'w', chain: 'eth', rawTx: bytesTo0x(raw), nonce: requestNonce(), createdAtMs: Date.now() }, 'dave', keys['dave']!));
+  const res = (await e.handle('tx.propose', { request: proposal }, host.peer)) as R;
+  const approvals = ['bob', 'carol'].map((who) =>
+    encodeSignedRequest(signRequest({ type: APPROVAL_TYPE, orgId: 'acme', requestId: String(res['requestId']), txDigest: String(res['txDigest']), summaryHash: String(res['summaryHash']), expiresAtMs: Date.now() + 600_000, nonce: requestNonce() }, who, keys[who]!)),
+  );
+  return (await e.handle('tx.sign', { proposal, approvals }, host.peer)) as R;
+}
+
+test('backup.export: the state encrypted to the recovery key; only that key opens it; no unused nonce or replay record travels', async () => {
+  const { host, enclave } = await signerWithWallet();
+  await signTransfer(enclave, host);
+  const out = (await enclave.handle('backup.export', {}, host.peer)) as R;
+  const backup = decodeRecoveryBackup(out['backup']!);
+  assert.equal(out['backupSha256'], recoveryBackupDigest(backup));
+  assert.deepEqual(out['wallets'], ['w']);
+  assert.equal(host.of('backup.exported').at(-1)!.data['backupSha256'], out['backupSha256']);
+  const plain = parseJson(openWithRecoveryKey(backup, 'signer-1')) as R;
+  assert.equal(plain['type'], 'custodian.signer-backup.v1');
+  const state = plain['state'] as R;
+  assert.equal((state['wallets'] as R[])[0]!['walletId'], 'w');
+  assert.deepEqual(state['signed'], [], 'signed-request records are not restored');
+  assert.deepEqual(state['consumedNonces'], []);
+  assert.equal(state['frostNonces'], undefined, 'unused FROST nonces never travel');
+  // Bound to its signer: another signer id as AAD does not open it.
+  assert.throws(() => openWithRecoveryKey(backup, 'signer-2'));
+});
+
+test('backup.export without a broker-named recovery key is refused E_BACKUP_UNAVAILABLE, audited', async () => {
+  const platform = memoryPlatform(hw);
+  platform.kbs = { publicKey: KBS.publicKey, recoveryKey: null };
+  const host = new RecordingHost();
+  const e = (await bootSigners(['signer-1'], new Map([['signer-1', platform]]), manifest, host)).get('signer-1')!;
+  await rejectsWith(e.handle('backup.export', {}, host.peer), 'E_BACKUP_UNAVAILABLE');
+  assert.equal(host.of('backup.refused').at(-1)!.data['code'], 'E_BACKUP_UNAVAILABLE');
+});
+
+test('item 5: a pristine signer restored from the backup is the lost signer (identity, wallet key, audit chain) and signs again', async () => {
+  const { host, enclave } = await signerWithWallet();
+  const before = await signTransfer(enclave, host);
+  const identity = bytesToHex(enclave.identityKey());
+  const out = (await enclave.handle('backup.export', {}, host.peer)) as R;
+  // The lost signer went on: one more signature after the backup.
+  await signTransfer(enclave, host);
+  const head = host.signed.at(-1)!;
+  const headSeq = host.entries.length;
+
+  const fresh = await pristine();
+  assert.equal(fresh.phase, 'AWAITING_MANIFEST');
+  assert.notEqual(bytesToHex(fresh.identityKey()), identity);
+  const nonce = new Uint8Array(32).fill(9);
+  const prepared = (await fresh.handle('backup.restore.prepare', { nonce: bytesToHex(nonce) }, host.peer)) as R;
+  const backupSha256 = String(out['backupSha256']);
+  const plaintext = openWithRecoveryKey(decodeRecoveryBackup(out['backup']!), 'signer-1');
+  const answer = await brokerAnswer(prepared, nonce, plaintext, { requestId: 'recover-1', signerId: 'signer-1', backupSha256 });
+  const done = (await fresh.handle('backup.restore.complete', { nonce: bytesToHex(nonce), requestId: 'recover-1', backup: out['backup']!, answer, auditHead: head }, host.peer)) as R;
+  assert.equal(done['identityKey'], identity);
+  assert.equal(bytesToHex(fresh.identityKey()), identity);
+  // Until the restore is audited it serves nothing else.
+  await rejectsWith(fresh.handle('tx.propose', { request: {} }, host.peer), 'E_RESTORE_UNCONFIRMED');
+  await fresh.handle('backup.restore.confirm', {}, host.peer);
+  const restored = host.entries.at(-1)!;
+  assert.equal(restored.kind, 'backup.restored');
+  assert.equal(restored.data['breakglassRequest'], 'recover-1');
+  assert.equal(host.entries.length, headSeq + 1, 'the restore is the next entry after the newest the host held');
+  assert.equal(fresh.phase, 'READY');
+  const after = await signTransfer(fresh, host);
+  assert.ok(String(after['signedTx']).startsWith('0x02'), 'the restored wallet key signs');
+  assert.notEqual(after['signedTx'], before['signedTx']);
+});
+
+test('restore refusals: not pristine, wrong broker, other backup or request, not prepared, forked audit head', async () => {
+  const { host, enclave } = await signerWithWallet();
+  const out = (await enclave.handle('backup.export', {}, host.peer)) as R;
+  const backupSha256 = String(out['backupSha256']);
+  const plaintext = openWithRecoveryKey(decodeRecoveryBackup(out['backup']!), 'signer-1');
+  const nonce = new Uint8Array(32).fill(3);
+  const hexNonce = bytesToHex(nonce);
+
+  // A signer that holds state is never overwritten.
+  await rejectsWith(enclave.handle('backup.restore.prepare', { nonce: hexNonce }, host.peer), 'E_RESTORE_NOT_PRISTINE');
+  // A signer launched without a broker cannot check an answer.
+  await rejectsWith((await pristine(null)).handle('backup.restore.prepare', { nonce: hexNonce }, host.peer), 'E_BACKUP_UNAVAILABLE');
+
+  const fresh = await pristine();
+  await rejectsWith(fresh.handle('backup.restore.complete', { nonce: hexNonce, requestId: 'r', backup: out['backup']!, answer: await brokerAnswer({ publicKey: '09'.repeat(32) }, nonce, plaintext, { requestId: 'r', signerId: 'signer-1', backupSha256 }) }, host.peer), 'E_RESTORE_NOT_PREPARED');
+  const prepared = (await fresh.handle('backup.restore.prepare', { nonce: hexNonce }, host.peer)) as R;
+  const complete = (answer: Json, over: R = {}) => fresh.handle('backup.restore.complete', { nonce: hexNonce, requestId: 'recover-1', backup: out['backup']!, answer, ...over }, host.peer);
+  // Signed by another broker; for another request; for another backup digest.
+  await rejectsWith(complete(await brokerAnswer(prepared, nonce, plaintext, { requestId: 'recover-1', signerId: 'signer-1', backupSha256 }, p256.utils.randomSecretKey())), 'E_KBS_ANSWER_INVALID');
+  await rejectsWith(complete(await brokerAnswer(prepared, nonce, plaintext, { requestId: 'recover-2', signerId: 'signer-1', backupSha256 })), 'E_KBS_ANSWER_INVALID');
+  await rejectsWith(complete(await brokerAnswer(prepared, nonce, plaintext, { requestId: 'recover-1', signerId: 'signer-1', backupSha256: 'ab'.repeat(32) })), 'E_KBS_ANSWER_INVALID');
+  // A head signed by someone else than the restored identity is refused, and nothing was installed.
+  const stranger = (await signerWithWallet()).host.signed.at(-1)!;
+  await rejectsWith(complete(await brokerAnswer(prepared, nonce, plaintext, { requestId: 'recover-1', signerId: 'signer-1', backupSha256 }), { auditHead: stranger }), 'E_AUDIT_HEAD_INVALID');
+  assert.equal(fresh.phase, 'AWAITING_MANIFEST');
+  // A head older than the backup's own is a rollback.
+  const old = host.signed[0]!;
+  const again = (await fresh.handle('backup.restore.prepare', { nonce: hexNonce }, host.peer)) as R;
+  await rejectsWith(
+    fresh.handle('backup.restore.complete', { nonce: hexNonce, requestId: 'recover-1', backup: out['backup']!, answer: await brokerAnswer(again, nonce, plaintext, { requestId: 'recover-1', signerId: 'signer-1', backupSha256 }), auditHead: old }, host.peer),
+    'E_AUDIT_HEAD_INVALID',
+  );
+  // Another signer's backup does not restore this one (the broker would not release it either).
+  const other = memoryPlatform(hw);
+  other.kbs = KBS;
+  const e2 = new Enclave(other, 'signer-2');
+  await e2.boot();
+  const p2 = (await e2.handle('backup.restore.prepare', { nonce: hexNonce }, host.peer)) as R;
+  await rejectsWith(
+    e2.handle('backup.restore.complete', { nonce: hexNonce, requestId: 'recover-1', backup: out['backup']!, answer: await brokerAnswer(p2, nonce, plaintext, { requestId: 'recover-1', signerId: 'signer-2', backupSha256 }) }, host.peer),
+    'E_RECOVERY_BACKUP_INVALID',
+  );
+});
