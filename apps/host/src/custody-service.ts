@@ -18,6 +18,7 @@ import type { EthRpc } from './eth-rpc.js';
 import { parseAddress, toChecksumAddress } from '@custodian/chains/evm/address';
 import type { SignerLink } from './signer-link.js';
 import type { TransparencyLog } from './transparency-log.js';
+import { SignerBackups } from './signer-backups.js';
 import type { ApprovalRow, HostStore, RequestRow, SignerRecord, WalletRow } from './store.js';
 
 /** The signer ids of a wallet row: one for `single`, the parties (comma-separated) for a threshold wallet. */
@@ -104,7 +105,11 @@ export class CustodyService {
     private readonly auditLog: TransparencyLog | null = null,
   ) {
     this.#relay = new ThresholdRelay((id) => this.#link(id));
+    this.backups = new SignerBackups({ store, link: (id) => this.#link(id), manifest: () => this.manifest(), clock, log, auditLog });
   }
+
+  /** Signer backups to the recovery key, and restores of lost signers (signer-backups.ts). */
+  readonly backups: SignerBackups;
 
   /** Loads the installed manifest, re-attests signers, resumes broadcasts. */
   async start(): Promise<void> {
@@ -259,6 +264,7 @@ export class CustodyService {
     const f = new Fields(res.statement, 'wallet');
     const row = { walletId: f.str('walletId', 64), scheme: f.str('scheme', 32), signerId: f.str('signerId', 64), address: f.str('address', 42), publicKey: f.str('publicKey', 66), statement: JSON.stringify(encodeEnclaveSigned(res)), createdAtMs: this.clock.nowMs() };
     await this.store.putWallet(row);
+    await this.backups.afterSharesChanged([row.signerId]);
     return { walletId: row.walletId, scheme: row.scheme, signerId: row.signerId, address: row.address, publicKey: row.publicKey, statement: encodeEnclaveSigned(res) };
   }
 
@@ -295,6 +301,7 @@ export class CustodyService {
       createdAtMs: this.clock.nowMs(),
     };
     await this.store.putWallet(row);
+    await this.backups.afterSharesChanged(payload.parties);
     this.log(`threshold wallet ${row.walletId} (${payload.threshold}-of-${payload.parties.length}) created in ${this.clock.nowMs() - started} ms: ${row.address}`);
     return { walletId: row.walletId, scheme: row.scheme, signerId: row.signerId, signers: [...payload.parties], threshold: payload.threshold, address: row.address, publicKey: row.publicKey, statements: statements.map(encodeEnclaveSigned) };
   }
@@ -328,6 +335,7 @@ export class CustodyService {
         if (r === undefined || new Fields(r, 'refresh').raw('committed') !== true) throw new CustodianError('E_SIGNER_RESPONSE', `${id} finished the refresh without committing`);
       }
       const ms = this.clock.nowMs() - started;
+      await this.backups.afterSharesChanged(parties);
       this.log(`wallet ${walletId}: shares refreshed by ${parties.join(', ')} in ${ms} ms (session ${String(out.sessionId).slice(0, 16)}…)`);
       return { walletId, scheme: wallet.scheme, sessionId: out.sessionId, parties, refreshedInMs: ms };
     });
