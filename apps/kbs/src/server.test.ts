@@ -94,11 +94,11 @@ test('HTTP: break-glass steps are stamped with trusted time, persisted and liste
   const srv = createKbsServer({ broker: rt2.broker, root: rt2.root, trustedClock: rt2.trustedClock, ...(rt2.breakglass ? { breakglass: rt2.breakglass } : {}) });
   const base = await listenKbs(srv, '127.0.0.1', 0);
   try {
-    const request = { id: 'bg-http', action: 'unfreeze' as const, payloadHash: payloadHashOf({ wallet: 'w1' }), requestedBy: 'member-0', requestedAtMs: 1 };
+    const request = { id: 'bg-http', action: 'unfreeze' as const, payloadHash: payloadHashOf({ scope: 'wallet', walletId: 'w1' }), requestedBy: 'member-0', requestedAtMs: 1 };
     const sig = signStatement(BREAKGLASS_DOMAIN, requestStatement(request), 'member-0', asecrets.get('member-0')!);
     const r1 = await post(`${base}/v1/breakglass`, { type: 'request', request, signature: { memberId: 'member-0', signature: bytesToHex(sig.signature) } });
     assert.equal(r1.status, 200, JSON.stringify(r1.json));
-    const early = await post(`${base}/v1/breakglass`, { type: 'execute', requestId: 'bg-http', payload: { wallet: 'w1' } });
+    const early = await post(`${base}/v1/breakglass`, { type: 'execute', requestId: 'bg-http', payload: { scope: 'wallet', walletId: 'w1' } });
     assert.equal(early.status, 403);
     assert.equal((early.json['error'] as { code: string }).code, 'E_QUORUM_NOT_MET');
     const listed = readBreakglassFile(dir);

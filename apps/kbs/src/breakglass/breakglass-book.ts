@@ -11,7 +11,7 @@ import { canonicalJson, parseJson, type Json } from '@custodian/core/canonical-j
 import { Fields } from '@custodian/core/fields';
 import type { Clock } from '@custodian/core/clock';
 import type { KbsAuditSink } from '../audit-sink.js';
-import { applyBreakglassEvent, BREAKGLASS_ACTIONS, summary, type BreakglassAction, type BreakglassConfig, type BreakglassEvent, type BreakglassState, type BreakglassStatus } from './breakglass.js';
+import { applyBreakglassEvent, assertUsable, BREAKGLASS_ACTIONS, summary, type BreakglassAction, type BreakglassConfig, type BreakglassEvent, type BreakglassState, type BreakglassStatus } from './breakglass.js';
 
 /** File name of the book inside the data directory. */
 export const BREAKGLASS_FILE = 'breakglass.json';
@@ -55,6 +55,9 @@ function decodeState(json: Json, where: string): BreakglassState {
     cancelledBy: strings('cancelledBy'),
     executedAtMs: nullableInt(f, 'executedAtMs'),
     lastEventAtMs: f.int('lastEventAtMs'),
+    // Absent in books written before payloads were kept: read as unknown (no execution statement) and unused.
+    payload: f.optRaw('payload') ?? null,
+    consumedAtMs: f.optRaw('consumedAtMs') === undefined ? null : nullableInt(f, 'consumedAtMs'),
   };
   f.done();
   return s;
@@ -63,6 +66,8 @@ function decodeState(json: Json, where: string): BreakglassState {
 /** The book: states by request id, a config, an audit sink and (optionally) a data directory. */
 export class BreakglassBook {
   readonly #states = new Map<string, BreakglassState>();
+  /** Requests reserved by a use in flight (not persisted: a restart ends every use). */
+  readonly #inUse = new Set<string>();
 
   constructor(
     private readonly config: BreakglassConfig,
@@ -76,6 +81,48 @@ export class BreakglassBook {
   /** Every request, oldest first. */
   list(): BreakglassState[] {
     return [...this.#states.values()];
+  }
+
+  /** One request's state; E_BREAKGLASS_UNKNOWN when there is none. */
+  get(id: string): BreakglassState {
+    const s = this.#states.get(id);
+    if (!s) throw new CustodianError('E_BREAKGLASS_UNKNOWN', `no break-glass request ${id.slice(0, 64)}`, {});
+    return s;
+  }
+
+  /**
+   * Reserves an executed, unused request of `action` for one use (a
+   * recovery): refused while another use of it is in flight, so two
+   * concurrent uses cannot both pass. End with `markUsed` or `unreserve`.
+   */
+  reserve(id: string, action: BreakglassAction): BreakglassState {
+    const s = assertUsable(this.#states.get(id), id, action);
+    if (this.#inUse.has(id)) throw new CustodianError('E_BREAKGLASS_ALREADY_USED', `break-glass request ${id} is being used right now`, {});
+    this.#inUse.add(id);
+    return s;
+  }
+
+  /** Gives a reservation back after a use that failed (the request stays usable). */
+  unreserve(id: string): void {
+    this.#inUse.delete(id);
+  }
+
+  /** Marks a reserved request used at `atMs` (trusted time) and persists it: a second use is E_BREAKGLASS_ALREADY_USED. */
+  markUsed(id: string, atMs: number): BreakglassState {
+    const s = this.get(id);
+    if (!this.#inUse.has(id) || s.consumedAtMs !== null) throw new CustodianError('E_BREAKGLASS_ALREADY_USED', `break-glass request ${id} was not reserved or was already used`, {});
+    const next: BreakglassState = { ...s, consumedAtMs: atMs };
+    this.#states.set(id, next);
+    try {
+      this.#persist();
+    } catch (e) {
+      // Fail closed: a use that is not on disk would be usable again after a restart.
+      this.#states.set(id, s);
+      throw new CustodianError('E_IO', 'the break-glass book cannot be written; the request is not used', { cause: e instanceof Error ? e.message : String(e) });
+    } finally {
+      this.#inUse.delete(id);
+    }
+    return next;
   }
 
   /** Applies an event: audited, then persisted; a refusal is audited as `breakglass.refused` and thrown. */

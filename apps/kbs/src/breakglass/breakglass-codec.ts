@@ -49,7 +49,9 @@ export function decodeBreakglassEvent(json: Json, atMs: number): BreakglassEvent
       if (!(BREAKGLASS_ACTIONS as readonly string[]).includes(action)) throw new CustodianError('E_BREAKGLASS_ACTION_INVALID', `unknown break-glass action ${action}`, {});
       const request = { id: r.str('id', 64, BREAKGLASS_ID_RE), action: action as BreakglassAction, payloadHash: r.str('payloadHash', 64, /^[0-9a-f]{64}$/), requestedBy: r.str('requestedBy', 64, MEMBER_ID_RE), requestedAtMs: r.int('requestedAtMs') };
       r.done();
-      event = { type, atMs, request, signature: sig('signature') };
+      // A freeze carries its payload (it executes at once); other requests may.
+      const payload = f.optRaw('payload');
+      event = { type, atMs, request, signature: sig('signature'), ...(payload !== undefined ? { payload } : {}) };
       break;
     }
     case 'approve':

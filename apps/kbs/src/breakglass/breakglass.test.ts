@@ -11,6 +11,7 @@ import { MemoryAuditSink } from '../audit-sink.js';
 import { makeQuorum } from '../test-fixtures.js';
 import {
   BREAKGLASS_DOMAIN,
+  IMMEDIATE_ACTIONS,
   applyBreakglassEvent,
   approvalStatement,
   cancelStatement,
@@ -27,7 +28,11 @@ import { BoundedClock } from './trusted-time.js';
 
 const HOUR = 3_600_000;
 const T0 = 1_800_000_000_000;
-const payload: Json = { signer: 'signer-2', backup: 'blob-7' };
+const payload: Json = { signerId: 'signer-2', backupSha256: 'b7'.repeat(32) };
+const FREEZE_ORG: Json = { scope: 'organisation', orgId: 'acme' };
+const FREEZE_WALLET: Json = { scope: 'wallet', walletId: 'w1' };
+/** The payload a request of `action` names in these tests. */
+const payloadFor = (action: BreakglassAction): Json => (action === 'freeze-organisation' ? FREEZE_ORG : action === 'freeze-wallet' ? FREEZE_WALLET : payload);
 
 function world() {
   const approvers = makeQuorum(3, 5);
@@ -43,9 +48,10 @@ function world() {
   const audit = new MemoryAuditSink();
   const dir = mkdtempSync(join(tmpdir(), 'kbs-bg-'));
   const book = new BreakglassBook(config, audit, clock, dir);
-  const req = (id: string, action: BreakglassAction = 'recover-signer', by = 'member-0'): BreakglassRequest => ({ id, action, payloadHash: payloadHashOf(payload), requestedBy: by, requestedAtMs: clock.nowMs() });
-  const request = (r: BreakglassRequest, sk = approvers.secrets.get(r.requestedBy)!) =>
-    book.submit({ type: 'request', atMs: clock.nowMs(), request: r, signature: signStatement(BREAKGLASS_DOMAIN, requestStatement(r), r.requestedBy, sk) });
+  const req = (id: string, action: BreakglassAction = 'recover-signer', by = 'member-0'): BreakglassRequest => ({ id, action, payloadHash: payloadHashOf(payloadFor(action)), requestedBy: by, requestedAtMs: clock.nowMs() });
+  // A freeze carries its payload with the request (it executes at once).
+  const request = (r: BreakglassRequest, sk = approvers.secrets.get(r.requestedBy)!, p: Json | undefined = IMMEDIATE_ACTIONS.has(r.action) ? payloadFor(r.action) : undefined) =>
+    book.submit({ type: 'request', atMs: clock.nowMs(), request: r, signature: signStatement(BREAKGLASS_DOMAIN, requestStatement(r), r.requestedBy, sk), ...(p !== undefined ? { payload: p } : {}) });
   const approve = (r: BreakglassRequest, who: string, payloadHash = r.payloadHash) =>
     book.submit({ type: 'approve', atMs: clock.nowMs(), requestId: r.id, payloadHash, approval: signStatement(BREAKGLASS_DOMAIN, approvalStatement(r.id, r.action, payloadHash), who, approvers.secrets.get(who)!) });
   const veto = (r: BreakglassRequest, who: string) =>
@@ -105,7 +111,7 @@ test('B33 E_BREAKGLASS_PAYLOAD_CHANGED: a different payload at execution, or app
   await w.approve(r, 'member-1');
   await w.approve(r, 'member-2');
   w.clock.advance(48 * HOUR);
-  await assert.rejects(w.execute(r, { signer: 'signer-2', backup: 'blob-8' }), (e) => isCustodianError(e, 'E_BREAKGLASS_PAYLOAD_CHANGED'));
+  await assert.rejects(w.execute(r, { signerId: 'signer-2', backupSha256: 'b8'.repeat(32) }), (e) => isCustodianError(e, 'E_BREAKGLASS_PAYLOAD_CHANGED'));
   assert.equal((await w.execute(r)).status, 'executed');
 });
 
@@ -144,6 +150,7 @@ test('freezing is immediate and needs one guardian; an approver cannot freeze al
   const r = w.req('freeze-1', 'freeze-organisation', 'guardian-1');
   const s = await w.request(r, w.gsk.get('guardian-1'));
   assert.equal(s.status, 'executed');
+  assert.deepEqual(s.payload, FREEZE_ORG, 'the book keeps the payload it will attest');
   assert.equal(w.audit.events.at(-1)?.kind, 'breakglass.executed');
   const r2 = w.req('freeze-2', 'freeze-wallet', 'member-0');
   await assert.rejects(w.request(r2), (e) => isCustodianError(e, 'E_BREAKGLASS_SIGNATURE_INVALID'));
@@ -202,4 +209,39 @@ test('the pure machine refuses an approval for an unknown request', () => {
     () => applyBreakglassEvent(w.config, undefined, { type: 'execute', atMs: T0, requestId: 'nope', payload }),
     (e) => isCustodianError(e, 'E_BREAKGLASS_UNKNOWN'),
   );
+});
+
+test('B33 a freeze request carries its payload: missing is E_BREAKGLASS_PAYLOAD_MISSING, another one E_BREAKGLASS_PAYLOAD_CHANGED, an ill-formed one E_FIELD_INVALID', async () => {
+  const w = world();
+  const gsk = w.gsk.get('guardian-0');
+  const r = w.req('freeze-3', 'freeze-wallet', 'guardian-0');
+  const bare = { type: 'request' as const, atMs: w.clock.nowMs(), request: r, signature: signStatement(BREAKGLASS_DOMAIN, requestStatement(r), r.requestedBy, gsk!) };
+  await assert.rejects(w.book.submit(bare), (e) => isCustodianError(e, 'E_BREAKGLASS_PAYLOAD_MISSING'));
+  await assert.rejects(w.request(r, gsk, { scope: 'wallet', walletId: 'w2' }), (e) => isCustodianError(e, 'E_BREAKGLASS_PAYLOAD_CHANGED'));
+  // Hashes to what the request names, but no signer could apply it: a freeze-wallet of the whole organisation.
+  const odd = { ...r, id: 'freeze-4', payloadHash: payloadHashOf(FREEZE_ORG) };
+  await assert.rejects(w.request(odd, gsk, FREEZE_ORG), (e) => isCustodianError(e, 'E_FIELD_INVALID'));
+  assert.equal(w.book.list().length, 0);
+  assert.deepEqual(w.audit.ofKind('breakglass.refused').map((e) => e.body['code']), ['E_BREAKGLASS_PAYLOAD_MISSING', 'E_BREAKGLASS_PAYLOAD_CHANGED', 'E_FIELD_INVALID']);
+});
+
+test('the book keeps executed payloads and single use across a restart: reserve, markUsed, then E_BREAKGLASS_ALREADY_USED', async () => {
+  const w = world();
+  const r = w.req('bg-10');
+  await w.request(r);
+  await w.approve(r, 'member-1');
+  await w.approve(r, 'member-2');
+  assert.throws(() => w.book.reserve(r.id, 'recover-signer'), (e) => isCustodianError(e, 'E_BREAKGLASS_NOT_EXECUTED'));
+  w.clock.advance(48 * HOUR);
+  await w.execute(r);
+  assert.throws(() => w.book.reserve(r.id, 'unfreeze'), (e) => isCustodianError(e, 'E_BREAKGLASS_ACTION_MISMATCH'));
+  assert.throws(() => w.book.reserve('bg-none', 'recover-signer'), (e) => isCustodianError(e, 'E_BREAKGLASS_UNKNOWN'));
+  assert.deepEqual(w.book.reserve(r.id, 'recover-signer').payload, payload);
+  assert.throws(() => w.book.reserve(r.id, 'recover-signer'), (e) => isCustodianError(e, 'E_BREAKGLASS_ALREADY_USED'), 'a use in flight blocks a concurrent one');
+  w.book.unreserve(r.id);
+  w.book.reserve(r.id, 'recover-signer');
+  assert.equal(w.book.markUsed(r.id, w.clock.nowMs()).consumedAtMs, w.clock.nowMs());
+  const reopened = new BreakglassBook(w.config, new MemoryAuditSink(), w.clock, w.dir);
+  assert.deepEqual(reopened.get(r.id).payload, payload, 'the payload survives a restart');
+  assert.throws(() => reopened.reserve(r.id, 'recover-signer'), (e) => isCustodianError(e, 'E_BREAKGLASS_ALREADY_USED'), 'so does the use');
 });

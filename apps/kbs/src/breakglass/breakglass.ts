@@ -11,8 +11,8 @@
  *      └────── veto (guardian) / cancel (requester or k) ──▶ vetoed / cancelled
  */
 import { CustodianError } from '@custodian/core/errors';
-import type { Json } from '@custodian/core/canonical-json';
-import { BREAKGLASS_ACTIONS, payloadHashOf, type BreakglassAction } from '@custodian/protocol/breakglass-execution';
+import { canonicalJsonBytes, type Json } from '@custodian/core/canonical-json';
+import { BREAKGLASS_ACTIONS, decodeFreezePayload, decodeRecoverSignerPayload, payloadHashOf, type BreakglassAction } from '@custodian/protocol/breakglass-execution';
 import { assertQuorum, countQuorum, type MemberSignature, type Quorum, type QuorumMember } from '../quorum.js';
 import type { KbsAuditKind } from '../audit-sink.js';
 
@@ -27,6 +27,9 @@ export const BREAKGLASS_TIMELOCK_MS_MAX = 30 * 24 * 60 * 60 * 1000;
 
 // One list of actions and one payload hash for the book and the signers that verify its execution statements.
 export { BREAKGLASS_ACTIONS, payloadHashOf, type BreakglassAction };
+
+/** Largest payload (canonical JSON) a request carries: kept in the book and signed over for as long as the request is. */
+export const BREAKGLASS_PAYLOAD_BYTES_MAX = 64 * 1024;
 
 /** Actions that take effect at once on one guardian's word. */
 export const IMMEDIATE_ACTIONS: ReadonlySet<BreakglassAction> = new Set(['freeze-wallet', 'freeze-organisation']);
@@ -65,11 +68,19 @@ export interface BreakglassState {
   readonly cancelledBy: readonly string[];
   readonly executedAtMs: number | null;
   readonly lastEventAtMs: number;
+  /**
+   * The approved payload, once handed in: with the request for a freeze,
+   * with the execution otherwise. The broker signs execution statements over
+   * it, so it is kept (and persisted) for as long as the request is.
+   */
+  readonly payload: Json | null;
+  /** When a single-use action (recover-signer) was used; null while unused. */
+  readonly consumedAtMs: number | null;
 }
 
 /** The events; `atMs` is trusted time (BoundedClock), never the host's word. */
 export type BreakglassEvent =
-  | { readonly type: 'request'; readonly atMs: number; readonly request: BreakglassRequest; readonly signature: MemberSignature }
+  | { readonly type: 'request'; readonly atMs: number; readonly request: BreakglassRequest; readonly signature: MemberSignature; readonly payload?: Json }
   | { readonly type: 'approve'; readonly atMs: number; readonly requestId: string; readonly payloadHash: string; readonly approval: MemberSignature }
   | { readonly type: 'veto'; readonly atMs: number; readonly requestId: string; readonly payloadHash: string; readonly reason: string; readonly guardian: MemberSignature }
   | { readonly type: 'cancel'; readonly atMs: number; readonly requestId: string; readonly signatures: readonly MemberSignature[] }
@@ -147,6 +158,9 @@ function onRequest(config: BreakglassConfig, e: Extract<BreakglassEvent, { type:
   if (!/^[0-9a-f]{64}$/.test(r.payloadHash)) refuse('E_BREAKGLASS_REQUEST_INVALID', 'payloadHash must be a SHA-256 hex digest');
   if (e.signature.memberId !== r.requestedBy) refuse('E_BREAKGLASS_REQUEST_INVALID', 'the request must be signed by its requester');
   const immediate = IMMEDIATE_ACTIONS.has(r.action);
+  // A freeze executes now, so the broker must hold the payload it will attest; other requests may bring it early.
+  if (immediate && e.payload === undefined) refuse('E_BREAKGLASS_PAYLOAD_MISSING', `a ${r.action} request carries its payload (it takes effect at once)`);
+  if (e.payload !== undefined) checkPayload(r, e.payload);
   const signers = immediate ? config.guardians : config.approvers.members;
   const { signers: valid } = countQuorum({ threshold: 1, members: signers }, BREAKGLASS_DOMAIN, requestStatement(r), [e.signature]);
   if (valid.length !== 1) refuse('E_BREAKGLASS_SIGNATURE_INVALID', immediate ? 'a freeze must be signed by a guardian' : 'the request is not signed by an approver');
@@ -161,6 +175,8 @@ function onRequest(config: BreakglassConfig, e: Extract<BreakglassEvent, { type:
     cancelledBy: [],
     executedAtMs: immediate ? e.atMs : null,
     lastEventAtMs: e.atMs,
+    payload: e.payload ?? null,
+    consumedAtMs: null,
   };
   const state = immediate ? base : maybeLock(config, base, e.atMs);
   return { state, audit: { kind: immediate ? 'breakglass.executed' : 'breakglass.requested', body: summary(state) } };
@@ -208,13 +224,41 @@ function onCancel(config: BreakglassConfig, s: BreakglassState, e: Extract<Break
 
 function onExecute(s: BreakglassState, e: Extract<BreakglassEvent, { type: 'execute' }>): BreakglassTransition {
   assertOpen(s);
-  if (payloadHashOf(e.payload) !== s.request.payloadHash) refuse('E_BREAKGLASS_PAYLOAD_CHANGED', 'the payload to execute is not the one that was approved', { approved: s.request.payloadHash });
+  checkPayload(s.request, e.payload);
   if (s.status !== 'time-locked' || s.unlocksAtMs === null) {
     refuse('E_QUORUM_NOT_MET', `break-glass request ${s.request.id} has ${s.approvals.length} of ${s.threshold} approvals`, { approvals: s.approvals.length, required: s.threshold });
   }
   if (e.atMs < s.unlocksAtMs) refuse('E_TIMELOCK_NOT_ELAPSED', `the time-lock of ${s.request.id} ends at ${new Date(s.unlocksAtMs).toISOString()}`, { unlocksAtMs: s.unlocksAtMs, atMs: e.atMs });
-  const next: BreakglassState = { ...s, status: 'executed', executedAtMs: e.atMs, lastEventAtMs: e.atMs };
+  const next: BreakglassState = { ...s, status: 'executed', executedAtMs: e.atMs, lastEventAtMs: e.atMs, payload: e.payload };
   return { state: next, audit: { kind: 'breakglass.executed', body: summary(next) } };
+}
+
+/**
+ * The payload must hash to the approved `payloadHash` (E_BREAKGLASS_PAYLOAD_CHANGED),
+ * be bounded, and be well formed for its action: the broker does not attest a
+ * payload no signer could apply.
+ */
+function checkPayload(r: BreakglassRequest, payload: Json): void {
+  const hash = payloadHashOf(payload);
+  if (hash !== r.payloadHash) refuse('E_BREAKGLASS_PAYLOAD_CHANGED', 'the payload is not the one that was approved', { approved: r.payloadHash, given: hash });
+  if (canonicalJsonBytes(payload).length > BREAKGLASS_PAYLOAD_BYTES_MAX) refuse('E_BREAKGLASS_PAYLOAD_TOO_LARGE', `a break-glass payload has at most ${BREAKGLASS_PAYLOAD_BYTES_MAX} bytes`);
+  if (r.action === 'freeze-wallet' || r.action === 'freeze-organisation' || r.action === 'unfreeze') decodeFreezePayload(r.action, payload);
+  else if (r.action === 'recover-signer') decodeRecoverSignerPayload(payload);
+}
+
+/**
+ * Checks that an executed request of `action` may be used now (a recovery
+ * under a `recover-signer` request): E_BREAKGLASS_UNKNOWN, _CANCELLED,
+ * _VETOED, _NOT_EXECUTED, _ACTION_MISMATCH or _ALREADY_USED otherwise.
+ */
+export function assertUsable(s: BreakglassState | undefined, id: string, action: BreakglassAction): BreakglassState {
+  const state = mustExist(s, id);
+  if (state.status === 'cancelled') refuse('E_BREAKGLASS_CANCELLED', `break-glass request ${id} was cancelled`);
+  if (state.status === 'vetoed') refuse('E_BREAKGLASS_VETOED', `break-glass request ${id} was vetoed by ${state.vetoedBy ?? 'a guardian'}`);
+  if (state.status !== 'executed') refuse('E_BREAKGLASS_NOT_EXECUTED', `break-glass request ${id} is ${state.status}, not executed`, { status: state.status, unlocksAtMs: state.unlocksAtMs });
+  if (state.request.action !== action) refuse('E_BREAKGLASS_ACTION_MISMATCH', `break-glass request ${id} is a ${state.request.action}, not a ${action}`, { action: state.request.action });
+  if (state.consumedAtMs !== null) refuse('E_BREAKGLASS_ALREADY_USED', `break-glass request ${id} was already used at ${new Date(state.consumedAtMs).toISOString()}; a new request is needed`, { consumedAtMs: state.consumedAtMs });
+  return state;
 }
 
 /** The state as JSON (for `custodian breakglass list` and audit bodies). */
@@ -234,5 +278,7 @@ export function summary(s: BreakglassState): { readonly [k: string]: Json } {
     cancelledBy: [...s.cancelledBy],
     executedAtMs: s.executedAtMs,
     lastEventAtMs: s.lastEventAtMs,
+    payload: s.payload,
+    consumedAtMs: s.consumedAtMs,
   };
 }
