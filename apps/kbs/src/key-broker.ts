@@ -26,6 +26,9 @@ import { hpkeSeal, X25519_PUBLIC_KEY_BYTES } from '@custodian/core/hpke-seal';
 import { keyReleaseAnswerStatement, keyReleaseInfo, type KeyReleaseRequest } from '@custodian/protocol/key-release';
 import type { SignedManifest } from '@custodian/protocol/manifest';
 import type { ManifestApprovals, ManifestInstalled } from './manifest-approvals.js';
+import type { RecoveryAnswer } from '@custodian/protocol/recovery-backup';
+import type { BreakglassBook } from './breakglass/breakglass-book.js';
+import { recoverSigner, refusalReasons as reasonsOf } from './signer-recovery.js';
 import { issueWorkloadCredential, WORKLOAD_CREDENTIAL_TTL_MS_DEFAULT, type WorkloadCredential } from './workload-credential.js';
 
 /** A decoded key-release request (packages/protocol decodes it, one decoder for broker and enclave). */
@@ -85,22 +88,9 @@ export class KeyBroker {
     const ctx = { nonce: bytesToHex(req.nonce), publicKey: bytesToHex(req.publicKey), evidenceSha256: createHash('sha256').update(req.evidence).digest('hex') };
     let measurement = '';
     try {
-      if (req.publicKey.length !== X25519_PUBLIC_KEY_BYTES) {
-        throw new CustodianError('E_KBS_REQUEST_INVALID', `the public key must be an X25519 key of ${X25519_PUBLIC_KEY_BYTES} bytes`, {});
-      }
-      this.deps.nonces.consume(req.nonce);
-      const appraisal = await this.#appraise(req);
-      measurement = appraisal.measurement;
-      if (!appraisal.ok) {
-        throw new CustodianError('E_KBS_APPRAISAL_FAILED', `the evidence was refused: ${appraisal.reasons.join('; ') || 'no reason given'}`, { reasons: appraisal.reasons, measurement });
-      }
-      if (!this.#isApproved(measurement)) {
-        throw new CustodianError('E_KBS_MEASUREMENT_NOT_APPROVED', `measurement ${measurement.slice(0, 16)}… has not been approved by the quorum`, {
-          reasons: this.#notApprovedReasons(measurement),
-          measurement,
-        });
-      }
-      const out = await this.#seal(req, measurement, appraisal.platform ?? 'unknown');
+      const admitted = await this.admit(req);
+      measurement = admitted.measurement;
+      const out = await this.#seal(req, measurement, admitted.platform);
       await this.#audit('kbs.key_released', { ...ctx, measurement, credentialExpiresAtMs: out.credential.claims.expiresAtMs }, true);
       this.#releases++;
       return out;
@@ -108,9 +98,56 @@ export class KeyBroker {
       if (isCustodianError(e, 'E_AUDIT_UNAVAILABLE')) throw e;
       const err = isCustodianError(e) ? e : new CustodianError('E_INTERNAL', 'the key release failed unexpectedly', {});
       if (err.code.startsWith('E_HSM_')) await this.#audit('hsm.error', { operation: 'release', code: err.code, message: err.message }, false);
-      await this.#audit('kbs.release_refused', { ...ctx, measurement, code: err.code, message: err.message, reasons: reasonsOf(err) }, true, err);
+      await this.#audit('kbs.release_refused', { ...ctx, measurement: measurement || measurementOf(err), code: err.code, message: err.message, reasons: reasonsOf(err) }, true, err);
       throw err;
     }
+  }
+
+  /**
+   * The attested half of a release, shared by every request that hands a
+   * secret to an enclave key (release, signer recovery): X25519 key size,
+   * nonce consumed (single-use, before anything else), evidence appraised
+   * (binds nonce and key; debug off), measurement approved. Throws the typed
+   * refusal, whose detail names the measurement when one was appraised; not
+   * audited here — the caller audits its own outcome.
+   */
+  async admit(req: KeyReleaseRequest): Promise<{ readonly measurement: string; readonly platform: string }> {
+    if (req.publicKey.length !== X25519_PUBLIC_KEY_BYTES) {
+      throw new CustodianError('E_KBS_REQUEST_INVALID', `the public key must be an X25519 key of ${X25519_PUBLIC_KEY_BYTES} bytes`, {});
+    }
+    this.deps.nonces.consume(req.nonce);
+    const appraisal = await this.#appraise(req);
+    const measurement = appraisal.measurement;
+    if (!appraisal.ok) {
+      throw new CustodianError('E_KBS_APPRAISAL_FAILED', `the evidence was refused: ${appraisal.reasons.join('; ') || 'no reason given'}`, { reasons: appraisal.reasons, measurement });
+    }
+    if (!this.#isApproved(measurement)) {
+      throw new CustodianError('E_KBS_MEASUREMENT_NOT_APPROVED', `measurement ${measurement.slice(0, 16)}… has not been approved by the quorum`, {
+        reasons: this.#notApprovedReasons(measurement),
+        measurement,
+      });
+    }
+    return { measurement, platform: appraisal.platform ?? 'unknown' };
+  }
+
+  /**
+   * `POST /v1/recover`: re-encrypts a signer's backup to a fresh attested
+   * enclave under an executed, unused `recover-signer` request (see
+   * signer-recovery.ts); the body is decoded here so that a malformed one is
+   * audited too. Every recovery and refusal is audited.
+   */
+  async recover(body: () => Promise<Json>, book: BreakglassBook | undefined, trustedClock: Clock | undefined): Promise<RecoveryAnswer> {
+    return recoverSigner(
+      {
+        root: this.deps.root,
+        admit: (r) => this.admit(r),
+        audit: (kind, b, refusal) => this.#audit(kind, b, true, refusal),
+        hsmError: (b) => this.#audit('hsm.error', b, false),
+        ...(book ? { book } : {}),
+        ...(trustedClock ? { trustedClock } : {}),
+      },
+      body,
+    );
   }
 
   /** Audits a release request that could not even be decoded (bad JSON, wrong field sizes), then rethrows it. */
@@ -218,7 +255,7 @@ export class KeyBroker {
   }
 }
 
-function reasonsOf(e: CustodianError): string[] {
-  const r = e.detail['reasons'];
-  return Array.isArray(r) ? r.map(String) : [e.message];
+function measurementOf(e: CustodianError): string {
+  const m = e.detail['measurement'];
+  return typeof m === 'string' ? m : '';
 }

@@ -11,6 +11,8 @@
  *   GET  /v1/kbs-public-key    → { signing, recovery } (hex SEC1)
  *   GET  /v1/breakglass        → { requests: [state] }
  *   POST /v1/breakglass        event (request/approve/veto/cancel/execute), stamped with trusted time → { state }
+ *   GET  /v1/breakglass/<id>/execution → { ok, execution, payload, signature } (signed by kbs-signing; executed requests only)
+ *   POST /v1/recover           { nonce, evidence, publicKey, requestId, signerId, backup } → { ok, measurement, enc, ciphertext, signature }
  *
  * Refusals are `{ ok: false, error: { code, message, detail } }` with the
  * status chosen in `statusFor`, one place.
@@ -29,7 +31,10 @@ import type { ManifestApprovals } from './manifest-approvals.js';
 import type { Clock } from '@custodian/core/clock';
 import type { BreakglassBook } from './breakglass/breakglass-book.js';
 import { summary } from './breakglass/breakglass.js';
-import { decodeBreakglassEvent } from './breakglass/breakglass-codec.js';
+import { BREAKGLASS_ID_RE, decodeBreakglassEvent } from './breakglass/breakglass-codec.js';
+import { signBreakglassExecution } from './breakglass/signed-execution.js';
+import { encodeSignedBreakglassExecution } from '@custodian/protocol/breakglass-execution';
+import { encodeRecoveryAnswer } from '@custodian/protocol/recovery-backup';
 import { decodeMeasurementChangeRecord, encodeMeasurementChangeRecord, type MeasurementRegistry } from './measurement-approvals.js';
 
 /** Largest attestation evidence accepted (packages/protocol's bound, one place). */
@@ -37,7 +42,7 @@ export const EVIDENCE_BYTES_MAX = KEY_RELEASE_EVIDENCE_BYTES_MAX;
 /** Seconds a client should wait after a 503. */
 export const RETRY_AFTER_S = 2;
 
-const BAD_REQUEST = new Set(['E_KBS_REQUEST_INVALID', 'E_FIELD_INVALID', 'E_FIELD_MISSING', 'E_FIELD_UNKNOWN', 'E_HEX_INVALID', 'E_JSON_SYNTAX', 'E_JSON_DEPTH', 'E_JSON_DUPLICATE_KEY', 'E_JSON_NUMBER', 'E_HPKE_KEY_INVALID', 'E_MANIFEST_INVALID']);
+const BAD_REQUEST = new Set(['E_KBS_REQUEST_INVALID', 'E_FIELD_INVALID', 'E_FIELD_MISSING', 'E_FIELD_UNKNOWN', 'E_HEX_INVALID', 'E_JSON_SYNTAX', 'E_JSON_DEPTH', 'E_JSON_DUPLICATE_KEY', 'E_JSON_NUMBER', 'E_HPKE_KEY_INVALID', 'E_MANIFEST_INVALID', 'E_RECOVERY_BACKUP_INVALID']);
 const UNAVAILABLE = new Set(['E_KBS_BUSY', 'E_HSM_UNAVAILABLE', 'E_AUDIT_UNAVAILABLE']);
 
 /** The HTTP status for an error code (one place). */
@@ -78,9 +83,14 @@ export async function listenKbs(server: Server, host: string, port: number): Pro
   return `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
 }
 
+/** `/v1/breakglass/<id>/execution`: the id, or null for any other path. */
+const EXECUTION_PATH_RE = new RegExp(`^/v1/breakglass/(${BREAKGLASS_ID_RE.source.slice(1, -1)})/execution$`);
+
 async function handle(deps: KbsServerDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const path = (req.url ?? '/').split('?')[0];
+  const path = (req.url ?? '/').split('?')[0] ?? '/';
   const route = `${req.method ?? 'GET'} ${path}`;
+  const execution = req.method === 'GET' ? EXECUTION_PATH_RE.exec(path) : null;
+  if (execution) return sendExecution(deps, res, execution[1]!);
   switch (route) {
     case 'GET /v1/health': {
       const h = await deps.root.health();
@@ -135,9 +145,20 @@ async function handle(deps: KbsServerDeps, req: IncomingMessage, res: ServerResp
       const state = await deps.breakglass.submit(decodeBreakglassEvent(body, deps.trustedClock.nowMs()));
       return send(res, 200, { ok: true, state: summary(state) });
     }
+    case 'POST /v1/recover': {
+      const answer = await deps.broker.recover(() => readBody(req), deps.breakglass, deps.trustedClock);
+      return send(res, 200, encodeRecoveryAnswer(answer));
+    }
     default:
       return send(res, 404, { ok: false, error: { code: 'E_NOT_FOUND', message: `no route ${route}`, detail: {} } });
   }
+}
+
+/** The broker-signed execution of an executed request (E_BREAKGLASS_NOT_EXECUTED otherwise). */
+async function sendExecution(deps: KbsServerDeps, res: ServerResponse, id: string): Promise<void> {
+  if (!deps.breakglass) throw new CustodianError('E_BREAKGLASS_NOT_CONFIGURED', 'this key broker has no break-glass configuration', {});
+  const signed = await signBreakglassExecution(deps.root, deps.breakglass.get(id));
+  return send(res, 200, { ok: true, ...(encodeSignedBreakglassExecution(signed) as { readonly [k: string]: Json }) });
 }
 
 async function readBody(req: IncomingMessage): Promise<Json> {
