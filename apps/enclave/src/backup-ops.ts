@@ -47,7 +47,6 @@ import { identityReportData } from '@custodian/protocol/identity-binding';
 import { KEY_RELEASE_NONCE_BYTES } from '@custodian/protocol/key-release';
 import {
   decodeRecoveryAnswer,
-  decodeRecoveryBackup,
   encodeRecoveryBackup,
   encryptToRecoveryKey,
   openRecoveryAnswer,
@@ -162,7 +161,7 @@ export async function prepareRestore(ctx: EnclaveContext, slot: RestoreSlot, bod
 }
 
 /**
- * `backup.restore.complete { nonce, requestId, backup, answer, auditHead? }`:
+ * `backup.restore.complete { nonce, requestId, backupSha256, answer, auditHead? }`:
  * checks the broker's answer for the prepared key, opens it, checks the
  * backup is this signer's, moves the audit head forward to `auditHead` (the
  * newest entry the host holds for this signer, which must be signed by the
@@ -176,7 +175,8 @@ export async function completeRestore(ctx: EnclaveContext, slot: RestoreSlot, bo
   const f = new Fields(body, 'backup.restore.complete');
   const nonce = f.hex('nonce', KEY_RELEASE_NONCE_BYTES);
   const requestId = f.str('requestId', 64);
-  const backup = decodeRecoveryBackup(f.raw('backup'));
+  // The digest the broker's signed answer names (the answer is the backup's plaintext; the ciphertext is not needed here).
+  const backupSha256 = f.str('backupSha256', 64, /^[0-9a-f]{64}$/);
   const answer = decodeRecoveryAnswer(f.raw('answer'));
   const head = f.optRaw('auditHead');
   f.done();
@@ -184,7 +184,6 @@ export async function completeRestore(ctx: EnclaveContext, slot: RestoreSlot, bo
   if (!broker) throw new CustodianError('E_BACKUP_UNAVAILABLE', 'this signer was not launched with a key broker; it cannot check a recovery answer');
   if (!isPristine(ctx.state())) throw new CustodianError('E_RESTORE_NOT_PRISTINE', 'a backup is restored only into a pristine signer (no manifest, no wallet, no audit entry)');
   const pending = slot.take(nonce, ctx.nowMs());
-  const backupSha256 = recoveryBackupDigest(backup);
   const opened = await openRecoveryAnswer(answer, pending.keys.privateKey, { kbsPublicKey: broker.publicKey, nonce, publicKey: pending.keys.publicKey, requestId, signerId: ctx.signerId, backupSha256 });
   slot.clear();
   let restored: EnclaveState;

@@ -126,7 +126,7 @@ test('item 5: a pristine signer restored from the backup is the lost signer (ide
   const backupSha256 = String(out['backupSha256']);
   const plaintext = openWithRecoveryKey(decodeRecoveryBackup(out['backup']!), 'signer-1');
   const answer = await brokerAnswer(prepared, nonce, plaintext, { requestId: 'recover-1', signerId: 'signer-1', backupSha256 });
-  const done = (await fresh.handle('backup.restore.complete', { nonce: bytesToHex(nonce), requestId: 'recover-1', backup: out['backup']!, answer, auditHead: head }, host.peer)) as R;
+  const done = (await fresh.handle('backup.restore.complete', { nonce: bytesToHex(nonce), requestId: 'recover-1', backupSha256, answer, auditHead: head }, host.peer)) as R;
   assert.equal(done['identityKey'], identity);
   assert.equal(bytesToHex(fresh.identityKey()), identity);
   // Until the restore is audited it serves nothing else.
@@ -156,9 +156,9 @@ test('restore refusals: not pristine, wrong broker, other backup or request, not
   await rejectsWith((await pristine(null)).handle('backup.restore.prepare', { nonce: hexNonce }, host.peer), 'E_BACKUP_UNAVAILABLE');
 
   const fresh = await pristine();
-  await rejectsWith(fresh.handle('backup.restore.complete', { nonce: hexNonce, requestId: 'r', backup: out['backup']!, answer: await brokerAnswer({ publicKey: '09'.repeat(32) }, nonce, plaintext, { requestId: 'r', signerId: 'signer-1', backupSha256 }) }, host.peer), 'E_RESTORE_NOT_PREPARED');
+  await rejectsWith(fresh.handle('backup.restore.complete', { nonce: hexNonce, requestId: 'r', backupSha256, answer: await brokerAnswer({ publicKey: '09'.repeat(32) }, nonce, plaintext, { requestId: 'r', signerId: 'signer-1', backupSha256 }) }, host.peer), 'E_RESTORE_NOT_PREPARED');
   const prepared = (await fresh.handle('backup.restore.prepare', { nonce: hexNonce }, host.peer)) as R;
-  const complete = (answer: Json, over: R = {}) => fresh.handle('backup.restore.complete', { nonce: hexNonce, requestId: 'recover-1', backup: out['backup']!, answer, ...over }, host.peer);
+  const complete = (answer: Json, over: R = {}) => fresh.handle('backup.restore.complete', { nonce: hexNonce, requestId: 'recover-1', backupSha256, answer, ...over }, host.peer);
   // Signed by another broker; for another request; for another backup digest.
   await rejectsWith(complete(await brokerAnswer(prepared, nonce, plaintext, { requestId: 'recover-1', signerId: 'signer-1', backupSha256 }, p256.utils.randomSecretKey())), 'E_KBS_ANSWER_INVALID');
   await rejectsWith(complete(await brokerAnswer(prepared, nonce, plaintext, { requestId: 'recover-2', signerId: 'signer-1', backupSha256 })), 'E_KBS_ANSWER_INVALID');
@@ -171,7 +171,7 @@ test('restore refusals: not pristine, wrong broker, other backup or request, not
   const old = host.signed[0]!;
   const again = (await fresh.handle('backup.restore.prepare', { nonce: hexNonce }, host.peer)) as R;
   await rejectsWith(
-    fresh.handle('backup.restore.complete', { nonce: hexNonce, requestId: 'recover-1', backup: out['backup']!, answer: await brokerAnswer(again, nonce, plaintext, { requestId: 'recover-1', signerId: 'signer-1', backupSha256 }), auditHead: old }, host.peer),
+    fresh.handle('backup.restore.complete', { nonce: hexNonce, requestId: 'recover-1', backupSha256, answer: await brokerAnswer(again, nonce, plaintext, { requestId: 'recover-1', signerId: 'signer-1', backupSha256 }), auditHead: old }, host.peer),
     'E_AUDIT_HEAD_INVALID',
   );
   // Another signer's backup does not restore this one (the broker would not release it either).
@@ -181,7 +181,7 @@ test('restore refusals: not pristine, wrong broker, other backup or request, not
   await e2.boot();
   const p2 = (await e2.handle('backup.restore.prepare', { nonce: hexNonce }, host.peer)) as R;
   await rejectsWith(
-    e2.handle('backup.restore.complete', { nonce: hexNonce, requestId: 'recover-1', backup: out['backup']!, answer: await brokerAnswer(p2, nonce, plaintext, { requestId: 'recover-1', signerId: 'signer-2', backupSha256 }) }, host.peer),
+    e2.handle('backup.restore.complete', { nonce: hexNonce, requestId: 'recover-1', backupSha256, answer: await brokerAnswer(p2, nonce, plaintext, { requestId: 'recover-1', signerId: 'signer-2', backupSha256 }) }, host.peer),
     'E_RECOVERY_BACKUP_INVALID',
   );
 });

@@ -103,7 +103,7 @@ export class SignerBackups {
     const head = await this.deps.store.lastAudit(signerId);
     const link = this.deps.link(signerId);
     const done = new Fields(
-      await link.call('backup.restore.complete', { nonce, requestId, backup: parseJson(row.backup), answer, ...(head ? { auditHead: parseJson(head.entry) } : {}) }),
+      await link.call('backup.restore.complete', { nonce, requestId, backupSha256, answer, ...(head ? { auditHead: parseJson(head.entry) } : {}) }),
       'backup.restore.complete',
     );
     const identityKey = done.str('identityKey', 64, HEX64);

@@ -31,10 +31,14 @@ export async function generateHpkeKeyPair(): Promise<{ publicKey: Uint8Array; pr
   };
 }
 
-/** Encrypts `plaintext` to `recipientPublicKey` with `info` (key schedule) and `aad` bound. */
-export async function hpkeSeal(recipientPublicKey: Uint8Array, plaintext: Uint8Array, info: Uint8Array, aad: Uint8Array): Promise<HpkeSealed> {
+/**
+ * Encrypts `plaintext` to `recipientPublicKey` with `info` (key schedule) and
+ * `aad` bound; `maxBytes` raises the plaintext bound for a caller that moves
+ * more than a key (a signer backup), each under its own bound.
+ */
+export async function hpkeSeal(recipientPublicKey: Uint8Array, plaintext: Uint8Array, info: Uint8Array, aad: Uint8Array, maxBytes = HPKE_PLAINTEXT_BYTES_MAX): Promise<HpkeSealed> {
   if (recipientPublicKey.length !== X25519_PUBLIC_KEY_BYTES) throw new CustodianError('E_HPKE_KEY_INVALID', `an X25519 public key is ${X25519_PUBLIC_KEY_BYTES} bytes`, {});
-  if (plaintext.length > HPKE_PLAINTEXT_BYTES_MAX) throw new CustodianError('E_HPKE_TOO_LARGE', 'plaintext too large for HPKE sealing', {});
+  if (plaintext.length > maxBytes) throw new CustodianError('E_HPKE_TOO_LARGE', `plaintext of ${plaintext.length} bytes is over the ${maxBytes}-byte bound for HPKE sealing`, { maxBytes });
   try {
     const pk = await suite.kem.deserializePublicKey(recipientPublicKey);
     const out = await suite.seal({ recipientPublicKey: pk, info }, plaintext, aad);
