@@ -118,7 +118,7 @@ test('B33 request → approvals → execute before the time-lock is refused E_TI
   // The approver is shown what it signs: the broker's action, payload hash and approvals.
   const appr = await cli(['approve', ...as('member-1'), '--id', 'bg-veto']);
   assert.equal(appr.code, 0, JSON.stringify(appr.out));
-  assert.match(appr.err, /approving bg-veto: action unfreeze, payload hash [0-9a-f]{64}, pending, 1\/2 approvals/);
+  assert.match(appr.err, /approving bg-veto: action unfreeze, payload hash [0-9a-f]{64}, pending, 1\/2 approvals; payload \{"scope":"wallet","walletId":"w-1"\}/);
   assert.equal(state(appr)['status'], 'time-locked');
   assert.deepEqual(state(appr)['approvals'], ['member-0', 'member-1']);
   assert.equal(typeof state(appr)['unlocksAtMs'], 'number');
@@ -238,5 +238,19 @@ test('bad input is refused before anything is signed or sent: malformed payload,
   assert.equal((await cli(['request', ...as('member-0'), '--id', 'bg-x', '--action', 'launch-missiles', '--payload', '{}'])).code, 2);
   assert.equal((await cli(['execute', '--kbs', kbs, '--id', 'bg-x'])).code, 2, 'execute needs the payload');
   assert.equal((await cli(['list'])).code, 2);
+  // A broker listing a payload that is not the one of the hash to sign: refused before signing, nothing posted.
+  const liar = createServer((req, res) => {
+    const listed = { id: 'bg-lie', action: 'unfreeze', payloadHash: payloadHashOf(parseJson(unfreeze)), status: 'pending', approvals: ['member-0'], threshold: 2, unlocksAtMs: null, payload: { scope: 'wallet', walletId: 'w-other' } };
+    res.writeHead(req.method === 'GET' ? 200 : 500, { 'content-type': 'application/json' }).end(JSON.stringify({ ok: true, requests: [listed] }));
+  });
+  await new Promise<void>((r) => liar.listen(0, '127.0.0.1', () => r()));
+  try {
+    const url = `http://127.0.0.1:${(liar.address() as AddressInfo).port}`;
+    const lie = await cli(['approve', '--kbs', url, '--key', keyPath('member-1'), '--operator', 'member-1', '--id', 'bg-lie']);
+    assert.equal(lie.code, 1);
+    assert.equal(errorCode(lie), 'E_KBS_RESPONSE_INVALID');
+  } finally {
+    await new Promise((r) => liar.close(r));
+  }
   assert.equal((await cli(['frobnicate'])).code, 2);
 });

@@ -15,7 +15,8 @@
  *
  * `approve` and `veto` sign what the broker lists for the request (action,
  * payload hash), never a hash typed by hand, and show it to the operator
- * first; a `--payload` given to them is only compared with the listed hash.
+ * first with the listed payload (which must hash to that hash); a
+ * `--payload` given to them is only compared with the listed hash.
  * `apply` fetches the broker-signed execution and posts it to the host, which
  * hands it to every signer; the signers verify the broker's signature, so the
  * CLI and the host only relay it. With `--json` the last stdout line is one
@@ -25,7 +26,7 @@
 import { readFileSync } from 'node:fs';
 import { CustodianError } from '@custodian/core/errors';
 import { bytesToHex } from '@custodian/core/bytes';
-import { parseJson, type Json } from '@custodian/core/canonical-json';
+import { canonicalJson, parseJson, type Json } from '@custodian/core/canonical-json';
 import { Fields } from '@custodian/core/fields';
 import { JSON_BYTES_MAX } from '@custodian/core/limits';
 import { readBoundedBody } from '@custodian/audit/http-body';
@@ -63,6 +64,8 @@ export interface ListedRequest {
   readonly approvals: readonly string[];
   readonly threshold: number;
   readonly unlocksAtMs: number | null;
+  /** The payload the broker lists (checked against `payloadHash`), or null when it holds none yet. */
+  readonly payload: Json | null;
   readonly json: { readonly [k: string]: Json };
 }
 
@@ -170,9 +173,8 @@ async function requestCmd(values: Values, json: boolean): Promise<number> {
   checkPayloadShape(action as BreakglassAction, payload);
   const m = member(values);
   const request: BreakglassRequest = { id, action: action as BreakglassAction, payloadHash: payloadHashOf(payload), requestedBy: m.id, requestedAtMs: Date.now() };
-  // A freeze takes effect at once: the broker needs its payload now to attest the execution.
-  const immediate = action === 'freeze-wallet' || action === 'freeze-organisation';
-  const event: Json = { type: 'request', request: { ...request }, signature: m.sign(requestStatement(request)), ...(immediate ? { payload } : {}) };
+  // The payload travels with the request (a freeze needs it at once): the broker checks it and lists it to approvers and guardians.
+  const event: Json = { type: 'request', request: { ...request }, signature: m.sign(requestStatement(request)), payload };
   return report(json, await postEvent(kbs, event));
 }
 
@@ -181,7 +183,7 @@ async function approveCmd(values: Values, json: boolean): Promise<number> {
   const m = member(values);
   const r = await fetchRequest(kbs, requestId(values));
   comparePayload(values, r);
-  progress(`approving ${r.id}: action ${r.action}, payload hash ${r.payloadHash}, ${r.status}, ${r.approvals.length}/${r.threshold} approvals${lockText(r)}`);
+  progress(`approving ${r.id}: action ${r.action}, payload hash ${r.payloadHash}, ${r.status}, ${r.approvals.length}/${r.threshold} approvals${lockText(r)}; ${payloadText(r)}`);
   return report(json, await postEvent(kbs, { type: 'approve', requestId: r.id, payloadHash: r.payloadHash, approval: m.sign(approvalStatement(r.id, r.action, r.payloadHash)) }));
 }
 
@@ -192,7 +194,7 @@ async function vetoCmd(values: Values, json: boolean): Promise<number> {
   const m = member(values);
   const r = await fetchRequest(kbs, requestId(values));
   comparePayload(values, r);
-  progress(`vetoing ${r.id}: action ${r.action}, payload hash ${r.payloadHash}, ${r.status}${lockText(r)}; reason: ${reason}`);
+  progress(`vetoing ${r.id}: action ${r.action}, payload hash ${r.payloadHash}, ${r.status}${lockText(r)}; ${payloadText(r)}; reason: ${reason}`);
   return report(json, await postEvent(kbs, { type: 'veto', requestId: r.id, payloadHash: r.payloadHash, reason, guardian: m.sign(vetoStatement(r.id, r.payloadHash, reason)) }));
 }
 
@@ -267,6 +269,10 @@ function comparePayload(values: Values, r: ListedRequest): void {
   if (hash !== r.payloadHash) throw new CustodianError('E_BREAKGLASS_PAYLOAD_CHANGED', `the payload given hashes to ${hash}; the broker lists ${r.payloadHash} for ${r.id}`, { listed: r.payloadHash, given: hash });
 }
 
+function payloadText(r: ListedRequest): string {
+  return r.payload === null ? 'the broker lists no payload; compare yours with --payload' : `payload ${canonicalJson(r.payload)}`;
+}
+
 function lockText(r: ListedRequest): string {
   return r.unlocksAtMs === null ? '' : `, unlocks ${new Date(r.unlocksAtMs).toISOString()}`;
 }
@@ -305,10 +311,15 @@ function decodeListed(json: Json, where: string): ListedRequest {
   const action = f.str('action', 32);
   if (!(BREAKGLASS_ACTIONS as readonly string[]).includes(action)) throw new CustodianError('E_FIELD_INVALID', `${where}.action is not a break-glass action`);
   const unlocks = f.optRaw('unlocksAtMs');
+  const payloadHash = f.str('payloadHash', 64, /^[0-9a-f]{64}$/);
+  // A listed payload is shown to the member who signs the hash: it must be the payload of that hash.
+  const payload = f.optRaw('payload') ?? null;
+  if (payload !== null && payloadHashOf(payload) !== payloadHash) throw new CustodianError('E_KBS_RESPONSE_INVALID', `${where}.payload does not hash to its payloadHash`, { payloadHash });
   return {
     id: f.str('id', 64, BREAKGLASS_ID_RE),
     action: action as BreakglassAction,
-    payloadHash: f.str('payloadHash', 64, /^[0-9a-f]{64}$/),
+    payloadHash,
+    payload,
     status: f.str('status', 16),
     approvals: f.arr('approvals', 256).map((a) => String(a)),
     threshold: f.int('threshold', 1, 256),
