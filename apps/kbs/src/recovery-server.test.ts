@@ -15,13 +15,13 @@ import { join } from 'node:path';
 import type { Server } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { systemClock } from '@custodian/core/clock';
-import { bytesToHex, hexToBytes, utf8 } from '@custodian/core/bytes';
+import { bytesToHex, hexToBytes } from '@custodian/core/bytes';
 import type { Json } from '@custodian/core/canonical-json';
 import { generateHpkeKeyPair } from '@custodian/core/hpke-seal';
 import { createSimRoot, issueSimEvidence } from '@custodian/attestation/sim/sim-evidence';
 import { identityReportData } from '@custodian/protocol/identity-binding';
 import { decodeFreezePayload, decodeSignedBreakglassExecution, verifySignedBreakglassExecution } from '@custodian/protocol/breakglass-execution';
-import { decodeRecoveryAnswer, encodeRecoveryRequest, encryptToRecoveryKey, openRecoveryAnswer, recoverSignerPayload, recoveryBackupAad, recoveryBackupDigest, type RecoveryBackup } from '@custodian/protocol/recovery-backup';
+import { decodeRecoveryAnswer, encodeRecoveryRequest, RECOVERY_BACKUP_BYTES_MAX, encryptToRecoveryKey, openRecoveryAnswer, recoverSignerPayload, recoveryBackupAad, recoveryBackupDigest, type RecoveryBackup } from '@custodian/protocol/recovery-backup';
 import { openKbs, type KbsRuntime } from './kbs-runtime.js';
 import { createKbsServer, listenKbs } from './server.js';
 import { MemoryAuditSink } from './audit-sink.js';
@@ -178,7 +178,8 @@ test('B33 unfreeze: no execution while time-locked, execute refused before the l
 });
 
 test('recover-signer: refusals (not executed, vetoed, other signer, other backup, replayed nonce, debug, unapproved measurement) leave the request usable; one recovery, then E_BREAKGLASS_ALREADY_USED', async () => {
-  const plaintext = utf8(JSON.stringify({ type: 'signer-backup', signerId: 'signer-2', shares: 'x'.repeat(1000) }));
+  // The largest backup a signer may make: it must come back through a /v1/recover body and the broker's HPKE seal.
+  const plaintext = new Uint8Array(RECOVERY_BACKUP_BYTES_MAX).fill(0x78);
   const backup = encryptToRecoveryKey(recoveryKey, plaintext, recoveryBackupAad('signer-2'));
   const otherBackup = encryptToRecoveryKey(recoveryKey, plaintext, recoveryBackupAad('signer-2'));
   const payload = recoverSignerPayload('signer-2', backup);

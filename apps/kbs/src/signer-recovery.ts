@@ -26,7 +26,7 @@ import type { Json } from '@custodian/core/canonical-json';
 import { hpkeSeal } from '@custodian/core/hpke-seal';
 import { decodeRecoverSignerPayload } from '@custodian/protocol/breakglass-execution';
 import type { KeyReleaseRequest } from '@custodian/protocol/key-release';
-import { decodeRecoveryRequest, recoveryAnswerInfo, recoveryAnswerStatement, recoveryBackupDigest, type RecoveryAnswer, type RecoveryRequest } from '@custodian/protocol/recovery-backup';
+import { decodeRecoveryRequest, RECOVERY_BACKUP_BYTES_MAX, recoveryAnswerInfo, recoveryAnswerStatement, recoveryBackupDigest, type RecoveryAnswer, type RecoveryRequest } from '@custodian/protocol/recovery-backup';
 import type { RootOfTrust } from './hsm/root-of-trust.js';
 import type { KbsAuditKind } from './audit-sink.js';
 import type { BreakglassBook } from './breakglass/breakglass-book.js';
@@ -98,7 +98,7 @@ function checkNamesBackup(state: BreakglassState, req: RecoveryRequest): void {
 async function sealBackup(root: RootOfTrust, req: RecoveryRequest, state: BreakglassState, measurement: string): Promise<RecoveryAnswer> {
   const plaintext = await openRecoveryBackup(root, req.signerId, req.backup, state);
   try {
-    const sealed = await hpkeSeal(req.publicKey, plaintext.expose(), recoveryAnswerInfo(measurement), req.nonce);
+    const sealed = await hpkeSeal(req.publicKey, plaintext.expose(), recoveryAnswerInfo(measurement), req.nonce, RECOVERY_BACKUP_BYTES_MAX);
     const statement = recoveryAnswerStatement({
       measurement,
       nonce: req.nonce,

@@ -22,18 +22,18 @@
  *            broker's ECDSA P-256 signature over `recoveryAnswerStatement`.
  *
  * Size: the request travels as hex inside the broker's 1 MiB JSON body
- * (JSON_BYTES_MAX) beside up to 256 KiB of evidence (512 KiB as hex), and
- * the answer is sealed with core's single-shot HPKE, which takes at most
- * HPKE_PLAINTEXT_BYTES_MAX (64 KiB). A backup is therefore capped at 64 KiB
- * of plaintext: the bound a backup can be recovered under, so no signer
- * makes a backup it could not get back.
+ * (JSON_BYTES_MAX) beside up to 256 KiB of evidence (512 KiB as hex), which
+ * leaves under 256 KiB for the backup (hex doubles it). A backup is capped
+ * at 192 KiB of plaintext (`RECOVERY_BACKUP_BYTES_MAX`), with room to spare
+ * for the other fields; the broker seals up to that bound (core HPKE's
+ * per-caller bound), so no signer makes a backup it could not get back.
  */
 import { createCipheriv, createECDH, createHash, hkdfSync, randomBytes } from 'node:crypto';
 import { CustodianError } from '@custodian/core/errors';
 import { bytesToHex, concatBytes, utf8 } from '@custodian/core/bytes';
 import { canonicalJsonBytes, type Json } from '@custodian/core/canonical-json';
 import { Fields } from '@custodian/core/fields';
-import { HPKE_PLAINTEXT_BYTES_MAX, hpkeOpen, X25519_PUBLIC_KEY_BYTES } from '@custodian/core/hpke-seal';
+import { hpkeOpen, X25519_PUBLIC_KEY_BYTES } from '@custodian/core/hpke-seal';
 import type { Secret } from '@custodian/core/secret';
 import { decodeKeyReleaseRequest, KBS_PUBLIC_KEY_BYTES, KBS_SIGNATURE_BYTES, verifyKbsSignature, type KeyReleaseRequest } from './key-release.js';
 
@@ -41,8 +41,8 @@ import { decodeKeyReleaseRequest, KBS_PUBLIC_KEY_BYTES, KBS_SIGNATURE_BYTES, ver
 export const RECOVERY_BACKUP_INFO = 'custodian/recovery-backup/v1';
 /** Domain of a backup's associated data: `domain ‖ 0x00 ‖ signerId`. */
 export const RECOVERY_BACKUP_AAD_DOMAIN = 'custodian/recovery-backup/aad/v1';
-/** Largest backup plaintext: what the broker can re-seal (core HPKE bound; see the module comment). */
-export const RECOVERY_BACKUP_BYTES_MAX = HPKE_PLAINTEXT_BYTES_MAX;
+/** Largest backup plaintext: what fits a `/v1/recover` body as hex beside the largest evidence (see the module comment). */
+export const RECOVERY_BACKUP_BYTES_MAX = 192 * 1024;
 /** AES-256-GCM IV and tag lengths. */
 export const RECOVERY_BACKUP_IV_BYTES = 12;
 export const RECOVERY_BACKUP_TAG_BYTES = 16;
