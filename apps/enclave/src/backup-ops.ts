@@ -226,16 +226,21 @@ function decodeBackupPlaintext(bytes: Uint8Array, signerId: string, version: big
   return state;
 }
 
-/** The audit head the restored chain continues from: `head` if the restored identity signed it at or after the backup's head. */
+/**
+ * The audit head the restored chain continues from: the position after
+ * `head`, if the restored identity signed it at or after the backup's own
+ * head (an entry's `seq` is its position; the state's `seq` the next one).
+ */
 function auditHeadAfter(restored: EnclaveState, signerId: string, json: Json): { seq: number; headHash: string } {
   const signed = decodeEnclaveSigned(json, 'auditHead');
   const identityKey = ed25519.getPublicKey(restored.identitySecret.expose());
   if (!verifyStatement(AUDIT_ENTRY_KIND, signed, identityKey)) throw new CustodianError('E_AUDIT_HEAD_INVALID', 'the audit head handed to the restore is not signed by the restored identity');
   const e = decodeAuditEntry(signed.statement);
   const hash = statementHash(signed.statement);
+  const next = e.seq + 1;
   if (e.signerId !== signerId) throw new CustodianError('E_AUDIT_HEAD_INVALID', `the audit head names signer ${e.signerId}`);
-  if (e.seq < restored.audit.seq || (e.seq === restored.audit.seq && hash !== restored.audit.headHash)) {
-    throw new CustodianError('E_AUDIT_HEAD_INVALID', `the audit head #${e.seq} is behind, or forks from, the backup's head #${restored.audit.seq}`);
+  if (next < restored.audit.seq || (next === restored.audit.seq && hash !== restored.audit.headHash)) {
+    throw new CustodianError('E_AUDIT_HEAD_INVALID', `the audit head #${e.seq} is behind, or forks from, the backup's last entry #${restored.audit.seq - 1}`);
   }
-  return { seq: e.seq, headHash: hash };
+  return { seq: next, headHash: hash };
 }

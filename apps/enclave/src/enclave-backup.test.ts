@@ -18,6 +18,7 @@ import { APPROVAL_TYPE, TX_PROPOSAL_TYPE, WALLET_CREATE_TYPE } from '@custodian/
 import { decodeRecoveryBackup, encodeRecoveryAnswer, recoveryAnswerInfo, recoveryAnswerStatement, recoveryBackupAad, recoveryBackupDigest, recoveryBackupKey, type RecoveryBackup } from '@custodian/protocol/recovery-backup';
 import { encodeUnsignedEip1559 } from '@custodian/chains/evm/eip1559';
 import { parseAddress } from '@custodian/chains/evm/address';
+import { decodeAuditEntry, decodeEnclaveSigned, statementHash } from '@custodian/protocol/enclave-signed';
 import { Enclave } from './enclave.js';
 import { bootSigners, memoryPlatform, orgKeys, orgManifest, RecordingHost, rejectsWith, requestNonce, simHardware, type MemoryPlatform } from './test-signers.js';
 
@@ -135,7 +136,10 @@ test('item 5: a pristine signer restored from the backup is the lost signer (ide
   const restored = host.entries.at(-1)!;
   assert.equal(restored.kind, 'backup.restored');
   assert.equal(restored.data['breakglassRequest'], 'recover-1');
-  assert.equal(host.entries.length, headSeq + 1, 'the restore is the next entry after the newest the host held');
+  assert.equal(host.entries.length, headSeq + 1);
+  const seqOf = (j: Json): number => decodeAuditEntry(decodeEnclaveSigned(j, 'e').statement).seq;
+  assert.equal(seqOf(host.signed.at(-1)!), seqOf(head) + 1, 'the restore is the next position after the newest entry the host held');
+  assert.equal(decodeAuditEntry(decodeEnclaveSigned(host.signed.at(-1)!, 'e').statement).prevHash, statementHash(decodeEnclaveSigned(head, 'e').statement));
   assert.equal(fresh.phase, 'READY');
   const after = await signTransfer(fresh, host);
   assert.ok(String(after['signedTx']).startsWith('0x02'), 'the restored wallet key signs');
