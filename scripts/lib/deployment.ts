@@ -52,7 +52,7 @@ export interface Deployment {
   readonly signers: Proc[];
   host: Proc;
   /** The key broker, when the deployment runs one. */
-  readonly kbs: (Proc & { readonly url: string; readonly hsm: 'pkcs11' | 'software'; readonly dataDir: string }) | null;
+  readonly kbs: RunningKbs | null;
   readonly client: HostClient;
   readonly actors: Readonly<Record<string, Actor>>;
   readonly signedManifest: SignedManifest;
@@ -90,8 +90,23 @@ export interface DeploymentOptions {
    * Run a key broker on this root and have the signers obtain their sealing
    * keys from it (absent: the sim launcher derives them, no broker).
    */
-  readonly kbs?: 'software' | 'softhsm';
+  readonly kbs?: 'software' | 'softhsm' | ExternalKbs;
 }
+
+/** A key broker the deployment's signers use. */
+export interface RunningKbs {
+  readonly url: string;
+  readonly hsm: 'pkcs11' | 'software';
+  readonly dataDir: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a broker the caller runs itself (a test's in-process broker with a
+ * driven clock), anchored on the deployment's genesis manifest and
+ * appraising evidence of its sim root.
+ */
+export type ExternalKbs = (o: { readonly dataDir: string; readonly manifest: SignedManifest; readonly simRootFile: string; readonly actors: Readonly<Record<string, Actor>> }) => Promise<RunningKbs>;
 
 /** The demo rulebook (anvil; 2 treasury approvals up to 1 ETH to the address book). */
 export const DEMO_RULEBOOK_DIR = join(REPO_ROOT, 'examples/policies/demo');
@@ -130,7 +145,7 @@ export async function startDeployment(o: DeploymentOptions): Promise<Deployment>
   const signedManifest: SignedManifest = { payload, signatures: [signManifest(payload, 'alice', actors['alice']!.key), signManifest(payload, 'bob', actors['bob']!.key)] };
 
   const simRoot = join(o.dataDir, SIM_ROOT_FILE);
-  const started = await Promise.allSettled([startAnvil((l) => log(`anvil: ${l}`)), o.kbs === undefined ? Promise.resolve(null) : startKbs(o.dataDir, o.kbs, signedManifest, simRoot, actors, log)]);
+  const started = await Promise.allSettled([startAnvil((l) => log(`anvil: ${l}`)), o.kbs === undefined ? Promise.resolve(null) : typeof o.kbs === 'function' ? o.kbs({ dataDir: o.dataDir, manifest: signedManifest, simRootFile: simRoot, actors }) : startKbs(o.dataDir, o.kbs, signedManifest, simRoot, actors, log)]);
   const [anvilStart, kbsStart] = started;
   if (anvilStart.status === 'rejected' || kbsStart.status === 'rejected') {
     // Nothing half-started is left behind.
