@@ -5,7 +5,8 @@
  *
  *   backup.export            this signer's state — identity, manifest, peers,
  *                            rulebook, wallets with their keys and shares,
- *                            audit head — encrypted to the recovery key the
+ *                            audit head — compressed (raw DEFLATE; 1.5 MiB
+ *                            at most) and encrypted to the recovery key the
  *                            key broker's signed release answer named. The
  *                            host stores the ciphertext, the audit log its
  *                            digest. Re-exported whenever shares change.
@@ -35,6 +36,7 @@
  * and the answer encrypted to a key that lives in this enclave's memory.
  */
 import { ed25519 } from '@noble/curves/ed25519.js';
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { CustodianError, isCustodianError } from '@custodian/core/errors';
 import { bytesToHex } from '@custodian/core/bytes';
@@ -129,8 +131,11 @@ export async function exportBackup(ctx: EnclaveContext, body: Json, peer: RpcPee
     const s = ctx.state();
     const walletIds = [...s.wallets.keys()].sort();
     const state = encodeState(backupState(s));
-    const plaintext = canonicalJsonBytes({ type: SIGNER_BACKUP_TYPE, signerId: ctx.signerId, orgId: m.orgId, createdAtMs: ctx.nowMs(), stateVersion: s.version.toString(), state: parseJson(state, SEALED_STATE_BYTES_MAX) });
+    const json = canonicalJsonBytes({ type: SIGNER_BACKUP_TYPE, signerId: ctx.signerId, orgId: m.orgId, createdAtMs: ctx.nowMs(), stateVersion: s.version.toString(), state: parseJson(state, SEALED_STATE_BYTES_MAX) });
     state.fill(0);
+    // Compressed before it is encrypted: shares are hex in the state, and the backup's bound is a frame's.
+    const plaintext = new Uint8Array(deflateRawSync(json));
+    json.fill(0);
     try {
       if (plaintext.length > RECOVERY_BACKUP_BYTES_MAX) throw new CustodianError('E_BACKUP_TOO_LARGE', `the backup of this signer is ${plaintext.length} bytes, over ${RECOVERY_BACKUP_BYTES_MAX}`);
       const backup = encryptToRecoveryKey(recoveryKey, plaintext, recoveryBackupAad(ctx.signerId));
@@ -211,8 +216,23 @@ export async function confirmRestore(ctx: EnclaveContext, slot: RestoreSlot, bod
 }
 
 /** Decodes an opened backup into a state (at the pristine signer's version); it must be this signer's. */
-function decodeBackupPlaintext(bytes: Uint8Array, signerId: string, version: bigint): EnclaveState {
-  const f = new Fields(parseJson(bytes, RECOVERY_BACKUP_BYTES_MAX), 'backup');
+function decodeBackupPlaintext(compressed: Uint8Array, signerId: string, version: bigint): EnclaveState {
+  let bytes: Uint8Array;
+  try {
+    // The inflated size is bounded as sealed state is: a backup cannot expand past what a signer could seal.
+    bytes = new Uint8Array(inflateRawSync(compressed, { maxOutputLength: SEALED_STATE_BYTES_MAX }));
+  } catch {
+    throw new CustodianError('E_RECOVERY_BACKUP_INVALID', `the backup does not inflate within ${SEALED_STATE_BYTES_MAX} bytes`);
+  }
+  try {
+    return decodeBackupJson(bytes, signerId, version);
+  } finally {
+    bytes.fill(0);
+  }
+}
+
+function decodeBackupJson(bytes: Uint8Array, signerId: string, version: bigint): EnclaveState {
+  const f = new Fields(parseJson(bytes, SEALED_STATE_BYTES_MAX), 'backup');
   if (f.str('type', 64) !== SIGNER_BACKUP_TYPE) throw new CustodianError('E_RECOVERY_BACKUP_INVALID', `the backup is not a ${SIGNER_BACKUP_TYPE}`);
   const owner = f.str('signerId', 64);
   const orgId = f.str('orgId', 64);

@@ -8,6 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createDecipheriv, createECDH } from 'node:crypto';
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { p256 } from '@noble/curves/nist.js';
 import type { Json } from '@custodian/core/canonical-json';
 import { parseJson } from '@custodian/core/canonical-json';
@@ -15,12 +16,13 @@ import { bytesTo0x, bytesToHex, hexToBytes } from '@custodian/core/bytes';
 import { hpkeSeal } from '@custodian/core/hpke-seal';
 import { encodeSignedRequest, signRequest } from '@custodian/protocol/operator-request';
 import { APPROVAL_TYPE, TX_PROPOSAL_TYPE, WALLET_CREATE_TYPE } from '@custodian/protocol/payloads';
-import { decodeRecoveryBackup, encodeRecoveryAnswer, recoveryAnswerInfo, recoveryAnswerStatement, recoveryBackupAad, recoveryBackupDigest, recoveryBackupKey, type RecoveryBackup } from '@custodian/protocol/recovery-backup';
+import { decodeRecoveryBackup, encodeRecoveryAnswer, RECOVERY_BACKUP_BYTES_MAX, recoveryAnswerInfo, recoveryAnswerStatement, recoveryBackupAad, recoveryBackupDigest, recoveryBackupKey, type RecoveryBackup } from '@custodian/protocol/recovery-backup';
 import { encodeUnsignedEip1559 } from '@custodian/chains/evm/eip1559';
 import { parseAddress } from '@custodian/chains/evm/address';
 import { decodeAuditEntry, decodeEnclaveSigned, statementHash } from '@custodian/protocol/enclave-signed';
 import { Enclave } from './enclave.js';
-import { bootSigners, memoryPlatform, orgKeys, orgManifest, RecordingHost, rejectsWith, requestNonce, simHardware, type MemoryPlatform } from './test-signers.js';
+import { bootSigners, memoryPlatform, orgKeys, orgManifest, RecordingHost, rejectsWith, requestNonce, runSession, simHardware, type MemoryPlatform } from './test-signers.js';
+import { SEALED_STATE_BYTES_MAX } from './sealed-state.js';
 
 type R = Record<string, Json>;
 const TO = '0x70997970c51812dc3a010c7d01b50e0d17dc79c8';
@@ -89,7 +91,7 @@ test('backup.export: the state encrypted to the recovery key; only that key open
   assert.equal(out['backupSha256'], recoveryBackupDigest(backup));
   assert.deepEqual(out['wallets'], ['w']);
   assert.equal(host.of('backup.exported').at(-1)!.data['backupSha256'], out['backupSha256']);
-  const plain = parseJson(openWithRecoveryKey(backup, 'signer-1')) as R;
+  const plain = parseJson(inflateRawSync(openWithRecoveryKey(backup, 'signer-1'))) as R;
   assert.equal(plain['type'], 'custodian.signer-backup.v1');
   const state = plain['state'] as R;
   assert.equal((state['wallets'] as R[])[0]!['walletId'], 'w');
@@ -188,4 +190,49 @@ test('restore refusals: not pristine, wrong broker, other backup or request, not
     e2.handle('backup.restore.complete', { nonce: hexNonce, requestId: 'recover-1', backupSha256, answer: await brokerAnswer(p2, nonce, plaintext, { requestId: 'recover-1', signerId: 'signer-2', backupSha256 }) }, host.peer),
     'E_RECOVERY_BACKUP_INVALID',
   );
+});
+
+test('a signer holding threshold ECDSA shares (25 KB each) backs up within the bound and restores them', async () => {
+  const ids = ['signer-1', 'signer-2', 'signer-3'];
+  const platforms = new Map(ids.map((id) => {
+    const p = memoryPlatform(hw);
+    p.kbs = KBS;
+    return [id, p] as const;
+  }));
+  const host = new RecordingHost();
+  const enclaves = await bootSigners(ids, platforms, manifest, host);
+  for (const walletId of ['t1', 't2']) {
+    const req = encodeSignedRequest(signRequest({ type: WALLET_CREATE_TYPE, orgId: 'acme', walletId, scheme: 'ecdsa-dkls', threshold: 2, parties: ids, nonce: requestNonce(), createdAtMs: Date.now() }, 'alice', keys['alice']!));
+    await runSession(enclaves, host, ids, { kind: 'dkg', request: req });
+  }
+  const out = (await enclaves.get('signer-2')!.handle('backup.export', {}, host.peer)) as R;
+  assert.deepEqual(out['wallets'], ['t1', 't2']);
+  const backup = decodeRecoveryBackup(out['backup']!);
+  const compressed = openWithRecoveryKey(backup, 'signer-2');
+  const json = inflateRawSync(compressed);
+  assert.ok(compressed.length < json.length * 0.7, `compression pays for the hex shares: ${compressed.length} of ${json.length} bytes`);
+  console.log(`backup of a signer with 2 ecdsa-dkls 2-of-3 wallets: ${json.length} bytes of state JSON, ${compressed.length} compressed (bound ${RECOVERY_BACKUP_BYTES_MAX})`);
+
+  const p = memoryPlatform(hw);
+  p.kbs = KBS;
+  const fresh = new Enclave(p, 'signer-2');
+  await fresh.boot();
+  const nonce = new Uint8Array(32).fill(5);
+  const prepared = (await fresh.handle('backup.restore.prepare', { nonce: bytesToHex(nonce) }, host.peer)) as R;
+  const backupSha256 = String(out['backupSha256']);
+  const answer = await brokerAnswer(prepared, nonce, compressed, { requestId: 'recover-2', signerId: 'signer-2', backupSha256 });
+  const done = (await fresh.handle('backup.restore.complete', { nonce: bytesToHex(nonce), requestId: 'recover-2', backupSha256, answer }, host.peer)) as R;
+  assert.deepEqual(done['wallets'], ['t1', 't2']);
+  assert.equal(done['identityKey'], bytesToHex(enclaves.get('signer-2')!.identityKey()));
+});
+
+test('an opened backup that inflates past the bound (a compression bomb) is refused E_RECOVERY_BACKUP_INVALID, nothing installed', async () => {
+  const fresh = await pristine();
+  const nonce = new Uint8Array(32).fill(6);
+  const prepared = (await fresh.handle('backup.restore.prepare', { nonce: bytesToHex(nonce) }, new RecordingHost().peer)) as R;
+  const bomb = new Uint8Array(deflateRawSync(Buffer.alloc(SEALED_STATE_BYTES_MAX + 1)));
+  const backupSha256 = 'cd'.repeat(32);
+  const answer = await brokerAnswer(prepared, nonce, bomb, { requestId: 'recover-b', signerId: 'signer-1', backupSha256 });
+  await rejectsWith(fresh.handle('backup.restore.complete', { nonce: bytesToHex(nonce), requestId: 'recover-b', backupSha256, answer }, new RecordingHost().peer), 'E_RECOVERY_BACKUP_INVALID');
+  assert.equal(fresh.phase, 'AWAITING_MANIFEST');
 });

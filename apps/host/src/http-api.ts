@@ -11,17 +11,22 @@ import { JSON_BYTES_MAX } from '@custodian/core/limits';
 import type { CustodyService } from './custody-service.js';
 import type { HostStore, WalletRow } from './store.js';
 import { httpStatusFor } from './http-status.js';
+import { RECOVERY_ANSWER_CIPHERTEXT_BYTES_MAX } from '@custodian/protocol/recovery-backup';
 
-async function readBody(req: IncomingMessage): Promise<Json> {
+/** Reads a JSON body of at most `maxBytes` (JSON_BYTES_MAX, except a restore's, which carries the broker's answer). */
+async function readBody(req: IncomingMessage, maxBytes = JSON_BYTES_MAX): Promise<Json> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const c of req) {
     size += (c as Buffer).length;
-    if (size > JSON_BYTES_MAX) throw new CustodianError('E_BODY_TOO_LARGE', `request body exceeds ${JSON_BYTES_MAX} bytes`);
+    if (size > maxBytes) throw new CustodianError('E_BODY_TOO_LARGE', `request body exceeds ${maxBytes} bytes`);
     chunks.push(c as Buffer);
   }
-  return parseJson(new Uint8Array(Buffer.concat(chunks)));
+  return parseJson(new Uint8Array(Buffer.concat(chunks)), maxBytes);
 }
+
+/** Largest restore/complete body: the broker's answer (ciphertext as hex) and the other fields. */
+const RESTORE_COMPLETE_BYTES_MAX = 2 * RECOVERY_ANSWER_CIPHERTEXT_BYTES_MAX + 64 * 1024;
 
 function send(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
@@ -55,7 +60,7 @@ export function createHttpApi(service: CustodyService, store: HostStore): Server
     ['GET', /^\/v1\/signers\/([a-z0-9._-]+)\/backup$/, async (m, _r, url) => service.backups.get(m[1]!, url.searchParams.get('backupSha256') ?? undefined)],
     ['POST', /^\/v1\/signers\/([a-z0-9._-]+)\/backup$/, async (m) => service.backups.export(m[1]!)],
     ['POST', /^\/v1\/signers\/([a-z0-9._-]+)\/restore\/prepare$/, async (m, req) => service.backups.prepare(m[1]!, await readBody(req))],
-    ['POST', /^\/v1\/signers\/([a-z0-9._-]+)\/restore\/complete$/, async (m, req) => service.backups.complete(m[1]!, await readBody(req))],
+    ['POST', /^\/v1\/signers\/([a-z0-9._-]+)\/restore\/complete$/, async (m, req) => service.backups.complete(m[1]!, await readBody(req, RESTORE_COMPLETE_BYTES_MAX))],
     ['GET', /^\/v1\/wallets$/, async () => (await store.listWallets()).map(walletView)],
     ['POST', /^\/v1\/wallets$/, async (_m, req) => service.createWallet(await readBody(req))],
     ['POST', /^\/v1\/wallets\/([a-z0-9][a-z0-9._-]{0,63})\/refresh$/, async (m, req) => service.refreshWallet(m[1]!, await readBody(req))],

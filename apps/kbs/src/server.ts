@@ -34,7 +34,7 @@ import { summary } from './breakglass/breakglass.js';
 import { BREAKGLASS_ID_RE, decodeBreakglassEvent } from './breakglass/breakglass-codec.js';
 import { signBreakglassExecution } from './breakglass/signed-execution.js';
 import { encodeSignedBreakglassExecution } from '@custodian/protocol/breakglass-execution';
-import { encodeRecoveryAnswer } from '@custodian/protocol/recovery-backup';
+import { encodeRecoveryAnswer, RECOVERY_REQUEST_BYTES_MAX } from '@custodian/protocol/recovery-backup';
 import { decodeMeasurementChangeRecord, encodeMeasurementChangeRecord, type MeasurementRegistry } from './measurement-approvals.js';
 
 /** Largest attestation evidence accepted (packages/protocol's bound, one place). */
@@ -146,7 +146,7 @@ async function handle(deps: KbsServerDeps, req: IncomingMessage, res: ServerResp
       return send(res, 200, { ok: true, state: summary(state) });
     }
     case 'POST /v1/recover': {
-      const answer = await deps.broker.recover(() => readBody(req), deps.breakglass, deps.trustedClock);
+      const answer = await deps.broker.recover(() => readBody(req, RECOVERY_REQUEST_BYTES_MAX), deps.breakglass, deps.trustedClock);
       return send(res, 200, encodeRecoveryAnswer(answer));
     }
     default:
@@ -161,18 +161,19 @@ async function sendExecution(deps: KbsServerDeps, res: ServerResponse, id: strin
   return send(res, 200, { ok: true, ...(encodeSignedBreakglassExecution(signed) as { readonly [k: string]: Json }) });
 }
 
-async function readBody(req: IncomingMessage): Promise<Json> {
+/** Reads a JSON body of at most `maxBytes` (JSON_BYTES_MAX, except the routes that carry a signer backup). */
+async function readBody(req: IncomingMessage, maxBytes = JSON_BYTES_MAX): Promise<Json> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     const b = chunk as Buffer;
     size += b.length;
     // attacker-controlled length: stop reading past the bound
-    if (size > JSON_BYTES_MAX) throw new CustodianError('E_JSON_TOO_LARGE', `request body exceeds ${JSON_BYTES_MAX} bytes`, { maxBytes: JSON_BYTES_MAX });
+    if (size > maxBytes) throw new CustodianError('E_JSON_TOO_LARGE', `request body exceeds ${maxBytes} bytes`, { maxBytes });
     chunks.push(b);
   }
   if (size === 0) return {};
-  return parseJson(new Uint8Array(Buffer.concat(chunks)));
+  return parseJson(new Uint8Array(Buffer.concat(chunks)), maxBytes);
 }
 
 function send(res: ServerResponse, status: number, body: Json): void {

@@ -13,7 +13,7 @@ import { p256 } from '@noble/curves/nist.js';
 import { isCustodianError } from '@custodian/core/errors';
 import { bytesToHex, utf8 } from '@custodian/core/bytes';
 import { canonicalJsonBytes, type Json } from '@custodian/core/canonical-json';
-import { JSON_BYTES_MAX } from '@custodian/core/limits';
+import { FRAME_BYTES_MAX } from '@custodian/core/limits';
 import { generateHpkeKeyPair, hpkeSeal } from '@custodian/core/hpke-seal';
 import { KEY_RELEASE_EVIDENCE_BYTES_MAX } from './key-release.js';
 import {
@@ -26,6 +26,7 @@ import {
   encryptToRecoveryKey,
   openRecoveryAnswer,
   RECOVERY_BACKUP_BYTES_MAX,
+  RECOVERY_REQUEST_BYTES_MAX,
   RECOVERY_BACKUP_CIPHERTEXT_BYTES_MAX,
   recoveryAnswerInfo,
   recoveryAnswerStatement,
@@ -91,7 +92,7 @@ test('the backup codec round-trips and refuses wrong sizes, a compressed key, a 
   }
 });
 
-test('a recovery request round-trips, reuses the release bounds, and the largest one fits the broker body bound (JSON_BYTES_MAX)', () => {
+test('a recovery request round-trips, reuses the release bounds, and the largest one fits the /v1/recover body bound; the largest export answer fits a host-enclave frame', () => {
   const b = encryptToRecoveryKey(recoveryPublicKey, utf8('x'), recoveryBackupAad('signer-2'));
   const r = { nonce: new Uint8Array(32).fill(1), evidence: new Uint8Array(10).fill(2), publicKey: new Uint8Array(32).fill(3), requestId: 'rec-1', signerId: 'signer-2', backup: b };
   assert.deepEqual(decodeRecoveryRequest(encodeRecoveryRequest(r)), r);
@@ -100,7 +101,10 @@ test('a recovery request round-trips, reuses the release bounds, and the largest
     assert.throws(() => decodeRecoveryRequest(bad), typed('E_FIELD_*'));
   }
   const largest = { ...r, evidence: new Uint8Array(KEY_RELEASE_EVIDENCE_BYTES_MAX), requestId: 'r'.repeat(64), signerId: 's'.repeat(64), backup: { ...b, ciphertext: new Uint8Array(RECOVERY_BACKUP_CIPHERTEXT_BYTES_MAX) } };
-  assert.ok(canonicalJsonBytes(encodeRecoveryRequest(largest)).length <= JSON_BYTES_MAX, 'a recoverable backup always fits a /v1/recover body');
+  assert.ok(canonicalJsonBytes(encodeRecoveryRequest(largest)).length <= RECOVERY_REQUEST_BYTES_MAX, 'a recoverable backup always fits a /v1/recover body');
+  // backup.export answers { signerId, backupSha256, wallets, backup } in one frame: the largest backup fits with room for the wallet list.
+  const exportAnswer = { signerId: 's'.repeat(64), backupSha256: 'a'.repeat(64), wallets: [], backup: encodeRecoveryBackup(largest.backup) };
+  assert.ok(canonicalJsonBytes(exportAnswer).length + 256 * 1024 <= FRAME_BYTES_MAX, 'the largest backup leaves a quarter MiB of the frame for the rest');
 });
 
 const kbsKey = p256.utils.randomSecretKey();

@@ -21,12 +21,13 @@
  *            `recoveryAnswerInfo(measurement)`, aad = the nonce), and the
  *            broker's ECDSA P-256 signature over `recoveryAnswerStatement`.
  *
- * Size: the request travels as hex inside the broker's 1 MiB JSON body
- * (JSON_BYTES_MAX) beside up to 256 KiB of evidence (512 KiB as hex), which
- * leaves under 256 KiB for the backup (hex doubles it). A backup is capped
- * at 192 KiB of plaintext (`RECOVERY_BACKUP_BYTES_MAX`), with room to spare
- * for the other fields; the broker seals up to that bound (core HPKE's
- * per-caller bound), so no signer makes a backup it could not get back.
+ * Size: a backup travels as hex in the host↔enclave frame that answers
+ * `backup.export` (FRAME_BYTES_MAX, 4 MiB), so its plaintext is capped at
+ * 1.5 MiB (`RECOVERY_BACKUP_BYTES_MAX`; the signer compresses its state
+ * first). The broker's `/v1/recover` route takes bodies up to
+ * `RECOVERY_REQUEST_BYTES_MAX` (the backup and the evidence as hex), larger
+ * than its 1 MiB default, and seals up to the cap (core HPKE's per-caller
+ * bound), so no signer makes a backup it could not get back.
  */
 import { createCipheriv, createECDH, createHash, hkdfSync, randomBytes } from 'node:crypto';
 import { CustodianError } from '@custodian/core/errors';
@@ -35,19 +36,21 @@ import { canonicalJsonBytes, type Json } from '@custodian/core/canonical-json';
 import { Fields } from '@custodian/core/fields';
 import { hpkeOpen, X25519_PUBLIC_KEY_BYTES } from '@custodian/core/hpke-seal';
 import type { Secret } from '@custodian/core/secret';
-import { decodeKeyReleaseRequest, KBS_PUBLIC_KEY_BYTES, KBS_SIGNATURE_BYTES, verifyKbsSignature, type KeyReleaseRequest } from './key-release.js';
+import { decodeKeyReleaseRequest, KBS_PUBLIC_KEY_BYTES, KEY_RELEASE_EVIDENCE_BYTES_MAX, KBS_SIGNATURE_BYTES, verifyKbsSignature, type KeyReleaseRequest } from './key-release.js';
 
 /** HKDF info of a backup's AES key. */
 export const RECOVERY_BACKUP_INFO = 'custodian/recovery-backup/v1';
 /** Domain of a backup's associated data: `domain ‖ 0x00 ‖ signerId`. */
 export const RECOVERY_BACKUP_AAD_DOMAIN = 'custodian/recovery-backup/aad/v1';
 /** Largest backup plaintext: what fits a `/v1/recover` body as hex beside the largest evidence (see the module comment). */
-export const RECOVERY_BACKUP_BYTES_MAX = 192 * 1024;
+export const RECOVERY_BACKUP_BYTES_MAX = 1536 * 1024;
 /** AES-256-GCM IV and tag lengths. */
 export const RECOVERY_BACKUP_IV_BYTES = 12;
 export const RECOVERY_BACKUP_TAG_BYTES = 16;
 /** Largest backup ciphertext (plaintext and GCM tag). */
 export const RECOVERY_BACKUP_CIPHERTEXT_BYTES_MAX = RECOVERY_BACKUP_BYTES_MAX + RECOVERY_BACKUP_TAG_BYTES;
+/** Largest `/v1/recover` body: backup and evidence as hex, and the other fields. */
+export const RECOVERY_REQUEST_BYTES_MAX = 2 * (RECOVERY_BACKUP_BYTES_MAX + RECOVERY_BACKUP_TAG_BYTES + 65 + RECOVERY_BACKUP_IV_BYTES) + 2 * KEY_RELEASE_EVIDENCE_BYTES_MAX + 64 * 1024;
 /** HPKE `info` prefix of a recovery answer: `prefix ‖ 0x00 ‖ measurement`. */
 export const RECOVERY_ANSWER_INFO_PREFIX = 'custodian/kbs/recovery/v1';
 /** Domain of the broker's signature over a recovery answer. */
