@@ -102,7 +102,7 @@ export class RestoreSlot {
 }
 
 /** The state a backup carries: everything but what a restored copy would hold stale (see the module comment). */
-function backupState(s: EnclaveState): EnclaveState {
+export function backupState(s: EnclaveState): EnclaveState {
   return {
     ...s,
     consumedNonces: new Map(),
@@ -117,7 +117,7 @@ function backupState(s: EnclaveState): EnclaveState {
 }
 
 /** True for a signer that has never been set up: no manifest, no wallet, no audit entry. */
-function isPristine(s: EnclaveState): boolean {
+export function isPristine(s: EnclaveState): boolean {
   return s.signedManifest === null && s.wallets.size === 0 && s.audit.seq === 0;
 }
 
