@@ -10,6 +10,10 @@ import { Fields } from '@custodian/core/fields';
 import { hexToBytes } from '@custodian/core/bytes';
 import { verifySimEvidence, appraiseSimClaims } from '@custodian/attestation/sim/sim-evidence';
 import { decodeManifest, decodeSignedManifest, manifestHash, verifyManifestQuorum, type Manifest } from '@custodian/protocol/manifest';
+import {
+  decodeManifestSuccessorPayload, decodeSignedBreakglassExecution, isManifestSuccessorAction, verifySignedBreakglassExecution, type BreakglassExecution,
+} from '@custodian/protocol/breakglass-execution';
+import { checkBreakglassSuccessor } from '@custodian/protocol/breakglass-manifest';
 import { identityReportData } from '@custodian/protocol/identity-binding';
 import type { RpcPeer } from '@custodian/protocol/frame-rpc';
 import type { EnclaveContext } from './enclave-context.js';
@@ -44,11 +48,22 @@ export function loadSealedCedar(s: EnclaveState): CedarPolicy | null {
  * `manifest.install`: a genesis manifest, or the next version signed by the
  * installed one's quorum, under which this very enclave is accepted; with the
  * rulebook files it pins (checked against its digest). Audited either way.
+ *
+ * With `breakglass` (a broker-signed execution of `change-root-quorum` or
+ * `upgrade-measurement`, issue 7 item 6), the execution instead of the
+ * installed quorum authorises the successor: it must verify under the key
+ * broker this signer was launched with, name this successor's hash, and the
+ * successor may differ from the installed manifest only in what the action
+ * allows (see @custodian/protocol/breakglass-manifest). The sequence, own
+ * measurement and rulebook checks are the same; `manifest.installed` names
+ * the request. A given execution is the only authority looked at: a bad one
+ * refuses even if the manifest also carries quorum signatures.
  */
 export async function installManifest(ctx: EnclaveContext, body: Json, peer: RpcPeer): Promise<Json> {
   const f = new Fields(body, 'manifest.install');
   const signed = decodeSignedManifest(f.raw('signedManifest'));
   const rulebookJson = f.optRaw('rulebook');
+  const breakglassJson = f.optRaw('breakglass');
   f.done();
   const s = ctx.state();
   const hash = manifestHash(signed.payload);
@@ -57,6 +72,7 @@ export async function installManifest(ctx: EnclaveContext, body: Json, peer: Rpc
   let next: Manifest;
   let cedar: CedarPolicy | null = null;
   let files: Map<string, Uint8Array> | null = null;
+  let breakglass: BreakglassExecution | null = null;
   try {
     next = decodeManifest(signed.payload);
     const current = s.signedManifest ? decodeManifest(s.signedManifest.payload) : null;
@@ -64,7 +80,12 @@ export async function installManifest(ctx: EnclaveContext, body: Json, peer: Rpc
       throw new CustodianError('E_MANIFEST_SEQUENCE', 'a new manifest must have the next version and name the installed one as previous');
     }
     if (!current && (next.version !== 1 || next.previousHash !== '')) throw new CustodianError('E_MANIFEST_SEQUENCE', 'a genesis manifest has version 1 and no previous hash');
-    verifyManifestQuorum(signed, current ?? next);
+    if (breakglassJson !== undefined) {
+      if (!current) throw new CustodianError('E_MANIFEST_SEQUENCE', 'a genesis manifest is signed by its own quorum; break-glass authorises successors only');
+      breakglass = verifyBreakglassSuccessor(ctx, breakglassJson, s.signedManifest!.payload, signed.payload, hash);
+    } else {
+      verifyManifestQuorum(signed, current ?? next);
+    }
     await checkOwnMeasurement(ctx, next);
     const digest = next.policy.rulebookDigest;
     const installed = ctx.cedar();
@@ -83,13 +104,15 @@ export async function installManifest(ctx: EnclaveContext, body: Json, peer: Rpc
       throw new CustodianError('E_RULEBOOK_INVALID', 'rulebook files were supplied but the manifest pins no rulebook');
     }
   } catch (e) {
-    return ctx.refuse(peer, 'manifest.rejected', null, e, { manifestHash: hash });
+    // A break-glass refusal names what the successor changed beyond its action (auditors see why).
+    const changed = isCustodianError(e, 'E_BREAKGLASS_SUCCESSOR_SCOPE') ? { changed: e.detail['changed'] as Json } : {};
+    return ctx.refuse(peer, 'manifest.rejected', null, e, { manifestHash: hash, ...(breakglassJson !== undefined ? { breakglass: true } : {}), ...changed });
   }
   s.signedManifest = signed;
   s.rulebook = files;
   ctx.manifestInstalled(cedar);
   const rulebook: Json = cedar ? { digest: cedar.digest, versions: { ...cedar.versions } } : null;
-  await ctx.audit(peer, 'manifest.installed', null, { manifestHash: hash, orgId: next.orgId, version: next.version, signedBy: signed.signatures.map((x) => x.operatorId), measurements: [...next.enclave.measurements], previousHash: next.previousHash === '' ? null : next.previousHash, previousMeasurements: previousMeasurements ? [...previousMeasurements] : [], rulebook });
+  await ctx.audit(peer, 'manifest.installed', null, { manifestHash: hash, orgId: next.orgId, version: next.version, signedBy: signed.signatures.map((x) => x.operatorId), measurements: [...next.enclave.measurements], previousHash: next.previousHash === '' ? null : next.previousHash, previousMeasurements: previousMeasurements ? [...previousMeasurements] : [], rulebook, ...(breakglass ? { breakglassId: breakglass.id, breakglassAction: breakglass.action, breakglassApprovals: [...breakglass.approvals] } : {}) });
   await ctx.persist();
   return { manifestHash: hash, installed: true };
 }
@@ -116,6 +139,31 @@ function decideGovernedChange(ctx: EnclaveContext, installed: CedarPolicy, files
   const missing = Object.entries(d.missingApprovals).filter(([, n]) => n > 0).map(([g, n]) => `${n} more from ${g}`);
   const locked = d.notBefore !== null && d.notBefore > now ? `time-locked until ${new Date(d.notBefore).toISOString()}` : '';
   throw new CustodianError('E_QUORUM_NOT_MET', `the rulebook change is not yet allowed by the rulebook in force: ${[missing.length > 0 ? `approvals missing: ${missing.join(', ')}` : '', locked].filter(Boolean).join('; ')}`, { ...detail, missing: { ...d.missingApprovals }, notBefore: d.notBefore });
+}
+
+/**
+ * The break-glass authority for a successor, as a pipeline: decode → broker
+ * configured (E_BREAKGLASS_NOT_CONFIGURED) → signature and payload hash
+ * (E_BREAKGLASS_EXECUTION_INVALID / E_BREAKGLASS_PAYLOAD_CHANGED) → action
+ * (E_BREAKGLASS_ACTION_MISMATCH) → names this successor
+ * (E_BREAKGLASS_MANIFEST_MISMATCH) → changes only what the action allows
+ * (E_BREAKGLASS_SUCCESSOR_SCOPE).
+ */
+function verifyBreakglassSuccessor(ctx: EnclaveContext, json: Json, currentPayload: Json, nextPayload: Json, hash: string): BreakglassExecution {
+  const signed = decodeSignedBreakglassExecution(json);
+  const broker = ctx.keyBroker();
+  if (!broker) throw new CustodianError('E_BREAKGLASS_NOT_CONFIGURED', 'this signer was launched without a key broker: it cannot verify break-glass executions', {});
+  const execution = verifySignedBreakglassExecution(broker.publicKey, signed);
+  const { action, id } = execution;
+  if (!isManifestSuccessorAction(action)) {
+    throw new CustodianError('E_BREAKGLASS_ACTION_MISMATCH', `break-glass request ${id} is a ${action}; a manifest successor is authorised by change-root-quorum or upgrade-measurement`, { breakglassId: id, action });
+  }
+  const named = decodeManifestSuccessorPayload(action, signed.payload).manifestHash;
+  if (named !== hash) {
+    throw new CustodianError('E_BREAKGLASS_MANIFEST_MISMATCH', `break-glass request ${id} authorises manifest ${named.slice(0, 16)}…, not ${hash.slice(0, 16)}…`, { breakglassId: id, approved: named, manifestHash: hash });
+  }
+  checkBreakglassSuccessor(action, currentPayload, nextPayload);
+  return execution;
 }
 
 /** Refuses a manifest under which this very enclave would not be accepted. */

@@ -59,3 +59,16 @@ test('decoding bounds the approvals and refuses an unknown action', () => {
   assert.throws(() => decodeSignedBreakglassExecution({ ...s, execution: { ...s.execution, action: 'launch-missiles' } }), (e) => isCustodianError(e, 'E_FIELD_INVALID'));
   assert.throws(() => decodeSignedBreakglassExecution({ ...s, execution: { ...s.execution, approvals: Array.from({ length: 257 }, (_, i) => `m${i}`) } }), (e) => isCustodianError(e));
 });
+
+test('manifest successor and override-policy payloads decode, and refuse other shapes', async () => {
+  const { decodeManifestSuccessorPayload, decodeOverridePolicyPayload, isManifestSuccessorAction } = await import('./breakglass-execution.js');
+  const h = 'ab'.repeat(32);
+  assert.deepEqual(decodeManifestSuccessorPayload('change-root-quorum', { manifestHash: h }), { manifestHash: h });
+  assert.throws(() => decodeManifestSuccessorPayload('upgrade-measurement', { manifestHash: h.toUpperCase() }), (e) => isCustodianError(e, 'E_FIELD_INVALID'));
+  assert.throws(() => decodeManifestSuccessorPayload('upgrade-measurement', { manifestHash: h, version: 2 }), (e) => isCustodianError(e, 'E_FIELD_UNKNOWN'));
+  assert.deepEqual(decodeOverridePolicyPayload({ requestId: h, txDigest: `0x${h}` }), { requestId: h, txDigest: `0x${h}` });
+  assert.throws(() => decodeOverridePolicyPayload({ requestId: h, txDigest: h }), (e) => isCustodianError(e, 'E_FIELD_INVALID'));
+  assert.throws(() => decodeOverridePolicyPayload({ requestId: h }), (e) => isCustodianError(e));
+  assert.equal(isManifestSuccessorAction('upgrade-measurement'), true);
+  assert.equal(isManifestSuccessorAction('override-policy'), false);
+});

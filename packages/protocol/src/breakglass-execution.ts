@@ -49,6 +49,19 @@ export interface RecoverSignerPayload {
   readonly backupSha256: string;
 }
 
+/**
+ * `change-root-quorum` and `upgrade-measurement`: the manifest successor the
+ * request authorises in place of the installed quorum (its `manifestHash`).
+ */
+export interface ManifestSuccessorPayload {
+  readonly manifestHash: string;
+}
+/** `override-policy`: the one request (proposal payload hash) and transaction digest (0x hex) a policy deny is lifted for. */
+export interface OverridePolicyPayload {
+  readonly requestId: string;
+  readonly txDigest: string;
+}
+
 /** An execution statement with its payload and the broker's signature. */
 export interface SignedBreakglassExecution {
   readonly execution: BreakglassExecution;
@@ -126,6 +139,32 @@ export function decodeFreezePayload(action: BreakglassAction, payload: Json): Fr
 export function decodeRecoverSignerPayload(payload: Json): RecoverSignerPayload {
   const f = new Fields(payload, 'recover-signer payload');
   const out = { signerId: f.str('signerId', 64, ID_RE), backupSha256: f.str('backupSha256', 64, HEX64_RE) };
+  f.done();
+  return out;
+}
+
+/** The actions whose payload names a manifest successor (manifest-ops.ts, the broker's manifest chain). */
+export const MANIFEST_SUCCESSOR_ACTIONS = ['change-root-quorum', 'upgrade-measurement'] as const;
+/** One of `MANIFEST_SUCCESSOR_ACTIONS`. */
+export type ManifestSuccessorAction = (typeof MANIFEST_SUCCESSOR_ACTIONS)[number];
+
+/** True when `action` authorises a manifest successor. */
+export function isManifestSuccessorAction(action: BreakglassAction): action is ManifestSuccessorAction {
+  return (MANIFEST_SUCCESSOR_ACTIONS as readonly string[]).includes(action);
+}
+
+/** Decodes the payload of `change-root-quorum` and `upgrade-measurement`: `{ manifestHash }` (64 lower-case hex). */
+export function decodeManifestSuccessorPayload(action: ManifestSuccessorAction, payload: Json): ManifestSuccessorPayload {
+  const f = new Fields(payload, `${action} payload`);
+  const out = { manifestHash: f.str('manifestHash', 64, HEX64_RE) };
+  f.done();
+  return out;
+}
+
+/** Decodes the payload of `override-policy`: `{ requestId, txDigest }` (64 hex; 0x and 64 hex, as approvals name them). */
+export function decodeOverridePolicyPayload(payload: Json): OverridePolicyPayload {
+  const f = new Fields(payload, 'override-policy payload');
+  const out = { requestId: f.str('requestId', 64, HEX64_RE), txDigest: f.str('txDigest', 66, /^0x[0-9a-f]{64}$/) };
   f.done();
   return out;
 }
