@@ -1,16 +1,18 @@
 /**
  * The broker's audit output, injected: every release, refusal, measurement
  * approval, break-glass step and signer recovery is appended here, and a release happens only
- * after its entry is durable (`append` resolved). The lead wires this to the
- * transparency log (packages/audit); `MemoryAuditSink` serves tests and dev.
+ * after its entry is durable (`append` resolved). The broker's own file is a
+ * hash chain signed in the root (`audit-chain.ts`); `MemoryAuditSink` serves
+ * tests.
  */
-import { open } from 'node:fs/promises';
 import type { Json } from '@custodian/core/canonical-json';
 
 /** The kinds of entry the key broker writes. */
 export type KbsAuditKind =
   | 'kbs.key_released'
   | 'kbs.release_refused'
+  | 'kbs.credential_issued'
+  | 'kbs.credential_refused'
   | 'kbs.measurement_approved'
   | 'kbs.measurement_refused'
   | 'kbs.manifest_installed'
@@ -51,23 +53,5 @@ export class MemoryAuditSink implements KbsAuditSink {
   /** The entries of one kind. */
   ofKind(kind: KbsAuditKind): KbsAuditEvent[] {
     return this.events.filter((e) => e.kind === kind);
-  }
-}
-
-/**
- * Appends entries as JSON lines to a file and fsyncs each one before
- * resolving — the stand-in until the transparency log is wired in.
- */
-export class JsonlFileAuditSink implements KbsAuditSink {
-  constructor(readonly path: string) {}
-
-  async append(event: KbsAuditEvent): Promise<void> {
-    const fh = await open(this.path, 'a', 0o600);
-    try {
-      await fh.appendFile(JSON.stringify(event) + '\n');
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
   }
 }

@@ -1,4 +1,7 @@
 import { test } from 'node:test';
+import { ed25519 } from '@noble/curves/ed25519.js';
+import { bytesToHex } from '@custodian/core/bytes';
+import { WORKLOAD_CREDENTIAL_TTL_MS_DEFAULT } from '@custodian/protocol/workload-credential';
 import assert from 'node:assert/strict';
 import { ManualClock, systemRandom } from '@custodian/core/clock';
 import { isCustodianError } from '@custodian/core/errors';
@@ -10,7 +13,7 @@ import { KeyBroker } from './key-broker.js';
 import { createWrappedSealingMaster } from './sealing-keys.js';
 import { generateHpkeKeyPair } from '@custodian/core/hpke-seal';
 import { openKeyRelease } from '@custodian/protocol/key-release';
-import { verifyWorkloadCredential } from './workload-credential.js';
+import { encodeWorkloadCredential, verifyWorkloadCredential } from './workload-credential.js';
 import type { AppraiseFn } from './appraisal.js';
 import { fakeAppraise, fakeEvidence, makeQuorum, signedChange } from './test-fixtures.js';
 
@@ -56,7 +59,7 @@ test('releases the measurement sealing key to the attested ephemeral key, with a
   assert.deepEqual((await openKeyRelease(rel2, second.kp.privateKey, { measurement: M1, nonce: second.req.nonce })).expose(), key.expose());
   assert.equal(broker.releaseCount, 2);
   assert.equal(audit.ofKind('kbs.key_released').length, 2);
-  const claims = verifyWorkloadCredential(JSON.parse(JSON.stringify(rel.credential)), await root.publicKey('kbs-signing'), clock.nowMs());
+  const claims = verifyWorkloadCredential(encodeWorkloadCredential(rel.credential), await root.publicKey('kbs-signing'), clock.nowMs());
   assert.equal(claims.measurement, M1);
   // The ciphertext is bound to its nonce: opening with another nonce fails.
   await assert.rejects(openKeyRelease(rel, kp.privateKey, { measurement: M1, nonce: second.req.nonce }), (e) => isCustodianError(e, 'E_HPKE_OPEN_FAILED'));
@@ -132,4 +135,64 @@ test('an appraiser that throws refuses (fail closed)', async () => {
   });
   const { req } = await request(broker);
   await assert.rejects(broker.release(req), (e) => isCustodianError(e, 'E_KBS_APPRAISAL_FAILED') && /verifier crashed/.test(e.message));
+});
+
+/** A credential request for an Ed25519 identity key (evidence binding it, or `bound` instead). */
+function credentialRequest(broker: KeyBroker, opts: { measurement?: string; debug?: boolean; bound?: Uint8Array } = {}) {
+  const { nonce } = broker.issueNonce();
+  const identityKey = ed25519.getPublicKey(ed25519.utils.randomSecretKey());
+  const evidence = fakeEvidence({ measurement: opts.measurement ?? M1, nonce, publicKey: opts.bound ?? identityKey, ...(opts.debug ? { debug: true } : {}) });
+  return { nonce, evidence, publicKey: identityKey };
+}
+
+test('issues a workload credential naming the identity key, measurement and platform, signed by kbs-signing, audited', async () => {
+  const { broker, audit, root, clock } = await setup();
+  const req = credentialRequest(broker);
+  const cred = await broker.issueCredential(req);
+  const claims = verifyWorkloadCredential(encodeWorkloadCredential(cred), await root.publicKey('kbs-signing'), clock.nowMs(), { subjectKey: req.publicKey, measurement: M1, platform: 'sim' });
+  assert.equal(claims.subjectKey, bytesToHex(req.publicKey));
+  assert.equal(claims.expiresAtMs - claims.issuedAtMs, WORKLOAD_CREDENTIAL_TTL_MS_DEFAULT);
+  const issued = audit.ofKind('kbs.credential_issued');
+  assert.equal(issued.length, 1);
+  assert.equal(issued[0]!.body['publicKey'], bytesToHex(req.publicKey));
+  assert.equal(broker.releaseCount, 0, 'a credential releases no key');
+});
+
+test('B20 refuses a credential to a debug enclave, audited', async () => {
+  const { broker, audit } = await setup();
+  await assert.rejects(broker.issueCredential(credentialRequest(broker, { debug: true })), (e) => isCustodianError(e, 'E_KBS_APPRAISAL_FAILED') && /debug/.test(e.message));
+  assert.equal(audit.ofKind('kbs.credential_refused')[0]?.body['code'], 'E_KBS_APPRAISAL_FAILED');
+  assert.equal(audit.ofKind('kbs.credential_issued').length, 0);
+});
+
+test('B24 refuses a credential to a measurement the quorum has not approved, audited with the measurement', async () => {
+  const { broker, audit } = await setup();
+  await assert.rejects(broker.issueCredential(credentialRequest(broker, { measurement: M2 })), (e) => isCustodianError(e, 'E_KBS_MEASUREMENT_NOT_APPROVED'));
+  assert.equal(audit.ofKind('kbs.credential_refused')[0]?.body['measurement'], M2);
+});
+
+test('B21 refuses a replayed credential request (the nonce is single-use, shared with releases)', async () => {
+  const { broker, audit } = await setup();
+  const req = credentialRequest(broker);
+  await broker.issueCredential(req);
+  await assert.rejects(broker.issueCredential(req), (e) => isCustodianError(e, 'E_KBS_NONCE_REPLAYED'));
+  // A nonce spent on a credential cannot buy a key release either.
+  const other = await request(broker);
+  await broker.release(other.req);
+  await assert.rejects(broker.issueCredential({ ...credentialRequest(broker), nonce: other.req.nonce }), (e) => isCustodianError(e, 'E_KBS_NONCE_REPLAYED'));
+  assert.deepEqual(audit.ofKind('kbs.credential_refused').map((e) => e.body['code']), ['E_KBS_NONCE_REPLAYED', 'E_KBS_NONCE_REPLAYED']);
+});
+
+test('B21 refuses a credential for a key the evidence does not bind (another enclave\'s identity key)', async () => {
+  const { broker } = await setup();
+  const victim = ed25519.getPublicKey(ed25519.utils.randomSecretKey());
+  const req = credentialRequest(broker, { bound: victim });
+  await assert.rejects(broker.issueCredential(req), (e) => isCustodianError(e, 'E_KBS_APPRAISAL_FAILED') && /another public key/.test(e.message));
+});
+
+test('F01 a credential whose issuance cannot be audited is not issued', async () => {
+  const { broker, audit } = await setup();
+  const req = credentialRequest(broker);
+  audit.failing = true;
+  await assert.rejects(broker.issueCredential(req), (e) => isCustodianError(e, 'E_AUDIT_UNAVAILABLE'));
 });

@@ -8,12 +8,15 @@
  *   sealing key from the HSM-held master → HPKE-encrypt it to the ephemeral
  *   key → audit `kbs.key_released` (durable) → respond.
  *
+ * A workload credential (`issueCredential`) is admitted by the same steps,
+ * for the enclave's identity key instead of an ephemeral one.
+ *
  * The nonce is consumed before appraisal, so a replayed request is refused
  * whatever happened to the first one.
  */
 import { createHash } from 'node:crypto';
 import { CustodianError, isCustodianError } from '@custodian/core/errors';
-import { bytesToHex, hexToBytes } from '@custodian/core/bytes';
+import { bytesToHex } from '@custodian/core/bytes';
 import type { Clock } from '@custodian/core/clock';
 import type { Json } from '@custodian/core/canonical-json';
 import type { RootOfTrust } from './hsm/root-of-trust.js';
@@ -30,6 +33,7 @@ import type { RecoveryAnswer } from '@custodian/protocol/recovery-backup';
 import type { BreakglassBook } from './breakglass/breakglass-book.js';
 import { recoverSigner, refusalReasons as reasonsOf } from './signer-recovery.js';
 import { issueWorkloadCredential, WORKLOAD_CREDENTIAL_TTL_MS_DEFAULT, type WorkloadCredential } from './workload-credential.js';
+import type { WorkloadCredentialRequest } from '@custodian/protocol/workload-credential';
 
 /** A decoded key-release request (packages/protocol decodes it, one decoder for broker and enclave). */
 export type { KeyReleaseRequest };
@@ -101,6 +105,39 @@ export class KeyBroker {
       await this.#audit('kbs.release_refused', { ...ctx, measurement: measurement || measurementOf(err), code: err.code, message: err.message, reasons: reasonsOf(err) }, true, err);
       throw err;
     }
+  }
+
+  /**
+   * `POST /v1/credential`: a workload credential for an enclave's identity
+   * key (issue 7 item 7). Admitted exactly as a release (`admit`: nonce
+   * single-use, evidence binding `identityReportData(publicKey, nonce)`,
+   * debug off, measurement approved), then the broker signs claims naming
+   * the measurement, platform and key; issuance and refusals are audited.
+   */
+  async issueCredential(req: WorkloadCredentialRequest): Promise<WorkloadCredential> {
+    const ctx = { nonce: bytesToHex(req.nonce), publicKey: bytesToHex(req.publicKey), evidenceSha256: createHash('sha256').update(req.evidence).digest('hex') };
+    let measurement = '';
+    try {
+      // An Ed25519 identity key has the X25519 key's 32 bytes: admit's size check holds for both.
+      const admitted = await this.admit(req);
+      measurement = admitted.measurement;
+      const credential = await this.#credential(req.publicKey, measurement, admitted.platform);
+      await this.#audit('kbs.credential_issued', { ...ctx, measurement, platform: admitted.platform, expiresAtMs: credential.claims.expiresAtMs }, true);
+      return credential;
+    } catch (e) {
+      if (isCustodianError(e, 'E_AUDIT_UNAVAILABLE')) throw e;
+      const err = isCustodianError(e) ? e : new CustodianError('E_INTERNAL', 'the credential request failed unexpectedly', {});
+      if (err.code.startsWith('E_HSM_')) await this.#audit('hsm.error', { operation: 'credential', code: err.code, message: err.message }, false);
+      await this.#audit('kbs.credential_refused', { ...ctx, measurement: measurement || measurementOf(err), code: err.code, message: err.message, reasons: reasonsOf(err) }, true, err);
+      throw err;
+    }
+  }
+
+  /** Audits a credential request that could not be decoded, then rethrows it. */
+  async refuseMalformedCredential(e: unknown): Promise<never> {
+    const err = isCustodianError(e) ? e : new CustodianError('E_KBS_REQUEST_INVALID', 'the credential request is malformed', {});
+    await this.#audit('kbs.credential_refused', { code: err.code, message: err.message, reasons: reasonsOf(err) }, true, err);
+    throw err;
   }
 
   /**
@@ -223,22 +260,27 @@ export class KeyBroker {
     const key = await deriveSealingKey(this.deps.root, this.deps.wrappedMaster, measurement);
     try {
       const sealed = await hpkeSeal(req.publicKey, key.expose(), keyReleaseInfo(measurement), req.nonce);
-      const now = this.deps.clock.nowMs();
-      const credential = await issueWorkloadCredential(this.deps.root, {
-        measurement,
-        platform,
-        subjectKey: bytesToHex(req.publicKey),
-        issuedAtMs: now,
-        expiresAtMs: now + (this.deps.credentialTtlMs ?? WORKLOAD_CREDENTIAL_TTL_MS_DEFAULT),
-      });
+      const credential = await this.#credential(req.publicKey, measurement, platform);
       const recoveryKey = await this.deps.root.publicKey('recovery');
       const signature = await this.deps.root.sign(
-        keyReleaseAnswerStatement({ measurement, nonce: req.nonce, publicKey: req.publicKey, enc: sealed.enc, ciphertext: sealed.ciphertext, credentialSignature: hexToBytes(credential.signature), recoveryKey }),
+        keyReleaseAnswerStatement({ measurement, nonce: req.nonce, publicKey: req.publicKey, enc: sealed.enc, ciphertext: sealed.ciphertext, credentialSignature: credential.signature, recoveryKey }),
       );
       return { measurement, enc: sealed.enc, ciphertext: sealed.ciphertext, credential, recoveryKey, signature };
     } finally {
       key.zeroise();
     }
+  }
+
+  /** Signs claims naming `subjectKey`, valid from now for the configured lifetime. */
+  async #credential(subjectKey: Uint8Array, measurement: string, platform: string): Promise<WorkloadCredential> {
+    const now = this.deps.clock.nowMs();
+    return issueWorkloadCredential(this.deps.root, {
+      measurement,
+      platform,
+      subjectKey: bytesToHex(subjectKey),
+      issuedAtMs: now,
+      expiresAtMs: now + (this.deps.credentialTtlMs ?? WORKLOAD_CREDENTIAL_TTL_MS_DEFAULT),
+    });
   }
 
   /** Appends an audit entry; with `required`, a failed append is E_AUDIT_UNAVAILABLE (fail closed, F01). */

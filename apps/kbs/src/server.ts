@@ -4,6 +4,7 @@
  *   GET  /v1/health            → { ok, hsm, description, releases }
  *   POST /v1/nonce             → { nonce, expiresAtMs }
  *   POST /v1/release           { nonce, evidence, publicKey } (hex) → { ok, measurement, enc, ciphertext, credential, recoveryKey, signature }
+ *   POST /v1/credential        { nonce, evidence, publicKey } (hex; publicKey the Ed25519 identity key) → { ok, credential }
  *   GET  /v1/manifest          → { manifest: signed manifest | null, version, measurements }
  *   POST /v1/manifest          signed manifest (successor of the installed one) → { ok, version, measurements }
  *   GET  /v1/measurements      → { measurements: [record] }
@@ -34,6 +35,7 @@ import { summary } from './breakglass/breakglass.js';
 import { BREAKGLASS_ID_RE, decodeBreakglassEvent } from './breakglass/breakglass-codec.js';
 import { signBreakglassExecution } from './breakglass/signed-execution.js';
 import { encodeSignedBreakglassExecution } from '@custodian/protocol/breakglass-execution';
+import { decodeWorkloadCredentialRequest, encodeWorkloadCredential } from '@custodian/protocol/workload-credential';
 import { encodeRecoveryAnswer, RECOVERY_REQUEST_BYTES_MAX } from '@custodian/protocol/recovery-backup';
 import { decodeMeasurementChangeRecord, encodeMeasurementChangeRecord, type MeasurementRegistry } from './measurement-approvals.js';
 
@@ -114,10 +116,20 @@ async function handle(deps: KbsServerDeps, req: IncomingMessage, res: ServerResp
         measurement: r.measurement,
         enc: bytesToHex(r.enc),
         ciphertext: bytesToHex(r.ciphertext),
-        credential: { claims: { ...r.credential.claims }, signature: r.credential.signature },
+        credential: encodeWorkloadCredential(r.credential),
         recoveryKey: bytesToHex(r.recoveryKey),
         signature: bytesToHex(r.signature),
       });
+    }
+    case 'POST /v1/credential': {
+      let request;
+      try {
+        request = decodeWorkloadCredentialRequest(await readBody(req));
+      } catch (e) {
+        return await deps.broker.refuseMalformedCredential(e);
+      }
+      const credential = await deps.broker.issueCredential(request);
+      return send(res, 200, { ok: true, credential: encodeWorkloadCredential(credential) });
     }
     case 'GET /v1/manifest': {
       const chain = deps.manifests?.chain() ?? [];
