@@ -57,6 +57,9 @@ const EVENTS: readonly { kind: string; requestId: string | null; data: Json }[] 
   { kind: 'backup.exported', requestId: null, data: { backupSha256: H('a'), wallets: ['w1', 'w2'], stateVersion: '42', recoveryKeyHash: H('b') } },
   { kind: 'backup.restored', requestId: null, data: { breakglassRequest: 'recover-2', backupSha256: H('a'), measurement: H('c'), wallets: ['w1'] } },
   { kind: 'backup.refused', requestId: null, data: { code: 'E_BACKUP_UNAVAILABLE', reason: 'this signer has no recovery key', step: 'export' } },
+  { kind: 'state.migrated_out', requestId: null, data: { toMeasurement: '0a'.repeat(48), ephemeralKeyHash: H('a'), evidenceHash: H('b'), wallets: ['w1'], stateVersion: '12' } },
+  { kind: 'state.migrated_in', requestId: null, data: { fromMeasurement: '09'.repeat(48), toMeasurement: '0a'.repeat(48), packageSha256: H('c'), wallets: ['w1'] } },
+  { kind: 'state.migration_refused', requestId: null, data: { code: 'E_ATTEST_MEASUREMENT', reason: 'measurement not in the allowlist', step: 'export' } },
 ];
 
 test('every event kind the enclave writes has its own typed record', () => {

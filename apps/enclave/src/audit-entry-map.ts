@@ -73,6 +73,10 @@ export const EVENT_KINDS: Readonly<Record<string, AuditEntry['kind']>> = Object.
   'backup.exported': 'event',
   'backup.restored': 'event',
   'backup.refused': 'refusal',
+  // State migrations to a new enclave build (migrate-ops.ts): the old build's last entry and the new build's first, refusals as refusals.
+  'state.migrated_out': 'event',
+  'state.migrated_in': 'event',
+  'state.migration_refused': 'refusal',
 });
 
 /** Event name of the fallback entry written when an event's data does not fit its record. */
@@ -160,6 +164,7 @@ function mapKnown(kind: string, requestId: string | null, d: Data, at: number, c
     case 'provision.share_refused':
     case 'breakglass.refused':
     case 'backup.refused':
+    case 'state.migration_refused':
     case 'wallet.rejected':
     case 'input.rejected':
     case 'time.skew_detected': {

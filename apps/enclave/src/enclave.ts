@@ -39,6 +39,7 @@ import { MpcSessions } from './mpc-session.js';
 import { ProvisioningSessions, provisionAnnounce, provisionShare } from './provisioning-ops.js';
 import { applyBreakglass } from './breakglass-ops.js';
 import { completeRestore, confirmRestore, exportBackup, prepareRestore, RestoreSlot } from './backup-ops.js';
+import { confirmMigration, exportMigration, importMigration, MIGRATION_UNAUDITED_OPS, MigrationSlot, offerMigration, prepareMigration } from './migrate-ops.js';
 
 /** The enclave's phases. */
 export type Phase = 'BOOT' | 'AWAITING_MANIFEST' | 'READY' | 'ERROR';
@@ -61,6 +62,8 @@ export class Enclave {
   readonly #mpc: MpcSessions;
   /** A restore from backup waiting for the key broker's answer (memory only). */
   readonly #restore = new RestoreSlot();
+  /** A state migration's offer, preparation or unconfirmed import (memory only; migrate-ops.ts). */
+  readonly #migration = new MigrationSlot();
   /** Quorum-provisioning share collections in progress, in memory only (a restart restarts collection). */
   readonly #provisioning = new ProvisioningSessions();
   /** The Cedar rulebook and spending ledger, when the installed manifest pins a rulebook. */
@@ -174,6 +177,10 @@ export class Enclave {
     if (this.#phase === 'ERROR' || this.#phase === 'BOOT') throw new CustodianError('E_SIGNER_NOT_READY', `signer is in phase ${this.#phase}`);
     // A restored state serves nothing until its restore is audited (backup-ops.ts).
     if (this.#restore.unconfirmed && op !== 'hello' && op !== 'backup.restore.confirm') throw new CustodianError('E_RESTORE_UNCONFIRMED', 'this signer was restored from backup and waits for backup.restore.confirm');
+    // So does a migrated state until its move is audited; a retired build serves nothing but hello, and
+    // writes nothing to its chain (the next position is the new build's: migrate-ops.ts).
+    if (this.#migration.unconfirmed && op !== 'hello' && op !== 'state.migrate.confirm') throw new CustodianError('E_MIGRATION_UNCONFIRMED', 'this signer took a migrated state and waits for state.migrate.confirm');
+    this.#refuseIfRetired(op);
     try {
       this.#checkClock();
       return await this.#route(op, body, peer);
@@ -181,7 +188,7 @@ export class Enclave {
       // Every refusal is audited: those not audited where they happened (malformed input,
       // a clock gone back, an unknown operation) are recorded here, once. Not a restore's:
       // a pristine signer has no chain of its own to write to (backup-ops.ts).
-      if (isCustodianError(e) && !this.#audited.has(e) && op !== 'hello' && !op.startsWith('backup.restore.') && e.code !== 'E_AUDIT_UNAVAILABLE') {
+      if (isCustodianError(e) && !this.#audited.has(e) && op !== 'hello' && !op.startsWith('backup.restore.') && !MIGRATION_UNAUDITED_OPS.has(op) && e.code !== 'E_AUDIT_UNAVAILABLE') {
         this.#audited.add(e);
         await this.#audit(peer, e.code === 'E_TIME_SKEW_DETECTED' ? 'time.skew_detected' : 'input.rejected', null, { op: op.slice(0, 64), code: e.code, reason: e.message }).then(
           () => this.#persist(),
@@ -238,6 +245,16 @@ export class Enclave {
         return completeRestore(this.#ctx, this.#restore, body);
       case 'backup.restore.confirm':
         return confirmRestore(this.#ctx, this.#restore, body, peer);
+      case 'state.migrate.offer':
+        return Promise.resolve(offerMigration(this.#ctx, this.#migration, body));
+      case 'state.migrate.prepare':
+        return prepareMigration(this.#ctx, this.#migration, body);
+      case 'state.migrate.export':
+        return exportMigration(this.#ctx, this.#migration, body, peer);
+      case 'state.migrate.import':
+        return importMigration(this.#ctx, this.#migration, body);
+      case 'state.migrate.confirm':
+        return confirmMigration(this.#ctx, this.#migration, body, peer);
       default:
         throw new CustodianError('E_UNKNOWN_OP', `unknown operation ${op.slice(0, 64)}`);
     }
@@ -261,7 +278,21 @@ export class Enclave {
   async #signCheckpoint(body: Json): Promise<Json> {
     if (this.#phase === 'ERROR' || this.#phase === 'BOOT') throw new CustodianError('E_SIGNER_NOT_READY', `signer is in phase ${this.#phase}`);
     if (this.#restore.unconfirmed) throw new CustodianError('E_RESTORE_UNCONFIRMED', 'this signer was restored from backup and waits for backup.restore.confirm');
+    if (this.#migration.unconfirmed) throw new CustodianError('E_MIGRATION_UNCONFIRMED', 'this signer took a migrated state and waits for state.migrate.confirm');
+    this.#refuseIfRetired('checkpoint.sign');
     return signCheckpoint(this.#ctx, body);
+  }
+
+  /**
+   * A build that handed its state to a newer one (sealed `retired`) refuses
+   * everything but `hello`: its shares, identity and log keys now serve in
+   * the new build, and a signature or an audit entry from here would fork.
+   */
+  #refuseIfRetired(op: string): void {
+    const retired = this.#state?.retired;
+    if (retired && op !== 'hello') {
+      throw new CustodianError('E_SIGNER_RETIRED', `this signer build handed its state to measurement ${retired.toMeasurement.slice(0, 16)}… on ${new Date(retired.atMs).toISOString()}; it serves nothing again`, { toMeasurement: retired.toMeasurement });
+    }
   }
 
   #s(): EnclaveState {

@@ -200,7 +200,16 @@ export interface EnclaveState {
   provisioned?: ProvisionedSecret | null;
   /** The last break-glass freeze or unfreeze applied per scope (`wallet:<id>`, `organisation:<id>`; see freeze.ts). */
   readonly freezes: Map<string, FreezeRecord>;
+  /** Set once this build handed its state to a newer build (migrate-ops.ts): it serves nothing again (absent or null: live). */
+  retired?: RetiredRecord | null;
   version: bigint;
+}
+
+/** A signer build that moved its state to another build: where to, and when. */
+export interface RetiredRecord {
+  /** The new build's measurement (hex SHA-384), as its evidence showed it. */
+  readonly toMeasurement: string;
+  readonly atMs: number;
 }
 
 /** A fresh state with a new identity key. */
@@ -328,6 +337,7 @@ export function encodeState(s: EnclaveState): Uint8Array {
     requestSeen: [...s.requestSeen.entries()].map(([k, v]) => [k, v]),
     ...(s.summarySeen.size > 0 ? { summarySeen: [...s.summarySeen.entries()].map(([k, v]) => [k, [...v]]) } : {}),
     ...(s.freezes.size > 0 ? { freezes: encodeFreezes(s.freezes) } : {}),
+    ...(s.retired ? { retired: { toMeasurement: s.retired.toMeasurement, atMs: s.retired.atMs } } : {}),
     ...(s.provisioned ? { provisioned: { shareManifestHash: s.provisioned.shareManifestHash, setId: s.provisioned.setId, secret: bytesToHex(s.provisioned.secret.expose()), members: [...s.provisioned.members], atMs: s.provisioned.atMs } } : {}),
   };
   return canonicalJsonBytes(json);
@@ -402,6 +412,12 @@ export function decodeState(bytes: Uint8Array, version: bigint): EnclaveState {
         }),
         atMs: g.int('atMs'),
       };
+      g.done();
+    }
+    // State sealed before migrations existed, or of a live build, has no `retired`.
+    if (f.optRaw('retired') !== undefined) {
+      const g = f.obj('retired');
+      s.retired = { toMeasurement: g.str('toMeasurement', 96, /^[0-9a-f]{96}$/), atMs: g.int('atMs') };
       g.done();
     }
     if (f.optRaw('peerSeed') !== undefined) s.peerSeed = new Secret(f.hex('peerSeed', 32));
