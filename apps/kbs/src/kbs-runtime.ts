@@ -13,7 +13,8 @@ import type { RootOfTrust } from './hsm/root-of-trust.js';
 import type { Pkcs11RootConfig } from './hsm/pkcs11-root.js';
 import { openSoftwareRoot } from './hsm/software-root.js';
 import { refuseAllAppraiser, type AppraiseFn } from './appraisal.js';
-import { JsonlFileAuditSink, type KbsAuditSink } from './audit-sink.js';
+import type { KbsAuditSink } from './audit-sink.js';
+import { SignedChainAuditSink } from './audit-chain.js';
 import { KeyBroker } from './key-broker.js';
 import { MeasurementRegistry } from './measurement-approvals.js';
 import { NonceStore } from './nonce-store.js';
@@ -26,6 +27,9 @@ import type { BreakglassConfig } from './breakglass/breakglass.js';
 import { BoundedClock, type MonotonicMs } from './breakglass/trusted-time.js';
 import { manifestHash, type SignedManifest } from '@custodian/protocol/manifest';
 import { ManifestApprovals } from './manifest-approvals.js';
+
+/** The broker's audit file in its data directory (a signed hash chain). */
+export const KBS_AUDIT_FILE = 'kbs-audit.jsonl';
 
 /** Which root, and how to reach a PKCS#11 one. */
 export type RootConfig =
@@ -83,13 +87,24 @@ export async function openKbs(options: KbsRuntimeOptions): Promise<KbsRuntime> {
   mkdirSync(options.dataDir, { recursive: true });
   const warn = options.warn ?? ((l: string) => process.stderr.write(l + '\n'));
   const clock = options.clock ?? systemClock;
-  const audit = options.audit ?? new JsonlFileAuditSink(join(options.dataDir, 'kbs-audit.jsonl'));
+  let audit: KbsAuditSink | undefined = options.audit;
   // Every module error, retried or final, is audited as hsm.error (THREATS.md F10); best effort, the operation's own result is what fails closed.
+  // Not re-entered: the audit chain's own signature goes through the root, and a root that is down must not feed its errors back in a loop.
+  let reporting = false;
   const onHsmError = (e: { operation: string; ckr: string; attempt: number; final: boolean }): void => {
-    audit.append({ kind: 'hsm.error', atMs: clock.nowMs(), body: { ...e } }).catch(() => undefined);
+    if (reporting || !audit) return;
+    reporting = true;
+    audit
+      .append({ kind: 'hsm.error', atMs: clock.nowMs(), body: { ...e } })
+      .catch(() => undefined)
+      .finally(() => {
+        reporting = false;
+      });
   };
   const root = await openRoot(options.root, options.dataDir, warn, onHsmError);
   try {
+    // The audit file is a hash chain signed in the root (audit-chain.ts); an existing one is verified before it is extended.
+    audit ??= await SignedChainAuditSink.open(join(options.dataDir, KBS_AUDIT_FILE), (b) => root.sign(b), await root.publicKey('kbs-signing'));
     let state = readKbsState(options.dataDir);
     if (!state) {
       state = { wrappedMaster: await createWrappedSealingMaster(root), approvals: [], manifests: [] };

@@ -21,6 +21,13 @@
  * manifest get sealing keys; successors arrive by `POST /v1/manifest` with the
  * installed quorum's signatures. With `--json`, the ready line is
  * `{ ok, ready: true, url, hsm, dataDir, signingKey }`.
+ *
+ *   custodian kbs audit verify --file DIR/kbs-audit.jsonl (--kbs-key HEX | --kbs URL) [--json]
+ *
+ * checks the broker's audit file offline: every entry chained to the one
+ * before and signed by the broker's `kbs-signing` key (apps/kbs/src/audit-chain.ts);
+ * prints the number of entries, the head and the count of each kind, or the
+ * first line that does not verify (exit 1).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -38,6 +45,9 @@ import { DEFAULT_POLICY, parsePolicy } from '@custodian/attestation/policy';
 import { systemClock } from '@custodian/core/clock';
 import { readSimRoot } from './org.js';
 import { decodeBreakglassConfig } from '@custodian/kbs/breakglass/breakglass-codec';
+import { kbsPublicKeyFromHex, verifyKbsAuditLog } from '@custodian/kbs/audit-chain';
+import { CustodianError } from '@custodian/core/errors';
+import { Fields } from '@custodian/core/fields';
 import { emit, emitError, parseArgs, progress, UsageError } from '../output.js';
 
 /** Default port of the key broker. */
@@ -56,11 +66,36 @@ export async function kbsCommand(args: readonly string[], appraise?: AppraiseFn)
   const json = args.includes('--json');
   try {
     const [sub, ...rest] = args;
+    if (sub === 'audit' && rest[0] === 'verify') return await auditVerify(rest.slice(1), json);
     if (sub !== 'serve') throw new UsageError(USAGE);
     return await serve(rest, json, appraise);
   } catch (e) {
     return emitError(json, e);
   }
+}
+
+async function auditVerify(args: readonly string[], json: boolean): Promise<number> {
+  const { values } = parseArgs(args, { strings: ['file', 'kbs-key', 'kbs'], booleans: ['json'] });
+  const file = one(values, 'file');
+  const keyHex = one(values, 'kbs-key');
+  const url = one(values, 'kbs');
+  if (file === undefined || (keyHex === undefined) === (url === undefined)) throw new UsageError(`${USAGE}\n       custodian kbs audit verify --file F (--kbs-key HEX | --kbs URL) [--json]`);
+  const key = kbsPublicKeyFromHex(keyHex ?? (await brokerSigningKey(url!)));
+  const { entries, head } = verifyKbsAuditLog(readFileSync(file), key);
+  const kinds: Record<string, number> = {};
+  for (const e of entries) kinds[e.kind] = (kinds[e.kind] ?? 0) + 1;
+  emit(json, { ok: true, entries: head.size, headHash: head.headHash, kinds }, `${file}: ${head.size} entries, chained and signed by the key broker; head ${head.headHash}\n${Object.entries(kinds).map(([k, n]) => `  ${k}: ${n}`).join('\n')}`);
+  return 0;
+}
+
+/** The broker's signing key from `GET /v1/kbs-public-key` (checked against a pin by whoever runs this). */
+async function brokerSigningKey(url: string): Promise<string> {
+  const res = await fetch(new URL('/v1/kbs-public-key', url), { signal: AbortSignal.timeout(10_000) }).catch((e: unknown) => {
+    throw new CustodianError('E_KBS_UNAVAILABLE', `the key broker at ${url} is unreachable: ${(e as Error).message}`, {});
+  });
+  const f = new Fields(parseJson(new Uint8Array(await res.arrayBuffer()), 64 * 1024), 'kbs-public-key');
+  const signing = f.str('signing', 130, /^04[0-9a-f]{128}$/);
+  return signing;
 }
 
 function one(values: Map<string, string[]>, name: string): string | undefined {
