@@ -16,7 +16,7 @@ import { generateOperatorKey, type OperatorKeyPair } from '@custodian/protocol/o
 import { encodeSignedManifest, MANIFEST_TYPE, signManifest } from '@custodian/protocol/manifest';
 import { decodeAuditEntry, decodeEnclaveSigned, statementHash } from '@custodian/protocol/enclave-signed';
 import type { RpcPeer } from '@custodian/protocol/frame-rpc';
-import type { KeyBrokerTrust, Platform } from './platform.js';
+import type { KbsChannel, KeyBrokerTrust, Platform } from './platform.js';
 import { Enclave } from './enclave.js';
 
 type R = Record<string, Json>;
@@ -30,6 +30,8 @@ export interface MemoryPlatform extends Platform {
   skewMs: number;
   /** The key broker this platform trusts (tests of break-glass and recovery set it). */
   kbs: KeyBrokerTrust | null;
+  /** The broker's nonce and credential routes as this platform's parent forwards them (workload-credential tests set it). */
+  kbsLink: KbsChannel | null;
 }
 
 /** A sim root and measurement shared by one test file's signers. */
@@ -45,7 +47,9 @@ export function memoryPlatform(hw: ReturnType<typeof simHardware>): MemoryPlatfo
     key: new Uint8Array(randomBytes(32)),
     skewMs: 0,
     kbs: null,
+    kbsLink: null,
     keyBroker: () => p.kbs,
+    kbsChannel: () => p.kbsLink,
     readCounter: async () => p.counter,
     advanceCounter: async (v: bigint) => {
       // The platform contract: the counter never goes back.
@@ -100,8 +104,8 @@ export function orgKeys(): Record<string, OperatorKeyPair> {
   return { alice: generateOperatorKey('ed25519'), dave: generateOperatorKey('ed25519'), bob: generateOperatorKey('ed25519'), carol: generateOperatorKey('ed25519') };
 }
 
-/** A genesis manifest signed by alice and bob; `rulebookDigest` pins a Cedar rulebook; the first policy's limit defaults to 10 ETH. */
-export function orgManifest(hw: ReturnType<typeof simHardware>, keys: Record<string, OperatorKeyPair>, o: { rulebookDigest?: string; allowlist?: string[]; maxValueWei?: string } = {}): Json {
+/** A genesis manifest signed by alice and bob; `rulebookDigest` pins a Cedar rulebook; the first policy's limit defaults to 10 ETH; `measurements` lists other builds too (hw's first). */
+export function orgManifest(hw: ReturnType<typeof simHardware>, keys: Record<string, OperatorKeyPair>, o: { rulebookDigest?: string; allowlist?: string[]; maxValueWei?: string; measurements?: readonly Uint8Array[] } = {}): Json {
   const op = (id: string, roles: string[], groups: string[]): Json => ({ id, name: id, roles, groups, publicKey: { alg: keys[id]!.alg, key: bytesToHex(keys[id]!.publicKey) } });
   const payload = {
     type: MANIFEST_TYPE,
@@ -111,7 +115,7 @@ export function orgManifest(hw: ReturnType<typeof simHardware>, keys: Record<str
     chainId: '31337',
     operators: [op('alice', ['admin'], []), op('dave', ['initiator'], []), op('bob', ['approver'], ['treasury']), op('carol', ['approver'], ['treasury'])],
     quorum: { threshold: 2, members: ['alice', 'bob', 'carol'] },
-    enclave: { platform: 'sim', measurements: [bytesToHex(hw.measurement)], simRoot: bytesToHex(hw.root.publicKey) },
+    enclave: { platform: 'sim', measurements: [hw.measurement, ...(o.measurements ?? [])].map(bytesToHex), simRoot: bytesToHex(hw.root.publicKey) },
     policy: { maxValueWei: o.maxValueWei ?? '10000000000000000000', allowlist: o.allowlist ?? [], approvals: { group: 'treasury', count: 2 }, ...(o.rulebookDigest ? { rulebookDigest: o.rulebookDigest } : {}) },
   };
   return encodeSignedManifest({ payload, signatures: [signManifest(payload, 'alice', keys['alice']!), signManifest(payload, 'bob', keys['bob']!)] });
@@ -139,7 +143,7 @@ export async function connectPeers(enclaves: ReadonlyMap<string, Enclave>, host:
   for (const [id, e] of enclaves) {
     const n = bytesToHex(randomBytes(32));
     const h = (await e.handle('hello', { nonce: n }, host.peer)) as R;
-    hellos.push({ signerId: id, identityKey: h['identityKey']!, nonce: n, evidence: h['evidence']!, peerKey: h['peerKey']! });
+    hellos.push({ signerId: id, identityKey: h['identityKey']!, nonce: n, evidence: h['evidence']!, peerKey: h['peerKey']!, ...(h['credential'] ? { credential: h['credential'] } : {}) });
   }
   for (const [id, e] of enclaves) await e.handle('peers.install', { peers: hellos.filter((h) => h['signerId'] !== id) }, host.peer);
 }
