@@ -248,6 +248,8 @@ export class CustodyService {
       const hash = manifestHash(signed.payload);
       await this.store.putManifest(hash, next.version, JSON.stringify(encodeSignedManifest(signed)));
       this.#manifest = next;
+      // A backup restores the manifest it holds: every signer is backed up again under the new one.
+      if (next.version > 1) await this.backups.afterSharesChanged([...this.links.keys()]);
       return { manifestHash: hash, version: next.version, signers: records.map((r) => ({ signerId: r.signerId, measurement: r.measurement, identityKey: r.identityKey })), peerVerdicts: verdicts };
     });
   }
