@@ -14,6 +14,7 @@ const USAGE = `usage: custodian <command> [options] [--json] [--host URL]
   operator keygen --out FILE [--alg ed25519|p256]
   manifest create|sign|submit|show ...      organisation manifest, signed by the root quorum (--rulebook DIR pins Cedar)
   signer --platform sim --id ID --data-dir D [--port N] [--kbs URL [--kbs-key HEX]]
+  signer migrate --signer S --to HOST:PORT  move S's state to a new enclave build the manifest lists (the old build retires)
   serve --data-dir D --signer ID=HOST:PORT ... [--port N] [--eth-rpc URL]
   wallet create --id W --key F --operator ID (--signer ID | --scheme ecdsa-dkls|frost-ed25519|frost-secp256k1-tr --threshold t --signers A,B,C) | list
   wallet refresh --wallet W --key F --operator ID   new shares for a threshold wallet, same key
@@ -78,6 +79,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       case 'manifest':
         return await manifestCommand(own, json, hostUrl);
       case 'signer':
+        // `signer migrate` asks the host to move a signer to a new build: the command gets the host URL.
+        if (own[0] === 'migrate') return await runModule('./commands/signer-migrate.js', 'signerMigrateCommand', [...rest.slice(0, rest.indexOf('migrate')), ...rest.slice(rest.indexOf('migrate') + 1), '--host', hostUrl]);
         return await signerCommand(own);
       case 'serve':
         return await serveCommand(own);

@@ -19,6 +19,7 @@ import { parseAddress, toChecksumAddress } from '@custodian/chains/evm/address';
 import type { SignerLink } from './signer-link.js';
 import type { TransparencyLog } from './transparency-log.js';
 import { SignerBackups } from './signer-backups.js';
+import { SignerMigration } from './signer-migration.js';
 import type { ApprovalRow, HostStore, RequestRow, SignerRecord, WalletRow } from './store.js';
 
 /** The signer ids of a wallet row: one for `single`, the parties (comma-separated) for a threshold wallet. */
@@ -98,7 +99,8 @@ export class CustodyService {
 
   constructor(
     private readonly store: HostStore,
-    private readonly links: ReadonlyMap<string, SignerLink>,
+    // Shared with the transparency log; a migration re-points one entry (replaceLink).
+    private readonly links: Map<string, SignerLink>,
     private readonly eth: EthRpc | null,
     private readonly clock: Clock,
     private readonly log: (line: string) => void = () => undefined,
@@ -106,10 +108,21 @@ export class CustodyService {
   ) {
     this.#relay = new ThresholdRelay((id) => this.#link(id));
     this.backups = new SignerBackups({ store, link: (id) => this.#link(id), manifest: () => this.manifest(), clock, log, auditLog });
+    this.migration = new SignerMigration({ store, link: (id) => this.#link(id), replaceLink: (l) => this.#replaceLink(l), manifest: () => this.manifest(), clock, log, auditLog });
   }
 
   /** Signer backups to the recovery key, and restores of lost signers (signer-backups.ts). */
   readonly backups: SignerBackups;
+
+  /** Moves of signers to new enclave builds (signer-migration.ts). */
+  readonly migration: SignerMigration;
+
+  /** Makes `link` the link of its signer (a migration to a new endpoint); the old one is closed. */
+  #replaceLink(link: SignerLink): void {
+    const old = this.#link(link.signerId);
+    this.links.set(link.signerId, link);
+    old.close();
+  }
 
   /** Loads the installed manifest, re-attests signers, resumes broadcasts. */
   async start(): Promise<void> {

@@ -60,6 +60,7 @@ export function createHttpApi(service: CustodyService, store: HostStore): Server
     ['GET', /^\/v1\/signers\/([a-z0-9._-]+)\/backup$/, async (m, _r, url) => service.backups.get(m[1]!, url.searchParams.get('backupSha256') ?? undefined)],
     ['POST', /^\/v1\/signers\/([a-z0-9._-]+)\/backup$/, async (m) => service.backups.export(m[1]!)],
     ['POST', /^\/v1\/signers\/([a-z0-9._-]+)\/restore\/prepare$/, async (m, req) => service.backups.prepare(m[1]!, await readBody(req))],
+    ['POST', /^\/v1\/signers\/([a-z0-9._-]+)\/migrate$/, async (m, req) => service.migration.migrate(m[1]!, await readBody(req))],
     ['POST', /^\/v1\/signers\/([a-z0-9._-]+)\/restore\/complete$/, async (m, req) => service.backups.complete(m[1]!, await readBody(req, RESTORE_COMPLETE_BYTES_MAX))],
     ['GET', /^\/v1\/wallets$/, async () => (await store.listWallets()).map(walletView)],
     ['POST', /^\/v1\/wallets$/, async (_m, req) => service.createWallet(await readBody(req))],
