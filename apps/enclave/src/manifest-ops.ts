@@ -10,10 +10,8 @@ import { Fields } from '@custodian/core/fields';
 import { hexToBytes } from '@custodian/core/bytes';
 import { verifySimEvidence, appraiseSimClaims } from '@custodian/attestation/sim/sim-evidence';
 import { decodeManifest, decodeSignedManifest, manifestHash, verifyManifestQuorum, type Manifest } from '@custodian/protocol/manifest';
-import {
-  decodeManifestSuccessorPayload, decodeSignedBreakglassExecution, isManifestSuccessorAction, verifySignedBreakglassExecution, type BreakglassExecution,
-} from '@custodian/protocol/breakglass-execution';
-import { checkBreakglassSuccessor } from '@custodian/protocol/breakglass-manifest';
+import { decodeSignedBreakglassExecution, type BreakglassExecution } from '@custodian/protocol/breakglass-execution';
+import { verifyBreakglassSuccessor } from '@custodian/protocol/breakglass-manifest';
 import { identityReportData } from '@custodian/protocol/identity-binding';
 import type { RpcPeer } from '@custodian/protocol/frame-rpc';
 import type { EnclaveContext } from './enclave-context.js';
@@ -82,7 +80,7 @@ export async function installManifest(ctx: EnclaveContext, body: Json, peer: Rpc
     if (!current && (next.version !== 1 || next.previousHash !== '')) throw new CustodianError('E_MANIFEST_SEQUENCE', 'a genesis manifest has version 1 and no previous hash');
     if (breakglassJson !== undefined) {
       if (!current) throw new CustodianError('E_MANIFEST_SEQUENCE', 'a genesis manifest is signed by its own quorum; break-glass authorises successors only');
-      breakglass = verifyBreakglassSuccessor(ctx, breakglassJson, s.signedManifest!.payload, signed.payload, hash);
+      breakglass = breakglassSuccessor(ctx, breakglassJson, s.signedManifest!.payload, signed.payload, hash);
     } else {
       verifyManifestQuorum(signed, current ?? next);
     }
@@ -141,29 +139,12 @@ function decideGovernedChange(ctx: EnclaveContext, installed: CedarPolicy, files
   throw new CustodianError('E_QUORUM_NOT_MET', `the rulebook change is not yet allowed by the rulebook in force: ${[missing.length > 0 ? `approvals missing: ${missing.join(', ')}` : '', locked].filter(Boolean).join('; ')}`, { ...detail, missing: { ...d.missingApprovals }, notBefore: d.notBefore });
 }
 
-/**
- * The break-glass authority for a successor, as a pipeline: decode → broker
- * configured (E_BREAKGLASS_NOT_CONFIGURED) → signature and payload hash
- * (E_BREAKGLASS_EXECUTION_INVALID / E_BREAKGLASS_PAYLOAD_CHANGED) → action
- * (E_BREAKGLASS_ACTION_MISMATCH) → names this successor
- * (E_BREAKGLASS_MANIFEST_MISMATCH) → changes only what the action allows
- * (E_BREAKGLASS_SUCCESSOR_SCOPE).
- */
-function verifyBreakglassSuccessor(ctx: EnclaveContext, json: Json, currentPayload: Json, nextPayload: Json, hash: string): BreakglassExecution {
+/** The break-glass authority for a successor (see `verifyBreakglassSuccessor`), under the key broker this signer was launched with. */
+function breakglassSuccessor(ctx: EnclaveContext, json: Json, currentPayload: Json, nextPayload: Json, hash: string): BreakglassExecution {
   const signed = decodeSignedBreakglassExecution(json);
   const broker = ctx.keyBroker();
   if (!broker) throw new CustodianError('E_BREAKGLASS_NOT_CONFIGURED', 'this signer was launched without a key broker: it cannot verify break-glass executions', {});
-  const execution = verifySignedBreakglassExecution(broker.publicKey, signed);
-  const { action, id } = execution;
-  if (!isManifestSuccessorAction(action)) {
-    throw new CustodianError('E_BREAKGLASS_ACTION_MISMATCH', `break-glass request ${id} is a ${action}; a manifest successor is authorised by change-root-quorum or upgrade-measurement`, { breakglassId: id, action });
-  }
-  const named = decodeManifestSuccessorPayload(action, signed.payload).manifestHash;
-  if (named !== hash) {
-    throw new CustodianError('E_BREAKGLASS_MANIFEST_MISMATCH', `break-glass request ${id} authorises manifest ${named.slice(0, 16)}…, not ${hash.slice(0, 16)}…`, { breakglassId: id, approved: named, manifestHash: hash });
-  }
-  checkBreakglassSuccessor(action, currentPayload, nextPayload);
-  return execution;
+  return verifyBreakglassSuccessor(broker.publicKey, signed, currentPayload, nextPayload, hash);
 }
 
 /** Refuses a manifest under which this very enclave would not be accepted. */

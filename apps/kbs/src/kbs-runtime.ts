@@ -26,7 +26,7 @@ import { BreakglassBook } from './breakglass/breakglass-book.js';
 import type { BreakglassConfig } from './breakglass/breakglass.js';
 import { BoundedClock, type MonotonicMs } from './breakglass/trusted-time.js';
 import { manifestHash, type SignedManifest } from '@custodian/protocol/manifest';
-import { ManifestApprovals } from './manifest-approvals.js';
+import { ManifestApprovals, type ManifestLink } from './manifest-approvals.js';
 
 /** The broker's audit file in its data directory (a signed hash chain). */
 export const KBS_AUDIT_FILE = 'kbs-audit.jsonl';
@@ -114,7 +114,7 @@ export async function openKbs(options: KbsRuntimeOptions): Promise<KbsRuntime> {
     (await root.unwrapKey(state.wrappedMaster)).zeroise();
     const measurements = new MeasurementRegistry(options.quorum);
     for (const r of state.approvals) measurements.approve(r);
-    const manifests = openManifestChain(state.manifests, options.manifest);
+    const manifests = openManifestChain(state.manifests, options.manifest, await root.publicKey('kbs-signing'));
     if (!options.appraise) warn('WARNING: no attestation appraisal is wired into this KBS; every key release will be refused.');
     const trustedClock = new BoundedClock(clock, options.monotonic ?? (() => performance.now()));
     const wrappedMaster = state.wrappedMaster;
@@ -141,9 +141,9 @@ export async function openKbs(options: KbsRuntimeOptions): Promise<KbsRuntime> {
 }
 
 /** Rebuilds the stored chain (re-verified) and checks the configured anchor against it, or anchors a fresh one. */
-function openManifestChain(stored: readonly SignedManifest[], anchor: SignedManifest | undefined): ManifestApprovals {
+function openManifestChain(stored: readonly ManifestLink[], anchor: SignedManifest | undefined, breakglassKey: Uint8Array): ManifestApprovals {
   if (stored.length === 0) {
-    const fresh = new ManifestApprovals();
+    const fresh = new ManifestApprovals(breakglassKey);
     if (anchor) fresh.anchor(anchor);
     return fresh;
   }
@@ -153,7 +153,7 @@ function openManifestChain(stored: readonly SignedManifest[], anchor: SignedMani
       stored: manifestHash(stored[0]!.payload),
     });
   }
-  return ManifestApprovals.fromChain(stored);
+  return ManifestApprovals.fromChain(stored, breakglassKey);
 }
 
 async function openRoot(config: RootConfig, dataDir: string, warn: (l: string) => void, onError: NonNullable<Pkcs11RootConfig['onError']>): Promise<RootOfTrust> {

@@ -12,8 +12,7 @@ import { bytesToHex } from '@custodian/core/bytes';
 import { canonicalJson, parseJson } from '@custodian/core/canonical-json';
 import { Fields } from '@custodian/core/fields';
 import { decodeMeasurementChangeRecord, encodeMeasurementChangeRecord, type MeasurementChangeRecord } from './measurement-approvals.js';
-import { decodeSignedManifest, encodeSignedManifest, type SignedManifest } from '@custodian/protocol/manifest';
-import { KBS_MANIFESTS_MAX } from './manifest-approvals.js';
+import { decodeManifestLink, encodeManifestLink, KBS_MANIFESTS_MAX, type ManifestLink } from './manifest-approvals.js';
 
 /** File name of the state inside the data directory. */
 export const KBS_STATE_FILE = 'kbs-state.json';
@@ -25,7 +24,7 @@ export interface KbsState {
   readonly wrappedMaster: Uint8Array;
   readonly approvals: readonly MeasurementChangeRecord[];
   /** The organisation manifest chain, anchor first (absent in states written before manifests were held). */
-  readonly manifests: readonly SignedManifest[];
+  readonly manifests: readonly ManifestLink[];
 }
 
 /** Reads the state, or undefined when the directory has none yet. */
@@ -36,7 +35,7 @@ export function readKbsState(dataDir: string): KbsState | undefined {
   const version = f.int('version', 1, 1);
   const wrappedMaster = f.hex('wrappedMaster', undefined, 1024);
   const approvals = f.arr('approvals', KBS_APPROVALS_MAX).map((r) => decodeMeasurementChangeRecord(r));
-  const manifests = f.optRaw('manifests') === undefined ? [] : f.arr('manifests', KBS_MANIFESTS_MAX).map((m) => decodeSignedManifest(m));
+  const manifests = f.optRaw('manifests') === undefined ? [] : f.arr('manifests', KBS_MANIFESTS_MAX).map((m) => decodeManifestLink(m));
   f.done();
   if (version !== 1) throw new CustodianError('E_KBS_STATE_INVALID', 'unknown KBS state version', {});
   return { wrappedMaster, approvals, manifests };
@@ -46,7 +45,7 @@ export function readKbsState(dataDir: string): KbsState | undefined {
 export function writeKbsState(dataDir: string, state: KbsState): void {
   const path = join(dataDir, KBS_STATE_FILE);
   const tmp = `${path}.tmp`;
-  const text = canonicalJson({ version: 1, wrappedMaster: bytesToHex(state.wrappedMaster), approvals: state.approvals.map(encodeMeasurementChangeRecord), manifests: state.manifests.map(encodeSignedManifest) }) + '\n';
+  const text = canonicalJson({ version: 1, wrappedMaster: bytesToHex(state.wrappedMaster), approvals: state.approvals.map(encodeMeasurementChangeRecord), manifests: state.manifests.map(encodeManifestLink) }) + '\n';
   const fd = openSync(tmp, 'w', 0o600);
   try {
     writeSync(fd, text);

@@ -31,6 +31,8 @@ import type { SignedManifest } from '@custodian/protocol/manifest';
 import type { ManifestApprovals, ManifestInstalled } from './manifest-approvals.js';
 import type { RecoveryAnswer } from '@custodian/protocol/recovery-backup';
 import type { BreakglassBook } from './breakglass/breakglass-book.js';
+import { assertUsable } from './breakglass/breakglass.js';
+import { signBreakglassExecution } from './breakglass/signed-execution.js';
 import { recoverSigner, refusalReasons as reasonsOf } from './signer-recovery.js';
 import { issueWorkloadCredential, WORKLOAD_CREDENTIAL_TTL_MS_DEFAULT, type WorkloadCredential } from './workload-credential.js';
 import type { WorkloadCredentialRequest } from '@custodian/protocol/workload-credential';
@@ -213,20 +215,33 @@ export class KeyBroker {
   /**
    * Installs an organisation manifest (the successor of the latest one, with
    * the installed quorum's signatures); installations and refusals are audited.
+   * With `breakglass`, the successor is authorised instead by that request in
+   * the broker's own book: usable (executed; not cancelled or vetoed), and
+   * its signed execution must be a `change-root-quorum` or
+   * `upgrade-measurement` naming this manifest, which changes only what the
+   * action allows (ManifestApprovals.install) — a new measurement then gets
+   * its sealing key.
    */
-  async installManifest(signed: SignedManifest): Promise<ManifestInstalled> {
+  async installManifest(signed: SignedManifest, breakglass?: { readonly id: string; readonly book: BreakglassBook | undefined }): Promise<ManifestInstalled> {
+    const named = breakglass ? { breakglassId: breakglass.id } : {};
     try {
       if (!this.deps.manifests) throw new CustodianError('E_MANIFEST_SEQUENCE', 'this key broker was started without an organisation manifest (--manifest)', {});
-      const out = this.deps.manifests.install(signed);
+      let execution;
+      if (breakglass) {
+        if (!breakglass.book) throw new CustodianError('E_BREAKGLASS_NOT_CONFIGURED', 'this key broker has no break-glass configuration', {});
+        const state = breakglass.book.get(breakglass.id);
+        execution = await signBreakglassExecution(this.deps.root, assertUsable(state, breakglass.id, state.request.action));
+      }
+      const out = this.deps.manifests.install(signed, execution);
       if (out.changed) {
-        await this.#audit('kbs.manifest_installed', { version: out.version, manifestHash: out.hash, measurements: [...out.measurements] }, true);
+        await this.#audit('kbs.manifest_installed', { version: out.version, manifestHash: out.hash, measurements: [...out.measurements], ...named }, true);
         await this.deps.onManifestInstalled?.();
       }
       return out;
     } catch (e) {
       if (isCustodianError(e, 'E_AUDIT_UNAVAILABLE')) throw e;
       const err = isCustodianError(e) ? e : new CustodianError('E_INTERNAL', 'the manifest installation failed unexpectedly', {});
-      await this.#audit('kbs.manifest_refused', { code: err.code, message: err.message }, true, err);
+      await this.#audit('kbs.manifest_refused', { code: err.code, message: err.message, ...named }, true, err);
       throw err;
     }
   }

@@ -57,7 +57,7 @@ test('approves the measurements of the anchor, then of each quorum-signed succes
   assert.ok(!a.isApproved(M2));
   const v2 = payload(2, v1, [M2]);
   const out = a.install(signed(v2, ['bob', 'carol']));
-  assert.deepEqual(out, { version: 2, hash: manifestHash(v2), measurements: [M2], changed: true });
+  assert.deepEqual(out, { version: 2, hash: manifestHash(v2), measurements: [M2], changed: true, breakglassId: null });
   assert.ok(a.isApproved(M2));
   assert.ok(!a.isApproved(M1), 'the successor dropped M1');
   assert.equal(a.install(signed(v2, ['alice', 'carol'])).changed, false, 're-installing the latest is a no-op');

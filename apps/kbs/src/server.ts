@@ -6,7 +6,9 @@
  *   POST /v1/release           { nonce, evidence, publicKey } (hex) → { ok, measurement, enc, ciphertext, credential, recoveryKey, signature }
  *   POST /v1/credential        { nonce, evidence, publicKey } (hex; publicKey the Ed25519 identity key) → { ok, credential }
  *   GET  /v1/manifest          → { manifest: signed manifest | null, version, measurements }
- *   POST /v1/manifest          signed manifest (successor of the installed one) → { ok, version, measurements }
+ *   POST /v1/manifest          signed manifest (successor of the installed one), optional `breakglassId`
+ *                              (an executed change-root-quorum / upgrade-measurement request in the book
+ *                              authorises it instead of the quorum) → { ok, version, measurements, breakglassId }
  *   GET  /v1/measurements      → { measurements: [record] }
  *   POST /v1/measurements      { change, signatures } → { ok, signers }
  *   GET  /v1/kbs-public-key    → { signing, recovery } (hex SEC1)
@@ -27,7 +29,8 @@ import { JSON_BYTES_MAX } from '@custodian/core/limits';
 import type { RootOfTrust } from './hsm/root-of-trust.js';
 import type { KeyBroker } from './key-broker.js';
 import { decodeKeyReleaseRequest, KEY_RELEASE_EVIDENCE_BYTES_MAX } from '@custodian/protocol/key-release';
-import { decodeSignedManifest, encodeSignedManifest } from '@custodian/protocol/manifest';
+import { decodeSignedManifest, encodeSignedManifest, type SignedManifest } from '@custodian/protocol/manifest';
+import { Fields } from '@custodian/core/fields';
 import type { ManifestApprovals } from './manifest-approvals.js';
 import type { Clock } from '@custodian/core/clock';
 import type { BreakglassBook } from './breakglass/breakglass-book.js';
@@ -138,8 +141,9 @@ async function handle(deps: KbsServerDeps, req: IncomingMessage, res: ServerResp
       return send(res, 200, { ok: true, manifest: last ? encodeSignedManifest(last) : null, version: m?.version ?? null, measurements: [...(m?.enclave.measurements ?? [])] });
     }
     case 'POST /v1/manifest': {
-      const out = await deps.broker.installManifest(decodeSignedManifest(await readBody(req)));
-      return send(res, 200, { ok: true, version: out.version, manifestHash: out.hash, measurements: [...out.measurements], changed: out.changed });
+      const { signed, breakglassId } = decodeManifestSubmission(await readBody(req));
+      const out = await deps.broker.installManifest(signed, breakglassId === null ? undefined : { id: breakglassId, book: deps.breakglass });
+      return send(res, 200, { ok: true, version: out.version, manifestHash: out.hash, measurements: [...out.measurements], changed: out.changed, breakglassId: out.breakglassId });
     }
     case 'GET /v1/measurements':
       return send(res, 200, { ok: true, measurements: (deps.measurements?.records() ?? []).map(encodeMeasurementChangeRecord) });
@@ -164,6 +168,15 @@ async function handle(deps: KbsServerDeps, req: IncomingMessage, res: ServerResp
     default:
       return send(res, 404, { ok: false, error: { code: 'E_NOT_FOUND', message: `no route ${route}`, detail: {} } });
   }
+}
+
+/** `POST /v1/manifest` body: a signed manifest and, optionally, the id of the break-glass request that authorises it. */
+function decodeManifestSubmission(body: Json): { signed: SignedManifest; breakglassId: string | null } {
+  const f = new Fields(body, 'manifestSubmission');
+  const signed = decodeSignedManifest({ payload: f.raw('payload'), signatures: f.raw('signatures') });
+  const breakglassId = f.optRaw('breakglassId') === undefined ? null : f.str('breakglassId', 64, BREAKGLASS_ID_RE);
+  f.done();
+  return { signed, breakglassId };
 }
 
 /** The broker-signed execution of an executed request (E_BREAKGLASS_NOT_EXECUTED otherwise). */

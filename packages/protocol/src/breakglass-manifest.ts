@@ -21,9 +21,34 @@
  */
 import { CustodianError } from '@custodian/core/errors';
 import { canonicalJson, type Json } from '@custodian/core/canonical-json';
-import type { ManifestSuccessorAction } from './breakglass-execution.js';
+import {
+  decodeManifestSuccessorPayload, isManifestSuccessorAction, verifySignedBreakglassExecution,
+  type BreakglassExecution, type ManifestSuccessorAction, type SignedBreakglassExecution,
+} from './breakglass-execution.js';
 
 type Obj = Readonly<Record<string, Json>>;
+
+/**
+ * The break-glass authority for a manifest successor, as signers and the key
+ * broker check it, in order: signature under the broker key and payload hash
+ * (E_BREAKGLASS_EXECUTION_INVALID / E_BREAKGLASS_PAYLOAD_CHANGED) → action
+ * (E_BREAKGLASS_ACTION_MISMATCH) → names this successor's hash
+ * (E_BREAKGLASS_MANIFEST_MISMATCH) → changes only what the action allows
+ * (E_BREAKGLASS_SUCCESSOR_SCOPE). Returns the verified execution.
+ */
+export function verifyBreakglassSuccessor(kbsPublicKey: Uint8Array, signed: SignedBreakglassExecution, currentPayload: Json, nextPayload: Json, nextHash: string): BreakglassExecution {
+  const execution = verifySignedBreakglassExecution(kbsPublicKey, signed);
+  const { action, id } = execution;
+  if (!isManifestSuccessorAction(action)) {
+    throw new CustodianError('E_BREAKGLASS_ACTION_MISMATCH', `break-glass request ${id} is a ${action}; a manifest successor is authorised by change-root-quorum or upgrade-measurement`, { breakglassId: id, action });
+  }
+  const named = decodeManifestSuccessorPayload(action, signed.payload).manifestHash;
+  if (named !== nextHash) {
+    throw new CustodianError('E_BREAKGLASS_MANIFEST_MISMATCH', `break-glass request ${id} authorises manifest ${named.slice(0, 16)}…, not ${nextHash.slice(0, 16)}…`, { breakglassId: id, approved: named, manifestHash: nextHash });
+  }
+  checkBreakglassSuccessor(action, currentPayload, nextPayload);
+  return execution;
+}
 
 /**
  * Throws E_BREAKGLASS_SUCCESSOR_SCOPE unless `next` differs from `current`

@@ -12,7 +12,7 @@
  */
 import { CustodianError } from '@custodian/core/errors';
 import { canonicalJsonBytes, type Json } from '@custodian/core/canonical-json';
-import { BREAKGLASS_ACTIONS, decodeFreezePayload, decodeRecoverSignerPayload, payloadHashOf, type BreakglassAction } from '@custodian/protocol/breakglass-execution';
+import { BREAKGLASS_ACTIONS, decodeFreezePayload, decodeManifestSuccessorPayload, decodeOverridePolicyPayload, decodeRecoverSignerPayload, payloadHashOf, type BreakglassAction } from '@custodian/protocol/breakglass-execution';
 import { assertQuorum, countQuorum, type MemberSignature, type Quorum, type QuorumMember } from '../quorum.js';
 import type { KbsAuditKind } from '../audit-sink.js';
 
@@ -244,6 +244,8 @@ function checkPayload(r: BreakglassRequest, payload: Json): void {
   if (canonicalJsonBytes(payload).length > BREAKGLASS_PAYLOAD_BYTES_MAX) refuse('E_BREAKGLASS_PAYLOAD_TOO_LARGE', `a break-glass payload has at most ${BREAKGLASS_PAYLOAD_BYTES_MAX} bytes`);
   if (r.action === 'freeze-wallet' || r.action === 'freeze-organisation' || r.action === 'unfreeze') decodeFreezePayload(r.action, payload);
   else if (r.action === 'recover-signer') decodeRecoverSignerPayload(payload);
+  else if (r.action === 'change-root-quorum' || r.action === 'upgrade-measurement') decodeManifestSuccessorPayload(r.action, payload);
+  else if (r.action === 'override-policy') decodeOverridePolicyPayload(payload);
 }
 
 /**
