@@ -222,7 +222,8 @@ export class CustodyService {
    */
   async submitManifest(body: Json): Promise<Json> {
     return this.#serial('manifest', async () => {
-      const { rulebook, ...rest } = (body !== null && typeof body === 'object' && !Array.isArray(body) ? body : {}) as Record<string, Json>;
+      // `breakglass`: a broker-signed execution authorising the successor instead of the quorum; relayed, signers verify it.
+      const { rulebook, breakglass, ...rest } = (body !== null && typeof body === 'object' && !Array.isArray(body) ? body : {}) as Record<string, Json>;
       const signed = decodeSignedManifest(body !== null && typeof body === 'object' && !Array.isArray(body) ? rest : body);
       const next = decodeManifest(signed.payload);
       // Signers judge the manifest themselves (quorum, sequence, their own measurement) and audit
@@ -236,7 +237,7 @@ export class CustodyService {
       const refusals: CustodianError[] = [];
       for (const link of this.links.values()) {
         try {
-          await link.call('manifest.install', { signedManifest: encodeSignedManifest(signed), ...(rulebook === undefined ? {} : { rulebook }) });
+          await link.call('manifest.install', { signedManifest: encodeSignedManifest(signed), ...(rulebook === undefined ? {} : { rulebook }), ...(breakglass === undefined ? {} : { breakglass }) });
         } catch (e) {
           if (!(e instanceof CustodianError)) throw e;
           refusals.push(e);

@@ -329,7 +329,7 @@ function decodeListed(json: Json, where: string): ListedRequest {
 }
 
 /** One call to the key broker: bounded answer, its typed refusals passed on, anything else E_KBS_UNAVAILABLE. */
-async function kbsCall(base: string, method: 'GET' | 'POST', path: string, body?: Json): Promise<Json> {
+export async function kbsCall(base: string, method: 'GET' | 'POST', path: string, body?: Json): Promise<Json> {
   let res: Response;
   try {
     res = await fetch(base.replace(/\/+$/, '') + path, {

@@ -15,6 +15,8 @@ import { readRulebookFiles } from '@custodian/policy/rulebook-dir';
 import { readKeyFile, writeKeyFile } from '../key-file.js';
 import { emit, parseArgs, progress, UsageError } from '../output.js';
 import { HostClient } from '../host-client.js';
+import { decodeSignedBreakglassExecution, encodeSignedBreakglassExecution, isManifestSuccessorAction } from '@custodian/protocol/breakglass-execution';
+import { kbsCall } from './breakglass.js';
 
 /** File name of the sim root inside a data directory (development only). */
 export const SIM_ROOT_FILE = 'sim-root.json';
@@ -38,6 +40,21 @@ export function readSimRoot(path: string): SimRoot {
   f.hex('publicKey', 32);
   f.done();
   return root;
+}
+
+/**
+ * The broker-signed execution of a `change-root-quorum` or
+ * `upgrade-measurement` request (the signers verify it; this only refuses an
+ * answer for another request or action early).
+ */
+async function fetchExecution(kbs: string, id: string): Promise<Json> {
+  const got = new Fields(await kbsCall(kbs, 'GET', `/v1/breakglass/${encodeURIComponent(id)}/execution`), 'execution answer');
+  const signed = decodeSignedBreakglassExecution({ execution: got.raw('execution'), payload: got.raw('payload'), signature: got.raw('signature') });
+  if (signed.execution.id !== id) throw new CustodianError('E_KBS_RESPONSE_INVALID', `the broker answered with the execution of ${signed.execution.id}, not ${id}`);
+  if (!isManifestSuccessorAction(signed.execution.action)) {
+    throw new CustodianError('E_BREAKGLASS_ACTION_MISMATCH', `break-glass request ${id} is a ${signed.execution.action}; a manifest is authorised by change-root-quorum or upgrade-measurement`, { id, action: signed.execution.action });
+  }
+  return encodeSignedBreakglassExecution(signed);
 }
 
 function one(values: Map<string, string[]>, name: string): string {
@@ -158,13 +175,27 @@ export async function manifestCommand(args: readonly string[], json: boolean, ho
     return 0;
   }
   if (sub === 'submit') {
-    const { values } = parseArgs(rest, { strings: ['manifest', 'rulebook'] });
+    const { values } = parseArgs(rest, { strings: ['manifest', 'rulebook', 'breakglass-kbs', 'breakglass-id'] });
     const signed = encodeSignedManifest(decodeSignedManifest(parseJson(readFileSync(one(values, 'manifest'), 'utf8'))));
     const rulebookDir = values.get('rulebook')?.[0];
-    const body: Json = rulebookDir === undefined ? signed : { ...(signed as Record<string, Json>), rulebook: rulebookFilesJson(readRulebookFiles(rulebookDir)) };
+    const kbs = values.get('breakglass-kbs')?.[0];
+    const breakglassId = values.get('breakglass-id')?.[0];
+    if ((kbs === undefined) !== (breakglassId === undefined)) throw new UsageError('--breakglass-kbs and --breakglass-id go together');
+    const breakglass = kbs === undefined ? null : await fetchExecution(kbs, breakglassId!);
+    const body: Json = {
+      ...(signed as Record<string, Json>),
+      ...(rulebookDir === undefined ? {} : { rulebook: rulebookFilesJson(readRulebookFiles(rulebookDir)) }),
+      ...(breakglass === null ? {} : { breakglass }),
+    };
     const res = await new HostClient(hostUrl).post('/v1/manifest', body);
     const f = res as Record<string, Json>;
-    emit(json, res, `manifest ${String(f['manifestHash'])} installed on every signer`);
+    if (kbs === undefined) {
+      emit(json, res, `manifest ${String(f['manifestHash'])} installed on every signer`);
+      return 0;
+    }
+    // The broker takes the same successor under the same request, so a new measurement gets its sealing key.
+    const broker = (await kbsCall(kbs, 'POST', '/v1/manifest', { ...(signed as Record<string, Json>), breakglassId: breakglassId! })) as Record<string, Json>;
+    emit(json, { ...f, breakglassId: breakglassId!, kbs: broker }, `manifest ${String(f['manifestHash'])} installed on every signer and by the key broker (version ${String(broker['version'])}) under break-glass request ${breakglassId!}`);
     return 0;
   }
   if (sub === 'show') {
