@@ -11,7 +11,7 @@ import type { PeerChannel } from '@custodian/protocol/hpke/peer-channel';
 import type { EnclaveState } from './state.js';
 import type { CedarPolicy } from './cedar-policy.js';
 import type { SealedNonceStore } from './sealed-nonce-store.js';
-import type { KeyBrokerTrust } from './platform.js';
+import type { KbsChannel, KeyBrokerTrust } from './platform.js';
 
 export interface EnclaveContext {
   readonly signerId: string;
@@ -25,6 +25,8 @@ export interface EnclaveContext {
   nowMs(): number;
   /** The key broker this enclave was launched to trust (null: none). */
   keyBroker(): KeyBrokerTrust | null;
+  /** The key broker's routes through the parent (null: none; workload credentials need them). */
+  kbsChannel(): KbsChannel | null;
   /** Platform evidence binding `reportData`. */
   attest(reportData: Uint8Array): Promise<Uint8Array>;
   /** The identity public key (Ed25519) that evidence binds. */

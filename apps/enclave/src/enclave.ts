@@ -39,6 +39,7 @@ import { MpcSessions } from './mpc-session.js';
 import { ProvisioningSessions, provisionAnnounce, provisionShare } from './provisioning-ops.js';
 import { applyBreakglass } from './breakglass-ops.js';
 import { completeRestore, confirmRestore, exportBackup, prepareRestore, RestoreSlot } from './backup-ops.js';
+import { WorkloadIdentity } from './workload-identity.js';
 import { confirmMigration, exportMigration, importMigration, MIGRATION_UNAUDITED_OPS, MigrationSlot, offerMigration, prepareMigration } from './migrate-ops.js';
 
 /** The enclave's phases. */
@@ -91,6 +92,7 @@ export class Enclave {
       nowMs: () => this.platform.nowMs(),
       attest: (reportData) => this.platform.attest(reportData),
       keyBroker: () => this.platform.keyBroker(),
+      kbsChannel: () => this.platform.kbsChannel(),
       identityKey: () => this.identityKey(),
       persist: () => this.#persist(),
       audit: (peer, kind, requestId, data) => this.#audit(peer, kind, requestId, data),
@@ -339,11 +341,17 @@ export class Enclave {
     throw e;
   }
 
+  /** This signer's workload credential from the key broker, in memory (made on first `hello`). */
+  #workloadIdentity: WorkloadIdentity | null = null;
+
   async #hello(body: Json): Promise<Json> {
     const f = new Fields(body, 'hello');
     const nonce = f.hex('nonce', 32);
     f.done();
     const identityKey = this.identityKey();
+    // With a key broker: the credential naming this identity key, obtained or renewed when due (null without one).
+    this.#workloadIdentity ??= new WorkloadIdentity(this.platform);
+    const credential = await this.#workloadIdentity.current(identityKey);
     const evidence = await this.platform.attest(identityReportData(identityKey, nonce));
     const s = this.#s();
     const sm = s.signedManifest;
@@ -356,6 +364,8 @@ export class Enclave {
       manifestHash: sm ? manifestHash(sm.payload) : null,
       noteKeys: encodeEnclaveSigned(signStatement(NOTE_KEYS_KIND, keys, s.identitySecret.expose())),
       peerKey: encodeEnclaveSigned(signStatement(PEER_KEY_KIND, { signerId: this.signerId, peerKey: bytesToHex((await this.#peerKeys()).publicKey) }, s.identitySecret.expose())),
+      credential: credential.credential,
+      ...(credential.credential === null && credential.error !== null ? { credentialError: credential.error } : {}),
     };
   }
 

@@ -9,7 +9,8 @@
  * `kbsPublicKey`), the sealing key is not the launcher's: the enclave runs
  * the attested release itself (kbs-key-source.ts) and the launcher, as the
  * parent instance does for a real enclave's vsock, only forwards the bytes
- * of `kbs.nonce` and `kbs.release` to the broker over HTTP.
+ * of `kbs.nonce` and `kbs.release` to the broker over HTTP — and, once the
+ * enclave runs, `kbs.credential` for its workload credential.
  */
 import { CustodianError } from '@custodian/core/errors';
 import type { Platform } from './platform.js';
@@ -79,6 +80,13 @@ export function createSimPlatform(options: SimPlatformOptions): Platform {
       return released.key;
     },
     keyBroker: () => (kbsPublicKey === undefined ? null : { publicKey: kbsPublicKey, recoveryKey }),
+    kbsChannel: () =>
+      kbsPublicKey === undefined
+        ? null
+        : {
+            nonce: async () => bytes(await call('kbs.nonce')),
+            credential: async (body) => bytes(await call('kbs.credential', Buffer.from(body).toString('hex'))),
+          },
     loadSealed: async () => {
       const h = await call('loadSealed');
       return h === null ? null : bytes(h);

@@ -29,6 +29,21 @@ export interface Platform {
    * `sealingKey()` ran, or when the broker named none).
    */
   keyBroker(): KeyBrokerTrust | null;
+  /**
+   * The key broker's routes a running enclave uses, as the parent forwards
+   * them (null without a broker): a nonce, and a workload credential for its
+   * identity key (issue 7 item 7). Bytes only: the enclave decodes and
+   * verifies every answer itself.
+   */
+  kbsChannel(): KbsChannel | null;
+}
+
+/** The broker's nonce and credential routes through the parent (see `Platform.kbsChannel`). */
+export interface KbsChannel {
+  /** POST /v1/nonce; the answer body. */
+  nonce(): Promise<Uint8Array>;
+  /** POST /v1/credential with `body` (canonical JSON); the answer body, whatever its HTTP status. */
+  credential(body: Uint8Array): Promise<Uint8Array>;
 }
 
 /** What an enclave knows of its key broker (see `Platform.keyBroker`). */

@@ -10,7 +10,8 @@
  *
  * With a key broker (`kbs`), the launcher derives no sealing key: the enclave
  * runs the attested release itself and the launcher only forwards its
- * `kbs.nonce` / `kbs.release` bodies to the broker's two routes over HTTP and
+ * `kbs.nonce` / `kbs.release` (and, once it runs, `kbs.credential` for its
+ * workload credential) bodies to the broker's routes over HTTP and
  * hands back the answers' bytes (bounded, never parsed here) — the part a
  * real parent instance plays as the enclave's vsock proxy. The broker's
  * signing key reaches the enclave as launch configuration.
@@ -176,6 +177,9 @@ export function startSimSigner(o: SimSignerOptions): Promise<SimSigner> {
       case 'kbs.release':
         if (!kbs) return { ok: false, error: 'this signer has no key broker' };
         return { ok: true, hex: bytesToHex(await forward(new URL('/v1/release', kbs), 'POST', hexToBytes(m.hex ?? ''))) };
+      case 'kbs.credential':
+        if (!kbs) return { ok: false, error: 'this signer has no key broker' };
+        return { ok: true, hex: bytesToHex(await forward(new URL('/v1/credential', kbs), 'POST', hexToBytes(m.hex ?? ''))) };
       case 'attest': {
         const rd = hexToBytes(m.hex ?? '');
         return { ok: true, hex: bytesToHex(issueSimEvidence(o.root, measurement, rd, Date.now())) };
