@@ -25,6 +25,7 @@ import { buildManifestPayload, initDataDir, rulebookFilesJson, SIM_ROOT_FILE } f
 import { writeKeyFile } from '../../apps/cli/src/key-file.js';
 import { HostClient } from '../../apps/cli/src/host-client.js';
 import type { Actor } from '../../apps/cli/src/operations.js';
+import { fetchKbsLink } from '@custodian/host/sim-launcher';
 import { startAnvil, startHostProcess, startKbsProcess, startSigner, type Proc, type SignerExtras } from './processes.js';
 
 /** A funded anvil account used as the transfer destination (anvil's account #1). */
@@ -167,8 +168,11 @@ export async function startDeployment(o: DeploymentOptions): Promise<Deployment>
   const ports = signers.map((s, i) => ({ id: signerIds[i]!, port: Number(s.ready['port']) }));
   for (const p of ports) log(`signer ${p.id} started (separate process, sim platform) on port ${p.port}${kbs ? '; sealing key released by the key broker after appraising its attestation' : ''}`);
   let host: Proc;
+  let hostKbsKey: Uint8Array | undefined;
   try {
-    host = await startHostProcess(join(o.dataDir, 'host'), ports, anvil.url, (l) => log(l), 0, o.store);
+    // With a broker, the host requires each signer's workload credential from it (its signing key, as the signers were given it).
+    hostKbsKey = kbs ? await fetchKbsLink(kbs.url).then((l) => l.publicKey) : undefined;
+    host = await startHostProcess(join(o.dataDir, 'host'), ports, anvil.url, (l) => log(l), 0, o.store, [], hostKbsKey);
   } catch (e) {
     await Promise.all([...signers.map((p) => p.stop()), anvil.stop(), kbs?.stop()]);
     throw e;
@@ -196,7 +200,7 @@ export async function startDeployment(o: DeploymentOptions): Promise<Deployment>
     rulebookFiles,
     restartHost: async () => {
       await d.host.stop();
-      host = await startHostProcess(join(o.dataDir, 'host'), ports, anvil.url, (l) => log(l), hostPort, o.store);
+      host = await startHostProcess(join(o.dataDir, 'host'), ports, anvil.url, (l) => log(l), hostPort, o.store, [], hostKbsKey);
       d.host = host;
     },
     restartAll: async () => {
@@ -204,7 +208,7 @@ export async function startDeployment(o: DeploymentOptions): Promise<Deployment>
       await Promise.all(d.signers.map((s) => s.stop()));
       const fresh = await Promise.all(ports.map((p) => startSigner(p.id, join(o.dataDir, 'signers', p.id), simRoot, (l) => log(`${p.id}: ${l}`), p.port, extras)));
       d.signers.splice(0, d.signers.length, ...fresh);
-      host = await startHostProcess(join(o.dataDir, 'host'), ports, anvil.url, (l) => log(l), hostPort, o.store);
+      host = await startHostProcess(join(o.dataDir, 'host'), ports, anvil.url, (l) => log(l), hostPort, o.store, [], hostKbsKey);
       d.host = host;
     },
     restartSigner: async (i) => {

@@ -148,10 +148,11 @@ export function startKbsProcess(o: KbsProcessOptions): Promise<Proc> {
   return startProcess(process.execPath, args, o.log ? { log: o.log } : {});
 }
 
-/** Starts the host through the CLI. */
-export function startHostProcess(dataDir: string, signers: readonly { id: string; port: number }[], ethRpc: string | null, log?: (l: string) => void, port = 0, store?: { url: string; schema: string }, extra: readonly string[] = []): Promise<Proc> {
+/** Starts the host through the CLI; with `kbsKey` (the broker's signing key) it requires signers' workload credentials. */
+export function startHostProcess(dataDir: string, signers: readonly { id: string; port: number }[], ethRpc: string | null, log?: (l: string) => void, port = 0, store?: { url: string; schema: string }, extra: readonly string[] = [], kbsKey?: Uint8Array): Promise<Proc> {
   const args = [CLI, 'serve', '--data-dir', dataDir, '--port', String(port), ...signers.flatMap((s) => ['--signer', `${s.id}=127.0.0.1:${s.port}`])];
   if (store) args.push('--store', store.url, '--store-schema', store.schema);
+  if (kbsKey) args.push('--kbs-key', Buffer.from(kbsKey).toString('hex'));
   args.push(...extra);
   if (ethRpc) args.push('--eth-rpc', ethRpc);
   return startProcess(process.execPath, args, log ? { log } : {});

@@ -251,7 +251,7 @@ export class CustodyService {
       const peers: Json[] = [];
       for (const link of this.links.values()) {
         const h = await link.hello();
-        peers.push({ signerId: h.signerId, identityKey: Buffer.from(h.identityKey).toString('hex'), nonce: Buffer.from(h.nonce).toString('hex'), evidence: Buffer.from(h.evidence).toString('hex'), ...(h.peerKey ? { peerKey: encodeEnclaveSigned(h.peerKey) } : {}) });
+        peers.push({ signerId: h.signerId, identityKey: Buffer.from(h.identityKey).toString('hex'), nonce: Buffer.from(h.nonce).toString('hex'), evidence: Buffer.from(h.evidence).toString('hex'), ...(h.peerKey ? { peerKey: encodeEnclaveSigned(h.peerKey) } : {}), ...(h.credential ? { credential: h.credential } : {}) });
       }
       const verdicts: Json[] = [];
       for (const link of this.links.values()) {
@@ -676,7 +676,7 @@ export class CustodyService {
   async attestation(signerId: string, nonce: Uint8Array): Promise<Json> {
     const h = await this.#link(signerId).hello(nonce);
     const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
-    return { signerId: h.signerId, identityKey: hex(h.identityKey), evidence: hex(h.evidence), nonce: hex(h.nonce) };
+    return { signerId: h.signerId, identityKey: hex(h.identityKey), evidence: hex(h.evidence), nonce: hex(h.nonce), credential: h.credential ?? null };
   }
 
   /**

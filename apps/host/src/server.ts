@@ -28,6 +28,8 @@ export interface HostOptions {
   readonly storeSchema?: string;
   /** Independent witnesses that must cosign every checkpoint. */
   readonly witnesses?: readonly WitnessConfig[];
+  /** The key broker's signing key (SEC1): signers must then present a valid workload credential from it. */
+  readonly kbsPublicKey?: Uint8Array;
   readonly clock?: Clock;
   readonly log?: (line: string) => void;
 }
@@ -50,7 +52,10 @@ export async function startHost(o: HostOptions): Promise<RunningHost> {
   const links = new Map(o.signers.map((s) => [s.signerId, new SignerLink(s.signerId, s.endpoint, store)]));
   const auditLog = new TransparencyLog(join(o.dataDir, AUDIT_LOG_DIR), links, o.witnesses ?? []);
   await auditLog.open();
-  for (const l of links.values()) l.auditLog = auditLog;
+  for (const l of links.values()) {
+    l.auditLog = auditLog;
+    l.kbsPublicKey = o.kbsPublicKey ?? null;
+  }
   const service = new CustodyService(store, links, o.ethRpcUrl ? new EthRpc(o.ethRpcUrl) : null, o.clock ?? systemClock, o.log, auditLog);
   await service.start();
   const server: Server = createHttpApi(service, store);

@@ -3,6 +3,10 @@
  * production). The host verifies the signer's attestation before using it,
  * and stores the enclave's audit entries durably before acknowledging them —
  * the acknowledgement is what lets the enclave release a signature.
+ *
+ * Configured with the key broker's signing key (`custodian serve --kbs-key`),
+ * the host also requires the signer's workload credential (issue 7 item 7):
+ * the broker's statement that it appraised this identity key and measurement.
  */
 import { connect } from 'node:net';
 import { randomBytes } from 'node:crypto';
@@ -19,6 +23,7 @@ import { identityReportData } from '@custodian/protocol/identity-binding';
 import type { Manifest } from '@custodian/protocol/manifest';
 import { verifySimEvidence, appraiseSimClaims } from '@custodian/attestation/sim/sim-evidence';
 import type { HostStore, SignerRecord } from './store.js';
+import { verifyWorkloadCredential } from '@custodian/protocol/workload-credential';
 
 /** Most time a signer call may take (signing includes audit round trips). */
 export const SIGNER_CALL_TIMEOUT_MS = 30_000;
@@ -35,6 +40,28 @@ export interface SignerHello {
   readonly noteKeys?: EnclaveSigned;
   /** Its HPKE peer-channel key, signed by the identity key (passed on to its peers, which check it). */
   readonly peerKey?: EnclaveSigned;
+  /** Its workload credential from the key broker (wire form); null or absent without one. */
+  readonly credential?: Json | null;
+  /** Why it has none, in its own words (shown, never acted on). */
+  readonly credentialError?: string;
+}
+
+/**
+ * Checks a signer's workload credential under the broker key: signed by the
+ * broker, naming the attested identity key and measurement, valid at `nowMs`.
+ * Every failure is E_CREDENTIAL_INVALID (the verifier's code in the detail).
+ */
+export function verifySignerCredential(hello: SignerHello, measurement: string, kbsPublicKey: Uint8Array, nowMs: number): void {
+  if (hello.credential === undefined || hello.credential === null) {
+    const why = hello.credentialError ? `: ${hello.credentialError}` : '';
+    throw new CustodianError('E_CREDENTIAL_INVALID', `signer ${hello.signerId} presented no workload credential${why}`, { signerId: hello.signerId });
+  }
+  try {
+    verifyWorkloadCredential(hello.credential, kbsPublicKey, nowMs, { subjectKey: hello.identityKey, measurement, platform: 'sim', signerId: hello.signerId });
+  } catch (e) {
+    if (!(e instanceof CustodianError)) throw e;
+    throw new CustodianError('E_CREDENTIAL_INVALID', `the workload credential of signer ${hello.signerId} is refused: ${e.message}`, { signerId: hello.signerId, check: e.code });
+  }
 }
 
 /** Verifies a signer's evidence against the manifest; returns its measurement. */
@@ -57,6 +84,10 @@ export class SignerLink {
   noteKeysStatement: Json | null = null;
   /** Where the signer's audit entries go besides the store (the transparency log). */
   auditLog: TransparencyLog | null = null;
+  /** The key broker's signing key (SEC1): when set, `attest` requires a valid workload credential. */
+  kbsPublicKey: Uint8Array | null = null;
+  /** The signer's workload credential as last checked (or seen, without a broker key), passed on to its peers. */
+  credential: Json | null = null;
 
   constructor(
     readonly signerId: string,
@@ -119,6 +150,9 @@ export class SignerLink {
       manifestHash: typeof f.optRaw('manifestHash') === 'string' ? (f.raw('manifestHash') as string) : null,
       noteKeys: decodeEnclaveSigned(f.raw('noteKeys'), 'noteKeys'),
       ...(f.optRaw('peerKey') === undefined ? {} : { peerKey: decodeEnclaveSigned(f.raw('peerKey'), 'peerKey') }),
+      // Checked by whoever relies on it (attest below, and the peers); here only relayed.
+      credential: f.optRaw('credential') ?? null,
+      ...credentialErrorOf(f.optRaw('credentialError')),
     };
     f.done();
     if (h.signerId !== this.signerId) throw new CustodianError('E_SIGNER_MISMATCH', `endpoint ${this.endpoint} answers as ${h.signerId}, expected ${this.signerId}`);
@@ -135,6 +169,8 @@ export class SignerLink {
       this.#attesting = false;
     }
     const measurement = verifySignerEvidence(h, manifest, nowMs);
+    if (this.kbsPublicKey) verifySignerCredential(h, measurement, this.kbsPublicKey, nowMs);
+    this.credential = h.credential ?? null;
     this.identityKey = h.identityKey;
     this.manifest = manifest;
     this.adoptNoteKeys(h);
@@ -170,6 +206,13 @@ export class SignerLink {
     if (receipt) return { hash, index: receipt.index, size: receipt.size };
     return { hash };
   }
+}
+
+/** The signer's reason for having no credential, bounded (untrusted words). */
+function credentialErrorOf(raw: Json | undefined): { credentialError?: string } {
+  if (raw === undefined || raw === null || typeof raw !== 'object' || Array.isArray(raw)) return {};
+  const r = raw as { readonly [k: string]: Json };
+  return { credentialError: `${String(r['code']).slice(0, 64)} ${String(r['message']).slice(0, 512)}` };
 }
 
 /** Parses `id=host:port`. */

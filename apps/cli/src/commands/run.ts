@@ -61,9 +61,16 @@ export async function signerCommand(args: readonly string[]): Promise<number> {
   return waitForSignal(() => signer.stop());
 }
 
-/** `custodian serve --data-dir D [--port N] --signer id=host:port ... [--eth-rpc URL] [--store postgres://… [--store-schema S]] [--witness VKEY@URL ...]` */
+/**
+ * `custodian serve --data-dir D [--port N] --signer id=host:port ... [--eth-rpc URL] [--store postgres://… [--store-schema S]] [--witness VKEY@URL ...] [--kbs-key HEX]`
+ *
+ * With `--kbs-key` (the key broker's signing key), the host uses a signer
+ * only with a valid workload credential from that broker.
+ */
 export async function serveCommand(args: readonly string[]): Promise<number> {
-  const { values } = parseArgs(args, { strings: ['data-dir', 'port', 'eth-rpc', 'store', 'store-schema'], multi: ['signer', 'witness'] });
+  const { values } = parseArgs(args, { strings: ['data-dir', 'port', 'eth-rpc', 'store', 'store-schema', 'kbs-key'], multi: ['signer', 'witness'] });
+  const kbsKey = values.get('kbs-key')?.[0];
+  if (kbsKey !== undefined && !/^04[0-9a-f]{128}$/.test(kbsKey)) throw new UsageError('--kbs-key takes the broker signing key as uncompressed SEC1 hex (130 lower-case hex digits)');
   // --witness VKEY@URL (a vkey never contains '@').
   const witnesses = (values.get('witness') ?? []).map((w) => {
     const at = w.indexOf('@');
@@ -83,6 +90,7 @@ export async function serveCommand(args: readonly string[]): Promise<number> {
     ...(storeUrl ? { storeUrl } : {}),
     ...(storeSchema ? { storeSchema } : {}),
     witnesses,
+    ...(kbsKey !== undefined ? { kbsPublicKey: hexToBytes(kbsKey) } : {}),
     log: (l) => progress(`host: ${l}`),
   });
   progress(`host listening on ${host.url} (${storeUrl ? `PostgreSQL schema ${storeSchema ?? 'custodian'}` : `SQLite in ${dataDir}`})`);
