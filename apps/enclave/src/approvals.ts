@@ -18,6 +18,7 @@ import type { EnclaveContext } from './enclave-context.js';
 import { APPROVALS_PER_REQUEST_MAX, MPC_SESSION_TTL_MS, REQUEST_SEEN_TTL_MS } from './enclave-limits.js';
 import { checkProposal, type CheckedProposal } from './proposal.js';
 import { countApprovalsByGroup, type CedarDecision, type ProposalInput } from './cedar-policy.js';
+import { useOverride } from './policy-override.js';
 
 /** The approvals of a signing request that still hold, as counted by this signer. */
 export interface ApprovalTally {
@@ -133,7 +134,12 @@ export async function countApprovals(ctx: EnclaveContext, peer: RpcPeer, p: Chec
     }
     const need = p.decision.requiredApprovals.count;
     reserved = null;
-    if (ctx.cedar() && p.cedarInput) {
+    if (p.decision.overriddenBy !== undefined) {
+      // The explicit break-glass branch: a lifted deny still needs its approvals, and the override is single use.
+      if (counted.length < need) throw new CustodianError('E_QUORUM_NOT_MET', `${counted.length} valid approval(s) of ${need} required from ${p.decision.requiredApprovals.group} (policy overridden by break-glass ${p.decision.overriddenBy})`, { have: counted.length, need });
+      const used = useOverride(ctx.state().policyOverrides, p.requestId, ctx.nowMs(), allowConsumed);
+      await ctx.audit(peer, 'policy.overridden', p.requestId, { breakglassId: used.executionId, txDigest: used.txDigest, overriddenCode: String((p.decision.versions as Record<string, Json>)['overriddenCode'] ?? ''), approvals: [...ids] });
+    } else if (ctx.cedar() && p.cedarInput) {
       reserved = reserve(ctx, p.cedarInput, ids, m, allowConsumed, reservationTtlMs);
     } else if (counted.length < need) {
       throw new CustodianError('E_QUORUM_NOT_MET', `${counted.length} valid approval(s) of ${need} required from ${p.decision.requiredApprovals.group}`, { have: counted.length, need });
@@ -228,6 +234,8 @@ function prune(ctx: EnclaveContext): void {
 export function commitThreshold(ctx: EnclaveContext, requestId: string): void {
   const cedar = ctx.cedar();
   if (!cedar) return;
+  // A request signed under a break-glass policy override reserved nothing (policy-override.ts).
+  if ((ctx.state().policyOverrides.records.get(requestId)?.usedAtMs ?? null) !== null) return;
   try {
     cedar.commit(requestId, ctx.nowMs());
   } catch (e) {

@@ -53,6 +53,8 @@ const EVENTS: readonly { kind: string; requestId: string | null; data: Json }[] 
   { kind: 'provision.refused', requestId: null, data: { code: 'E_FIELD_INVALID', reason: 'the share manifest is malformed', shareManifestHash: H('7') } },
   { kind: 'provision.share_refused', requestId: null, data: { code: 'E_SHARE_COMMITMENT_MISMATCH', reason: 'the share of m3 does not match its commitment', memberId: 'm3' } },
   { kind: 'breakglass.applied', requestId: null, data: { breakglassId: 'bg-1', action: 'freeze-wallet', payloadHash: H('9'), approvals: ['carol'], executedAtMs: AT - 1, scope: 'wallet', walletId: 'hot-eth-1', frozen: true, repeated: false, signerId: 'signer-1' } },
+  { kind: 'breakglass.applied', requestId: H('1'), data: { breakglassId: 'bg-2', action: 'override-policy', payloadHash: H('9'), approvals: ['carol', 'dave'], executedAtMs: AT - 1, scope: 'request', requestId: H('1'), txDigest: `0x${H('2')}`, repeated: false, signerId: 'signer-1' } },
+  { kind: 'policy.overridden', requestId: H('1'), data: { breakglassId: 'bg-2', txDigest: `0x${H('2')}`, overriddenCode: 'E_POLICY_VALUE', approvals: ['bob', 'carol'] } },
   { kind: 'breakglass.refused', requestId: null, data: { code: 'E_BREAKGLASS_STALE', reason: 'break-glass request bg-1 was executed before bg-2', breakglassId: 'bg-1', action: 'unfreeze' } },
   { kind: 'backup.exported', requestId: null, data: { backupSha256: H('a'), wallets: ['w1', 'w2'], stateVersion: '42', recoveryKeyHash: H('b') } },
   { kind: 'backup.restored', requestId: null, data: { breakglassRequest: 'recover-2', backupSha256: H('a'), measurement: H('c'), wallets: ['w1'] } },

@@ -69,6 +69,8 @@ export const EVENT_KINDS: Readonly<Record<string, AuditEntry['kind']>> = Object.
   // Break-glass freezes applied by this signer (breakglass-ops.ts): a step of the request, refusals as refusals.
   'breakglass.applied': 'breakglass.step',
   'breakglass.refused': 'refusal',
+  // A signing that counted its approvals under a break-glass policy override (policy-override.ts).
+  'policy.overridden': 'event',
   // Signer backups and restores (backup-ops.ts): export and restore as named events, refusals as refusals.
   'backup.exported': 'event',
   'backup.restored': 'event',
@@ -244,10 +246,11 @@ function walletCreated(d: Data, at: number): AuditEntry {
 /** A signer applied an executed break-glass action: the signer is the actor, the broker's execution time `notBefore`. */
 function breakglassApplied(d: Data, at: number): AuditEntry {
   const scope = text(d, 'scope');
-  if (scope !== 'wallet' && scope !== 'organisation') throw new Unmappable(`break-glass scope ${scope.slice(0, 16)}`);
+  // `request`: an override-policy applied to one signing request (policy-override.ts).
+  if (scope !== 'wallet' && scope !== 'organisation' && scope !== 'request') throw new Unmappable(`break-glass scope ${scope.slice(0, 16)}`);
   return {
     v: 1, kind: 'breakglass.step', at, breakglassId: id(d, 'breakglassId'), action: id(d, 'action'), step: 'applied', actor: id(d, 'signerId'),
-    payloadHash: hash(d, 'payloadHash'), notBefore: int(d, 'executedAtMs'), target: `${scope}:${id(d, scope === 'wallet' ? 'walletId' : 'orgId')}`,
+    payloadHash: hash(d, 'payloadHash'), notBefore: int(d, 'executedAtMs'), target: `${scope}:${id(d, scope === 'wallet' ? 'walletId' : scope === 'request' ? 'requestId' : 'orgId')}`,
   };
 }
 

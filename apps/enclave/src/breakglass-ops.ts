@@ -10,8 +10,10 @@
  *   signature     the statement verifies under that key, and the payload
  *                 hashes to the approved `payloadHash` (B33:
  *                 E_BREAKGLASS_EXECUTION_INVALID / E_BREAKGLASS_PAYLOAD_CHANGED)
- *   action        freeze-wallet, freeze-organisation and unfreeze are applied
- *                 here; recover-signer by the restore path (backup-ops.ts);
+ *   action        freeze-wallet, freeze-organisation, unfreeze and
+ *                 override-policy are applied here; recover-signer by the
+ *                 restore path (backup-ops.ts), change-root-quorum and
+ *                 upgrade-measurement by manifest.install (manifest-ops.ts);
  *                 others E_BREAKGLASS_ACTION_UNSUPPORTED
  *   payload       its scope decoded for the action; an organisation must be
  *                 the installed one (E_ORG_MISMATCH)
@@ -20,18 +22,20 @@
  *
  * then audited (`breakglass.applied`), recorded and sealed before it answers;
  * every refusal is audited as `breakglass.refused`. What a freeze stops is
- * enforced by freeze.ts `checkNotFrozen`.
+ * enforced by freeze.ts `checkNotFrozen`; what an override lets through, by
+ * policy-override.ts (one request and digest past a policy deny, single use).
  */
 import { CustodianError } from '@custodian/core/errors';
 import type { Json } from '@custodian/core/canonical-json';
 import { Fields } from '@custodian/core/fields';
 import {
-  decodeFreezePayload, decodeSignedBreakglassExecution, verifySignedBreakglassExecution,
+  decodeFreezePayload, decodeOverridePolicyPayload, decodeSignedBreakglassExecution, verifySignedBreakglassExecution,
   type BreakglassExecution, type FreezePayload, type SignedBreakglassExecution,
 } from '@custodian/protocol/breakglass-execution';
 import type { RpcPeer } from '@custodian/protocol/frame-rpc';
 import type { EnclaveContext } from './enclave-context.js';
 import { freezeScopeKey, isNewFreeze, recordFreeze } from './freeze.js';
+import { recordOverride } from './policy-override.js';
 
 /** A verified freeze or unfreeze: what it sets, and where. */
 interface FreezeChange {
@@ -51,6 +55,7 @@ export async function applyBreakglass(ctx: EnclaveContext, body: Json, peer: Rpc
     const f = new Fields(body, 'breakglass.apply');
     signed = decodeSignedBreakglassExecution(f.raw('execution'));
     f.done();
+    if (signed.execution.action === 'override-policy') return await applyOverride(ctx, signed, peer);
     change = verifyFreezeChange(ctx, signed);
   } catch (e) {
     return ctx.refuse(peer, 'breakglass.refused', null, e, signed ? { breakglassId: signed.execution.id, action: signed.execution.action } : {});
@@ -67,6 +72,29 @@ export async function applyBreakglass(ctx: EnclaveContext, body: Json, peer: Rpc
   return { breakglassId: execution.id, action: execution.action, ...where, frozen, applied: isNew };
 }
 
+/**
+ * `override-policy`: verified as any statement (broker, signature, payload
+ * hash), its `{ requestId, txDigest }` decoded and recorded (policy-override.ts:
+ * idempotent, E_BREAKGLASS_STALE / _OVERRIDE_EXISTS / _OVERRIDES_FULL),
+ * audited before it is sealed. Refusals are thrown to the caller, which audits them.
+ */
+async function applyOverride(ctx: EnclaveContext, signed: SignedBreakglassExecution, peer: RpcPeer): Promise<Json> {
+  const broker = ctx.keyBroker();
+  if (!broker) throw new CustodianError('E_BREAKGLASS_NOT_CONFIGURED', 'this signer was launched without a key broker: it cannot verify break-glass executions', {});
+  const execution = verifySignedBreakglassExecution(broker.publicKey, signed);
+  const target = decodeOverridePolicyPayload(signed.payload);
+  const overrides = ctx.state().policyOverrides;
+  const now = ctx.nowMs();
+  const isNew = recordOverride(overrides, execution, target, now, true);
+  await ctx.audit(peer, 'breakglass.applied', target.requestId, {
+    breakglassId: execution.id, action: execution.action, payloadHash: execution.payloadHash, approvals: [...execution.approvals],
+    executedAtMs: execution.executedAtMs, scope: 'request', requestId: target.requestId, txDigest: target.txDigest, repeated: !isNew, signerId: ctx.signerId,
+  });
+  if (isNew) recordOverride(overrides, execution, target, now, false);
+  await ctx.persist();
+  return { breakglassId: execution.id, action: execution.action, scope: 'request', requestId: target.requestId, txDigest: target.txDigest, applied: isNew };
+}
+
 /** The checks of the pipeline after decoding: broker, signature and payload hash, action, payload, ordering. */
 function verifyFreezeChange(ctx: EnclaveContext, signed: SignedBreakglassExecution): FreezeChange {
   const broker = ctx.keyBroker();
@@ -74,7 +102,7 @@ function verifyFreezeChange(ctx: EnclaveContext, signed: SignedBreakglassExecuti
   const execution = verifySignedBreakglassExecution(broker.publicKey, signed);
   const { action } = execution;
   if (action !== 'freeze-wallet' && action !== 'freeze-organisation' && action !== 'unfreeze') {
-    throw new CustodianError('E_BREAKGLASS_ACTION_UNSUPPORTED', `break-glass action ${action} is not applied by breakglass.apply${action === 'recover-signer' ? ' (a signer is recovered by restoring its backup)' : ''}`, { breakglassId: execution.id, action });
+    throw new CustodianError('E_BREAKGLASS_ACTION_UNSUPPORTED', `break-glass action ${action} is not applied by breakglass.apply${action === 'recover-signer' ? ' (a signer is recovered by restoring its backup)' : ' (it authorises a manifest successor: manifest.install)'}`, { breakglassId: execution.id, action });
   }
   const target = decodeFreezePayload(action, signed.payload);
   if (target.scope === 'organisation' && target.orgId !== ctx.manifest().orgId) {

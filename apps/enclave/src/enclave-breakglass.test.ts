@@ -156,7 +156,8 @@ test('refused: another organisation (E_ORG_MISMATCH), an action signers do not a
   const { host, enclave } = await singleSigner();
   await rejectsWith(apply(enclave, host, execution('bg-o1', 'freeze-organisation', orgScope('globex'))), 'E_ORG_MISMATCH');
   await rejectsWith(apply(enclave, host, execution('bg-r1', 'recover-signer', { signerId: 'signer-2', backupSha256: 'ab'.repeat(32) })), 'E_BREAKGLASS_ACTION_UNSUPPORTED');
-  await rejectsWith(apply(enclave, host, execution('bg-p1', 'override-policy', { any: 'thing' })), 'E_BREAKGLASS_ACTION_UNSUPPORTED');
+  // A manifest successor is authorised through manifest.install, not applied here.
+  await rejectsWith(apply(enclave, host, execution('bg-p1', 'change-root-quorum', { manifestHash: 'ab'.repeat(32) })), 'E_BREAKGLASS_ACTION_UNSUPPORTED');
   await rejectsWith(apply(enclave, host, execution('bg-w1', 'freeze-wallet', orgScope())), 'E_FIELD_INVALID');
   await rejectsWith(enclave.handle('breakglass.apply', { execution: { nonsense: true } }, host.peer), 'E_FIELD_MISSING');
   assert.deepEqual(host.of('breakglass.refused').map((e) => e.data['code']), ['E_ORG_MISMATCH', 'E_BREAKGLASS_ACTION_UNSUPPORTED', 'E_BREAKGLASS_ACTION_UNSUPPORTED', 'E_FIELD_INVALID', 'E_FIELD_MISSING']);

@@ -18,6 +18,8 @@ export interface EnclaveDecision extends PolicyDecision {
   readonly approvalsByGroup: Readonly<Record<string, number>>;
   /** Hashes of the policy documents the decision used (audited with it). */
   readonly versions: Json;
+  /** The break-glass `override-policy` request that lifted a deny (policy-override.ts); absent otherwise. */
+  readonly overriddenBy?: string;
 }
 
 /** The first policy's decision; its version is the hash of the manifest policy it came from. */

@@ -24,6 +24,7 @@ import type { ChainSpendInput, ProposalInput } from './cedar-policy.js';
 import { fromCedar, fromFirstPolicy, type EnclaveDecision } from './enclave-decision.js';
 import { buildChainSummary, buildSummary } from './summary.js';
 import { checkNotFrozen } from './freeze.js';
+import { overriddenDecision, overrideFor } from './policy-override.js';
 
 /** A proposal after full verification inside the enclave. */
 export interface CheckedProposal {
@@ -98,6 +99,8 @@ export function checkProposal(ctx: EnclaveContext, req: SignedRequest, m: Manife
   } else {
     decision = fromFirstPolicy(evaluateFirstPolicy(decoded.tx, m.policy, m.chainId), m);
   }
+  // An applied break-glass override-policy for exactly this request and digest lifts a deny (policy-override.ts).
+  decision = overriddenDecision(decision, overrideFor(ctx.state().policyOverrides, requestId, bytesTo0x(digest), ctx.nowMs()), m);
   const summaryBy = (signerId: string): Json =>
     decoded.chain === 'eth'
       ? buildSummary({ requestId, orgId: m.orgId, walletId: wallet.walletId, signerId, from: wallet.address, initiator: initiator.id, tx: decoded.tx, txDigest: digest, decision })
@@ -143,7 +146,8 @@ export async function propose(ctx: EnclaveContext, body: Json, peer: RpcPeer): P
   }
   await ctx.audit(peer, 'request.proposed', p.requestId, { walletId: p.wallet.walletId, initiator: p.initiator.id, chain: p.decoded.chain, ...(p.tx ? { chainId: p.tx.chainId.toString() } : {}), txDigest: bytesTo0x(p.digest), summaryHash: p.summaryHash, rawTxHash: payloadHash(p.payload.rawTx) });
   const kind = p.decision.decision === 'deny' ? 'policy.denied' : 'policy.decision';
-  await ctx.audit(peer, kind, p.requestId, { decision: p.decision.decision, code: p.decision.code, reasons: [...p.decision.reasons], requiredApprovals: { ...p.decision.requiredApprovals }, approvalsByGroup: { ...p.decision.approvalsByGroup }, versions: p.decision.versions });
+  const overridden = p.decision.overriddenBy === undefined ? {} : { overriddenBy: p.decision.overriddenBy };
+  await ctx.audit(peer, kind, p.requestId, { decision: p.decision.decision, code: p.decision.code, reasons: [...p.decision.reasons], requiredApprovals: { ...p.decision.requiredApprovals }, approvalsByGroup: { ...p.decision.approvalsByGroup }, versions: p.decision.versions, ...overridden });
   await ctx.persist();
   return {
     requestId: p.requestId,

@@ -19,6 +19,7 @@ import type { FrostKeyShare } from '@custodian/tss/frost/key-package';
 import { FROST_SCHEMES, WALLET_PARTIES_MAX, type FrostScheme } from '@custodian/protocol/payloads';
 import { SEALED_STATE_BYTES_MAX } from './sealed-state.js';
 import { decodeFreezes, encodeFreezes, type FreezeRecord } from './freeze.js';
+import { decodePolicyOverrides, emptyPolicyOverrides, encodePolicyOverrides, type PolicyOverrides } from './policy-override.js';
 
 /** Most unused FROST nonces sealed state may hold (the nonce store refuses more: THREATS.md L06). */
 export const FROST_NONCES_SEALED_MAX = 4096;
@@ -200,6 +201,8 @@ export interface EnclaveState {
   provisioned?: ProvisionedSecret | null;
   /** The last break-glass freeze or unfreeze applied per scope (`wallet:<id>`, `organisation:<id>`; see freeze.ts). */
   readonly freezes: Map<string, FreezeRecord>;
+  /** Break-glass `override-policy` requests applied by this signer (see policy-override.ts). */
+  readonly policyOverrides: PolicyOverrides;
   /** Set once this build handed its state to a newer build (migrate-ops.ts): it serves nothing again (absent or null: live). */
   retired?: RetiredRecord | null;
   version: bigint;
@@ -236,6 +239,7 @@ export function initialState(identitySecret: Uint8Array, logSeed: Uint8Array, co
     requestSeen: new Map(),
     summarySeen: new Map(),
     freezes: new Map(),
+    policyOverrides: emptyPolicyOverrides(),
     version: 0n,
   };
 }
@@ -337,6 +341,7 @@ export function encodeState(s: EnclaveState): Uint8Array {
     requestSeen: [...s.requestSeen.entries()].map(([k, v]) => [k, v]),
     ...(s.summarySeen.size > 0 ? { summarySeen: [...s.summarySeen.entries()].map(([k, v]) => [k, [...v]]) } : {}),
     ...(s.freezes.size > 0 ? { freezes: encodeFreezes(s.freezes) } : {}),
+    ...(s.policyOverrides.records.size > 0 || s.policyOverrides.floorMs > 0 ? { policyOverrides: encodePolicyOverrides(s.policyOverrides) } : {}),
     ...(s.retired ? { retired: { toMeasurement: s.retired.toMeasurement, atMs: s.retired.atMs } } : {}),
     ...(s.provisioned ? { provisioned: { shareManifestHash: s.provisioned.shareManifestHash, setId: s.provisioned.setId, secret: bytesToHex(s.provisioned.secret.expose()), members: [...s.provisioned.members], atMs: s.provisioned.atMs } } : {}),
   };
@@ -390,6 +395,8 @@ export function decodeState(bytes: Uint8Array, version: bigint): EnclaveState {
       summarySeen: summaryLists(f.optRaw('summarySeen')),
       // State sealed before break-glass freezes existed has none.
       freezes: decodeFreezes(f.optRaw('freezes')),
+      // State sealed before break-glass policy overrides existed has none.
+      policyOverrides: decodePolicyOverrides(f.optRaw('policyOverrides')),
       version,
     };
     const rb = f.optRaw('rulebook');
