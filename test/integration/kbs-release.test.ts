@@ -17,6 +17,8 @@ import { join } from 'node:path';
 import type { Json } from '@custodian/core/canonical-json';
 import { REPO_ROOT } from '@custodian/core/vectors';
 import { encodeSignedManifest, manifestHash, signManifest, type SignedManifest } from '@custodian/protocol/manifest';
+import { verifyWorkloadCredential } from '@custodian/protocol/workload-credential';
+import { hexToBytes } from '@custodian/core/bytes';
 import { approveRequest, buildTransfer, createWallet, proposeTx, waitForStatus } from '../../apps/cli/src/operations.js';
 import { verifyOrg } from '../../apps/cli/src/verify-org.js';
 import { SIM_ROOT_FILE } from '../../apps/cli/src/commands/org.js';
@@ -91,6 +93,22 @@ test('every signer booted with a sealing key the SoftHSM2-backed key broker rele
   // Each release bound a different ephemeral key and a different nonce.
   assert.equal(new Set(released.map((e) => e.body['publicKey'])).size, 3);
   assert.equal(new Set(released.map((e) => e.body['nonce'])).size, 3);
+});
+
+test('workload identity: each signer holds a broker credential naming its identity key and measurement, which the host required (--kbs-key) and passed to its peers', async () => {
+  const signing = hexToBytes(String(((await (await fetch(`${d.kbs!.url}/v1/kbs-public-key`)).json()) as R)['signing']));
+  const listed = (await d.client.get('/v1/signers')) as unknown as R[];
+  assert.equal(listed.length, 3);
+  for (const rec of listed) {
+    const nonce = 'ab'.repeat(32);
+    const att = (await d.client.get(`/v1/signers/${String(rec['signerId'])}/attestation?nonce=${nonce}`)) as R;
+    assert.equal(att['identityKey'], rec['identityKey']);
+    const claims = verifyWorkloadCredential(att['credential']!, signing, Date.now(), { subjectKey: hexToBytes(String(rec['identityKey'])), measurement: d.measurement, platform: 'sim' });
+    assert.equal(claims.measurement, rec['measurement']);
+  }
+  const issued = kbsAudit().filter((e) => e.kind === 'kbs.credential_issued');
+  assert.deepEqual(new Set(issued.map((e) => e.body['publicKey'])), new Set(listed.map((r) => r['identityKey'])));
+  assert.equal(kbsAudit().filter((e) => e.kind === 'kbs.credential_refused').length, 0);
 });
 
 test('a restart obtains the same sealing keys again: every wallet still verifies and signs', async () => {

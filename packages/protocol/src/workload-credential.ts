@@ -19,6 +19,7 @@ import { CustodianError } from '@custodian/core/errors';
 import { bytesToHex, concatBytes, utf8 } from '@custodian/core/bytes';
 import { canonicalJsonBytes, parseJson, type Json } from '@custodian/core/canonical-json';
 import { Fields } from '@custodian/core/fields';
+import { CLOCK_SKEW_MAX_MS } from '@custodian/core/limits';
 import { KEY_RELEASE_EVIDENCE_BYTES_MAX, KEY_RELEASE_NONCE_BYTES, KBS_SIGNATURE_BYTES, verifyKbsSignature } from './key-release.js';
 
 /** Domain of the broker's signature over a credential's claims. */
@@ -124,7 +125,7 @@ export function decodeWorkloadCredential(json: Json, where = 'credential'): Work
 /**
  * Verifies a credential (wire form) against the broker's public key (65-byte
  * SEC1) at `nowMs`, and that it names `expected`: decode → signature →
- * validity window → subject. Throws E_CREDENTIAL_INVALID (malformed, not the
+ * validity window (issuance up to CLOCK_SKEW_MAX_MS ahead tolerated) → subject. Throws E_CREDENTIAL_INVALID (malformed, not the
  * broker's, or naming another subject), E_CREDENTIAL_EXPIRED; returns the claims.
  */
 export function verifyWorkloadCredential(json: Json, kbsPublicKey: Uint8Array, nowMs: number, expected?: WorkloadExpectation): WorkloadClaims {
@@ -138,7 +139,10 @@ export function verifyWorkloadCredential(json: Json, kbsPublicKey: Uint8Array, n
   if (!verifyKbsSignature(kbsPublicKey, workloadCredentialStatement(claims), cred.signature)) {
     throw new CustodianError('E_CREDENTIAL_INVALID', 'the workload credential is not signed by the trusted key broker', {});
   }
-  if (nowMs < claims.issuedAtMs || nowMs >= claims.expiresAtMs) {
+  // Leniency: the broker's clock may run ahead of the verifier's (and a verifier may take its time
+  // before the hello that fetched the credential), so issuance up to CLOCK_SKEW_MAX_MS in the
+  // future is tolerated; expiry is not — the lifetime is short and renewal starts at two thirds.
+  if (nowMs < claims.issuedAtMs - CLOCK_SKEW_MAX_MS || nowMs >= claims.expiresAtMs) {
     throw new CustodianError('E_CREDENTIAL_EXPIRED', 'the workload credential is not valid at this time', { nowMs, issuedAtMs: claims.issuedAtMs, expiresAtMs: claims.expiresAtMs });
   }
   if (expected) checkSubject(claims, expected);
