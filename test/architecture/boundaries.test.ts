@@ -30,8 +30,13 @@ function importsOf(file: string): string[] {
 
 const workspaces = ['packages', 'apps'].flatMap((top) => readdirSync(join(REPO_ROOT, top)).map((n) => join(REPO_ROOT, top, n)));
 
-/** What the enclave may import besides its declared workspaces. */
-const ENCLAVE_ALLOWED = [/^@noble\//, /^@custodian\//, /^node:(crypto|net|util)$/, /^\./];
+/**
+ * What the enclave may import besides its declared workspaces: pure
+ * computation from Node (zlib compresses backups and migration packages
+ * before they are encrypted), the socket it serves on, nothing that reaches
+ * files, processes or HTTP.
+ */
+const ENCLAVE_ALLOWED = [/^@noble\//, /^@custodian\//, /^node:(crypto|net|util|zlib)$/, /^\./];
 /** What no trusted package may import. */
 const TRUSTED_FORBIDDEN = [/^node:(http|https|child_process)$/, /^(http|https)$/, /^(better-sqlite3|pg|express|fastify|hono|undici|axios|kysely|drizzle-orm)(\/|$)/];
 

@@ -199,12 +199,15 @@ test('B33 an approver cannot freeze alone (E_BREAKGLASS_SIGNATURE_INVALID), and 
   assert.equal(errorCode(shown), 'E_BREAKGLASS_UNKNOWN');
 });
 
+/** An override-policy payload: one request and its exact transaction digest. */
+const DRILL = JSON.stringify({ requestId: 'ab'.repeat(32), txDigest: `0x${'cd'.repeat(32)}` });
+
 test('cancel by the requester; execute after a cancel is refused E_BREAKGLASS_CANCELLED', async () => {
-  assert.equal((await cli(['request', ...as('member-1'), '--id', 'bg-cancel', '--action', 'override-policy', '--payload', '{"reason":"drill"}'])).code, 0);
+  assert.equal((await cli(['request', ...as('member-1'), '--id', 'bg-cancel', '--action', 'override-policy', '--payload', DRILL])).code, 0);
   const c = await cli(['cancel', ...as('member-1'), '--id', 'bg-cancel']);
   assert.equal(c.code, 0, JSON.stringify(c.out));
   assert.equal(state(c)['status'], 'cancelled');
-  assert.equal(errorCode(await cli(['execute', '--kbs', kbs, '--id', 'bg-cancel', '--payload', '{"reason":"drill"}'])), 'E_BREAKGLASS_CANCELLED');
+  assert.equal(errorCode(await cli(['execute', '--kbs', kbs, '--id', 'bg-cancel', '--payload', DRILL])), 'E_BREAKGLASS_CANCELLED');
 });
 
 test('list --kbs and list --data-dir print the same JSON array of requests with state and time-lock', async () => {
