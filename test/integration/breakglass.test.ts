@@ -22,57 +22,21 @@ import { join } from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { Json } from '@custodian/core/canonical-json';
-import { systemClock } from '@custodian/core/clock';
 import { REPO_ROOT } from '@custodian/core/vectors';
-import { openKbs, type KbsRuntime } from '@custodian/kbs/kbs-runtime';
-import { createKbsServer, listenKbs } from '@custodian/kbs/server';
-import { attestationAppraiser } from '@custodian/kbs/attestation-appraiser';
-import { MemoryAuditSink } from '@custodian/kbs/audit-sink';
 import { BREAKGLASS_TIMELOCK_MS_MIN } from '@custodian/kbs/breakglass/breakglass';
-import { readSimRoot } from '../../apps/cli/src/commands/org.js';
 import { approveRequest, buildTransfer, createWallet, proposeTx, waitForStatus } from '../../apps/cli/src/operations.js';
-import { DEMO_ORG, DEMO_RECIPIENT, fund, startDeployment, type Deployment, type ExternalKbs } from '../../scripts/lib/deployment.js';
+import { DEMO_ORG, DEMO_RECIPIENT, fund, startDeployment, type Deployment } from '../../scripts/lib/deployment.js';
 import { CLI } from '../../scripts/lib/processes.js';
-import { refused } from './helpers.js';
+import { InProcessKbs, refused } from './helpers.js';
 
 const run = promisify(execFile);
 type R = Record<string, Json>;
 
 let d: Deployment;
 let dataDir: string;
-let kbs: KbsRuntime;
-let kbsUrl = '';
-const kbsAudit = new MemoryAuditSink();
-/** Added to the broker's monotonic clock: the test moves trusted time, not the host's clock. */
-let monotonicAheadMs = 0;
+/** The broker, in this process: break-glass 2 of alice/bob/frank (daily 1), guardian erin, the shortest time-lock (moved past, not waited for). */
+const broker = new InProcessKbs((member) => ({ approvers: { threshold: 2, members: [member('alice'), member('bob'), member('frank')] }, dailyThreshold: 1, guardians: [member('erin')], timelockMs: BREAKGLASS_TIMELOCK_MS_MIN }));
 const wallets = new Map<string, string>();
-
-/** The broker, in this process: software root, sim appraisal, break-glass 2 of alice/bob/frank (daily 1), guardian erin, the shortest time-lock. */
-const inProcessKbs: ExternalKbs = async ({ dataDir: dir, manifest, simRootFile, actors }) => {
-  const member = (id: string) => ({ id, publicKey: actors[id]!.key.publicKey });
-  kbs = await openKbs({
-    dataDir: join(dir, 'kbs'),
-    root: { kind: 'software' },
-    quorum: { threshold: 2, members: [member('alice'), member('bob')] },
-    appraise: attestationAppraiser({ policy: { version: 1, allowSimulated: true } as never, clock: systemClock, simRootPublicKey: readSimRoot(simRootFile).publicKey }),
-    audit: kbsAudit,
-    manifest,
-    breakglass: { approvers: { threshold: 2, members: [member('alice'), member('bob'), member('frank')] }, dailyThreshold: 1, guardians: [member('erin')], timelockMs: BREAKGLASS_TIMELOCK_MS_MIN },
-    monotonic: () => performance.now() + monotonicAheadMs,
-    warn: () => undefined,
-  });
-  const server = createKbsServer({ broker: kbs.broker, root: kbs.root, measurements: kbs.measurements, manifests: kbs.manifests, trustedClock: kbs.trustedClock, ...(kbs.breakglass ? { breakglass: kbs.breakglass } : {}) });
-  kbsUrl = await listenKbs(server, '127.0.0.1', 0);
-  return {
-    url: kbsUrl,
-    hsm: 'software',
-    dataDir: join(dir, 'kbs'),
-    stop: async () => {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await kbs.close();
-    },
-  };
-};
 
 /** Runs the CLI as a process against the deployment's host; resolves with its exit code and last JSON line. */
 async function cli(args: string[]): Promise<{ code: number; out: R }> {
@@ -86,7 +50,7 @@ async function cli(args: string[]): Promise<{ code: number; out: R }> {
 }
 
 /** The options naming the broker and a member's key file (written by the deployment). */
-const as = (id: string): string[] => ['--kbs', kbsUrl, '--key', join(dataDir, 'operators', `${id}.key.json`), '--operator', id];
+const as = (id: string): string[] => ['--kbs', broker.url, '--key', join(dataDir, 'operators', `${id}.key.json`), '--operator', id];
 const errorCode = (r: { out: R }): unknown => (r.out['error'] as R | undefined)?.['code'];
 const status = (r: { out: R }): unknown => (r.out['state'] as R | undefined)?.['status'];
 
@@ -101,7 +65,7 @@ async function spend(walletId: string): Promise<unknown> {
 
 before(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'custodian-breakglass-it-'));
-  d = await startDeployment({ dataDir, kbs: inProcessKbs, maxValueWei: 10n ** 18n });
+  d = await startDeployment({ dataDir, kbs: broker.start, maxValueWei: 10n ** 18n });
   for (const [walletId, signerId] of [['w-ice', 'signer-1'], ['w-free', 'signer-2']] as const) {
     const w = (await createWallet(d.client, d.actors['alice']!, { orgId: DEMO_ORG, walletId, signerId, scheme: 'single' })) as R;
     wallets.set(walletId, String(w['address']));
@@ -125,7 +89,7 @@ test('B33 a guardian alone freezes a wallet through the CLI; apply delivers it t
   assert.equal(req.code, 0, JSON.stringify(req.out));
   assert.equal(status(req), 'executed', 'a freeze takes effect at once, without a time-lock');
 
-  const applied = await cli(['breakglass', 'apply', '--kbs', kbsUrl, '--id', 'freeze-1']);
+  const applied = await cli(['breakglass', 'apply', '--kbs', broker.url, '--id', 'freeze-1']);
   assert.equal(applied.code, 0, JSON.stringify(applied.out));
   assert.deepEqual(
     (applied.out['applied'] as R[]).map((a) => [a['signerId'], a['ok']]),
@@ -136,7 +100,7 @@ test('B33 a guardian alone freezes a wallet through the CLI; apply delivers it t
   await refused(proposeTx(d.client, d.actors['dave']!, { orgId: DEMO_ORG, walletId: 'w-ice', rawTx: raw }), 'E_WALLET_FROZEN');
   assert.equal(await spend('w-free'), 'success', 'a freeze of one wallet leaves the others signing');
 
-  const list = await cli(['breakglass', 'list', '--kbs', kbsUrl]);
+  const list = await cli(['breakglass', 'list', '--kbs', broker.url]);
   const row = (list.out as unknown as R[]).find((r) => r['id'] === 'freeze-1');
   assert.equal(row?.['status'], 'executed');
   assert.equal(row?.['unlocksAtMs'], null);
@@ -145,35 +109,35 @@ test('B33 a guardian alone freezes a wallet through the CLI; apply delivers it t
 test('B33 an unfreeze needs the quorum and the time-lock; once executed and applied the wallet signs again, and the replayed freeze is refused as stale', async () => {
   const unfreeze = JSON.stringify({ scope: 'wallet', walletId: 'w-ice' });
   assert.equal((await cli(['breakglass', 'request', ...as('alice'), '--id', 'unfreeze-1', '--action', 'unfreeze', '--payload', unfreeze])).code, 0);
-  const early = await cli(['breakglass', 'execute', '--kbs', kbsUrl, '--id', 'unfreeze-1', '--payload', unfreeze]);
+  const early = await cli(['breakglass', 'execute', '--kbs', broker.url, '--id', 'unfreeze-1', '--payload', unfreeze]);
   assert.equal(errorCode(early), 'E_QUORUM_NOT_MET', 'one approval is not the break-glass quorum');
   const approved = await cli(['breakglass', 'approve', ...as('bob'), '--id', 'unfreeze-1']);
   assert.equal(status(approved), 'time-locked', JSON.stringify(approved.out));
-  const locked = await cli(['breakglass', 'execute', '--kbs', kbsUrl, '--id', 'unfreeze-1', '--payload', unfreeze]);
+  const locked = await cli(['breakglass', 'execute', '--kbs', broker.url, '--id', 'unfreeze-1', '--payload', unfreeze]);
   assert.equal(locked.code, 1);
   assert.equal(errorCode(locked), 'E_TIMELOCK_NOT_ELAPSED');
   // Nothing executed, nothing to deliver: the wallet stays frozen.
-  const notYet = await cli(['breakglass', 'apply', '--kbs', kbsUrl, '--id', 'unfreeze-1']);
+  const notYet = await cli(['breakglass', 'apply', '--kbs', broker.url, '--id', 'unfreeze-1']);
   assert.equal(notYet.code, 1);
   assert.equal(errorCode(notYet), 'E_BREAKGLASS_NOT_EXECUTED');
   const raw = await buildTransfer(d.client, wallets.get('w-ice')!, DEMO_RECIPIENT, 1000n);
   await refused(proposeTx(d.client, d.actors['dave']!, { orgId: DEMO_ORG, walletId: 'w-ice', rawTx: raw }), 'E_WALLET_FROZEN');
 
-  monotonicAheadMs += BREAKGLASS_TIMELOCK_MS_MIN + 1_000;
-  const executed = await cli(['breakglass', 'execute', '--kbs', kbsUrl, '--id', 'unfreeze-1', '--payload', unfreeze]);
+  broker.aheadMs += BREAKGLASS_TIMELOCK_MS_MIN + 1_000;
+  const executed = await cli(['breakglass', 'execute', '--kbs', broker.url, '--id', 'unfreeze-1', '--payload', unfreeze]);
   assert.equal(status(executed), 'executed', JSON.stringify(executed.out));
-  const applied = await cli(['breakglass', 'apply', '--kbs', kbsUrl, '--id', 'unfreeze-1']);
+  const applied = await cli(['breakglass', 'apply', '--kbs', broker.url, '--id', 'unfreeze-1']);
   assert.equal(applied.code, 0, JSON.stringify(applied.out));
   assert.equal(await spend('w-ice'), 'success', 'the unfrozen wallet signs again');
 
   // The host replays the older freeze: every signer refuses it, the CLI exits 1, the wallet keeps signing.
-  const replay = await cli(['breakglass', 'apply', '--kbs', kbsUrl, '--id', 'freeze-1']);
+  const replay = await cli(['breakglass', 'apply', '--kbs', broker.url, '--id', 'freeze-1']);
   assert.equal(replay.code, 1);
   assert.equal(errorCode(replay), 'E_BREAKGLASS_NOT_APPLIED');
   const refusals = (((replay.out['error'] as R)['detail'] as R)['applied'] as R[]).map((a) => a['code']);
   assert.deepEqual(refusals, ['E_BREAKGLASS_STALE', 'E_BREAKGLASS_STALE', 'E_BREAKGLASS_STALE']);
   assert.equal(await spend('w-ice'), 'success');
 
-  const kinds = kbsAudit.events.filter((e) => String(e.body['id'] ?? '').endsWith('-1')).map((e) => e.kind);
+  const kinds = broker.audit.events.filter((e) => String(e.body['id'] ?? '').endsWith('-1')).map((e) => e.kind);
   assert.deepEqual(kinds.filter((k) => k === 'breakglass.executed').length, 2, `broker audit: ${kinds.join(', ')}`);
 });

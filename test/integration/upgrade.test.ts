@@ -14,8 +14,6 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import type { Json } from '@custodian/core/canonical-json';
 import { REPO_ROOT } from '@custodian/core/vectors';
 import { encodeSignedManifest, manifestHash, signManifest } from '@custodian/protocol/manifest';
@@ -24,9 +22,9 @@ import { SIM_ROOT_FILE } from '../../apps/cli/src/commands/org.js';
 import { SignerLink } from '../../apps/host/src/signer-link.js';
 import type { HostStore } from '../../apps/host/src/store.js';
 import { DEMO_ORG, startDeployment, type Deployment } from '../../scripts/lib/deployment.js';
-import { CLI, startSigner, type Proc } from '../../scripts/lib/processes.js';
+import { startSigner, type Proc } from '../../scripts/lib/processes.js';
+import { cliJson } from './helpers.js';
 
-const run = promisify(execFile);
 type R = Record<string, Json>;
 const SIGNERS = ['signer-1', 'signer-2', 'signer-3'];
 
@@ -36,17 +34,7 @@ let next: Proc;
 let other: { path: string; measurement: string };
 let oldEndpoint: string;
 
-/** Runs the CLI against the deployment's host; resolves with the last JSON line, or rejects with the error line's code. */
-async function cli(args: string[]): Promise<R> {
-  try {
-    const { stdout } = await run(process.execPath, ['--import', 'tsx', CLI, ...args, '--host', String(d.host.ready['url']), '--json'], { cwd: REPO_ROOT, maxBuffer: 16 * 1024 * 1024 });
-    return JSON.parse(stdout.trim().split('\n').pop()!) as R;
-  } catch (e) {
-    const out = String((e as { stdout?: string }).stdout ?? '').trim().split('\n').pop() ?? '';
-    const err = (JSON.parse(out || '{}') as { error?: { code?: string; message?: string } }).error;
-    throw Object.assign(new Error(`${err?.code ?? 'no code'}: ${err?.message ?? String(e)}`), { code: err?.code });
-  }
-}
+const cli = (args: string[]): Promise<R> => cliJson(d, args);
 
 const rejectsWith = (p: Promise<unknown>, code: string) => assert.rejects(p, (e: { code?: string; message?: string }) => e.code === code || (e.message ?? '').includes(code));
 
@@ -116,7 +104,6 @@ test('flow 6: under a manifest v2 listing the new build, signer-1 moves there wi
 });
 
 test('the custody log verifies after the move: one chain per signer, every entry under its attested key', async () => {
-  const { stdout } = await run(process.execPath, ['--import', 'tsx', CLI, 'audit', 'verify', '--log', join(dataDir, 'host', 'tlog'), '--json'], { cwd: REPO_ROOT, maxBuffer: 16 * 1024 * 1024 });
-  const r = JSON.parse(stdout.trim().split('\n').pop()!) as R;
-  assert.equal(r['ok'], true, stdout.slice(-2000));
+  const r = await cli(['audit', 'verify', '--log', join(dataDir, 'host', 'tlog')]);
+  assert.equal(r['ok'], true, JSON.stringify(r).slice(-2000));
 });
