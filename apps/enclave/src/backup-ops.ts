@@ -43,7 +43,6 @@ import { bytesToHex } from '@custodian/core/bytes';
 import { canonicalJsonBytes, parseJson, type Json } from '@custodian/core/canonical-json';
 import { Fields } from '@custodian/core/fields';
 import { generateHpkeKeyPair } from '@custodian/core/hpke-seal';
-import type { Secret } from '@custodian/core/secret';
 import type { RpcPeer } from '@custodian/protocol/frame-rpc';
 import { identityReportData } from '@custodian/protocol/identity-binding';
 import { KEY_RELEASE_NONCE_BYTES } from '@custodian/protocol/key-release';
@@ -59,6 +58,7 @@ import {
 import { AUDIT_ENTRY_KIND, decodeAuditEntry, decodeEnclaveSigned, statementHash, verifyStatement } from '@custodian/protocol/enclave-signed';
 import { decodeManifest } from '@custodian/protocol/manifest';
 import type { EnclaveContext } from './enclave-context.js';
+import { EphemeralKeySlot } from './ephemeral-key-slot.js';
 import { decodeState, encodeState, type EnclaveState } from './state.js';
 import { SEALED_STATE_BYTES_MAX } from './sealed-state.js';
 
@@ -67,38 +67,15 @@ export const SIGNER_BACKUP_TYPE = 'custodian.signer-backup.v1';
 /** How long a prepared restore waits for the broker's answer. */
 export const RESTORE_PREPARE_TTL_MS = 5 * 60 * 1000;
 
-/** A restore waiting for the broker's answer (memory only: a restart starts over with a fresh nonce). */
-export interface PendingRestore {
-  readonly nonce: Uint8Array;
-  readonly keys: { readonly publicKey: Uint8Array; readonly privateKey: Secret<Uint8Array> };
-  readonly atMs: number;
-}
-
-/** The in-memory slot of the one restore a signer may have in progress. */
+/** The in-memory state of the one restore a signer may have in progress. */
 export class RestoreSlot {
-  #pending: PendingRestore | null = null;
+  /** The ephemeral key waiting for the broker's answer (a restart starts over with a fresh nonce). */
+  readonly key = new EphemeralKeySlot(RESTORE_PREPARE_TTL_MS, {
+    code: 'E_RESTORE_NOT_PREPARED',
+    message: 'no restore was prepared with this nonce on this signer (or it expired); prepare again with a fresh nonce from the key broker',
+  });
   /** A restore installed in memory and not yet audited: the signer serves only `hello` and the confirmation. */
   unconfirmed: { readonly breakglassRequest: string; readonly backupSha256: string; readonly measurement: string; readonly wallets: readonly string[] } | null = null;
-
-  /** Replaces any earlier preparation (its key is zeroised). */
-  set(p: PendingRestore): void {
-    this.clear();
-    this.#pending = p;
-  }
-
-  /** The preparation for `nonce`, if it is still fresh. */
-  take(nonce: Uint8Array, nowMs: number): PendingRestore {
-    const p = this.#pending;
-    if (!p || bytesToHex(p.nonce) !== bytesToHex(nonce) || nowMs - p.atMs > RESTORE_PREPARE_TTL_MS) {
-      throw new CustodianError('E_RESTORE_NOT_PREPARED', 'no restore was prepared with this nonce on this signer (or it expired); prepare again with a fresh nonce from the key broker');
-    }
-    return p;
-  }
-
-  clear(): void {
-    this.#pending?.keys.privateKey.zeroise();
-    this.#pending = null;
-  }
 }
 
 /** The state a backup carries: everything but what a restored copy would hold stale (see the module comment). */
@@ -160,7 +137,7 @@ export async function prepareRestore(ctx: EnclaveContext, slot: RestoreSlot, bod
   if (!ctx.keyBroker()) throw new CustodianError('E_BACKUP_UNAVAILABLE', 'this signer was not launched with a key broker; it cannot check a recovery answer');
   if (!isPristine(ctx.state())) throw new CustodianError('E_RESTORE_NOT_PRISTINE', 'a backup is restored only into a pristine signer (no manifest, no wallet, no audit entry)');
   const keys = await generateHpkeKeyPair();
-  slot.set({ nonce, keys, atMs: ctx.nowMs() });
+  slot.key.set({ nonce, keys, atMs: ctx.nowMs() });
   const evidence = await ctx.attest(identityReportData(keys.publicKey, nonce));
   return { signerId: ctx.signerId, publicKey: bytesToHex(keys.publicKey), evidence: bytesToHex(evidence) };
 }
@@ -188,9 +165,9 @@ export async function completeRestore(ctx: EnclaveContext, slot: RestoreSlot, bo
   const broker = ctx.keyBroker();
   if (!broker) throw new CustodianError('E_BACKUP_UNAVAILABLE', 'this signer was not launched with a key broker; it cannot check a recovery answer');
   if (!isPristine(ctx.state())) throw new CustodianError('E_RESTORE_NOT_PRISTINE', 'a backup is restored only into a pristine signer (no manifest, no wallet, no audit entry)');
-  const pending = slot.take(nonce, ctx.nowMs());
+  const pending = slot.key.take(nonce, ctx.nowMs());
   const opened = await openRecoveryAnswer(answer, pending.keys.privateKey, { kbsPublicKey: broker.publicKey, nonce, publicKey: pending.keys.publicKey, requestId, signerId: ctx.signerId, backupSha256 });
-  slot.clear();
+  slot.key.clear();
   let restored: EnclaveState;
   try {
     restored = decodeBackupPlaintext(opened.expose(), ctx.signerId, ctx.state().version);

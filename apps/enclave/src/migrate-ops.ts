@@ -58,6 +58,7 @@ import type { RpcPeer } from '@custodian/protocol/frame-rpc';
 import { identityReportData } from '@custodian/protocol/identity-binding';
 import { decodeManifest, type Manifest } from '@custodian/protocol/manifest';
 import type { EnclaveContext } from './enclave-context.js';
+import { EphemeralKeySlot } from './ephemeral-key-slot.js';
 import { isPristine } from './backup-ops.js';
 import { decodeState, encodeState, type EnclaveState } from './state.js';
 import { SEALED_STATE_BYTES_MAX } from './sealed-state.js';
@@ -86,12 +87,6 @@ const PACKAGE_SIZE_MARGIN_BYTES = 1024;
 /** The ops a pristine (or just-imported) new build runs: refusals are answered, never audited (see the module comment). */
 export const MIGRATION_UNAUDITED_OPS: ReadonlySet<string> = new Set(['state.migrate.prepare', 'state.migrate.import', 'state.migrate.confirm']);
 
-interface PendingImport {
-  readonly nonce: Uint8Array;
-  readonly keys: { readonly publicKey: Uint8Array; readonly privateKey: Secret<Uint8Array> };
-  readonly atMs: number;
-}
-
 /** What an import installed and its confirmation audits. */
 interface UnconfirmedImport {
   readonly fromMeasurement: string;
@@ -103,7 +98,8 @@ interface UnconfirmedImport {
 /** The in-memory slots of a migration: the old build's offer, the new build's preparation and unconfirmed import. */
 export class MigrationSlot {
   #offer: { readonly nonce: string; readonly atMs: number } | null = null;
-  #pending: PendingImport | null = null;
+  /** The new build's ephemeral key waiting for the package. */
+  readonly key = new EphemeralKeySlot(MIGRATION_OFFER_TTL_MS, { code: 'E_MIGRATION_NOT_PREPARED', message: 'no migration was prepared with this nonce on this signer (or it expired); prepare again' });
   /** An import installed in memory and not yet audited: the signer serves only `hello` and the confirmation. */
   unconfirmed: UnconfirmedImport | null = null;
 
@@ -119,26 +115,6 @@ export class MigrationSlot {
     if (!o || o.nonce !== bytesToHex(nonce) || nowMs - o.atMs > MIGRATION_OFFER_TTL_MS || nowMs < o.atMs) {
       throw new CustodianError('E_MIGRATION_NOT_OFFERED', 'this signer offered no migration with this nonce (or the offer expired or was used); ask for a fresh offer');
     }
-  }
-
-  /** Replaces any earlier preparation (its key is zeroised). */
-  prepare(p: PendingImport): void {
-    this.clearPending();
-    this.#pending = p;
-  }
-
-  /** The preparation for `nonce`, if it is still fresh. */
-  pending(nonce: Uint8Array, nowMs: number): PendingImport {
-    const p = this.#pending;
-    if (!p || bytesToHex(p.nonce) !== bytesToHex(nonce) || nowMs - p.atMs > MIGRATION_OFFER_TTL_MS) {
-      throw new CustodianError('E_MIGRATION_NOT_PREPARED', 'no migration was prepared with this nonce on this signer (or it expired); prepare again');
-    }
-    return p;
-  }
-
-  clearPending(): void {
-    this.#pending?.keys.privateKey.zeroise();
-    this.#pending = null;
   }
 }
 
@@ -173,7 +149,7 @@ export async function prepareMigration(ctx: EnclaveContext, slot: MigrationSlot,
   f.done();
   if (!isPristine(ctx.state())) throw new CustodianError('E_MIGRATION_NOT_PRISTINE', 'a state is migrated only into a pristine signer (no manifest, no wallet, no audit entry)');
   const keys = await generateHpkeKeyPair();
-  slot.prepare({ nonce, keys, atMs: ctx.nowMs() });
+  slot.key.set({ nonce, keys, atMs: ctx.nowMs() });
   const evidence = await ctx.attest(identityReportData(keys.publicKey, nonce));
   return { signerId: ctx.signerId, publicKey: bytesToHex(keys.publicKey), evidence: bytesToHex(evidence) };
 }
@@ -270,7 +246,7 @@ export async function importMigration(ctx: EnclaveContext, slot: MigrationSlot, 
   f.done();
   if (owner !== ctx.signerId) throw new CustodianError('E_MIGRATION_PACKAGE_INVALID', `the package is signer ${owner.slice(0, 64)}'s, not ${ctx.signerId}'s`);
   if (!isPristine(ctx.state())) throw new CustodianError('E_MIGRATION_NOT_PRISTINE', 'a state is migrated only into a pristine signer (no manifest, no wallet, no audit entry)');
-  const pending = slot.pending(nonce, ctx.nowMs());
+  const pending = slot.key.take(nonce, ctx.nowMs());
   let opened: Secret<Uint8Array>;
   try {
     opened = await hpkeOpen(pending.keys.privateKey, sealed, migrationInfo(ctx.signerId), nonce);
@@ -278,7 +254,7 @@ export async function importMigration(ctx: EnclaveContext, slot: MigrationSlot, 
     if (isCustodianError(e, 'E_HPKE_OPEN_FAILED')) throw new CustodianError('E_MIGRATION_PACKAGE_INVALID', 'the package is not sealed to the key this signer prepared for this nonce');
     throw e;
   }
-  slot.clearPending();
+  slot.key.clear();
   let pkg: { state: EnclaveState; toMeasurement: string };
   try {
     pkg = decodePackagePlaintext(opened.expose(), ctx.signerId, ctx.state().version);
