@@ -12,16 +12,14 @@ import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { p256 } from '@noble/curves/nist.js';
 import type { Json } from '@custodian/core/canonical-json';
 import { parseJson } from '@custodian/core/canonical-json';
-import { bytesTo0x, bytesToHex, hexToBytes } from '@custodian/core/bytes';
+import { bytesToHex, hexToBytes } from '@custodian/core/bytes';
 import { hpkeSeal } from '@custodian/core/hpke-seal';
 import { encodeSignedRequest, signRequest } from '@custodian/protocol/operator-request';
-import { APPROVAL_TYPE, TX_PROPOSAL_TYPE, WALLET_CREATE_TYPE } from '@custodian/protocol/payloads';
+import { WALLET_CREATE_TYPE } from '@custodian/protocol/payloads';
 import { decodeRecoveryBackup, encodeRecoveryAnswer, RECOVERY_BACKUP_BYTES_MAX, recoveryAnswerInfo, recoveryAnswerStatement, recoveryBackupAad, recoveryBackupDigest, recoveryBackupKey, type RecoveryBackup } from '@custodian/protocol/recovery-backup';
-import { encodeUnsignedEip1559 } from '@custodian/chains/evm/eip1559';
-import { parseAddress } from '@custodian/chains/evm/address';
 import { decodeAuditEntry, decodeEnclaveSigned, statementHash } from '@custodian/protocol/enclave-signed';
 import { Enclave } from './enclave.js';
-import { bootSigners, memoryPlatform, orgKeys, orgManifest, RecordingHost, rejectsWith, requestNonce, runSession, simHardware, type MemoryPlatform } from './test-signers.js';
+import { bootSigners, memoryPlatform, orgKeys, orgManifest, proposeTransfer, RecordingHost, rejectsWith, requestNonce, runSession, simHardware, singleKeySigner, TestBroker, type MemoryPlatform } from './test-signers.js';
 import { SEALED_STATE_BYTES_MAX } from './sealed-state.js';
 
 type R = Record<string, Json>;
@@ -31,15 +29,17 @@ const keys = orgKeys();
 const manifest = orgManifest(hw, keys, { allowlist: [TO], maxValueWei: '1000000' });
 const MEASUREMENT = bytesToHex(hw.measurement);
 
-const kbsSecret = p256.utils.randomSecretKey();
 const recovery = createECDH('prime256v1');
 recovery.generateKeys();
-const KBS = { publicKey: p256.getPublicKey(kbsSecret, false), recoveryKey: new Uint8Array(recovery.getPublicKey()) };
+const RECOVERY_KEY = new Uint8Array(recovery.getPublicKey());
+const broker = new TestBroker(RECOVERY_KEY);
+const KBS = broker.trust;
+const kbsSecret = broker.secret;
 
 /** What the HSM does under an executed recover-signer request: ECDH with the recovery key, HKDF, AES-GCM open. */
 function openWithRecoveryKey(b: RecoveryBackup, signerId: string): Uint8Array {
   const shared = recovery.computeSecret(b.ephemeralPublicKey);
-  const key = recoveryBackupKey(shared, b.ephemeralPublicKey, KBS.recoveryKey);
+  const key = recoveryBackupKey(shared, b.ephemeralPublicKey, RECOVERY_KEY);
   const d = createDecipheriv('aes-256-gcm', key, b.iv);
   d.setAAD(recoveryBackupAad(signerId));
   d.setAuthTag(b.ciphertext.subarray(b.ciphertext.length - 16));
@@ -54,15 +54,7 @@ async function brokerAnswer(prepared: R, nonce: Uint8Array, plaintext: Uint8Arra
   return encodeRecoveryAnswer({ measurement: MEASUREMENT, enc: sealed.enc, ciphertext: sealed.ciphertext, signature });
 }
 
-async function signerWithWallet(): Promise<{ platform: MemoryPlatform; host: RecordingHost; enclave: Enclave }> {
-  const platform = memoryPlatform(hw);
-  platform.kbs = KBS;
-  const host = new RecordingHost();
-  const enclave = (await bootSigners(['signer-1'], new Map([['signer-1', platform]]), manifest, host)).get('signer-1')!;
-  const wc = signRequest({ type: WALLET_CREATE_TYPE, orgId: 'acme', walletId: 'w', scheme: 'single', signerId: 'signer-1', nonce: requestNonce(), createdAtMs: Date.now() }, 'alice', keys['alice']!);
-  await enclave.handle('wallet.create', { request: encodeSignedRequest(wc) }, host.peer);
-  return { platform, host, enclave };
-}
+const signerWithWallet = () => singleKeySigner(hw, manifest, keys, KBS);
 
 async function pristine(kbs: MemoryPlatform['kbs'] = KBS): Promise<Enclave> {
   const platform = memoryPlatform(hw);
@@ -74,12 +66,7 @@ async function pristine(kbs: MemoryPlatform['kbs'] = KBS): Promise<Enclave> {
 
 /** Proposes and signs a transfer from `w` with bob's and carol's approvals; the signed transaction. */
 async function signTransfer(e: Enclave, host: RecordingHost): Promise<R> {
-  const raw = encodeUnsignedEip1559({ chainId: 31337n, nonce: BigInt(Math.floor(Math.random() * 1e6)), maxPriorityFeePerGas: 1n, maxFeePerGas: 2n, gasLimit: 21000n, to: parseAddress(TO), value: 5n, data: new Uint8Array(0), accessList: [] });
-  const proposal = encodeSignedRequest(signRequest({ type: TX_PROPOSAL_TYPE, orgId: 'acme', walletId: 'w', chain: 'eth', rawTx: bytesTo0x(raw), nonce: requestNonce(), createdAtMs: Date.now() }, 'dave', keys['dave']!));
-  const res = (await e.handle('tx.propose', { request: proposal }, host.peer)) as R;
-  const approvals = ['bob', 'carol'].map((who) =>
-    encodeSignedRequest(signRequest({ type: APPROVAL_TYPE, orgId: 'acme', requestId: String(res['requestId']), txDigest: String(res['txDigest']), summaryHash: String(res['summaryHash']), expiresAtMs: Date.now() + 600_000, nonce: requestNonce() }, who, keys[who]!)),
-  );
+  const { proposal, approvals } = await proposeTransfer(e, host, keys, 'w', TO);
   return (await e.handle('tx.sign', { proposal, approvals }, host.peer)) as R;
 }
 

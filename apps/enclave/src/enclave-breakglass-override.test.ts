@@ -11,14 +11,15 @@ import type { Json } from '@custodian/core/canonical-json';
 import { bytesTo0x } from '@custodian/core/bytes';
 import { isCustodianError } from '@custodian/core/errors';
 import { encodeSignedRequest, signRequest } from '@custodian/protocol/operator-request';
-import { APPROVAL_TYPE, TX_PROPOSAL_TYPE, WALLET_CREATE_TYPE } from '@custodian/protocol/payloads';
-import { breakglassExecutionStatement, encodeSignedBreakglassExecution, payloadHashOf, type BreakglassAction, type BreakglassExecution } from '@custodian/protocol/breakglass-execution';
+import { APPROVAL_TYPE, TX_PROPOSAL_TYPE } from '@custodian/protocol/payloads';
+import type { BreakglassAction } from '@custodian/protocol/breakglass-execution';
 import { encodeUnsignedEip1559 } from '@custodian/chains/evm/eip1559';
 import { parseAddress } from '@custodian/chains/evm/address';
 import type { Enclave } from './enclave.js';
 import { EMPTY_AUDIT_MAP_CONTEXT, mapAuditEvent } from './audit-entry-map.js';
 import { decodePolicyOverrides, emptyPolicyOverrides, encodePolicyOverrides, overrideFor, POLICY_OVERRIDE_TTL_MS, recordOverride, useOverride } from './policy-override.js';
-import { bootSigners, memoryPlatform, orgKeys, orgManifest, RecordingHost, rejectsWith, requestNonce, simHardware } from './test-signers.js';
+import type { RecordingHost} from './test-signers.js';
+import { orgKeys, orgManifest, rejectsWith, requestNonce, simHardware, singleKeySigner, TestBroker } from './test-signers.js';
 
 type R = Record<string, Json>;
 const TO = '0x70997970c51812dc3a010c7d01b50e0d17dc79c8';
@@ -26,25 +27,9 @@ const hw = simHardware();
 const keys = orgKeys();
 /** The first policy: at most 1 000 000 wei to TO, two treasury approvals. */
 const manifest = orgManifest(hw, keys, { allowlist: [TO], maxValueWei: '1000000' });
-const kbsSecret = p256.utils.randomSecretKey();
-const KBS = { publicKey: p256.getPublicKey(kbsSecret, false), recoveryKey: null };
-
-let clockMs = 1_800_000_000_000;
-function execution(id: string, action: BreakglassAction, payload: Json, secret = kbsSecret): Json {
-  clockMs += 1_000;
-  const e: BreakglassExecution = { id, action, payloadHash: payloadHashOf(payload), approvals: ['m0', 'm1'], executedAtMs: clockMs };
-  return encodeSignedBreakglassExecution({ execution: e, payload, signature: p256.sign(breakglassExecutionStatement(e), secret, { prehash: true, format: 'compact' }) });
-}
-
-async function singleSigner(): Promise<{ host: RecordingHost; enclave: Enclave }> {
-  const platform = memoryPlatform(hw);
-  platform.kbs = KBS;
-  const host = new RecordingHost();
-  const enclave = (await bootSigners(['signer-1'], new Map([['signer-1', platform]]), manifest, host)).get('signer-1')!;
-  const wc = signRequest({ type: WALLET_CREATE_TYPE, orgId: 'acme', walletId: 'w', scheme: 'single', signerId: 'signer-1', nonce: requestNonce(), createdAtMs: Date.now() }, 'alice', keys['alice']!);
-  await enclave.handle('wallet.create', { request: encodeSignedRequest(wc) }, host.peer);
-  return { host, enclave };
-}
+const broker = new TestBroker();
+const execution = (id: string, action: BreakglassAction, payload: Json, secret = broker.secret): Json => broker.execution(id, action, payload, { approvals: ['m0', 'm1'] }, secret);
+const singleSigner = () => singleKeySigner(hw, manifest, keys, broker.trust);
 
 /** A proposal by dave of `valueWei` to TO (over the limit: denied). */
 function proposal(valueWei: bigint, txNonce = 1n): Json {

@@ -11,19 +11,17 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { p256 } from '@noble/curves/nist.js';
 import type { Json } from '@custodian/core/canonical-json';
-import { bytesTo0x } from '@custodian/core/bytes';
 import { canonicalJsonBytes } from '@custodian/core/canonical-json';
 import { encodeSignedRequest, signRequest } from '@custodian/protocol/operator-request';
-import { APPROVAL_TYPE, TX_PROPOSAL_TYPE, WALLET_CREATE_TYPE, WALLET_REFRESH_TYPE } from '@custodian/protocol/payloads';
-import { breakglassExecutionStatement, encodeSignedBreakglassExecution, payloadHashOf, type BreakglassAction, type BreakglassExecution } from '@custodian/protocol/breakglass-execution';
-import { encodeUnsignedEip1559 } from '@custodian/chains/evm/eip1559';
-import { parseAddress } from '@custodian/chains/evm/address';
+import { WALLET_CREATE_TYPE, WALLET_REFRESH_TYPE } from '@custodian/protocol/payloads';
+import type { BreakglassAction, BreakglassExecution } from '@custodian/protocol/breakglass-execution';
 import { Enclave } from './enclave.js';
 import { unseal } from './sealed-state.js';
 import { decodeState, encodeState, initialState } from './state.js';
 import { FREEZE_SCOPES_MAX } from './freeze.js';
 import { EMPTY_AUDIT_MAP_CONTEXT, mapAuditEvent } from './audit-entry-map.js';
-import { bootSigners, memoryPlatform, orgKeys, orgManifest, RecordingHost, rejectsWith, requestNonce, runSession, simHardware, type MemoryPlatform } from './test-signers.js';
+import { bootSigners, memoryPlatform, orgKeys, orgManifest, proposeTransfer, RecordingHost, rejectsWith, requestNonce, runSession, simHardware, singleKeySigner, TestBroker } from './test-signers.js';
+import type { KeyBrokerTrust } from './platform.js';
 
 type R = Record<string, Json>;
 const TO = '0x70997970c51812dc3a010c7d01b50e0d17dc79c8';
@@ -31,42 +29,16 @@ const hw = simHardware();
 const keys = orgKeys();
 const manifest = orgManifest(hw, keys, { allowlist: [TO], maxValueWei: '1000000' });
 
-/** The key broker's signing key (stands in for the HSM-held kbs-signing key). */
-const kbsSecret = p256.utils.randomSecretKey();
-const KBS = { publicKey: p256.getPublicKey(kbsSecret, false), recoveryKey: null };
+/** The key broker (its P-256 key stands in for the HSM-held kbs-signing key). */
+const broker = new TestBroker();
+const KBS = broker.trust;
 const otherBroker = p256.utils.randomSecretKey();
-
-let clockMs = 1_800_000_000_000;
-/** A broker-signed execution of `action` on `payload`, executed later than every earlier one unless `over` says otherwise. */
-function execution(id: string, action: BreakglassAction, payload: Json, over: Partial<BreakglassExecution> = {}, secret = kbsSecret): Json {
-  clockMs += 1_000;
-  const e: BreakglassExecution = { id, action, payloadHash: payloadHashOf(payload), approvals: ['carol'], executedAtMs: clockMs, ...over };
-  return encodeSignedBreakglassExecution({ execution: e, payload, signature: p256.sign(breakglassExecutionStatement(e), secret, { prehash: true, format: 'compact' }) });
-}
+const execution = (id: string, action: BreakglassAction, payload: Json, over: Partial<BreakglassExecution> = {}, secret = broker.secret): Json => broker.execution(id, action, payload, over, secret);
 const walletScope = (walletId: string): Json => ({ scope: 'wallet', walletId });
 const orgScope = (orgId = 'acme'): Json => ({ scope: 'organisation', orgId });
-
-/** An EIP-1559 proposal on `walletId` as dave, with bob's and carol's approvals of the summary `to` signer answered. */
-async function proposeWithApprovals(to: Enclave, host: RecordingHost, walletId: string): Promise<{ proposal: Json; approvals: Json[]; requestId: string }> {
-  const raw = encodeUnsignedEip1559({ chainId: 31337n, nonce: BigInt(Math.floor(Math.random() * 1e6)), maxPriorityFeePerGas: 1n, maxFeePerGas: 2n, gasLimit: 21000n, to: parseAddress(TO), value: 5n, data: new Uint8Array(0), accessList: [] });
-  const proposal = encodeSignedRequest(signRequest({ type: TX_PROPOSAL_TYPE, orgId: 'acme', walletId, chain: 'eth', rawTx: bytesTo0x(raw), nonce: requestNonce(), createdAtMs: Date.now() }, 'dave', keys['dave']!));
-  const res = (await to.handle('tx.propose', { request: proposal }, host.peer)) as R;
-  const approvals = ['bob', 'carol'].map((who) =>
-    encodeSignedRequest(signRequest({ type: APPROVAL_TYPE, orgId: 'acme', requestId: String(res['requestId']), txDigest: String(res['txDigest']), summaryHash: String(res['summaryHash']), expiresAtMs: Date.now() + 600_000, nonce: requestNonce() }, who, keys[who]!)),
-  );
-  return { proposal, approvals, requestId: String(res['requestId']) };
-}
-
-/** One signer with the broker configured and a single-key wallet `w`. */
-async function singleSigner(kbs: typeof KBS | null = KBS): Promise<{ platform: MemoryPlatform; host: RecordingHost; enclave: Enclave }> {
-  const platform = memoryPlatform(hw);
-  platform.kbs = kbs;
-  const host = new RecordingHost();
-  const enclave = (await bootSigners(['signer-1'], new Map([['signer-1', platform]]), manifest, host)).get('signer-1')!;
-  const wc = signRequest({ type: WALLET_CREATE_TYPE, orgId: 'acme', walletId: 'w', scheme: 'single', signerId: 'signer-1', nonce: requestNonce(), createdAtMs: Date.now() }, 'alice', keys['alice']!);
-  await enclave.handle('wallet.create', { request: encodeSignedRequest(wc) }, host.peer);
-  return { platform, host, enclave };
-}
+const proposeWithApprovals = (to: Enclave, host: RecordingHost, walletId: string) => proposeTransfer(to, host, keys, walletId, TO);
+/** One signer with the broker configured (or `kbs`) and a single-key wallet `w`. */
+const singleSigner = (kbs: KeyBrokerTrust | null = KBS) => singleKeySigner(hw, manifest, keys, kbs);
 
 const apply = (e: Enclave, host: RecordingHost, exec: Json): Promise<R> => e.handle('breakglass.apply', { execution: exec }, host.peer) as Promise<R>;
 const last = (host: RecordingHost, kind: string): R => host.of(kind).at(-1)!.data;
@@ -128,7 +100,7 @@ test('the same execution applied twice is idempotent; B33 an older unfreeze repl
   assert.equal(refused['breakglassId'], 'bg-u1');
   await rejectsWith(apply(enclave, host, freeze1), 'E_BREAKGLASS_STALE');
   // A different statement executed at the very same time as the last one is not later either.
-  await rejectsWith(apply(enclave, host, execution('bg-u2', 'unfreeze', walletScope('w'), { executedAtMs: clockMs })), 'E_BREAKGLASS_STALE');
+  await rejectsWith(apply(enclave, host, execution('bg-u2', 'unfreeze', walletScope('w'), { executedAtMs: broker.lastExecutedAtMs })), 'E_BREAKGLASS_STALE');
   await rejectsWith(proposeWithApprovals(enclave, host, 'w'), 'E_WALLET_FROZEN');
 });
 

@@ -10,12 +10,18 @@
 import { randomBytes } from 'node:crypto';
 import { CustodianError, isCustodianError } from '@custodian/core/errors';
 import type { Json } from '@custodian/core/canonical-json';
-import { bytesToHex } from '@custodian/core/bytes';
+import { bytesTo0x, bytesToHex } from '@custodian/core/bytes';
 import { createSimRoot, issueSimEvidence } from '@custodian/attestation/sim/sim-evidence';
 import { generateOperatorKey, type OperatorKeyPair } from '@custodian/protocol/operator-key';
 import { encodeSignedManifest, MANIFEST_TYPE, signManifest } from '@custodian/protocol/manifest';
 import { decodeAuditEntry, decodeEnclaveSigned, statementHash } from '@custodian/protocol/enclave-signed';
 import type { RpcPeer } from '@custodian/protocol/frame-rpc';
+import { p256 } from '@noble/curves/nist.js';
+import { encodeSignedRequest, signRequest } from '@custodian/protocol/operator-request';
+import { APPROVAL_TYPE, TX_PROPOSAL_TYPE, WALLET_CREATE_TYPE } from '@custodian/protocol/payloads';
+import { encodeUnsignedEip1559 } from '@custodian/chains/evm/eip1559';
+import { parseAddress } from '@custodian/chains/evm/address';
+import { breakglassExecutionStatement, encodeSignedBreakglassExecution, payloadHashOf, type BreakglassAction, type BreakglassExecution } from '@custodian/protocol/breakglass-execution';
 import type { KbsChannel, KeyBrokerTrust, Platform } from './platform.js';
 import { Enclave } from './enclave.js';
 
@@ -189,4 +195,57 @@ export async function rejectsWith(p: Promise<unknown>, code: string): Promise<vo
     throw new Error(`expected ${code}, got ${(e as CustodianError).code}: ${(e as Error).message}`, { cause: e });
   }
   throw new Error(`expected ${code}, but it succeeded`);
+}
+
+/**
+ * A key broker as the signers see it, for tests: its `kbs-signing` key (a
+ * P-256 key standing in for the HSM's), the trust a platform is launched
+ * with, and broker-signed break-glass executions, each executed a second
+ * after the one before unless `over` says otherwise.
+ */
+export class TestBroker {
+  readonly secret = p256.utils.randomSecretKey();
+  readonly publicKey = p256.getPublicKey(this.secret, false);
+  #clockMs = 1_800_000_000_000;
+
+  constructor(readonly recoveryKey: Uint8Array | null = null) {}
+
+  /** When the last execution it signed took effect. */
+  get lastExecutedAtMs(): number {
+    return this.#clockMs;
+  }
+
+  /** What a platform launched with this broker trusts. */
+  get trust(): KeyBrokerTrust {
+    return { publicKey: this.publicKey, recoveryKey: this.recoveryKey };
+  }
+
+  /** A signed execution of `action` on `payload` (signed by `secret`, the broker's own key by default). */
+  execution(id: string, action: BreakglassAction, payload: Json, over: Partial<BreakglassExecution> = {}, secret: Uint8Array = this.secret): Json {
+    this.#clockMs += 1_000;
+    const e: BreakglassExecution = { id, action, payloadHash: payloadHashOf(payload), approvals: ['carol'], executedAtMs: this.#clockMs, ...over };
+    return encodeSignedBreakglassExecution({ execution: e, payload, signature: p256.sign(breakglassExecutionStatement(e), secret, { prehash: true, format: 'compact' }) });
+  }
+}
+
+/** One booted signer (`signer-1`) whose platform trusts `kbs`, holding a single-key wallet `w` created by alice. */
+export async function singleKeySigner(hw: ReturnType<typeof simHardware>, manifest: Json, keys: Record<string, OperatorKeyPair>, kbs: KeyBrokerTrust | null): Promise<{ platform: MemoryPlatform; host: RecordingHost; enclave: Enclave }> {
+  const platform = memoryPlatform(hw);
+  platform.kbs = kbs;
+  const host = new RecordingHost();
+  const enclave = (await bootSigners(['signer-1'], new Map([['signer-1', platform]]), manifest, host)).get('signer-1')!;
+  const wc = signRequest({ type: WALLET_CREATE_TYPE, orgId: 'acme', walletId: 'w', scheme: 'single', signerId: 'signer-1', nonce: requestNonce(), createdAtMs: Date.now() }, 'alice', keys['alice']!);
+  await enclave.handle('wallet.create', { request: encodeSignedRequest(wc) }, host.peer);
+  return { platform, host, enclave };
+}
+
+/** An EIP-1559 transfer of 5 wei to `to` from `walletId`, proposed by dave to `signer`, with bob's and carol's approvals of the summary it answered. */
+export async function proposeTransfer(signer: Enclave, host: RecordingHost, keys: Record<string, OperatorKeyPair>, walletId: string, to: string): Promise<{ proposal: Json; approvals: Json[]; requestId: string; answer: R }> {
+  const raw = encodeUnsignedEip1559({ chainId: 31337n, nonce: BigInt(Math.floor(Math.random() * 1e6)), maxPriorityFeePerGas: 1n, maxFeePerGas: 2n, gasLimit: 21000n, to: parseAddress(to), value: 5n, data: new Uint8Array(0), accessList: [] });
+  const proposal = encodeSignedRequest(signRequest({ type: TX_PROPOSAL_TYPE, orgId: 'acme', walletId, chain: 'eth', rawTx: bytesTo0x(raw), nonce: requestNonce(), createdAtMs: Date.now() }, 'dave', keys['dave']!));
+  const answer = (await signer.handle('tx.propose', { request: proposal }, host.peer)) as R;
+  const approvals = ['bob', 'carol'].map((who) =>
+    encodeSignedRequest(signRequest({ type: APPROVAL_TYPE, orgId: 'acme', requestId: String(answer['requestId']), txDigest: String(answer['txDigest']), summaryHash: String(answer['summaryHash']), expiresAtMs: Date.now() + 600_000, nonce: requestNonce() }, who, keys[who]!)),
+  );
+  return { proposal, approvals, requestId: String(answer['requestId']), answer };
 }
