@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { p256 } from '@noble/curves/nist.js';
-import { isCustodianError } from '@custodian/core/errors';
+import { CustodianError, isCustodianError } from '@custodian/core/errors';
 import { SignedChainAuditSink, verifyKbsAuditLog, KBS_AUDIT_GENESIS } from './audit-chain.js';
 import { KBS_AUDIT_FILE, openKbs } from './kbs-runtime.js';
 
@@ -59,6 +59,21 @@ test('a broker opened on its data directory writes its audit as this chain, sign
     await assert.rejects(rt.broker.release({ nonce: n.nonce, evidence: new Uint8Array(64), publicKey: new Uint8Array(32).fill(1) }));
     const v = verifyKbsAuditLog(readFileSync(join(dir, KBS_AUDIT_FILE)), await rt.root.publicKey('kbs-signing'));
     assert.deepEqual(v.entries.map((e) => e.kind), ['kbs.release_refused']);
+  } finally {
+    await rt.close();
+  }
+});
+
+test('F10 a root that cannot sign the audit entry refuses the release, naming the HSM as the cause (E_AUDIT_UNAVAILABLE, cause E_HSM_UNAVAILABLE)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kbs-audit-down-'));
+  const down = async (): Promise<Uint8Array> => {
+    throw new CustodianError('E_HSM_UNAVAILABLE', 'CKR_DEVICE_REMOVED', {});
+  };
+  const audit = await SignedChainAuditSink.open(join(dir, 'chain.jsonl'), down, publicKey);
+  const rt = await openKbs({ dataDir: dir, root: { kind: 'software' }, quorum: { threshold: 1, members: [] }, audit, warn: () => undefined });
+  try {
+    const n = rt.broker.issueNonce();
+    await assert.rejects(rt.broker.release({ nonce: n.nonce, evidence: new Uint8Array(64), publicKey: new Uint8Array(32).fill(1) }), (e) => isCustodianError(e, 'E_AUDIT_UNAVAILABLE') && e.detail['cause'] === 'E_HSM_UNAVAILABLE' && e.message.includes('E_HSM_UNAVAILABLE'));
   } finally {
     await rt.close();
   }

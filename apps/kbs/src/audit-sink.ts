@@ -6,6 +6,7 @@
  * tests.
  */
 import type { Json } from '@custodian/core/canonical-json';
+import { isCustodianError } from '@custodian/core/errors';
 
 /** The kinds of entry the key broker writes. */
 export type KbsAuditKind =
@@ -54,4 +55,10 @@ export class MemoryAuditSink implements KbsAuditSink {
   ofKind(kind: KbsAuditKind): KbsAuditEvent[] {
     return this.events.filter((e) => e.kind === kind);
   }
+}
+
+/** Why an append failed, for a refusal's message: the root that signs the chain (E_HSM_…), or another typed cause. */
+export function auditCause(e: unknown): string {
+  if (isCustodianError(e) && e.code.startsWith('E_HSM_')) return ` (the root could not sign the entry: ${e.code})`;
+  return isCustodianError(e) ? ` (${e.code})` : '';
 }

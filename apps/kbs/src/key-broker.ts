@@ -21,7 +21,7 @@ import type { Clock } from '@custodian/core/clock';
 import type { Json } from '@custodian/core/canonical-json';
 import type { RootOfTrust } from './hsm/root-of-trust.js';
 import type { AppraiseFn } from './appraisal.js';
-import type { KbsAuditSink, KbsAuditKind } from './audit-sink.js';
+import { auditCause, type KbsAuditSink, type KbsAuditKind } from './audit-sink.js';
 import type { NonceStore, IssuedNonce } from './nonce-store.js';
 import type { MeasurementChangeRecord, MeasurementRegistry } from './measurement-approvals.js';
 import { deriveSealingKey } from './sealing-keys.js';
@@ -302,10 +302,11 @@ export class KeyBroker {
   async #audit(kind: KbsAuditKind, body: { readonly [k: string]: Json }, required: boolean, refusal?: CustodianError): Promise<void> {
     try {
       await this.deps.audit.append({ kind, atMs: this.deps.clock.nowMs(), body });
-    } catch {
+    } catch (e) {
       if (!required) return;
-      throw new CustodianError('E_AUDIT_UNAVAILABLE', 'the audit log cannot be written; nothing is released', {
+      throw new CustodianError('E_AUDIT_UNAVAILABLE', `the audit log cannot be written${auditCause(e)}; nothing is released`, {
         kind,
+        ...(isCustodianError(e) ? { cause: e.code } : {}),
         ...(refusal ? { refusal: refusal.code, reasons: reasonsOf(refusal) } : {}),
       });
     }

@@ -10,7 +10,7 @@ import { CustodianError, isCustodianError } from '@custodian/core/errors';
 import { canonicalJson, parseJson, type Json } from '@custodian/core/canonical-json';
 import { Fields } from '@custodian/core/fields';
 import type { Clock } from '@custodian/core/clock';
-import type { KbsAuditSink } from '../audit-sink.js';
+import { auditCause, type KbsAuditSink } from '../audit-sink.js';
 import { applyBreakglassEvent, assertUsable, BREAKGLASS_ACTIONS, summary, type BreakglassAction, type BreakglassConfig, type BreakglassEvent, type BreakglassState, type BreakglassStatus } from './breakglass.js';
 
 /** File name of the book inside the data directory. */
@@ -146,8 +146,8 @@ export class BreakglassBook {
   async #append(kind: Parameters<KbsAuditSink['append']>[0]['kind'], body: { readonly [k: string]: Json }): Promise<void> {
     try {
       await this.audit.append({ kind, atMs: this.clock.nowMs(), body });
-    } catch {
-      throw new CustodianError('E_AUDIT_UNAVAILABLE', 'the audit log cannot be written; the break-glass step is not taken', { kind });
+    } catch (e) {
+      throw new CustodianError('E_AUDIT_UNAVAILABLE', `the audit log cannot be written${auditCause(e)}; the break-glass step is not taken`, { kind, ...(isCustodianError(e) ? { cause: e.code } : {}) });
     }
   }
 
