@@ -6,7 +6,8 @@
  *     evidence binding nonce and key, release over HTTP (the broker consumes
  *     the nonce, appraises the evidence with packages/attestation, unwraps the
  *     sealing master in the root, derives, HPKE-seals, signs the credential
- *     and the answer, audits), answer signature check, HPKE open, per-signer
+ *     and the answer, audits in the production chain: one more root signature
+ *     and an fsync), answer signature check, HPKE open, per-signer
  *     HKDF. Loopback HTTP stands in for the parent's vsock forwarding;
  *   - sealed-state load: `unseal` (AES-256-GCM, signer and version bound) of
  *     a sealed state of 16 KiB and 1 MiB under the released key, and the boot
@@ -36,7 +37,7 @@ import type { RootOfTrust } from '@custodian/kbs/hsm/root-of-trust';
 import { KeyBroker } from '@custodian/kbs/key-broker';
 import { NonceStore } from '@custodian/kbs/nonce-store';
 import { MeasurementRegistry } from '@custodian/kbs/measurement-approvals';
-import { MemoryAuditSink } from '@custodian/kbs/audit-sink';
+import { SignedChainAuditSink } from '@custodian/kbs/audit-chain';
 import { createWrappedSealingMaster } from '@custodian/kbs/sealing-keys';
 import { attestationAppraiser } from '@custodian/kbs/attestation-appraiser';
 import { createKbsServer, listenKbs } from '@custodian/kbs/server';
@@ -78,7 +79,8 @@ async function serveBroker(root: RootOfTrust): Promise<{ server: Server; base: s
     nonces: new NonceStore(systemClock, systemRandom),
     measurements,
     appraise: attestationAppraiser({ policy: { version: 1, allowSimulated: true }, simRootPublicKey: simRoot.publicKey, clock: systemClock }),
-    audit: new MemoryAuditSink(),
+    // The production audit: a chain signed in the root, fsynced per entry (each release costs one more root signature).
+    audit: await SignedChainAuditSink.open(join(mkdtempSync(join(tmpdir(), 'bench-audit-')), 'kbs-audit.jsonl'), (b) => root.sign(b), await root.publicKey('kbs-signing')),
     clock: systemClock,
   });
   const server = createKbsServer({ broker, root, measurements });
