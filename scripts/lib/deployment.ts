@@ -249,10 +249,13 @@ async function startKbs(
   const kbsDir = join(dataDir, 'kbs');
   const config = join(dataDir, 'kbs-config');
   mkdirSync(config, { recursive: true });
-  const members = ['alice', 'bob'].map((id) => ({ id, publicKey: bytesToHex(actors[id]!.key.publicKey) }));
+  const member = (id: string) => ({ id, publicKey: bytesToHex(actors[id]!.key.publicKey) });
+  const members = ['alice', 'bob'].map(member);
   writeFileSync(join(config, 'quorum.json'), JSON.stringify({ threshold: 2, members }) + '\n');
   writeFileSync(join(config, 'policy.json'), JSON.stringify({ version: 1, allowSimulated: true }) + '\n');
   writeFileSync(join(config, 'manifest.json'), JSON.stringify(encodeSignedManifest(manifest)) + '\n');
+  // Break-glass: 3 of alice, bob and frank (daily operations need 2), erin the guardian, the default 48 h time-lock.
+  writeFileSync(join(config, 'breakglass.json'), JSON.stringify({ approvers: { threshold: 3, members: ['alice', 'bob', 'frank'].map(member) }, dailyThreshold: 2, guardians: [member('erin')] }) + '\n');
   const p = await startKbsProcess({
     dataDir: kbsDir,
     hsm,
@@ -260,6 +263,7 @@ async function startKbs(
     policyFile: join(config, 'policy.json'),
     simRootFile,
     manifestFile: join(config, 'manifest.json'),
+    breakglassFile: join(config, 'breakglass.json'),
     log: (l) => log(`kbs: ${l}`),
   });
   const root = p.ready['hsm'] === 'pkcs11' ? 'pkcs11' : 'software';

@@ -138,6 +138,8 @@ export interface KbsProcessOptions {
   readonly policyFile: string;
   readonly simRootFile: string;
   readonly manifestFile: string;
+  /** The break-glass configuration (`--breakglass FILE`), when the broker keeps a book. */
+  readonly breakglassFile?: string;
   readonly port?: number;
   readonly log?: (l: string) => void;
 }
@@ -145,6 +147,7 @@ export interface KbsProcessOptions {
 /** Starts `custodian kbs serve` and waits for its ready line (`url`, `hsm`, `signingKey`). */
 export function startKbsProcess(o: KbsProcessOptions): Promise<Proc> {
   const args = [CLI, 'kbs', 'serve', '--data-dir', o.dataDir, '--hsm', o.hsm, '--quorum', o.quorumFile, '--policy', o.policyFile, '--sim-root', o.simRootFile, '--manifest', o.manifestFile, '--port', String(o.port ?? 0), '--json'];
+  if (o.breakglassFile !== undefined) args.push('--breakglass', o.breakglassFile);
   return startProcess(process.execPath, args, o.log ? { log: o.log } : {});
 }
 

@@ -185,3 +185,27 @@ test('a signer whose pinned broker key differs, or whose broker is unreachable, 
   assert.match(down.stderr, /E_KBS_UNAVAILABLE/);
   assert.equal(existsSync(join(dataDir, 'signers', 'signer-y', 'sealed-state.bin')), false);
 });
+
+test('the broker run by `kbs serve --breakglass` on PKCS#11: a guardian freezes a wallet, the signers apply it, the request is listed; the audit file is a chain signed in the token', async () => {
+  const kbsArgs = (id: string) => ['--kbs', d.kbs!.url, '--key', join(dataDir, 'operators', `${id}.key.json`), '--operator', id];
+  const cli = async (args: string[]): Promise<R> => {
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', CLI, ...args, '--host', String(d.host.ready['url']), '--json'], { cwd: REPO_ROOT, maxBuffer: 16 * 1024 * 1024 });
+    return JSON.parse(stdout.trim().split('\n').pop()!) as R;
+  };
+  const freeze = JSON.stringify({ scope: 'wallet', walletId: 'w-single' });
+  const requested = await cli(['breakglass', 'request', ...kbsArgs('erin'), '--id', 'freeze-single', '--action', 'freeze-wallet', '--payload', freeze]);
+  assert.equal((requested['state'] as R)['status'], 'executed');
+  await cli(['breakglass', 'apply', '--kbs', d.kbs!.url, '--id', 'freeze-single']);
+  const raw = await buildTransfer(d.client, wallets.find((w) => w.id === 'w-single')!.address, DEMO_RECIPIENT, 1000n);
+  await assert.rejects(proposeTx(d.client, d.actors['dave']!, { orgId: DEMO_ORG, walletId: 'w-single', rawTx: raw }), (e: { code?: string }) => e.code === 'E_WALLET_FROZEN');
+  // An unfreeze waits for three approvals and the 48 h time-lock: one approver's request stays pending.
+  await cli(['breakglass', 'request', ...kbsArgs('alice'), '--id', 'unfreeze-single', '--action', 'unfreeze', '--payload', freeze]);
+  const { stdout } = await run(process.execPath, ['--import', 'tsx', CLI, 'breakglass', 'list', '--kbs', d.kbs!.url, '--json'], { cwd: REPO_ROOT });
+  const listed = JSON.parse(stdout.trim().split('\n').pop()!) as R[];
+  assert.deepEqual(listed.map((r) => [r['id'], r['status']]), [['freeze-single', 'executed'], ['unfreeze-single', 'pending']]);
+
+  const verified = await cli(['kbs', 'audit', 'verify', '--file', join(d.kbs!.dataDir, 'kbs-audit.jsonl'), '--kbs', d.kbs!.url]);
+  assert.equal(verified['ok'], true);
+  const kinds = verified['kinds'] as Record<string, number>;
+  for (const k of ['kbs.key_released', 'kbs.credential_issued', 'breakglass.executed', 'breakglass.requested']) assert.ok((kinds[k] ?? 0) > 0, `${k} in ${JSON.stringify(kinds)}`);
+});
