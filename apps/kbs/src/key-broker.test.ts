@@ -196,3 +196,15 @@ test('F01 a credential whose issuance cannot be audited is not issued', async ()
   audit.failing = true;
   await assert.rejects(broker.issueCredential(req), (e) => isCustodianError(e, 'E_AUDIT_UNAVAILABLE'));
 });
+
+test('F01 a measurement approval that cannot be audited does not take effect: no key for it, and the retry is audited', async () => {
+  const { broker, secrets, clock, audit } = await setup();
+  const rec = signedChange({ measurement: M2, previous: M1, approvedAtMs: clock.nowMs(), reason: 'v2' }, secrets, ['member-0', 'member-1']);
+  audit.failing = true;
+  await assert.rejects(broker.approveMeasurement(rec), (e) => isCustodianError(e, 'E_AUDIT_UNAVAILABLE'));
+  audit.failing = false;
+  await assert.rejects(broker.release((await request(broker, { measurement: M2 })).req), (e) => isCustodianError(e, 'E_KBS_MEASUREMENT_NOT_APPROVED'));
+  await broker.approveMeasurement(rec);
+  assert.equal(audit.ofKind('kbs.measurement_approved').filter((e) => e.body['measurement'] === M2).length, 1);
+  assert.equal((await broker.release((await request(broker, { measurement: M2 })).req)).measurement, M2);
+});

@@ -200,8 +200,10 @@ export class KeyBroker {
   async approveMeasurement(record: MeasurementChangeRecord): Promise<readonly string[]> {
     const body = { measurement: record.change.measurement, previous: record.change.previous, reason: record.change.reason };
     try {
-      const signers = this.deps.measurements.approve(record);
+      // Checked, audited, then applied (F01): an approval that could not be audited does not take effect.
+      const signers = this.deps.measurements.check(record);
       await this.#audit('kbs.measurement_approved', { ...body, signers: [...signers] }, true);
+      this.deps.measurements.approve(record);
       await this.deps.onApproved?.(record);
       return signers;
     } catch (e) {
@@ -232,11 +234,12 @@ export class KeyBroker {
         const state = breakglass.book.get(breakglass.id);
         execution = await signBreakglassExecution(this.deps.root, assertUsable(state, breakglass.id, state.request.action));
       }
+      // Checked, audited, then installed (F01): a manifest whose installation could not be audited approves nothing.
+      const checked = this.deps.manifests.check(signed, execution);
+      if (!checked.changed) return checked;
+      await this.#audit('kbs.manifest_installed', { version: checked.version, manifestHash: checked.hash, measurements: [...checked.measurements], ...named }, true);
       const out = this.deps.manifests.install(signed, execution);
-      if (out.changed) {
-        await this.#audit('kbs.manifest_installed', { version: out.version, manifestHash: out.hash, measurements: [...out.measurements], ...named }, true);
-        await this.deps.onManifestInstalled?.();
-      }
+      if (out.changed) await this.deps.onManifestInstalled?.();
       return out;
     } catch (e) {
       if (isCustodianError(e, 'E_AUDIT_UNAVAILABLE')) throw e;

@@ -114,3 +114,21 @@ test('openKbs: the manifest anchors releases, persists with its successors, and 
   await rt.close();
   await assert.rejects(open(signed(payload(1, null, [M2]), ['alice', 'bob'])), (e: unknown) => isCustodianError(e, 'E_KBS_STATE_INVALID'));
 });
+
+test('F01 a successor whose installation cannot be audited is not installed: its measurement gets no key, and the retry installs and audits it', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'kbs-manifest-f01-'));
+  const v1 = payload(1, null, [M1]);
+  const audit = new MemoryAuditSink();
+  const rt = await openKbs({ dataDir, root: { kind: 'software' }, quorum: makeQuorum(1, 1).quorum, appraise: fakeAppraise, audit, warn: () => undefined, manifest: signed(v1, ['alice', 'bob']) });
+  const v2 = signed(payload(2, v1, [M1, M2]), ['alice', 'carol']);
+  audit.failing = true;
+  await assert.rejects(rt.broker.installManifest(v2), (e: unknown) => isCustodianError(e, 'E_AUDIT_UNAVAILABLE'));
+  audit.failing = false;
+  assert.ok(!rt.manifests.isApproved(M2), 'an unaudited installation approves nothing');
+  assert.equal(rt.manifests.current()?.version, 1);
+  const out = await rt.broker.installManifest(v2);
+  assert.equal(out.changed, true);
+  assert.equal(audit.ofKind('kbs.manifest_installed').length, 1);
+  assert.ok(rt.manifests.isApproved(M2));
+  await rt.close();
+});

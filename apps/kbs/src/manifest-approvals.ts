@@ -95,6 +95,22 @@ export class ManifestApprovals {
    * Installing the latest one again is a no-op.
    */
   install(signed: SignedManifest, breakglass?: SignedBreakglassExecution): ManifestInstalled {
+    const checked = this.#verify(signed, breakglass);
+    return 'link' in checked ? this.#push(checked.link, checked.next) : checked;
+  }
+
+  /**
+   * Runs every check of `install` without installing: what `install` would
+   * answer, or its refusal. The broker audits an installation between the two
+   * (an installation that could not be audited must not take effect).
+   */
+  check(signed: SignedManifest, breakglass?: SignedBreakglassExecution): ManifestInstalled {
+    const checked = this.#verify(signed, breakglass);
+    if (!('link' in checked)) return checked;
+    return { version: checked.next.version, hash: manifestHash(signed.payload), measurements: checked.next.enclave.measurements, changed: true, breakglassId: breakglass?.execution.id ?? null };
+  }
+
+  #verify(signed: SignedManifest, breakglass?: SignedBreakglassExecution): ManifestInstalled | { readonly link: ManifestLink; readonly next: Manifest } {
     const current = this.#current;
     const last = this.#chain[this.#chain.length - 1];
     if (current === null || last === undefined) throw new CustodianError('E_MANIFEST_SEQUENCE', 'the key broker holds no organisation manifest yet; start it with --manifest', {});
@@ -111,10 +127,10 @@ export class ManifestApprovals {
     if (breakglass) {
       if (this.breakglassKey === null) throw new CustodianError('E_BREAKGLASS_NOT_CONFIGURED', 'this manifest chain was opened without the broker key; it cannot take break-glass successors', {});
       verifyBreakglassSuccessor(this.breakglassKey, breakglass, last.payload, signed.payload, hash);
-      return this.#push({ payload: signed.payload, signatures: signed.signatures, breakglass }, next);
+      return { link: { payload: signed.payload, signatures: signed.signatures, breakglass }, next };
     }
     verifyManifestQuorum(signed, current);
-    return this.#push({ payload: signed.payload, signatures: signed.signatures }, next);
+    return { link: { payload: signed.payload, signatures: signed.signatures }, next };
   }
 
   /** True when the latest manifest lists `measurement`. */

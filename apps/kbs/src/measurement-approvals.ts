@@ -78,13 +78,19 @@ export class MeasurementRegistry {
    * measurement. Re-applying an approved record is a no-op.
    */
   approve(record: MeasurementChangeRecord): readonly string[] {
+    const signers = this.check(record);
+    if (!this.#approved.has(record.change.measurement)) this.#approved.set(record.change.measurement, record);
+    return signers;
+  }
+
+  /** Runs every check of `approve` without applying it (the broker audits in between): the signers, or the refusal. */
+  check(record: MeasurementChangeRecord): readonly string[] {
     const { change } = record;
     const signers = assertQuorum(this.quorum, MEASUREMENT_CHANGE_DOMAIN, measurementChangeBody(change), record.signatures, `the approval of measurement ${change.measurement.slice(0, 16)}…`);
     if (this.#approved.has(change.measurement)) return signers;
     if (change.previous !== null && !this.#approved.has(change.previous)) {
       throw new CustodianError('E_MEASUREMENT_CHANGE_INVALID', `the change succeeds measurement ${change.previous.slice(0, 16)}…, which is not approved`, { previous: change.previous });
     }
-    this.#approved.set(change.measurement, record);
     return signers;
   }
 }
