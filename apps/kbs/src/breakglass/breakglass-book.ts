@@ -138,8 +138,16 @@ export class BreakglassBook {
       throw err;
     }
     await this.#append(next.audit.kind, next.audit.body);
+    const before = this.#states.get(id);
     this.#states.set(id, next.state);
-    this.#persist();
+    try {
+      this.#persist();
+    } catch (e) {
+      // Fail closed: a step held in memory only would be undone by a restart (a veto lost, a request executable again).
+      if (before === undefined) this.#states.delete(id);
+      else this.#states.set(id, before);
+      throw new CustodianError('E_IO', 'the break-glass book cannot be written; the step is not taken', { cause: e instanceof Error ? e.message : String(e) });
+    }
     return next.state;
   }
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ManualClock } from '@custodian/core/clock';
@@ -143,6 +143,22 @@ test('a guardian veto stops execution; vetoing twice is refused', async () => {
     w.book.submit({ type: 'veto', atMs: w.clock.nowMs(), requestId: r2.id, payloadHash: r2.payloadHash, reason: 'x', guardian: signStatement(BREAKGLASS_DOMAIN, vetoStatement(r2.id, r2.payloadHash, 'x'), 'member-1', w.approvers.secrets.get('member-1')!) }),
     (e) => isCustodianError(e, 'E_BREAKGLASS_SIGNATURE_INVALID'),
   );
+});
+
+test('a veto the book cannot write is refused E_IO and does not stand in memory only: the live book and the file agree, and the retry vetoes', async () => {
+  const w = world();
+  const r = w.req('bg-6c');
+  await w.request(r);
+  await w.approve(r, 'member-1');
+  await w.approve(r, 'member-2');
+  w.clock.advance(HOUR);
+  mkdirSync(join(w.dir, 'breakglass.json.tmp')); // the next write of the book fails
+  await assert.rejects(w.veto(r, 'guardian-0'), (e) => isCustodianError(e, 'E_IO'));
+  assert.equal(readBreakglassFile(w.dir)[0]?.status, 'time-locked');
+  assert.equal(w.book.get(r.id).status, 'time-locked', 'a restart would bring back what the file holds: the live book must not claim more');
+  rmdirSync(join(w.dir, 'breakglass.json.tmp'));
+  assert.equal((await w.veto(r, 'guardian-0')).status, 'vetoed');
+  assert.equal(readBreakglassFile(w.dir)[0]?.status, 'vetoed');
 });
 
 test('freezing is immediate and needs one guardian; an approver cannot freeze alone', async () => {
