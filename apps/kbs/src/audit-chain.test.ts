@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { p256 } from '@noble/curves/nist.js';
@@ -77,4 +78,45 @@ test('F10 a root that cannot sign the audit entry refuses the release, naming th
   } finally {
     await rt.close();
   }
+});
+
+test('F01 an append whose fsync fails leaves no entry behind: the next append continues one chain that still verifies', async () => {
+  const { path } = await logOf(2);
+  const sink = await SignedChainAuditSink.open(path, sign, publicKey);
+  const probe = await open(path, 'r');
+  const proto = Object.getPrototypeOf(probe) as { sync: () => Promise<void> };
+  await probe.close();
+  const sync = proto.sync;
+  let failures = 1;
+  proto.sync = async function (this: unknown) {
+    if (failures-- > 0) throw Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' });
+    return sync.call(this);
+  };
+  try {
+    await assert.rejects(sink.append({ kind: 'kbs.key_released', atMs: 5, body: { lost: true } }), /EIO/);
+  } finally {
+    proto.sync = sync;
+  }
+  await sink.append({ kind: 'kbs.key_released', atMs: 6, body: { after: true } });
+  const v = verifyKbsAuditLog(readFileSync(path), publicKey);
+  assert.deepEqual(v.entries.map((e) => e.body), [{ i: 0 }, { i: 1 }, { after: true }], 'the unsynced entry is not in the chain, and nothing forks it');
+  assert.deepEqual((await SignedChainAuditSink.open(path, sign, publicKey)).head, v.head, 'the broker still opens its own audit file');
+});
+
+test('F01 an append that fails and cannot be cut off stops the sink: later appends refuse instead of chaining after an unknown tail', async () => {
+  const { path } = await logOf(1);
+  const sink = await SignedChainAuditSink.open(path, sign, publicKey);
+  const probe = await open(path, 'r');
+  const proto = Object.getPrototypeOf(probe) as { sync: () => Promise<void> };
+  await probe.close();
+  const sync = proto.sync;
+  proto.sync = async () => {
+    throw Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' });
+  };
+  try {
+    await assert.rejects(sink.append({ kind: 'kbs.key_released', atMs: 5, body: {} }), /EIO/);
+  } finally {
+    proto.sync = sync;
+  }
+  await assert.rejects(sink.append({ kind: 'kbs.key_released', atMs: 6, body: {} }), (e) => isCustodianError(e, 'E_KBS_AUDIT_INVALID'));
 });

@@ -17,7 +17,7 @@
  * the broker acts only after that (fail closed).
  */
 import { createHash } from 'node:crypto';
-import { open, readFile } from 'node:fs/promises';
+import { open, readFile, type FileHandle } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { CustodianError } from '@custodian/core/errors';
 import { bytesToHex, concatBytes, hexToBytes, utf8 } from '@custodian/core/bytes';
@@ -59,6 +59,8 @@ function hashOf(statement: Json): string {
 export class SignedChainAuditSink implements KbsAuditSink {
   #head: KbsAuditHead;
   #queue: Promise<unknown> = Promise.resolve();
+  /** Set when a failed write could not be cut off: the file's tail is unknown, so nothing is chained after it. */
+  #tailUnknown = false;
 
   private constructor(
     readonly path: string,
@@ -83,6 +85,16 @@ export class SignedChainAuditSink implements KbsAuditSink {
     return this.#head;
   }
 
+  /** Cuts the file back to `size` after a failed write; if that fails too, every later append refuses (fail closed). */
+  async #cutBack(fh: FileHandle, size: number): Promise<void> {
+    try {
+      await fh.truncate(size);
+      await fh.sync();
+    } catch {
+      this.#tailUnknown = true;
+    }
+  }
+
   append(event: KbsAuditEvent): Promise<void> {
     const run = this.#queue.then(() => this.#append(event));
     this.#queue = run.catch(() => undefined);
@@ -93,10 +105,20 @@ export class SignedChainAuditSink implements KbsAuditSink {
     const statement = statementOf(this.#head.size, this.#head.headHash, event);
     const signature = await this.sign(statementBytes(statement));
     const line = canonicalJson({ ...(statement as Record<string, Json>), signature: bytesToHex(signature) }) + '\n';
+    if (this.#tailUnknown) {
+      throw new CustodianError('E_KBS_AUDIT_INVALID', 'a failed audit write could not be undone; restart the key broker so that it verifies its audit file again', {});
+    }
     const fh = await open(this.path, 'a', 0o600);
+    let sizeBefore: number | null = null;
     try {
+      sizeBefore = (await fh.stat()).size;
       await fh.appendFile(line);
       await fh.sync();
+    } catch (e) {
+      // The line may be (partly) in the file without being durable: cut it off, or the next entry would
+      // repeat its seq and fork the chain — a file the broker itself then refuses to open.
+      if (sizeBefore !== null) await this.#cutBack(fh, sizeBefore);
+      throw e;
     } finally {
       await fh.close();
     }
