@@ -154,3 +154,15 @@ test('B33 an execution from another broker key, or to a signer launched without 
   await rejectsWith(install(enclave, host, next.signed, altered), 'E_BREAKGLASS_PAYLOAD_CHANGED');
   assert.equal(host.of('manifest.installed').length, 1);
 });
+
+test('B33 a break-glass successor carrying a signature entry that does not verify is installed on the execution alone; the audit does not name that operator as a signer', async () => {
+  const { host, enclave } = await signer();
+  const next = successor(newQuorum);
+  const decoded = decodeSignedManifest(next.signed);
+  // An entry in bob's name, made with erin's key: it verifies under no installed key.
+  const withForged = encodeSignedManifest({ payload: decoded.payload, signatures: [signManifest(decoded.payload, 'bob', erin)] });
+  await install(enclave, host, withForged, execution('bg-quorum-forged', 'change-root-quorum', { manifestHash: next.hash }));
+  const installed = last(host, 'manifest.installed');
+  assert.equal(installed['breakglassId'], 'bg-quorum-forged');
+  assert.deepEqual(installed['signedBy'], []);
+});

@@ -195,3 +195,24 @@ test('approvals given for the summary of first sight keep counting when the poli
   const signed = (await enclave.handle('tx.sign', { proposal: b.proposal, approvals: b.approvals }, host.peer)) as Record<string, Json>;
   assert.match(String(signed['signedTx']), /^0x02/);
 });
+
+test('B14 a rulebook change counts only approvals whose manifest signature verifies: a signature entry the host appended in a treasury member\'s name is no approval (and not audited as a signer)', async () => {
+  const governed = rulebookWith('@id("policy-change-treasury")\n@approvals("treasury:2")\n@delay("1s")\npermit (principal, action == Custodian::Action::"policy-change", resource);\n');
+  const host = new RecordingHost();
+  const enclave = new Enclave(memoryPlatform(hw), 'signer-1');
+  await enclave.boot();
+  const genesis = orgManifest(hw, keys, { rulebookDigest: rulebookFilesDigest(governed), allowlist: [TO.toLowerCase()] });
+  await enclave.handle('manifest.install', { signedManifest: genesis, rulebook: filesJson(governed) }, host.peer);
+  const next = rulebookWith(new TextDecoder().decode(governed.get('policies/30-governance.cedar')!), 'v2');
+  // The quorum (alice, bob) signed; carol (treasury) did not: the host appends an entry in her name with bob's signature bytes.
+  const v2 = decodeSignedManifest(nextManifest(genesis, rulebookFilesDigest(next), ['alice', 'bob']));
+  const forged = encodeSignedManifest({ payload: v2.payload, signatures: [...v2.signatures, { operatorId: 'carol', signature: v2.signatures[1]!.signature }] });
+  await rejectsWith(enclave.handle('manifest.install', { signedManifest: forged, rulebook: filesJson(next) }, host.peer), 'E_QUORUM_NOT_MET');
+  assert.match(String(host.of('manifest.rejected').at(-1)!.data['reason']), /approvals missing: 1 more from treasury/);
+  assert.equal(host.of('manifest.installed').length, 1);
+  // With carol's real signature (once the 1 s lock from first sight is over) it installs, and the audit names the three who signed.
+  await new Promise((r) => setTimeout(r, 1_100));
+  const real = nextManifest(genesis, rulebookFilesDigest(next), ['alice', 'bob', 'carol']);
+  await enclave.handle('manifest.install', { signedManifest: real, rulebook: filesJson(next) }, host.peer);
+  assert.deepEqual(host.of('manifest.installed').at(-1)!.data['signedBy'], ['alice', 'bob', 'carol']);
+});

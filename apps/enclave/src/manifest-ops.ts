@@ -9,7 +9,8 @@ import type { Json } from '@custodian/core/canonical-json';
 import { Fields } from '@custodian/core/fields';
 import { hexToBytes } from '@custodian/core/bytes';
 import { verifySimEvidence, appraiseSimClaims } from '@custodian/attestation/sim/sim-evidence';
-import { decodeManifest, decodeSignedManifest, manifestHash, verifyManifestQuorum, type Manifest } from '@custodian/protocol/manifest';
+import { decodeManifest, decodeSignedManifest, MANIFEST_TYPE, manifestHash, verifyManifestQuorum, type Manifest, type SignedManifest } from '@custodian/protocol/manifest';
+import { verifyPayload } from '@custodian/protocol/operator-key';
 import { decodeSignedBreakglassExecution, type BreakglassExecution } from '@custodian/protocol/breakglass-execution';
 import { verifyBreakglassSuccessor } from '@custodian/protocol/breakglass-manifest';
 import { identityReportData } from '@custodian/protocol/identity-binding';
@@ -66,7 +67,8 @@ export async function installManifest(ctx: EnclaveContext, body: Json, peer: Rpc
   const s = ctx.state();
   const hash = manifestHash(signed.payload);
   if (s.signedManifest && hash === manifestHash(s.signedManifest.payload)) return { manifestHash: hash, installed: false };
-  const previousMeasurements = s.signedManifest ? decodeManifest(s.signedManifest.payload).enclave.measurements : null;
+  const previous = s.signedManifest ? decodeManifest(s.signedManifest.payload) : null;
+  const previousMeasurements = previous ? previous.enclave.measurements : null;
   let next: Manifest;
   let cedar: CedarPolicy | null = null;
   let files: Map<string, Uint8Array> | null = null;
@@ -94,7 +96,8 @@ export async function installManifest(ctx: EnclaveContext, body: Json, peer: Rpc
       } else {
         if (rulebookJson === undefined) throw new CustodianError('E_RULEBOOK_INVALID', 'the manifest pins a rulebook; its files must be supplied with it');
         files = decodeRulebookFiles(rulebookJson);
-        if (installed && current && installed.digest !== digest) decideGovernedChange(ctx, installed, files, signed.signatures.map((x) => x.operatorId), current, hash);
+        // Only signatures that verify count as the change's proposer and approvers (the host can append entries).
+        if (installed && current && installed.digest !== digest) decideGovernedChange(ctx, installed, files, verifiedSigners(signed, current), current, hash);
         // A new rulebook keeps the spending ledger: a governed change must not reset velocity.
         cedar = installed ? installed.withRulebookFiles(files, digest) : CedarPolicy.fromRulebookFiles(files, digest);
       }
@@ -106,11 +109,13 @@ export async function installManifest(ctx: EnclaveContext, body: Json, peer: Rpc
     const changed = isCustodianError(e, 'E_BREAKGLASS_SUCCESSOR_SCOPE') ? { changed: e.detail['changed'] as Json } : {};
     return ctx.refuse(peer, 'manifest.rejected', null, e, { manifestHash: hash, ...(breakglassJson !== undefined ? { breakglass: true } : {}), ...changed });
   }
+  // Who signed, as audited: only signatures that verify under the authorising manifest's operator keys.
+  const signedBy = verifiedSigners(signed, previous ?? next);
   s.signedManifest = signed;
   s.rulebook = files;
   ctx.manifestInstalled(cedar);
   const rulebook: Json = cedar ? { digest: cedar.digest, versions: { ...cedar.versions } } : null;
-  await ctx.audit(peer, 'manifest.installed', null, { manifestHash: hash, orgId: next.orgId, version: next.version, signedBy: signed.signatures.map((x) => x.operatorId), measurements: [...next.enclave.measurements], previousHash: next.previousHash === '' ? null : next.previousHash, previousMeasurements: previousMeasurements ? [...previousMeasurements] : [], rulebook, ...(breakglass ? { breakglassId: breakglass.id, breakglassAction: breakglass.action, breakglassApprovals: [...breakglass.approvals] } : {}) });
+  await ctx.audit(peer, 'manifest.installed', null, { manifestHash: hash, orgId: next.orgId, version: next.version, signedBy, measurements: [...next.enclave.measurements], previousHash: next.previousHash === '' ? null : next.previousHash, previousMeasurements: previousMeasurements ? [...previousMeasurements] : [], rulebook, ...(breakglass ? { breakglassId: breakglass.id, breakglassAction: breakglass.action, breakglassApprovals: [...breakglass.approvals] } : {}) });
   await ctx.persist();
   return { manifestHash: hash, installed: true };
 }
@@ -137,6 +142,21 @@ function decideGovernedChange(ctx: EnclaveContext, installed: CedarPolicy, files
   const missing = Object.entries(d.missingApprovals).filter(([, n]) => n > 0).map(([g, n]) => `${n} more from ${g}`);
   const locked = d.notBefore !== null && d.notBefore > now ? `time-locked until ${new Date(d.notBefore).toISOString()}` : '';
   throw new CustodianError('E_QUORUM_NOT_MET', `the rulebook change is not yet allowed by the rulebook in force: ${[missing.length > 0 ? `approvals missing: ${missing.join(', ')}` : '', locked].filter(Boolean).join('; ')}`, { ...detail, missing: { ...d.missingApprovals }, notBefore: d.notBefore });
+}
+
+/**
+ * The operators whose signature on `signed` verifies under their key in
+ * `authority` (the installed manifest; a genesis its own), in the order
+ * given, each once. Unverified entries — the host can append any — are left out.
+ */
+function verifiedSigners(signed: SignedManifest, authority: Manifest): string[] {
+  const out: string[] = [];
+  for (const x of signed.signatures) {
+    if (out.includes(x.operatorId)) continue;
+    const op = authority.operators.find((o) => o.id === x.operatorId);
+    if (op && verifyPayload(op.publicKey, MANIFEST_TYPE, signed.payload, x.signature)) out.push(x.operatorId);
+  }
+  return out;
 }
 
 /** The break-glass authority for a successor (see `verifyBreakglassSuccessor`), under the key broker this signer was launched with. */
