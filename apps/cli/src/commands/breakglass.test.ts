@@ -257,3 +257,25 @@ test('bad input is refused before anything is signed or sent: malformed payload,
   }
   assert.equal((await cli(['frobnicate'])).code, 2);
 });
+
+test('B14 B33 approve does not sign a bare hash: a request the broker lists without its payload is approved only with --payload of that hash', async () => {
+  const listed = { id: 'bg-blind', action: 'unfreeze', payloadHash: payloadHashOf(parseJson(unfreeze)), status: 'pending', approvals: ['member-0'], threshold: 2, unlocksAtMs: null, payload: null };
+  let posted = 0;
+  const stub = createServer((req, res) => {
+    if (req.method === 'POST') posted++;
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(req.method === 'GET' ? { ok: true, requests: [listed] } : { ok: true, state: listed }));
+  });
+  await new Promise<void>((r) => stub.listen(0, '127.0.0.1', () => r()));
+  try {
+    const url = `http://127.0.0.1:${(stub.address() as AddressInfo).port}`;
+    const args = ['approve', '--kbs', url, '--key', keyPath('member-1'), '--operator', 'member-1', '--id', 'bg-blind'];
+    const blind = await cli(args);
+    assert.equal(blind.code, 1);
+    assert.equal(errorCode(blind), 'E_BREAKGLASS_PAYLOAD_MISSING');
+    assert.equal(posted, 0, 'nothing was signed or sent');
+    assert.equal((await cli([...args, '--payload', unfreeze])).code, 0);
+    assert.equal(posted, 1);
+  } finally {
+    await new Promise((r) => stub.close(r));
+  }
+});

@@ -182,7 +182,10 @@ async function approveCmd(values: Values, json: boolean): Promise<number> {
   const kbs = need(values, 'kbs');
   const m = member(values);
   const r = await fetchRequest(kbs, requestId(values));
-  comparePayload(values, r);
+  // An approval counts toward the quorum: the approver sees the payload it approves, never a bare hash (B14).
+  if (!comparePayload(values, r) && r.payload === null) {
+    throw new CustodianError('E_BREAKGLASS_PAYLOAD_MISSING', `the key broker lists no payload for ${r.id}; give the payload you approve with --payload or --payload-file (it must hash to ${r.payloadHash})`, { payloadHash: r.payloadHash });
+  }
   progress(`approving ${r.id}: action ${r.action}, payload hash ${r.payloadHash}, ${r.status}, ${r.approvals.length}/${r.threshold} approvals${lockText(r)}; ${payloadText(r)}`);
   return report(json, await postEvent(kbs, { type: 'approve', requestId: r.id, payloadHash: r.payloadHash, approval: m.sign(approvalStatement(r.id, r.action, r.payloadHash)) }));
 }
@@ -261,12 +264,13 @@ function decodeApplied(json: Json): ApplyResult[] {
   });
 }
 
-/** Refuses when the operator's copy of the payload is not the one the broker lists. */
-function comparePayload(values: Values, r: ListedRequest): void {
+/** Refuses when the operator's copy of the payload is not the one the broker lists; true when one was given (and matched). */
+function comparePayload(values: Values, r: ListedRequest): boolean {
   const payload = optionalPayload(values);
-  if (payload === undefined) return;
+  if (payload === undefined) return false;
   const hash = payloadHashOf(payload);
   if (hash !== r.payloadHash) throw new CustodianError('E_BREAKGLASS_PAYLOAD_CHANGED', `the payload given hashes to ${hash}; the broker lists ${r.payloadHash} for ${r.id}`, { listed: r.payloadHash, given: hash });
+  return true;
 }
 
 function payloadText(r: ListedRequest): string {
