@@ -93,6 +93,15 @@ export function backupState(s: EnclaveState): EnclaveState {
   };
 }
 
+/**
+ * zlib's output as a view over its own memory (not a copy), so that zeroising
+ * the result zeroises the bytes zlib wrote: a backup or migration package in
+ * the clear holds identity and wallet keys.
+ */
+export function ownBytes(b: Buffer): Uint8Array {
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+}
+
 /** True for a signer that has never been set up: no manifest, no wallet, no audit entry. */
 export function isPristine(s: EnclaveState): boolean {
   return s.signedManifest === null && s.wallets.size === 0 && s.audit.seq === 0;
@@ -111,7 +120,7 @@ export async function exportBackup(ctx: EnclaveContext, body: Json, peer: RpcPee
     const json = canonicalJsonBytes({ type: SIGNER_BACKUP_TYPE, signerId: ctx.signerId, orgId: m.orgId, createdAtMs: ctx.nowMs(), stateVersion: s.version.toString(), state: parseJson(state, SEALED_STATE_BYTES_MAX) });
     state.fill(0);
     // Compressed before it is encrypted: shares are hex in the state, and the backup's bound is a frame's.
-    const plaintext = new Uint8Array(deflateRawSync(json));
+    const plaintext = ownBytes(deflateRawSync(json));
     json.fill(0);
     try {
       if (plaintext.length > RECOVERY_BACKUP_BYTES_MAX) throw new CustodianError('E_BACKUP_TOO_LARGE', `the backup of this signer is ${plaintext.length} bytes, over ${RECOVERY_BACKUP_BYTES_MAX}`);
@@ -197,7 +206,7 @@ function decodeBackupPlaintext(compressed: Uint8Array, signerId: string, version
   let bytes: Uint8Array;
   try {
     // The inflated size is bounded as sealed state is: a backup cannot expand past what a signer could seal.
-    bytes = new Uint8Array(inflateRawSync(compressed, { maxOutputLength: SEALED_STATE_BYTES_MAX }));
+    bytes = ownBytes(inflateRawSync(compressed, { maxOutputLength: SEALED_STATE_BYTES_MAX }));
   } catch {
     throw new CustodianError('E_RECOVERY_BACKUP_INVALID', `the backup does not inflate within ${SEALED_STATE_BYTES_MAX} bytes`);
   }

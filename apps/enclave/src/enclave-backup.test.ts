@@ -8,7 +8,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createDecipheriv, createECDH } from 'node:crypto';
-import { deflateRawSync, inflateRawSync } from 'node:zlib';
+import zlib, { deflateRawSync, inflateRawSync } from 'node:zlib';
+import { syncBuiltinESMExports } from 'node:module';
 import { p256 } from '@noble/curves/nist.js';
 import type { Json } from '@custodian/core/canonical-json';
 import { parseJson } from '@custodian/core/canonical-json';
@@ -222,4 +223,38 @@ test('an opened backup that inflates past the bound (a compression bomb) is refu
   const answer = await brokerAnswer(prepared, nonce, bomb, { requestId: 'recover-b', signerId: 'signer-1', backupSha256 });
   await rejectsWith(fresh.handle('backup.restore.complete', { nonce: bytesToHex(nonce), requestId: 'recover-b', backupSha256, answer }, new RecordingHost().peer), 'E_RECOVERY_BACKUP_INVALID');
   assert.equal(fresh.phase, 'AWAITING_MANIFEST');
+});
+
+test('F16b the compressed backup (export) and the inflated one (restore) hold the identity and wallet keys: zlib\'s own output buffers are zeroised, not copies of them', async () => {
+  const outputs: Buffer[] = [];
+  const deflate = zlib.deflateRawSync;
+  const inflate = zlib.inflateRawSync;
+  zlib.deflateRawSync = ((b: zlib.InputType, o?: zlib.ZlibOptions) => {
+    const out = deflate(b, o);
+    outputs.push(out);
+    return out;
+  }) as typeof zlib.deflateRawSync;
+  zlib.inflateRawSync = ((b: zlib.InputType, o?: zlib.ZlibOptions) => {
+    const out = inflate(b, o);
+    outputs.push(out);
+    return out;
+  }) as typeof zlib.inflateRawSync;
+  syncBuiltinESMExports();
+  try {
+    const { host, enclave } = await signerWithWallet();
+    const out = (await enclave.handle('backup.export', {}, host.peer)) as R;
+    const fresh = await pristine();
+    const nonce = new Uint8Array(32).fill(7);
+    const prepared = (await fresh.handle('backup.restore.prepare', { nonce: bytesToHex(nonce) }, host.peer)) as R;
+    const backupSha256 = String(out['backupSha256']);
+    const plaintext = openWithRecoveryKey(decodeRecoveryBackup(out['backup']!), 'signer-1');
+    const answer = await brokerAnswer(prepared, nonce, plaintext, { requestId: 'recover-z', signerId: 'signer-1', backupSha256 });
+    await fresh.handle('backup.restore.complete', { nonce: bytesToHex(nonce), requestId: 'recover-z', backupSha256, answer, auditHead: host.signed.at(-1)! }, host.peer);
+  } finally {
+    zlib.deflateRawSync = deflate;
+    zlib.inflateRawSync = inflate;
+    syncBuiltinESMExports();
+  }
+  assert.equal(outputs.length, 2, 'one deflate on export, one inflate on restore');
+  for (const b of outputs) assert.ok(b.length > 0 && b.every((x) => x === 0), `a ${b.length}-byte zlib output was left holding the signer's state`);
 });

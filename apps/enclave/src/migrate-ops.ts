@@ -59,7 +59,7 @@ import { identityReportData } from '@custodian/protocol/identity-binding';
 import { decodeManifest, type Manifest } from '@custodian/protocol/manifest';
 import type { EnclaveContext } from './enclave-context.js';
 import { EphemeralKeySlot } from './ephemeral-key-slot.js';
-import { isPristine } from './backup-ops.js';
+import { isPristine, ownBytes } from './backup-ops.js';
 import { decodeState, encodeState, type EnclaveState } from './state.js';
 import { SEALED_STATE_BYTES_MAX } from './sealed-state.js';
 
@@ -222,7 +222,7 @@ function packagePlaintext(ctx: EnclaveContext, s: EnclaveState, toMeasurement: s
   const json = canonicalJsonBytes({ type: MIGRATION_PACKAGE_TYPE, signerId: ctx.signerId, orgId: m.orgId, toMeasurement, createdAtMs: ctx.nowMs(), state: parseJson(state, SEALED_STATE_BYTES_MAX) });
   state.fill(0);
   try {
-    return new Uint8Array(deflateRawSync(json));
+    return ownBytes(deflateRawSync(json));
   } finally {
     json.fill(0);
   }
@@ -302,7 +302,7 @@ async function checkOwnMeasurement(ctx: EnclaveContext, m: Manifest, toMeasureme
 function decodePackagePlaintext(compressed: Uint8Array, signerId: string, version: bigint): { state: EnclaveState; toMeasurement: string } {
   let bytes: Uint8Array;
   try {
-    bytes = new Uint8Array(inflateRawSync(compressed, { maxOutputLength: SEALED_STATE_BYTES_MAX }));
+    bytes = ownBytes(inflateRawSync(compressed, { maxOutputLength: SEALED_STATE_BYTES_MAX }));
   } catch {
     throw new CustodianError('E_MIGRATION_PACKAGE_INVALID', `the package does not inflate within ${SEALED_STATE_BYTES_MAX} bytes`);
   }
