@@ -116,7 +116,8 @@ export async function openKbs(options: KbsRuntimeOptions): Promise<KbsRuntime> {
     for (const r of state.approvals) measurements.approve(r);
     const manifests = openManifestChain(state.manifests, options.manifest, await root.publicKey('kbs-signing'));
     if (!options.appraise) warn('WARNING: no attestation appraisal is wired into this KBS; every key release will be refused.');
-    const trustedClock = new BoundedClock(clock, options.monotonic ?? (() => performance.now()));
+    const monotonic = options.monotonic ?? (() => performance.now());
+    const trustedClock = new BoundedClock(clock, monotonic);
     const wrappedMaster = state.wrappedMaster;
     const persist = (): void => writeKbsState(options.dataDir, { wrappedMaster, approvals: measurements.records(), manifests: manifests.chain() });
     const broker = new KeyBroker({
@@ -132,11 +133,30 @@ export async function openKbs(options: KbsRuntimeOptions): Promise<KbsRuntime> {
       onManifestInstalled: async () => persist(),
     });
     if (state.manifests.length === 0 && options.manifest) persist();
-    const breakglass = options.breakglass ? new BreakglassBook(options.breakglass, audit, clock, options.dataDir) : undefined;
-    return { broker, root, measurements, manifests, trustedClock, ...(breakglass ? { breakglass } : {}), close: () => root.close() };
+    const breakglass = options.breakglass ? new BreakglassBook(options.breakglass, audit, clock, monotonic, options.dataDir) : undefined;
+    // Time-locks run on the book's observed time: saved every minute, so a crash loses at most that much of a running lock.
+    const checkpoint = breakglass ? setInterval(() => safely(() => breakglass.checkpoint(), warn), OBSERVED_TIME_CHECKPOINT_MS) : null;
+    checkpoint?.unref();
+    const close = async (): Promise<void> => {
+      if (checkpoint) clearInterval(checkpoint);
+      if (breakglass) safely(() => breakglass.checkpoint(), warn);
+      await root.close();
+    };
+    return { broker, root, measurements, manifests, trustedClock, ...(breakglass ? { breakglass } : {}), close };
   } catch (e) {
     await root.close();
     throw e;
+  }
+}
+
+/** How often the break-glass book saves the broker's observed time. */
+export const OBSERVED_TIME_CHECKPOINT_MS = 60_000;
+
+function safely(fn: () => void, warn: (line: string) => void): void {
+  try {
+    fn();
+  } catch (e) {
+    warn(`WARNING: the break-glass book could not save the observed time: ${(e as Error).message}`);
   }
 }
 

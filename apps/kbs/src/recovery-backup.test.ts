@@ -27,7 +27,7 @@ test('a signer backup opens through the recovery key only after an executed reco
 
   const { quorum, secrets } = makeQuorum(2, 3);
   const clock = new ManualClock(1_800_000_000_000);
-  const book = new BreakglassBook(validateBreakglassConfig({ approvers: quorum, dailyThreshold: 1, guardians: quorum.members, timelockMs: HOUR }), new MemoryAuditSink(), clock);
+  const book = new BreakglassBook(validateBreakglassConfig({ approvers: quorum, dailyThreshold: 1, guardians: quorum.members, timelockMs: HOUR }), new MemoryAuditSink(), clock, () => clock.nowMs());
   const requestFor = async (id: string, payload: Json) => {
     const r: BreakglassRequest = { id, action: 'recover-signer', payloadHash: payloadHashOf(payload), requestedBy: 'member-0', requestedAtMs: clock.nowMs() };
     const pending = await book.submit({ type: 'request', atMs: clock.nowMs(), request: r, signature: signStatement(BREAKGLASS_DOMAIN, requestStatement(r), 'member-0', secrets.get('member-0')!) });

@@ -3,6 +3,13 @@
  * directory (`breakglass.json`, written atomically) and audited: every
  * accepted step and every refusal goes to the audit sink before the book
  * changes (fail closed). The state machine itself is `breakglass.ts`.
+ *
+ * The book also keeps the broker's observed time: how much time its own
+ * monotonic clock has seen pass, across restarts, saved with every step and
+ * by `checkpoint()`. Time-locks run on it (THREATS.md F08): a host that jumps
+ * its clock forward and restarts the broker gains nothing, since time the
+ * broker was not running does not count. That makes a lock longer by the
+ * broker's downtime, never shorter.
  */
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,6 +17,7 @@ import { CustodianError, isCustodianError } from '@custodian/core/errors';
 import { canonicalJson, parseJson, type Json } from '@custodian/core/canonical-json';
 import { Fields } from '@custodian/core/fields';
 import type { Clock } from '@custodian/core/clock';
+import type { MonotonicMs } from './trusted-time.js';
 import { auditCause, type KbsAuditSink } from '../audit-sink.js';
 import { applyBreakglassEvent, assertUsable, BREAKGLASS_ACTIONS, summary, type BreakglassAction, type BreakglassConfig, type BreakglassEvent, type BreakglassState, type BreakglassStatus } from './breakglass.js';
 
@@ -22,13 +30,20 @@ const STATUSES: readonly BreakglassStatus[] = ['pending', 'time-locked', 'execut
 
 /** Reads the summaries in a data directory (for `custodian breakglass list`); empty when none. */
 export function readBreakglassFile(dataDir: string): BreakglassState[] {
+  return readBook(dataDir).requests;
+}
+
+/** The requests and the observed time saved in a data directory (none and 0 when there is no book yet). */
+function readBook(dataDir: string): { requests: BreakglassState[]; observedMs: number } {
   const path = join(dataDir, BREAKGLASS_FILE);
-  if (!existsSync(path)) return [];
+  if (!existsSync(path)) return { requests: [], observedMs: 0 };
   const f = new Fields(parseJson(readFileSync(path)), 'breakglass');
   f.int('version', 1, 1);
-  const out = f.arr('requests', BREAKGLASS_REQUESTS_MAX).map((j, i) => decodeState(j, `breakglass.requests[${i}]`));
+  const requests = f.arr('requests', BREAKGLASS_REQUESTS_MAX).map((j, i) => decodeState(j, `breakglass.requests[${i}]`));
+  // Absent in books written before observed time was kept: it starts again from zero (every running lock restarts).
+  const observedMs = f.optRaw('observedMs') === undefined ? 0 : f.int('observedMs');
   f.done();
-  return out;
+  return { requests, observedMs };
 }
 
 function nullableInt(f: Fields, k: string): number | null {
@@ -58,6 +73,7 @@ function decodeState(json: Json, where: string): BreakglassState {
     // Absent in books written before payloads were kept: read as unknown (no execution statement) and unused.
     payload: f.optRaw('payload') ?? null,
     consumedAtMs: f.optRaw('consumedAtMs') === undefined ? null : nullableInt(f, 'consumedAtMs'),
+    lockedAtObservedMs: f.optRaw('lockedAtObservedMs') === undefined ? null : nullableInt(f, 'lockedAtObservedMs'),
   };
   f.done();
   return s;
@@ -69,13 +85,41 @@ export class BreakglassBook {
   /** Requests reserved by a use in flight (not persisted: a restart ends every use). */
   readonly #inUse = new Set<string>();
 
+  /** Observed time saved before this run, and the monotonic reading it continues from. */
+  readonly #observedBaseMs: number;
+  readonly #monotonicAnchorMs: number;
+
+  /**
+   * `clock` stamps audit entries; `monotonic` is the broker's own clock, from
+   * which observed time advances (openKbs passes the one its BoundedClock
+   * uses).
+   */
   constructor(
     private readonly config: BreakglassConfig,
     private readonly audit: KbsAuditSink,
     private readonly clock: Clock,
+    private readonly monotonic: MonotonicMs,
     private readonly dataDir?: string,
   ) {
-    if (dataDir !== undefined) for (const s of readBreakglassFile(dataDir)) this.#states.set(s.request.id, s);
+    const saved = dataDir === undefined ? { requests: [], observedMs: 0 } : readBook(dataDir);
+    this.#observedBaseMs = saved.observedMs;
+    this.#monotonicAnchorMs = monotonic();
+    for (const s of saved.requests) {
+      // A lock saved without its observed start (an older book) starts again now.
+      this.#states.set(s.request.id, s.status === 'time-locked' && s.lockedAtObservedMs === null ? { ...s, lockedAtObservedMs: saved.observedMs } : s);
+    }
+  }
+
+  /** Time the broker's own clock has seen pass, across restarts (ms). */
+  observedMs(): number {
+    const elapsed = this.monotonic() - this.#monotonicAnchorMs;
+    if (elapsed < 0) throw new CustodianError('E_CLOCK_BACKWARDS', 'the monotonic clock ran backwards', { elapsedMs: elapsed });
+    return this.#observedBaseMs + Math.floor(elapsed);
+  }
+
+  /** Saves the observed time (openKbs calls this periodically and at close), so a crash loses little of a running lock. */
+  checkpoint(): void {
+    this.#persist();
   }
 
   /** Every request, oldest first. */
@@ -131,7 +175,7 @@ export class BreakglassBook {
     let next;
     try {
       if (event.type === 'request' && this.#states.size >= BREAKGLASS_REQUESTS_MAX) throw new CustodianError('E_BREAKGLASS_BOOK_FULL', 'too many break-glass requests are kept', {});
-      next = applyBreakglassEvent(this.config, this.#states.get(id), event);
+      next = applyBreakglassEvent(this.config, this.#states.get(id), event, this.observedMs());
     } catch (e) {
       const err = isCustodianError(e) ? e : new CustodianError('E_INTERNAL', 'break-glass step failed', {});
       await this.#append('breakglass.refused', { id, event: event.type, code: err.code, message: err.message });
@@ -165,7 +209,7 @@ export class BreakglassBook {
     const tmp = `${path}.tmp`;
     const fd = openSync(tmp, 'w', 0o600);
     try {
-      writeSync(fd, canonicalJson({ version: 1, requests: this.list().map(summary) }) + '\n');
+      writeSync(fd, canonicalJson({ version: 1, observedMs: this.observedMs(), requests: this.list().map(summary) }) + '\n');
       fsyncSync(fd);
     } finally {
       closeSync(fd);

@@ -47,7 +47,8 @@ function world() {
   const clock = new ManualClock(T0);
   const audit = new MemoryAuditSink();
   const dir = mkdtempSync(join(tmpdir(), 'kbs-bg-'));
-  const book = new BreakglassBook(config, audit, clock, dir);
+  // The manual clock is both the host's clock and the broker's monotonic one here (tests of the restart case separate them).
+  const book = new BreakglassBook(config, audit, clock, () => clock.nowMs(), dir);
   const req = (id: string, action: BreakglassAction = 'recover-signer', by = 'member-0'): BreakglassRequest => ({ id, action, payloadHash: payloadHashOf(payloadFor(action)), requestedBy: by, requestedAtMs: clock.nowMs() });
   // A freeze carries its payload with the request (it executes at once).
   const request = (r: BreakglassRequest, sk = approvers.secrets.get(r.requestedBy)!, p: Json | undefined = IMMEDIATE_ACTIONS.has(r.action) ? payloadFor(r.action) : undefined) =>
@@ -197,9 +198,11 @@ test('F08 a host clock jump of +30 days does not open the time-lock: BoundedCloc
   host.advance(-30 * 24 * HOUR);
   mono += HOUR;
   host.advance(HOUR);
+  w.clock.advance(HOUR); // the book's own monotonic clock
   await assert.rejects(w.execute(r, payload, trusted.nowMs()), (e) => isCustodianError(e, 'E_TIMELOCK_NOT_ELAPSED'));
   mono += 47 * HOUR;
   host.advance(47 * HOUR);
+  w.clock.advance(47 * HOUR);
   assert.equal((await w.execute(r, payload, trusted.nowMs())).status, 'executed');
 });
 
@@ -222,7 +225,7 @@ test('an audit sink that cannot write stops the step (fail closed)', async () =>
 test('the pure machine refuses an approval for an unknown request', () => {
   const w = world();
   assert.throws(
-    () => applyBreakglassEvent(w.config, undefined, { type: 'execute', atMs: T0, requestId: 'nope', payload }),
+    () => applyBreakglassEvent(w.config, undefined, { type: 'execute', atMs: T0, requestId: 'nope', payload }, 0),
     (e) => isCustodianError(e, 'E_BREAKGLASS_UNKNOWN'),
   );
 });
@@ -257,7 +260,29 @@ test('the book keeps executed payloads and single use across a restart: reserve,
   w.book.unreserve(r.id);
   w.book.reserve(r.id, 'recover-signer');
   assert.equal(w.book.markUsed(r.id, w.clock.nowMs()).consumedAtMs, w.clock.nowMs());
-  const reopened = new BreakglassBook(w.config, new MemoryAuditSink(), w.clock, w.dir);
+  const reopened = new BreakglassBook(w.config, new MemoryAuditSink(), w.clock, () => w.clock.nowMs(), w.dir);
   assert.deepEqual(reopened.get(r.id).payload, payload, 'the payload survives a restart');
   assert.throws(() => reopened.reserve(r.id, 'recover-signer'), (e) => isCustodianError(e, 'E_BREAKGLASS_ALREADY_USED'), 'so does the use');
+});
+
+test('F08 a host that jumps its clock +30 days and restarts the broker does not open the time-lock: locks run on the broker\'s observed time, saved with the book', async () => {
+  const w = world();
+  const r = w.req('bg-restart');
+  await w.request(r);
+  await w.approve(r, 'member-1');
+  await w.approve(r, 'member-2');
+  assert.equal(w.book.get(r.id).status, 'time-locked');
+  w.clock.advance(HOUR);
+  w.book.checkpoint();
+  // The restarted broker: its monotonic clock starts again from nothing, the host's wall clock is 30 days ahead.
+  const host = new ManualClock(w.clock.nowMs() + 30 * 24 * HOUR);
+  let mono = 0;
+  const restarted = new BreakglassBook(w.config, new MemoryAuditSink(), host, () => mono, w.dir);
+  const execute = () => restarted.submit({ type: 'execute', atMs: host.nowMs(), requestId: r.id, payload: payloadFor('recover-signer') });
+  await assert.rejects(execute(), (e) => isCustodianError(e, 'E_TIMELOCK_NOT_ELAPSED') && Number(e.detail['observedElapsedMs']) === HOUR);
+  // Time the broker itself sees passing does count: 47 h more and the lock has run its 48 h.
+  mono += 47 * HOUR - 1;
+  await assert.rejects(execute(), (e) => isCustodianError(e, 'E_TIMELOCK_NOT_ELAPSED'));
+  mono += 1;
+  assert.equal((await execute()).status, 'executed');
 });

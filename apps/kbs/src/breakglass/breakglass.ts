@@ -76,6 +76,13 @@ export interface BreakglassState {
   readonly payload: Json | null;
   /** When a single-use action (recover-signer) was used; null while unused. */
   readonly consumedAtMs: number | null;
+  /**
+   * The broker's observed time (breakglass-book.ts) when the time-lock
+   * started: the lock ends once that much time has passed on the broker's
+   * own monotonic clock, not when the wall clock says so (a host that moves
+   * its clock and restarts the broker does not open it). Null while not locked.
+   */
+  readonly lockedAtObservedMs: number | null;
 }
 
 /** The events; `atMs` is trusted time (BoundedClock), never the host's word. */
@@ -128,22 +135,22 @@ export function validateBreakglassConfig(c: BreakglassConfig): BreakglassConfig 
 }
 
 /** Applies one event; `state` is undefined only for a `request`. */
-export function applyBreakglassEvent(config: BreakglassConfig, state: BreakglassState | undefined, event: BreakglassEvent): BreakglassTransition {
+export function applyBreakglassEvent(config: BreakglassConfig, state: BreakglassState | undefined, event: BreakglassEvent, observedMs: number): BreakglassTransition {
   if (state && event.atMs < state.lastEventAtMs) {
     refuse('E_CLOCK_BACKWARDS', 'the event is dated before the previous one; the clock moved backwards', { atMs: event.atMs, lastEventAtMs: state.lastEventAtMs });
   }
   switch (event.type) {
     case 'request':
       if (state) refuse('E_BREAKGLASS_DUPLICATE', `request ${event.request.id} already exists`);
-      return onRequest(config, event);
+      return onRequest(config, event, observedMs);
     case 'approve':
-      return onApprove(config, mustExist(state, event.requestId), event);
+      return onApprove(config, mustExist(state, event.requestId), event, observedMs);
     case 'veto':
       return onVeto(config, mustExist(state, event.requestId), event);
     case 'cancel':
       return onCancel(config, mustExist(state, event.requestId), event);
     case 'execute':
-      return onExecute(mustExist(state, event.requestId), event);
+      return onExecute(config, mustExist(state, event.requestId), event, observedMs);
   }
 }
 
@@ -152,7 +159,7 @@ function mustExist(state: BreakglassState | undefined, id: string): BreakglassSt
   return state;
 }
 
-function onRequest(config: BreakglassConfig, e: Extract<BreakglassEvent, { type: 'request' }>): BreakglassTransition {
+function onRequest(config: BreakglassConfig, e: Extract<BreakglassEvent, { type: 'request' }>, observedMs: number): BreakglassTransition {
   const r = e.request;
   if (!(BREAKGLASS_ACTIONS as readonly string[]).includes(r.action)) refuse('E_BREAKGLASS_ACTION_INVALID', `unknown break-glass action ${String(r.action)}`);
   if (!/^[0-9a-f]{64}$/.test(r.payloadHash)) refuse('E_BREAKGLASS_REQUEST_INVALID', 'payloadHash must be a SHA-256 hex digest');
@@ -177,14 +184,15 @@ function onRequest(config: BreakglassConfig, e: Extract<BreakglassEvent, { type:
     lastEventAtMs: e.atMs,
     payload: e.payload ?? null,
     consumedAtMs: null,
+    lockedAtObservedMs: null,
   };
-  const state = immediate ? base : maybeLock(config, base, e.atMs);
+  const state = immediate ? base : maybeLock(config, base, e.atMs, observedMs);
   return { state, audit: { kind: immediate ? 'breakglass.executed' : 'breakglass.requested', body: summary(state) } };
 }
 
-function maybeLock(config: BreakglassConfig, s: BreakglassState, atMs: number): BreakglassState {
+function maybeLock(config: BreakglassConfig, s: BreakglassState, atMs: number, observedMs: number): BreakglassState {
   if (s.status !== 'pending' || s.approvals.length < s.threshold) return s;
-  return { ...s, status: 'time-locked', unlocksAtMs: atMs + config.timelockMs };
+  return { ...s, status: 'time-locked', unlocksAtMs: atMs + config.timelockMs, lockedAtObservedMs: observedMs };
 }
 
 function assertOpen(s: BreakglassState): void {
@@ -193,13 +201,13 @@ function assertOpen(s: BreakglassState): void {
   if (s.status === 'executed') refuse('E_BREAKGLASS_ALREADY_EXECUTED', `break-glass request ${s.request.id} was already executed`);
 }
 
-function onApprove(config: BreakglassConfig, s: BreakglassState, e: Extract<BreakglassEvent, { type: 'approve' }>): BreakglassTransition {
+function onApprove(config: BreakglassConfig, s: BreakglassState, e: Extract<BreakglassEvent, { type: 'approve' }>, observedMs: number): BreakglassTransition {
   assertOpen(s);
   if (e.payloadHash !== s.request.payloadHash) refuse('E_BREAKGLASS_PAYLOAD_CHANGED', 'the approval is for a different payload than the request', { requested: s.request.payloadHash, approved: e.payloadHash });
   const { signers } = countQuorum({ threshold: 1, members: config.approvers.members }, BREAKGLASS_DOMAIN, approvalStatement(s.request.id, s.request.action, e.payloadHash), [e.approval]);
   if (signers.length !== 1) refuse('E_BREAKGLASS_SIGNATURE_INVALID', `the approval by ${e.approval.memberId.slice(0, 64)} does not verify`);
   if (s.approvals.includes(e.approval.memberId)) refuse('E_BREAKGLASS_DUPLICATE_APPROVAL', `${e.approval.memberId} already approved; an approval counts once`);
-  const next = maybeLock(config, { ...s, approvals: [...s.approvals, e.approval.memberId], lastEventAtMs: e.atMs }, e.atMs);
+  const next = maybeLock(config, { ...s, approvals: [...s.approvals, e.approval.memberId], lastEventAtMs: e.atMs }, e.atMs, observedMs);
   return { state: next, audit: { kind: 'breakglass.approved', body: { ...summary(next), approver: e.approval.memberId } } };
 }
 
@@ -222,13 +230,18 @@ function onCancel(config: BreakglassConfig, s: BreakglassState, e: Extract<Break
   return { state: next, audit: { kind: 'breakglass.cancelled', body: summary(next) } };
 }
 
-function onExecute(s: BreakglassState, e: Extract<BreakglassEvent, { type: 'execute' }>): BreakglassTransition {
+function onExecute(config: BreakglassConfig, s: BreakglassState, e: Extract<BreakglassEvent, { type: 'execute' }>, observedMs: number): BreakglassTransition {
   assertOpen(s);
   checkPayload(s.request, e.payload);
   if (s.status !== 'time-locked' || s.unlocksAtMs === null) {
     refuse('E_QUORUM_NOT_MET', `break-glass request ${s.request.id} has ${s.approvals.length} of ${s.threshold} approvals`, { approvals: s.approvals.length, required: s.threshold });
   }
   if (e.atMs < s.unlocksAtMs) refuse('E_TIMELOCK_NOT_ELAPSED', `the time-lock of ${s.request.id} ends at ${new Date(s.unlocksAtMs).toISOString()}`, { unlocksAtMs: s.unlocksAtMs, atMs: e.atMs });
+  // F08: the lock must also have run on the broker's own clock — a host clock moved forward across a restart does not end it.
+  const elapsed = s.lockedAtObservedMs === null ? 0 : observedMs - s.lockedAtObservedMs;
+  if (elapsed < config.timelockMs) {
+    refuse('E_TIMELOCK_NOT_ELAPSED', `the time-lock of ${s.request.id} has run ${Math.max(0, Math.floor(elapsed / 1000))} s of ${config.timelockMs / 1000} s on the key broker's own clock`, { observedElapsedMs: Math.max(0, elapsed), timelockMs: config.timelockMs });
+  }
   const next: BreakglassState = { ...s, status: 'executed', executedAtMs: e.atMs, lastEventAtMs: e.atMs, payload: e.payload };
   return { state: next, audit: { kind: 'breakglass.executed', body: summary(next) } };
 }
@@ -282,5 +295,6 @@ export function summary(s: BreakglassState): { readonly [k: string]: Json } {
     lastEventAtMs: s.lastEventAtMs,
     payload: s.payload,
     consumedAtMs: s.consumedAtMs,
+    lockedAtObservedMs: s.lockedAtObservedMs,
   };
 }
