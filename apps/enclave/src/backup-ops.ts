@@ -38,8 +38,9 @@
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { sha256 } from '@noble/hashes/sha2.js';
+import { hmac } from '@noble/hashes/hmac.js';
 import { CustodianError, isCustodianError } from '@custodian/core/errors';
-import { bytesToHex } from '@custodian/core/bytes';
+import { bytesToHex, equalBytes, utf8 } from '@custodian/core/bytes';
 import { canonicalJsonBytes, parseJson, type Json } from '@custodian/core/canonical-json';
 import { Fields } from '@custodian/core/fields';
 import { generateHpkeKeyPair } from '@custodian/core/hpke-seal';
@@ -62,6 +63,8 @@ import { EphemeralKeySlot } from './ephemeral-key-slot.js';
 import { decodeState, encodeState, type EnclaveState } from './state.js';
 import { SEALED_STATE_BYTES_MAX } from './sealed-state.js';
 
+/** Label of the backup MAC key derived from the sealing key. */
+export const BACKUP_MAC_LABEL = 'custodian/signer-backup/mac/v1';
 /** Type tag of a backup's plaintext. */
 export const SIGNER_BACKUP_TYPE = 'custodian.signer-backup.v1';
 /** How long a prepared restore waits for the broker's answer. */
@@ -117,8 +120,9 @@ export async function exportBackup(ctx: EnclaveContext, body: Json, peer: RpcPee
     const s = ctx.state();
     const walletIds = [...s.wallets.keys()].sort();
     const state = encodeState(backupState(s));
-    const json = canonicalJsonBytes({ type: SIGNER_BACKUP_TYPE, signerId: ctx.signerId, orgId: m.orgId, createdAtMs: ctx.nowMs(), stateVersion: s.version.toString(), state: parseJson(state, SEALED_STATE_BYTES_MAX) });
+    const contents: { [k: string]: Json } = { type: SIGNER_BACKUP_TYPE, signerId: ctx.signerId, orgId: m.orgId, createdAtMs: ctx.nowMs(), stateVersion: s.version.toString(), state: parseJson(state, SEALED_STATE_BYTES_MAX) };
     state.fill(0);
+    const json = canonicalJsonBytes({ ...contents, mac: backupMac(ctx, contents) });
     // Compressed before it is encrypted: shares are hex in the state, and the backup's bound is a frame's.
     const plaintext = ownBytes(deflateRawSync(json));
     json.fill(0);
@@ -179,7 +183,7 @@ export async function completeRestore(ctx: EnclaveContext, slot: RestoreSlot, bo
   slot.key.clear();
   let restored: EnclaveState;
   try {
-    restored = decodeBackupPlaintext(opened.expose(), ctx.signerId, ctx.state().version);
+    restored = decodeBackupPlaintext(ctx, opened.expose(), ctx.state().version);
   } finally {
     opened.zeroise();
   }
@@ -201,8 +205,25 @@ export async function confirmRestore(ctx: EnclaveContext, slot: RestoreSlot, bod
   return { signerId: ctx.signerId, backupSha256: done.backupSha256, wallets: [...done.wallets] };
 }
 
-/** Decodes an opened backup into a state (at the pristine signer's version); it must be this signer's. */
-function decodeBackupPlaintext(compressed: Uint8Array, signerId: string, version: bigint): EnclaveState {
+/**
+ * The backup's MAC: HMAC-SHA256 of its canonical body under a key derived
+ * from the sealing key, which every enclave of this build and signer id —
+ * and only those — derives alike. Anyone holding the recovery *public* key
+ * can encrypt a plaintext of their choosing; only this signer's enclave can
+ * make one that a restore accepts (a host cannot have approvers sign off a
+ * digest of a state it made up).
+ */
+function backupMac(ctx: EnclaveContext, body: Json): string {
+  const key = ctx.sealingDerivedKey(BACKUP_MAC_LABEL);
+  try {
+    return bytesToHex(hmac(sha256, key, canonicalJsonBytes(body)));
+  } finally {
+    key.fill(0);
+  }
+}
+
+/** Decodes an opened backup into a state (at the pristine signer's version); it must be this signer's, made by this build. */
+function decodeBackupPlaintext(ctx: EnclaveContext, compressed: Uint8Array, version: bigint): EnclaveState {
   let bytes: Uint8Array;
   try {
     // The inflated size is bounded as sealed state is: a backup cannot expand past what a signer could seal.
@@ -211,14 +232,19 @@ function decodeBackupPlaintext(compressed: Uint8Array, signerId: string, version
     throw new CustodianError('E_RECOVERY_BACKUP_INVALID', `the backup does not inflate within ${SEALED_STATE_BYTES_MAX} bytes`);
   }
   try {
-    return decodeBackupJson(bytes, signerId, version);
+    return decodeBackupJson(ctx, bytes, version);
   } finally {
     bytes.fill(0);
   }
 }
 
-function decodeBackupJson(bytes: Uint8Array, signerId: string, version: bigint): EnclaveState {
-  const f = new Fields(parseJson(bytes, SEALED_STATE_BYTES_MAX), 'backup');
+function decodeBackupJson(ctx: EnclaveContext, bytes: Uint8Array, version: bigint): EnclaveState {
+  const signerId = ctx.signerId;
+  const { mac, ...body } = parseJson(bytes, SEALED_STATE_BYTES_MAX) as { [k: string]: Json };
+  if (typeof mac !== 'string' || !equalBytes(utf8(mac), utf8(backupMac(ctx, body)))) {
+    throw new CustodianError('E_RECOVERY_BACKUP_INVALID', `the backup was not made by an enclave of this build for signer ${signerId} (its MAC does not verify under this signer's sealing key)`);
+  }
+  const f = new Fields(body, 'backup');
   if (f.str('type', 64) !== SIGNER_BACKUP_TYPE) throw new CustodianError('E_RECOVERY_BACKUP_INVALID', `the backup is not a ${SIGNER_BACKUP_TYPE}`);
   const owner = f.str('signerId', 64);
   const orgId = f.str('orgId', 64);

@@ -7,7 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createDecipheriv, createECDH } from 'node:crypto';
+import { createDecipheriv, createECDH, randomBytes } from 'node:crypto';
 import zlib, { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { syncBuiltinESMExports } from 'node:module';
 import { p256 } from '@noble/curves/nist.js';
@@ -55,10 +55,12 @@ async function brokerAnswer(prepared: R, nonce: Uint8Array, plaintext: Uint8Arra
   return encodeRecoveryAnswer({ measurement: MEASUREMENT, enc: sealed.enc, ciphertext: sealed.ciphertext, signature });
 }
 
-const signerWithWallet = () => singleKeySigner(hw, manifest, keys, KBS);
+/** signer-1's sealing key: the broker releases the same key to every machine of this build and signer id. */
+const SEALING_KEY = new Uint8Array(randomBytes(32));
+const signerWithWallet = () => singleKeySigner(hw, manifest, keys, KBS, SEALING_KEY);
 
-async function pristine(kbs: MemoryPlatform['kbs'] = KBS): Promise<Enclave> {
-  const platform = memoryPlatform(hw);
+async function pristine(kbs: MemoryPlatform['kbs'] = KBS, sealingKey: Uint8Array = SEALING_KEY): Promise<Enclave> {
+  const platform = memoryPlatform(hw, sealingKey);
   platform.kbs = kbs;
   const e = new Enclave(platform, 'signer-1');
   await e.boot();
@@ -201,7 +203,7 @@ test('a signer holding threshold ECDSA shares (25 KB each) backs up within the b
   assert.ok(compressed.length < json.length * 0.7, `compression pays for the hex shares: ${compressed.length} of ${json.length} bytes`);
   console.log(`backup of a signer with 2 ecdsa-dkls 2-of-3 wallets: ${json.length} bytes of state JSON, ${compressed.length} compressed (bound ${RECOVERY_BACKUP_BYTES_MAX})`);
 
-  const p = memoryPlatform(hw);
+  const p = memoryPlatform(hw, platforms.get('signer-2')!.key);
   p.kbs = KBS;
   const fresh = new Enclave(p, 'signer-2');
   await fresh.boot();
@@ -257,4 +259,27 @@ test('F16b the compressed backup (export) and the inflated one (restore) hold th
   }
   assert.equal(outputs.length, 2, 'one deflate on export, one inflate on restore');
   for (const b of outputs) assert.ok(b.length > 0 && b.every((x) => x === 0), `a ${b.length}-byte zlib output was left holding the signer's state`);
+});
+
+test('B33 a backup the host made up — encrypted to the public recovery key, approved by digest — or one from another enclave build is refused: only this signer\'s build can make a backup it restores', async () => {
+  const { host, enclave } = await signerWithWallet();
+  const out = (await enclave.handle('backup.export', {}, host.peer)) as R;
+  const genuine = openWithRecoveryKey(decodeRecoveryBackup(out['backup']!), 'signer-1');
+  const contents = parseJson(inflateRawSync(genuine)) as R;
+  // The host's own state in the genuine format: any identity it likes, the MAC it cannot compute.
+  const forgedState = { ...(contents['state'] as R), identitySecret: '11'.repeat(32) };
+  const forged = new Uint8Array(deflateRawSync(Buffer.from(JSON.stringify({ ...contents, state: forgedState }))));
+  const restore = async (fresh: Enclave, plaintext: Uint8Array, nonceByte: number) => {
+    const nonce = new Uint8Array(32).fill(nonceByte);
+    const prepared = (await fresh.handle('backup.restore.prepare', { nonce: bytesToHex(nonce) }, host.peer)) as R;
+    const backupSha256 = 'ef'.repeat(32);
+    const answer = await brokerAnswer(prepared, nonce, plaintext, { requestId: 'recover-f', signerId: 'signer-1', backupSha256 });
+    return fresh.handle('backup.restore.complete', { nonce: bytesToHex(nonce), requestId: 'recover-f', backupSha256, answer }, host.peer);
+  };
+  const fresh = await pristine();
+  await rejectsWith(restore(fresh, forged, 8), 'E_RECOVERY_BACKUP_INVALID');
+  assert.equal(fresh.phase, 'AWAITING_MANIFEST', 'nothing installed');
+  // Another build (another sealing key) cannot restore this build's backup either; this build can.
+  await rejectsWith(restore(await pristine(KBS, new Uint8Array(randomBytes(32))), genuine, 9), 'E_RECOVERY_BACKUP_INVALID');
+  assert.equal((await restore(fresh, genuine, 10))['identityKey'], bytesToHex(enclave.identityKey()));
 });

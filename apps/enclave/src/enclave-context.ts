@@ -23,6 +23,11 @@ export interface EnclaveContext {
   cedar(): CedarPolicy | null;
   /** The platform clock (ms since epoch). */
   nowMs(): number;
+  /**
+   * A 32-byte key derived from the sealing key for `label` (HKDF-SHA256): the
+   * same in every enclave of this build and signer id, and only there.
+   */
+  sealingDerivedKey(label: string): Uint8Array;
   /** The key broker this enclave was launched to trust (null: none). */
   keyBroker(): KeyBrokerTrust | null;
   /** The key broker's routes through the parent (null: none; workload credentials need them). */

@@ -5,10 +5,12 @@
  * decision through the host and persists sealed state before it answers.
  */
 import { ed25519 } from '@noble/curves/ed25519.js';
+import { hkdf } from '@noble/hashes/hkdf.js';
+import { sha256 } from '@noble/hashes/sha2.js';
 import { CustodianError, isCustodianError } from '@custodian/core/errors';
 import type { Json } from '@custodian/core/canonical-json';
 import { Fields } from '@custodian/core/fields';
-import { bytesToHex } from '@custodian/core/bytes';
+import { bytesToHex, utf8 } from '@custodian/core/bytes';
 import { Secret } from '@custodian/core/secret';
 import { CLOCK_SKEW_MAX_MS } from '@custodian/core/limits';
 import { decodeManifest, manifestHash, type Manifest } from '@custodian/protocol/manifest';
@@ -41,6 +43,9 @@ import { applyBreakglass } from './breakglass-ops.js';
 import { completeRestore, confirmRestore, exportBackup, prepareRestore, RestoreSlot } from './backup-ops.js';
 import { WorkloadIdentity } from './workload-identity.js';
 import { confirmMigration, exportMigration, importMigration, MIGRATION_UNAUDITED_OPS, MigrationSlot, offerMigration, prepareMigration } from './migrate-ops.js';
+
+/** HKDF salt of keys derived from the sealing key (`EnclaveContext.sealingDerivedKey`). */
+export const SEALING_DERIVED_SALT = 'custodian/enclave/sealing-derived/v1';
 
 /** The enclave's phases. */
 export type Phase = 'BOOT' | 'AWAITING_MANIFEST' | 'READY' | 'ERROR';
@@ -92,6 +97,10 @@ export class Enclave {
       nowMs: () => this.platform.nowMs(),
       attest: (reportData) => this.platform.attest(reportData),
       keyBroker: () => this.platform.keyBroker(),
+      sealingDerivedKey: (label) => {
+        if (!this.#sealingKey) throw new CustodianError('E_SIGNER_NOT_READY', 'no sealing key yet');
+        return hkdf(sha256, this.#sealingKey.expose(), utf8(SEALING_DERIVED_SALT), utf8(label), 32);
+      },
       kbsChannel: () => this.platform.kbsChannel(),
       identityKey: () => this.identityKey(),
       persist: () => this.#persist(),

@@ -45,12 +45,13 @@ export function simHardware(): { root: ReturnType<typeof createSimRoot>; measure
   return { root: createSimRoot(), measurement: new Uint8Array(48).fill(7) };
 }
 
-export function memoryPlatform(hw: ReturnType<typeof simHardware>): MemoryPlatform {
+/** `key` is the sealing key (random by default; the same one for another machine of the same signer and build, as the broker releases it). */
+export function memoryPlatform(hw: ReturnType<typeof simHardware>, key: Uint8Array = new Uint8Array(randomBytes(32))): MemoryPlatform {
   const p: MemoryPlatform = {
     name: 'sim',
     blob: null,
     counter: 0n,
-    key: new Uint8Array(randomBytes(32)),
+    key,
     skewMs: 0,
     kbs: null,
     kbsLink: null,
@@ -228,9 +229,9 @@ export class TestBroker {
   }
 }
 
-/** One booted signer (`signer-1`) whose platform trusts `kbs`, holding a single-key wallet `w` created by alice. */
-export async function singleKeySigner(hw: ReturnType<typeof simHardware>, manifest: Json, keys: Record<string, OperatorKeyPair>, kbs: KeyBrokerTrust | null): Promise<{ platform: MemoryPlatform; host: RecordingHost; enclave: Enclave }> {
-  const platform = memoryPlatform(hw);
+/** One booted signer (`signer-1`) whose platform trusts `kbs` (with `sealingKey`, if given), holding a single-key wallet `w` created by alice. */
+export async function singleKeySigner(hw: ReturnType<typeof simHardware>, manifest: Json, keys: Record<string, OperatorKeyPair>, kbs: KeyBrokerTrust | null, sealingKey?: Uint8Array): Promise<{ platform: MemoryPlatform; host: RecordingHost; enclave: Enclave }> {
+  const platform = memoryPlatform(hw, sealingKey);
   platform.kbs = kbs;
   const host = new RecordingHost();
   const enclave = (await bootSigners(['signer-1'], new Map([['signer-1', platform]]), manifest, host)).get('signer-1')!;
