@@ -156,7 +156,7 @@ export async function prepareRestore(ctx: EnclaveContext, slot: RestoreSlot, bod
 }
 
 /**
- * `backup.restore.complete { nonce, requestId, backupSha256, answer, auditHead? }`:
+ * `backup.restore.complete { nonce, requestId, backupSha256, answer, auditHead }`:
  * checks the broker's answer for the prepared key, opens it, checks the
  * backup is this signer's, moves the audit head forward to `auditHead` (the
  * newest entry the host holds for this signer, which must be signed by the
@@ -173,7 +173,8 @@ export async function completeRestore(ctx: EnclaveContext, slot: RestoreSlot, bo
   // The digest the broker's signed answer names (the answer is the backup's plaintext; the ciphertext is not needed here).
   const backupSha256 = f.str('backupSha256', 64, /^[0-9a-f]{64}$/);
   const answer = decodeRecoveryAnswer(f.raw('answer'));
-  const head = f.optRaw('auditHead');
+  // Required: the lost signer wrote at least its backup.exported entry after the state it backed up.
+  const head = f.raw('auditHead');
   f.done();
   const broker = ctx.keyBroker();
   if (!broker) throw new CustodianError('E_BACKUP_UNAVAILABLE', 'this signer was not launched with a key broker; it cannot check a recovery answer');
@@ -187,7 +188,7 @@ export async function completeRestore(ctx: EnclaveContext, slot: RestoreSlot, bo
   } finally {
     opened.zeroise();
   }
-  if (head !== undefined && head !== null) restored.audit = auditHeadAfter(restored, ctx.signerId, head);
+  restored.audit = auditHeadAfter(restored, ctx.signerId, head);
   ctx.replaceState(restored);
   const wallets = [...restored.wallets.keys()].sort();
   slot.unconfirmed = { breakglassRequest: requestId, backupSha256, measurement: answer.measurement, wallets };
@@ -271,8 +272,9 @@ function auditHeadAfter(restored: EnclaveState, signerId: string, json: Json): {
   const hash = statementHash(signed.statement);
   const next = e.seq + 1;
   if (e.signerId !== signerId) throw new CustodianError('E_AUDIT_HEAD_INVALID', `the audit head names signer ${e.signerId}`);
-  if (next < restored.audit.seq || (next === restored.audit.seq && hash !== restored.audit.headHash)) {
-    throw new CustodianError('E_AUDIT_HEAD_INVALID', `the audit head #${e.seq} is behind, or forks from, the backup's last entry #${restored.audit.seq - 1}`);
+  // The backup's own export entry sits at the backup's next position: the host's newest entry is at least that one.
+  if (next <= restored.audit.seq || (e.seq === restored.audit.seq && e.prevHash !== restored.audit.headHash)) {
+    throw new CustodianError('E_AUDIT_HEAD_INVALID', `the audit head #${e.seq} is not after the backup's last entry #${restored.audit.seq - 1}, or forks from it`);
   }
   return { seq: next, headHash: hash };
 }

@@ -59,6 +59,11 @@ async function brokerAnswer(prepared: R, nonce: Uint8Array, plaintext: Uint8Arra
 const SEALING_KEY = new Uint8Array(randomBytes(32));
 const signerWithWallet = () => singleKeySigner(hw, manifest, keys, KBS, SEALING_KEY);
 
+/** The newest audit entry `host` holds for `signerId` (what the real host hands a restore). */
+function headOf(host: RecordingHost, signerId: string): Json {
+  return [...host.signed].reverse().find((j) => decodeAuditEntry(decodeEnclaveSigned(j, 'e').statement).signerId === signerId)!;
+}
+
 async function pristine(kbs: MemoryPlatform['kbs'] = KBS, sealingKey: Uint8Array = SEALING_KEY): Promise<Enclave> {
   const platform = memoryPlatform(hw, sealingKey);
   platform.kbs = kbs;
@@ -152,9 +157,9 @@ test('restore refusals: not pristine, wrong broker, other backup or request, not
   await rejectsWith((await pristine(null)).handle('backup.restore.prepare', { nonce: hexNonce }, host.peer), 'E_BACKUP_UNAVAILABLE');
 
   const fresh = await pristine();
-  await rejectsWith(fresh.handle('backup.restore.complete', { nonce: hexNonce, requestId: 'r', backupSha256, answer: await brokerAnswer({ publicKey: '09'.repeat(32) }, nonce, plaintext, { requestId: 'r', signerId: 'signer-1', backupSha256 }) }, host.peer), 'E_RESTORE_NOT_PREPARED');
+  await rejectsWith(fresh.handle('backup.restore.complete', { nonce: hexNonce, requestId: 'r', backupSha256, answer: await brokerAnswer({ publicKey: '09'.repeat(32) }, nonce, plaintext, { requestId: 'r', signerId: 'signer-1', backupSha256 }), auditHead: headOf(host, 'signer-1') }, host.peer), 'E_RESTORE_NOT_PREPARED');
   const prepared = (await fresh.handle('backup.restore.prepare', { nonce: hexNonce }, host.peer)) as R;
-  const complete = (answer: Json, over: R = {}) => fresh.handle('backup.restore.complete', { nonce: hexNonce, requestId: 'recover-1', backupSha256, answer, ...over }, host.peer);
+  const complete = (answer: Json, over: R = {}) => fresh.handle('backup.restore.complete', { nonce: hexNonce, requestId: 'recover-1', backupSha256, answer, auditHead: headOf(host, 'signer-1'), ...over }, host.peer);
   // Signed by another broker; for another request; for another backup digest.
   await rejectsWith(complete(await brokerAnswer(prepared, nonce, plaintext, { requestId: 'recover-1', signerId: 'signer-1', backupSha256 }, p256.utils.randomSecretKey())), 'E_KBS_ANSWER_INVALID');
   await rejectsWith(complete(await brokerAnswer(prepared, nonce, plaintext, { requestId: 'recover-2', signerId: 'signer-1', backupSha256 })), 'E_KBS_ANSWER_INVALID');
@@ -170,6 +175,15 @@ test('restore refusals: not pristine, wrong broker, other backup or request, not
     fresh.handle('backup.restore.complete', { nonce: hexNonce, requestId: 'recover-1', backupSha256, answer: await brokerAnswer(again, nonce, plaintext, { requestId: 'recover-1', signerId: 'signer-1', backupSha256 }), auditHead: old }, host.peer),
     'E_AUDIT_HEAD_INVALID',
   );
+  // A host that withholds the export's own entry hands the backup's head itself: that would fork at the export's position.
+  const beforeExport = host.signed.at(-2)!;
+  const third = (await fresh.handle('backup.restore.prepare', { nonce: hexNonce }, host.peer)) as R;
+  await rejectsWith(
+    fresh.handle('backup.restore.complete', { nonce: hexNonce, requestId: 'recover-1', backupSha256, answer: await brokerAnswer(third, nonce, plaintext, { requestId: 'recover-1', signerId: 'signer-1', backupSha256 }), auditHead: beforeExport }, host.peer),
+    'E_AUDIT_HEAD_INVALID',
+  );
+  // Without a head at all: refused before anything else.
+  await rejectsWith(fresh.handle('backup.restore.complete', { nonce: hexNonce, requestId: 'recover-1', backupSha256, answer: await brokerAnswer(third, nonce, plaintext, { requestId: 'recover-1', signerId: 'signer-1', backupSha256 }) }, host.peer), 'E_FIELD_MISSING');
   // Another signer's backup does not restore this one (the broker would not release it either).
   const other = memoryPlatform(hw);
   other.kbs = KBS;
@@ -177,7 +191,7 @@ test('restore refusals: not pristine, wrong broker, other backup or request, not
   await e2.boot();
   const p2 = (await e2.handle('backup.restore.prepare', { nonce: hexNonce }, host.peer)) as R;
   await rejectsWith(
-    e2.handle('backup.restore.complete', { nonce: hexNonce, requestId: 'recover-1', backupSha256, answer: await brokerAnswer(p2, nonce, plaintext, { requestId: 'recover-1', signerId: 'signer-2', backupSha256 }) }, host.peer),
+    e2.handle('backup.restore.complete', { nonce: hexNonce, requestId: 'recover-1', backupSha256, answer: await brokerAnswer(p2, nonce, plaintext, { requestId: 'recover-1', signerId: 'signer-2', backupSha256 }), auditHead: headOf(host, 'signer-1') }, host.peer),
     'E_RECOVERY_BACKUP_INVALID',
   );
 });
@@ -211,7 +225,7 @@ test('a signer holding threshold ECDSA shares (25 KB each) backs up within the b
   const prepared = (await fresh.handle('backup.restore.prepare', { nonce: bytesToHex(nonce) }, host.peer)) as R;
   const backupSha256 = String(out['backupSha256']);
   const answer = await brokerAnswer(prepared, nonce, compressed, { requestId: 'recover-2', signerId: 'signer-2', backupSha256 });
-  const done = (await fresh.handle('backup.restore.complete', { nonce: bytesToHex(nonce), requestId: 'recover-2', backupSha256, answer }, host.peer)) as R;
+  const done = (await fresh.handle('backup.restore.complete', { nonce: bytesToHex(nonce), requestId: 'recover-2', backupSha256, answer, auditHead: headOf(host, 'signer-2') }, host.peer)) as R;
   assert.deepEqual(done['wallets'], ['t1', 't2']);
   assert.equal(done['identityKey'], bytesToHex(enclaves.get('signer-2')!.identityKey()));
 });
@@ -223,7 +237,7 @@ test('an opened backup that inflates past the bound (a compression bomb) is refu
   const bomb = new Uint8Array(deflateRawSync(Buffer.alloc(SEALED_STATE_BYTES_MAX + 1)));
   const backupSha256 = 'cd'.repeat(32);
   const answer = await brokerAnswer(prepared, nonce, bomb, { requestId: 'recover-b', signerId: 'signer-1', backupSha256 });
-  await rejectsWith(fresh.handle('backup.restore.complete', { nonce: bytesToHex(nonce), requestId: 'recover-b', backupSha256, answer }, new RecordingHost().peer), 'E_RECOVERY_BACKUP_INVALID');
+  await rejectsWith(fresh.handle('backup.restore.complete', { nonce: bytesToHex(nonce), requestId: 'recover-b', backupSha256, answer, auditHead: null }, new RecordingHost().peer), 'E_RECOVERY_BACKUP_INVALID');
   assert.equal(fresh.phase, 'AWAITING_MANIFEST');
 });
 
@@ -274,12 +288,12 @@ test('B33 a backup the host made up — encrypted to the public recovery key, ap
     const prepared = (await fresh.handle('backup.restore.prepare', { nonce: bytesToHex(nonce) }, host.peer)) as R;
     const backupSha256 = 'ef'.repeat(32);
     const answer = await brokerAnswer(prepared, nonce, plaintext, { requestId: 'recover-f', signerId: 'signer-1', backupSha256 });
-    return fresh.handle('backup.restore.complete', { nonce: bytesToHex(nonce), requestId: 'recover-f', backupSha256, answer }, host.peer);
+    return fresh.handle('backup.restore.complete', { nonce: bytesToHex(nonce), requestId: 'recover-f', backupSha256, answer, auditHead: headOf(host, 'signer-1') }, host.peer);
   };
   const fresh = await pristine();
   await rejectsWith(restore(fresh, forged, 8), 'E_RECOVERY_BACKUP_INVALID');
   assert.equal(fresh.phase, 'AWAITING_MANIFEST', 'nothing installed');
   // Another build (another sealing key) cannot restore this build's backup either; this build can.
   await rejectsWith(restore(await pristine(KBS, new Uint8Array(randomBytes(32))), genuine, 9), 'E_RECOVERY_BACKUP_INVALID');
-  assert.equal((await restore(fresh, genuine, 10))['identityKey'], bytesToHex(enclave.identityKey()));
+  assert.equal(((await restore(fresh, genuine, 10)) as R)['identityKey'], bytesToHex(enclave.identityKey()));
 });

@@ -101,9 +101,10 @@ export class SignerBackups {
     const row = await this.deps.store.getBackup(signerId, backupSha256);
     if (!row) throw new CustodianError('E_NOT_FOUND', `no backup ${backupSha256.slice(0, 16)}… of signer ${signerId} is kept`);
     const head = await this.deps.store.lastAudit(signerId);
+    if (!head) throw new CustodianError('E_AUDIT_HEAD_INVALID', `the host holds no audit entry of ${signerId}: a restore continues the lost signer's own chain, which its backup's export entry starts at the least`);
     const link = this.deps.link(signerId);
     const done = new Fields(
-      await link.call('backup.restore.complete', { nonce, requestId, backupSha256, answer, ...(head ? { auditHead: parseJson(head.entry) } : {}) }),
+      await link.call('backup.restore.complete', { nonce, requestId, backupSha256, answer, auditHead: parseJson(head.entry) }),
       'backup.restore.complete',
     );
     const identityKey = done.str('identityKey', 64, HEX64);
