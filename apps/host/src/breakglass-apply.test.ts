@@ -76,8 +76,9 @@ test('POST /v1/breakglass/apply hands the statement to every signer and answers 
       { signerId: 'signer-3', ok: false, code: 'E_SIGNER_UNAVAILABLE' },
     ],
   });
-  assert.deepEqual(calls.map((c) => c.op), ['breakglass.apply', 'breakglass.apply', 'breakglass.apply']);
-  for (const c of calls) assert.deepEqual(c.body, { execution: EXECUTION });
+  // Then the signer that applied it backs up again (a restore brings back the freezes its backup holds).
+  assert.deepEqual(calls.map((c) => `${c.signerId}:${c.op}`), ['signer-1:breakglass.apply', 'signer-2:breakglass.apply', 'signer-3:breakglass.apply', 'signer-1:backup.export']);
+  for (const c of calls.slice(0, 3)) assert.deepEqual(c.body, { execution: EXECUTION });
 });
 
 test('POST /v1/breakglass/apply refuses a malformed statement (400) before any signer sees it', async () => {

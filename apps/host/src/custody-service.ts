@@ -108,7 +108,7 @@ export class CustodyService {
   ) {
     this.#relay = new ThresholdRelay((id) => this.#link(id));
     this.backups = new SignerBackups({ store, link: (id) => this.#link(id), manifest: () => this.manifest(), clock, log, auditLog });
-    this.migration = new SignerMigration({ store, link: (id) => this.#link(id), replaceLink: (l) => this.#replaceLink(l), manifest: () => this.manifest(), clock, log, auditLog });
+    this.migration = new SignerMigration({ store, link: (id) => this.#link(id), replaceLink: (l) => this.#replaceLink(l), manifest: () => this.manifest(), clock, log, auditLog, backUp: (ids) => this.backups.afterSharesChanged(ids) });
   }
 
   /** Signer backups to the recovery key, and restores of lost signers (signer-backups.ts). */
@@ -707,6 +707,8 @@ export class CustodyService {
       this.log(`break-glass execution not applied by ${signerId}: ${(r.reason as Error).message}`);
       return { signerId, ok: false, code: isCustodianError(r.reason) ? r.reason.code : 'E_INTERNAL' };
     });
+    // A restore brings back the freezes its backup holds: back up every signer that applied this one.
+    await this.backups.afterSharesChanged(links.filter((_, i) => results[i]!.status === 'fulfilled').map((l) => l.signerId));
     return { applied };
   }
 }

@@ -35,6 +35,8 @@ export interface SignerMigrationDeps {
   readonly clock: Clock;
   readonly log: (line: string) => void;
   readonly auditLog: TransparencyLog | null;
+  /** Backs up the moved signer under its new build (a backup opens only in the build that made it). */
+  readonly backUp: (signerIds: readonly string[]) => Promise<void>;
 }
 
 /** `HOST:PORT` as `parseSignerSpec` accepts it. */
@@ -94,6 +96,7 @@ export class SignerMigration {
       moved = true;
       const confirmed = await next.call('state.migrate.confirm', {});
       await this.deps.auditLog?.syncSigners(this.deps.log);
+      await this.deps.backUp([signerId]);
       this.deps.log(`signer ${signerId} migrated to ${endpoint} (measurement ${rec.measurement.slice(0, 16)}…)`);
       return { ...(confirmed as Record<string, Json>), identityKey, endpoint, previousEndpoint: old.endpoint };
     } finally {
