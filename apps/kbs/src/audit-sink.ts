@@ -26,6 +26,7 @@ export type KbsAuditKind =
   | 'breakglass.cancelled'
   | 'breakglass.executed'
   | 'breakglass.refused'
+  | 'time.skew_detected'
   | 'backup.recovered'
   | 'backup.recovery_refused';
 

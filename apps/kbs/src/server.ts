@@ -158,7 +158,7 @@ async function handle(deps: KbsServerDeps, req: IncomingMessage, res: ServerResp
     case 'POST /v1/breakglass': {
       if (!deps.breakglass || !deps.trustedClock) throw new CustodianError('E_BREAKGLASS_NOT_CONFIGURED', 'this key broker has no break-glass configuration', {});
       const body = await readBody(req);
-      const state = await deps.breakglass.submit(decodeBreakglassEvent(body, deps.trustedClock.nowMs()));
+      const state = await deps.breakglass.submit(decodeBreakglassEvent(body, await deps.breakglass.trustedNow(deps.trustedClock)));
       return send(res, 200, { ok: true, state: summary(state) });
     }
     case 'POST /v1/recover': {

@@ -117,6 +117,21 @@ export class BreakglassBook {
     return this.#observedBaseMs + Math.floor(elapsed);
   }
 
+  /**
+   * Trusted time for a step, from `trusted` (the broker's BoundedClock); a
+   * host clock out of bounds or a clock gone backwards refuses the step,
+   * audited (`time.skew_detected`, THREATS.md F08) before it is thrown.
+   */
+  async trustedNow(trusted: Clock): Promise<number> {
+    try {
+      return trusted.nowMs();
+    } catch (e) {
+      const err = isCustodianError(e) ? e : new CustodianError('E_INTERNAL', 'trusted time failed', {});
+      await this.#append('time.skew_detected', { code: err.code, message: err.message, ...err.detail } as { [k: string]: Json });
+      throw err;
+    }
+  }
+
   /** Saves the observed time (openKbs calls this periodically and at close), so a crash loses little of a running lock. */
   checkpoint(): void {
     this.#persist();

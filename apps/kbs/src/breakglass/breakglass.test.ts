@@ -194,6 +194,10 @@ test('F08 a host clock jump of +30 days does not open the time-lock: BoundedCloc
   await w.approve(r, 'member-2');
   host.advance(30 * 24 * HOUR);
   assert.throws(() => trusted.nowMs(), (e) => isCustodianError(e, 'E_TIME_SKEW_DETECTED'));
+  // The book refuses the step and audits why (what POST /v1/breakglass stamps its events with).
+  await assert.rejects(w.book.trustedNow(trusted), (e) => isCustodianError(e, 'E_TIME_SKEW_DETECTED'));
+  assert.equal(w.audit.events.at(-1)!.kind, 'time.skew_detected');
+  assert.equal(w.audit.events.at(-1)!.body['code'], 'E_TIME_SKEW_DETECTED');
   // With honest time (host and monotonic agree) the lock still holds until 48 h have really passed.
   host.advance(-30 * 24 * HOUR);
   mono += HOUR;
