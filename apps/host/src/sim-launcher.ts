@@ -18,7 +18,8 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { createHash, hkdfSync } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, openSync, fsyncSync, closeSync, writeSync, writeFileSync, renameSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
+import { writeFileDurableSync } from '@custodian/core/durable-file';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { CustodianError } from '@custodian/core/errors';
@@ -126,26 +127,6 @@ function stageBundle(bundlePath: string): { path: string; measurement: Uint8Arra
   return { path, measurement: new Uint8Array(createHash('sha384').update(bytes).digest()) };
 }
 
-/** Writes a file atomically and durably (temp file, fsync, rename, fsync dir). */
-export function writeFileDurable(path: string, data: Uint8Array): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp`;
-  const fd = openSync(tmp, 'w', 0o600);
-  try {
-    writeSync(fd, data);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
-  const dfd = openSync(dirname(path), 'r');
-  try {
-    fsyncSync(dfd);
-  } finally {
-    closeSync(dfd);
-  }
-}
-
 function sealingKey(root: SimRoot, measurement: Uint8Array, signerId: string): Uint8Array {
   return new Uint8Array(hkdfSync('sha256', root.secretKey.expose(), utf8('custodian/sim-sealing/v1'), Buffer.concat([measurement, utf8(signerId)]), 32));
 }
@@ -191,7 +172,7 @@ export function startSimSigner(o: SimSignerOptions): Promise<SimSigner> {
       case 'loadSealed':
         return { ok: true, hex: existsSync(statePath) ? readFileSync(statePath).toString('hex') : null };
       case 'storeSealed':
-        writeFileDurable(statePath, hexToBytes(m.hex ?? ''));
+        writeFileDurableSync(statePath, hexToBytes(m.hex ?? ''));
         return { ok: true };
       case 'readCounter':
         return { ok: true, hex: existsSync(counterPath) ? readFileSync(counterPath).toString('hex') : null };
@@ -199,7 +180,7 @@ export function startSimSigner(o: SimSignerOptions): Promise<SimSigner> {
         const next = BigInt('0x' + (m.hex ?? '0'));
         const current = existsSync(counterPath) ? BigInt('0x' + readFileSync(counterPath).toString('hex')) : 0n;
         if (next < current) return { ok: false, error: 'a monotonic counter never goes back' };
-        writeFileDurable(counterPath, hexToBytes(next.toString(16).padStart(16, '0')));
+        writeFileDurableSync(counterPath, hexToBytes(next.toString(16).padStart(16, '0')));
         return { ok: true };
       }
       default:

@@ -5,7 +5,8 @@
  * and re-verified at every start). Nothing in it is secret; it is
  * written atomically (temporary file, fsync, rename).
  */
-import { existsSync, fsyncSync, openSync, closeSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { writeFileDurableSync } from '@custodian/core/durable-file';
 import { join } from 'node:path';
 import { CustodianError } from '@custodian/core/errors';
 import { bytesToHex } from '@custodian/core/bytes';
@@ -44,14 +45,6 @@ export function readKbsState(dataDir: string): KbsState | undefined {
 /** Writes the state atomically. */
 export function writeKbsState(dataDir: string, state: KbsState): void {
   const path = join(dataDir, KBS_STATE_FILE);
-  const tmp = `${path}.tmp`;
   const text = canonicalJson({ version: 1, wrappedMaster: bytesToHex(state.wrappedMaster), approvals: state.approvals.map(encodeMeasurementChangeRecord), manifests: state.manifests.map(encodeManifestLink) }) + '\n';
-  const fd = openSync(tmp, 'w', 0o600);
-  try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
+  writeFileDurableSync(path, text);
 }

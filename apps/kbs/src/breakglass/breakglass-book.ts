@@ -11,7 +11,8 @@
  * broker was not running does not count. That makes a lock longer by the
  * broker's downtime, never shorter.
  */
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { writeFileDurableSync } from '@custodian/core/durable-file';
 import { join } from 'node:path';
 import { CustodianError, isCustodianError } from '@custodian/core/errors';
 import { canonicalJson, parseJson, type Json } from '@custodian/core/canonical-json';
@@ -220,15 +221,6 @@ export class BreakglassBook {
 
   #persist(): void {
     if (this.dataDir === undefined) return;
-    const path = join(this.dataDir, BREAKGLASS_FILE);
-    const tmp = `${path}.tmp`;
-    const fd = openSync(tmp, 'w', 0o600);
-    try {
-      writeSync(fd, canonicalJson({ version: 1, observedMs: this.observedMs(), requests: this.list().map(summary) }) + '\n');
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, path);
+    writeFileDurableSync(join(this.dataDir, BREAKGLASS_FILE), canonicalJson({ version: 1, observedMs: this.observedMs(), requests: this.list().map(summary) }) + '\n');
   }
 }
