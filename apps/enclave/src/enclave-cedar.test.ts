@@ -116,14 +116,22 @@ function nextManifest(previous: Json, rulebookDigest: string, signers: string[])
   return encodeSignedManifest({ payload, signatures: signers.map((id) => signManifest(payload, id, keys[id]!)) });
 }
 
-test('a rulebook change is a policy-change request decided by the rulebook in force: approvals by group, a time-lock from first sight, and a deny without a permit', async () => {
-  const governed = rulebookWith('@id("policy-change-treasury")\n@approvals("treasury:1")\n@delay("2s")\npermit (principal, action == Custodian::Action::"policy-change", resource);\n');
+/**
+ * A signer on a genesis manifest whose rulebook governs its own change with
+ * `annotations` (approvals, delay), and the next rulebook (v2) to propose.
+ */
+async function governedSigner(annotations: string): Promise<{ host: RecordingHost; enclave: Enclave; genesis: Json; next: ReturnType<typeof rulebookWith> }> {
+  const governed = rulebookWith(`@id("policy-change-treasury")\n${annotations}\npermit (principal, action == Custodian::Action::"policy-change", resource);\n`);
   const host = new RecordingHost();
   const enclave = new Enclave(memoryPlatform(hw), 'signer-1');
   await enclave.boot();
   const genesis = orgManifest(hw, keys, { rulebookDigest: rulebookFilesDigest(governed), allowlist: [TO.toLowerCase()] });
   await enclave.handle('manifest.install', { signedManifest: genesis, rulebook: filesJson(governed) }, host.peer);
-  const next = rulebookWith(new TextDecoder().decode(governed.get('policies/30-governance.cedar')!), 'v2');
+  return { host, enclave, genesis, next: rulebookWith(new TextDecoder().decode(governed.get('policies/30-governance.cedar')!), 'v2') };
+}
+
+test('a rulebook change is a policy-change request decided by the rulebook in force: approvals by group, a time-lock from first sight, and a deny without a permit', async () => {
+  const { host, enclave, genesis, next } = await governedSigner('@approvals("treasury:1")\n@delay("2s")');
   // Proposed by alice, approved by bob (treasury): the quorum signed, the approval is there, the 2 s lock is not over.
   const v2 = nextManifest(genesis, rulebookFilesDigest(next), ['alice', 'bob']);
   await rejectsWith(enclave.handle('manifest.install', { signedManifest: v2, rulebook: filesJson(next) }, host.peer), 'E_QUORUM_NOT_MET');
@@ -197,13 +205,7 @@ test('approvals given for the summary of first sight keep counting when the poli
 });
 
 test('B14 a rulebook change counts only approvals whose manifest signature verifies: a signature entry the host appended in a treasury member\'s name is no approval (and not audited as a signer)', async () => {
-  const governed = rulebookWith('@id("policy-change-treasury")\n@approvals("treasury:2")\n@delay("1s")\npermit (principal, action == Custodian::Action::"policy-change", resource);\n');
-  const host = new RecordingHost();
-  const enclave = new Enclave(memoryPlatform(hw), 'signer-1');
-  await enclave.boot();
-  const genesis = orgManifest(hw, keys, { rulebookDigest: rulebookFilesDigest(governed), allowlist: [TO.toLowerCase()] });
-  await enclave.handle('manifest.install', { signedManifest: genesis, rulebook: filesJson(governed) }, host.peer);
-  const next = rulebookWith(new TextDecoder().decode(governed.get('policies/30-governance.cedar')!), 'v2');
+  const { host, enclave, genesis, next } = await governedSigner('@approvals("treasury:2")\n@delay("1s")');
   // The quorum (alice, bob) signed; carol (treasury) did not: the host appends an entry in her name with bob's signature bytes.
   const v2 = decodeSignedManifest(nextManifest(genesis, rulebookFilesDigest(next), ['alice', 'bob']));
   const forged = encodeSignedManifest({ payload: v2.payload, signatures: [...v2.signatures, { operatorId: 'carol', signature: v2.signatures[1]!.signature }] });
