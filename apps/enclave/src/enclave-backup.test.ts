@@ -198,11 +198,7 @@ test('restore refusals: not pristine, wrong broker, other backup or request, not
 
 test('a signer holding threshold ECDSA shares (25 KB each) backs up within the bound and restores them', async () => {
   const ids = ['signer-1', 'signer-2', 'signer-3'];
-  const platforms = new Map(ids.map((id) => {
-    const p = memoryPlatform(hw);
-    p.kbs = KBS;
-    return [id, p] as const;
-  }));
+  const platforms = new Map(ids.map((id) => [id, broker.platform(hw)] as const));
   const host = new RecordingHost();
   const enclaves = await bootSigners(ids, platforms, manifest, host);
   for (const walletId of ['t1', 't2']) {

@@ -167,11 +167,7 @@ test('a freeze is sealed: it survives a restart, and state sealed before freezes
 test('threshold ECDSA: an organisation freeze stops signing at mpc.open, a session opened before it at mpc.start, refresh and key generation; unfreeze signs', async () => {
   const ids = ['signer-1', 'signer-2', 'signer-3'];
   const host = new RecordingHost();
-  const platforms = new Map(ids.map((id) => {
-    const p = memoryPlatform(hw);
-    p.kbs = KBS;
-    return [id, p] as const;
-  }));
+  const platforms = new Map(ids.map((id) => [id, broker.platform(hw)] as const));
   const enclaves = await bootSigners(ids, platforms, manifest, host);
   const dkg = (walletId: string): Json => ({ kind: 'dkg', request: encodeSignedRequest(signRequest({ type: WALLET_CREATE_TYPE, orgId: 'acme', walletId, scheme: 'ecdsa-dkls', threshold: 2, parties: ids, nonce: requestNonce(), createdAtMs: Date.now() }, 'alice', keys['alice']!)) });
   await runSession(enclaves, host, ids, dkg('tw'));
@@ -208,4 +204,27 @@ test('threshold ECDSA: an organisation freeze stops signing at mpc.open, a sessi
   await applyAll(execution('bg-tw-u', 'unfreeze', walletScope('tw')));
   const results = await runSession(enclaves, host, signers, open);
   assert.match(String((results.get('signer-1') as R)['signedTx']), /^0x02/);
+});
+
+test('a signer launched with a key broker requires its peers\' workload credentials even when it has no route to the broker itself (the trust, not the channel, decides)', async () => {
+  const host = new RecordingHost();
+  const trusting = memoryPlatform(hw);
+  trusting.kbs = KBS; // the broker's key, no channel
+  const [a, b] = [new Enclave(trusting, 'signer-1'), new Enclave(memoryPlatform(hw), 'signer-2')];
+  for (const e of [a, b]) {
+    await e.boot();
+    await e.handle('manifest.install', { signedManifest: manifest }, host.peer);
+  }
+  const nonce = 'ab'.repeat(32);
+  const h = (await b.handle('hello', { nonce }, host.peer)) as R;
+  const out = (await a.handle('peers.install', { peers: [{ signerId: 'signer-2', identityKey: h['identityKey']!, nonce, evidence: h['evidence']!, peerKey: h['peerKey']! }] }, host.peer)) as R;
+  assert.deepEqual((out['rejected'] as R[]).map((r) => r['code']), ['E_CREDENTIAL_INVALID']);
+  // A peer that presents the broker's credential for its key is accepted.
+  const c = new Enclave(broker.platform(hw), 'signer-3');
+  await c.boot();
+  await c.handle('manifest.install', { signedManifest: manifest }, host.peer);
+  const hc = (await c.handle('hello', { nonce }, host.peer)) as R;
+  assert.ok(hc['credential'], 'a signer with a broker channel answers its credential');
+  const ok = (await a.handle('peers.install', { peers: [{ signerId: 'signer-3', identityKey: hc['identityKey']!, nonce, evidence: hc['evidence']!, peerKey: hc['peerKey']!, credential: hc['credential']! }] }, host.peer)) as R;
+  assert.deepEqual((ok['accepted'] as R[]).map((r) => r['signerId']), ['signer-3']);
 });

@@ -36,8 +36,8 @@ export async function installPeers(ctx: EnclaveContext, body: Json, peer: RpcPee
   f.done();
   const accepted: Json[] = [];
   const rejected: Json[] = [];
-  // Launched with a key broker: its key to trust and its routes to reach it (the sim platform gives both or neither).
-  const broker = ctx.kbsChannel() !== null ? ctx.keyBroker() : null;
+  // Launched with a key broker (its key to trust): every peer must present that broker's credential, whether or not this signer can reach the broker itself.
+  const broker = ctx.keyBroker();
   for (const { signerId, identityKey, nonce, evidence, signedPeerKey, credential } of peers) {
     try {
       const claims = verifySimEvidence(evidence, { rootPublicKey: m.enclave.simRoot, nowMs: ctx.nowMs(), expectedReportData: identityReportData(identityKey, nonce) });

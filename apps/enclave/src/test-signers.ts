@@ -9,7 +9,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { CustodianError, isCustodianError } from '@custodian/core/errors';
-import type { Json } from '@custodian/core/canonical-json';
+import { canonicalJsonBytes, parseJson, type Json } from '@custodian/core/canonical-json';
+import { decodeWorkloadCredentialRequest, encodeWorkloadCredential, WORKLOAD_CREDENTIAL_TTL_MS_DEFAULT, workloadCredentialStatement } from '@custodian/protocol/workload-credential';
 import { bytesTo0x, bytesToHex } from '@custodian/core/bytes';
 import { createSimRoot, issueSimEvidence } from '@custodian/attestation/sim/sim-evidence';
 import { generateOperatorKey, type OperatorKeyPair } from '@custodian/protocol/operator-key';
@@ -219,6 +220,35 @@ export class TestBroker {
   /** What a platform launched with this broker trusts. */
   get trust(): KeyBrokerTrust {
     return { publicKey: this.publicKey, recoveryKey: this.recoveryKey };
+  }
+
+  /**
+   * The broker's routes as a platform reaches them, for signers that need
+   * workload credentials (their peers require one once a broker is
+   * configured): a nonce, and a credential for whatever identity key is
+   * asked, naming `hw`'s measurement. A stand-in: the real route appraises
+   * the evidence first (apps/kbs, credential-route tests).
+   */
+  channel(hw: ReturnType<typeof simHardware>): KbsChannel {
+    const answer = (json: Json): Uint8Array => canonicalJsonBytes(json);
+    return {
+      nonce: async () => answer({ ok: true, nonce: bytesToHex(randomBytes(32)), expiresAtMs: Date.now() + 60_000 }),
+      credential: async (body) => {
+        const req = decodeWorkloadCredentialRequest(parseJson(body));
+        const now = Date.now();
+        const claims = { measurement: bytesToHex(hw.measurement), platform: 'sim', subjectKey: bytesToHex(req.publicKey), issuedAtMs: now, expiresAtMs: now + WORKLOAD_CREDENTIAL_TTL_MS_DEFAULT };
+        const signature = p256.sign(workloadCredentialStatement(claims), this.secret, { prehash: true, format: 'compact' });
+        return answer({ ok: true, credential: encodeWorkloadCredential({ claims, signature }) });
+      },
+    };
+  }
+
+  /** A platform launched with this broker: its trust and its routes (credentials for peers). */
+  platform(hw: ReturnType<typeof simHardware>, sealingKey?: Uint8Array): MemoryPlatform {
+    const p = memoryPlatform(hw, sealingKey);
+    p.kbs = this.trust;
+    p.kbsLink = this.channel(hw);
+    return p;
   }
 
   /** A signed execution of `action` on `payload` (signed by `secret`, the broker's own key by default). */
