@@ -34,7 +34,7 @@ import { readBreakglassFile } from '@custodian/kbs/breakglass/breakglass-book';
 import { approvalStatement, BREAKGLASS_ACTIONS, BREAKGLASS_DOMAIN, cancelStatement, requestStatement, summary, vetoStatement, type BreakglassAction, type BreakglassRequest } from '@custodian/kbs/breakglass/breakglass';
 import { BREAKGLASS_ID_RE, VETO_REASON_MAX } from '@custodian/kbs/breakglass/breakglass-codec';
 import { MEMBER_ID_RE, signStatement } from '@custodian/kbs/quorum';
-import { decodeFreezePayload, decodeRecoverSignerPayload, decodeSignedBreakglassExecution, encodeSignedBreakglassExecution, payloadHashOf } from '@custodian/protocol/breakglass-execution';
+import { decodeFreezePayload, decodeRecoverSignerPayload, decodeSignedBreakglassExecution, encodeSignedBreakglassExecution, payloadHashOf, type SignedBreakglassExecution } from '@custodian/protocol/breakglass-execution';
 import { HostClient } from '../host-client.js';
 import { readKeyFile } from '../key-file.js';
 import { emit, emitError, parseArgs, progress, UsageError } from '../output.js';
@@ -78,32 +78,27 @@ export interface ApplyResult {
 
 type Values = Map<string, string[]>;
 
+/** The subcommands, by name. */
+const SUBCOMMANDS: Readonly<Record<string, (values: Values, json: boolean) => Promise<number>>> = {
+  request: requestCmd,
+  approve: approveCmd,
+  veto: vetoCmd,
+  cancel: cancelCmd,
+  execute: executeCmd,
+  show: showCmd,
+  list: listCmd,
+  apply: applyCmd,
+};
+
 /** Entry point of `custodian breakglass ...`. */
 export async function breakglassCommand(args: readonly string[]): Promise<number> {
   const json = args.includes('--json');
   try {
     const [sub, ...rest] = args;
     const { values } = parseArgs(rest, { strings: ['kbs', 'host', 'key', 'operator', 'id', 'action', 'payload', 'payload-file', 'reason', 'data-dir'], booleans: ['json'] });
-    switch (sub) {
-      case 'request':
-        return await requestCmd(values, json);
-      case 'approve':
-        return await approveCmd(values, json);
-      case 'veto':
-        return await vetoCmd(values, json);
-      case 'cancel':
-        return await cancelCmd(values, json);
-      case 'execute':
-        return await executeCmd(values, json);
-      case 'show':
-        return await showCmd(values, json);
-      case 'list':
-        return await listCmd(values, json);
-      case 'apply':
-        return await applyCmd(values, json);
-      default:
-        throw new UsageError(USAGE);
-    }
+    const run = sub === undefined ? undefined : SUBCOMMANDS[sub];
+    if (run === undefined) throw new UsageError(USAGE);
+    return await run(values, json);
   } catch (e) {
     return emitError(json, e);
   }
@@ -235,9 +230,7 @@ async function applyCmd(values: Values, json: boolean): Promise<number> {
   const kbs = need(values, 'kbs');
   const host = new HostClient(need(values, 'host'));
   const id = requestId(values);
-  const got = new Fields(await kbsCall(kbs, 'GET', `/v1/breakglass/${encodeURIComponent(id)}/execution`), 'execution answer');
-  const signed = decodeSignedBreakglassExecution({ execution: got.raw('execution'), payload: got.raw('payload'), signature: got.raw('signature') });
-  if (signed.execution.id !== id) throw new CustodianError('E_KBS_RESPONSE_INVALID', `the broker answered with the execution of ${signed.execution.id}, not ${id}`);
+  const signed = await fetchSignedExecution(kbs, id);
   progress(`delivering the execution of ${id} (${signed.execution.action}, payload hash ${signed.execution.payloadHash}) to the signers through ${host.url}`);
   const applied = decodeApplied(await host.post('/v1/breakglass/apply', encodeSignedBreakglassExecution(signed)));
   const refused = applied.filter((a) => !a.ok);
@@ -248,6 +241,18 @@ async function applyCmd(values: Values, json: boolean): Promise<number> {
   }
   emit(json, { ok: true, id, action: signed.execution.action, applied }, applied.map(applyLine).join('\n'));
   return 0;
+}
+
+/**
+ * The broker-signed execution of break-glass request `id`, decoded (the
+ * signers verify its signature; this only refuses an answer for another
+ * request early).
+ */
+export async function fetchSignedExecution(kbs: string, id: string): Promise<SignedBreakglassExecution> {
+  const got = new Fields(await kbsCall(kbs, 'GET', `/v1/breakglass/${encodeURIComponent(id)}/execution`), 'execution answer');
+  const signed = decodeSignedBreakglassExecution({ execution: got.raw('execution'), payload: got.raw('payload'), signature: got.raw('signature') });
+  if (signed.execution.id !== id) throw new CustodianError('E_KBS_RESPONSE_INVALID', `the broker answered with the execution of ${signed.execution.id}, not ${id}`);
+  return signed;
 }
 
 function applyLine(a: ApplyResult): string {

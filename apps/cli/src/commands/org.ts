@@ -15,8 +15,8 @@ import { readRulebookFiles } from '@custodian/policy/rulebook-dir';
 import { readKeyFile, writeKeyFile } from '../key-file.js';
 import { emit, parseArgs, progress, UsageError } from '../output.js';
 import { HostClient } from '../host-client.js';
-import { decodeSignedBreakglassExecution, encodeSignedBreakglassExecution, isManifestSuccessorAction } from '@custodian/protocol/breakglass-execution';
-import { kbsCall } from './breakglass.js';
+import { encodeSignedBreakglassExecution, isManifestSuccessorAction } from '@custodian/protocol/breakglass-execution';
+import { fetchSignedExecution, kbsCall } from './breakglass.js';
 
 /** File name of the sim root inside a data directory (development only). */
 export const SIM_ROOT_FILE = 'sim-root.json';
@@ -48,9 +48,7 @@ export function readSimRoot(path: string): SimRoot {
  * answer for another request or action early).
  */
 async function fetchExecution(kbs: string, id: string): Promise<Json> {
-  const got = new Fields(await kbsCall(kbs, 'GET', `/v1/breakglass/${encodeURIComponent(id)}/execution`), 'execution answer');
-  const signed = decodeSignedBreakglassExecution({ execution: got.raw('execution'), payload: got.raw('payload'), signature: got.raw('signature') });
-  if (signed.execution.id !== id) throw new CustodianError('E_KBS_RESPONSE_INVALID', `the broker answered with the execution of ${signed.execution.id}, not ${id}`);
+  const signed = await fetchSignedExecution(kbs, id);
   if (!isManifestSuccessorAction(signed.execution.action)) {
     throw new CustodianError('E_BREAKGLASS_ACTION_MISMATCH', `break-glass request ${id} is a ${signed.execution.action}; a manifest is authorised by change-root-quorum or upgrade-measurement`, { id, action: signed.execution.action });
   }
