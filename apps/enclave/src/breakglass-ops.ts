@@ -79,9 +79,7 @@ export async function applyBreakglass(ctx: EnclaveContext, body: Json, peer: Rpc
  * audited before it is sealed. Refusals are thrown to the caller, which audits them.
  */
 async function applyOverride(ctx: EnclaveContext, signed: SignedBreakglassExecution, peer: RpcPeer): Promise<Json> {
-  const broker = ctx.keyBroker();
-  if (!broker) throw new CustodianError('E_BREAKGLASS_NOT_CONFIGURED', 'this signer was launched without a key broker: it cannot verify break-glass executions', {});
-  const execution = verifySignedBreakglassExecution(broker.publicKey, signed);
+  const execution = verifySignedBreakglassExecution(breakglassBrokerKey(ctx), signed);
   const target = decodeOverridePolicyPayload(signed.payload);
   const overrides = ctx.state().policyOverrides;
   const now = ctx.nowMs();
@@ -95,11 +93,16 @@ async function applyOverride(ctx: EnclaveContext, signed: SignedBreakglassExecut
   return { breakglassId: execution.id, action: execution.action, scope: 'request', requestId: target.requestId, txDigest: target.txDigest, applied: isNew };
 }
 
-/** The checks of the pipeline after decoding: broker, signature and payload hash, action, payload, ordering. */
-function verifyFreezeChange(ctx: EnclaveContext, signed: SignedBreakglassExecution): FreezeChange {
+/** The `kbs-signing` key break-glass executions must verify under: the broker this signer was launched with (E_BREAKGLASS_NOT_CONFIGURED without one). */
+export function breakglassBrokerKey(ctx: EnclaveContext): Uint8Array {
   const broker = ctx.keyBroker();
   if (!broker) throw new CustodianError('E_BREAKGLASS_NOT_CONFIGURED', 'this signer was launched without a key broker: it cannot verify break-glass executions', {});
-  const execution = verifySignedBreakglassExecution(broker.publicKey, signed);
+  return broker.publicKey;
+}
+
+/** The checks of the pipeline after decoding: broker, signature and payload hash, action, payload, ordering. */
+function verifyFreezeChange(ctx: EnclaveContext, signed: SignedBreakglassExecution): FreezeChange {
+  const execution = verifySignedBreakglassExecution(breakglassBrokerKey(ctx), signed);
   const { action } = execution;
   if (action !== 'freeze-wallet' && action !== 'freeze-organisation' && action !== 'unfreeze') {
     throw new CustodianError('E_BREAKGLASS_ACTION_UNSUPPORTED', `break-glass action ${action} is not applied by breakglass.apply${action === 'recover-signer' ? ' (a signer is recovered by restoring its backup)' : ' (it authorises a manifest successor: manifest.install)'}`, { breakglassId: execution.id, action });

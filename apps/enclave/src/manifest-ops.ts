@@ -19,6 +19,7 @@ import type { EnclaveContext } from './enclave-context.js';
 import { RULEBOOK_FILES_MAX, type EnclaveState } from './state.js';
 import { CedarPolicy, countApprovalsByGroup } from './cedar-policy.js';
 import { requestSeenAt } from './proposal.js';
+import { breakglassBrokerKey } from './breakglass-ops.js';
 
 /** Decodes rulebook files supplied with a manifest: file name → hex bytes. */
 function decodeRulebookFiles(json: Json): Map<string, Uint8Array> {
@@ -162,9 +163,7 @@ function verifiedSigners(signed: SignedManifest, authority: Manifest): string[] 
 /** The break-glass authority for a successor (see `verifyBreakglassSuccessor`), under the key broker this signer was launched with. */
 function breakglassSuccessor(ctx: EnclaveContext, json: Json, currentPayload: Json, nextPayload: Json, hash: string): BreakglassExecution {
   const signed = decodeSignedBreakglassExecution(json);
-  const broker = ctx.keyBroker();
-  if (!broker) throw new CustodianError('E_BREAKGLASS_NOT_CONFIGURED', 'this signer was launched without a key broker: it cannot verify break-glass executions', {});
-  return verifyBreakglassSuccessor(broker.publicKey, signed, currentPayload, nextPayload, hash);
+  return verifyBreakglassSuccessor(breakglassBrokerKey(ctx), signed, currentPayload, nextPayload, hash);
 }
 
 /** Refuses a manifest under which this very enclave would not be accepted. */
