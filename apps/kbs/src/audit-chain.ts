@@ -20,8 +20,8 @@ import { createHash } from 'node:crypto';
 import { open, readFile, type FileHandle } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { CustodianError } from '@custodian/core/errors';
-import { bytesToHex, concatBytes, hexToBytes, utf8 } from '@custodian/core/bytes';
-import { canonicalJson, canonicalJsonBytes, parseJson, type Json } from '@custodian/core/canonical-json';
+import { bytesToHex, hexToBytes } from '@custodian/core/bytes';
+import { canonicalJson, parseJson, type Json, domainStatementBytes } from '@custodian/core/canonical-json';
 import { Fields } from '@custodian/core/fields';
 import { KBS_SIGNATURE_BYTES, verifyKbsSignature } from '@custodian/protocol/key-release';
 import type { KbsAuditEvent, KbsAuditSink } from './audit-sink.js';
@@ -48,7 +48,7 @@ function statementOf(seq: number, prevHash: string, e: KbsAuditEvent): Json {
 }
 
 function statementBytes(statement: Json): Uint8Array {
-  return concatBytes(utf8(KBS_AUDIT_DOMAIN), Uint8Array.of(0x0a), canonicalJsonBytes(statement));
+  return domainStatementBytes(KBS_AUDIT_DOMAIN, statement);
 }
 
 function hashOf(statement: Json): string {

@@ -6,8 +6,8 @@
  */
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { CustodianError } from '@custodian/core/errors';
-import { canonicalJsonBytes, type Json } from '@custodian/core/canonical-json';
-import { concatBytes, hexToBytes, utf8 } from '@custodian/core/bytes';
+import { type Json, domainStatementBytes } from '@custodian/core/canonical-json';
+import { hexToBytes } from '@custodian/core/bytes';
 import { Fields } from '@custodian/core/fields';
 import { MANIFEST_OPERATORS_MAX } from '@custodian/core/limits';
 
@@ -36,7 +36,7 @@ export const MEMBER_ID_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
 /** The exact bytes members sign for `body` under `domain`. */
 export function statementBytes(domain: string, body: Json): Uint8Array {
-  return concatBytes(utf8(domain), Uint8Array.of(0x0a), canonicalJsonBytes(body));
+  return domainStatementBytes(domain, body);
 }
 
 /** Signs a statement with a member's Ed25519 secret key (member CLI and tests). */

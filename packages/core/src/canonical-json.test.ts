@@ -1,11 +1,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { canonicalJson, parseJson, isCanonicalJson } from './canonical-json.js';
+import { canonicalJson, domainStatementBytes, parseJson, isCanonicalJson } from './canonical-json.js';
 import { isCustodianError } from './errors.js';
 
 test('encodes with sorted keys and no white space', () => {
   assert.equal(canonicalJson({ b: 1, a: [true, null, 'x'], c: { z: 1, y: 2 } }), '{"a":[true,null,"x"],"b":1,"c":{"y":2,"z":1}}');
+});
+
+test('a statement is domain, one newline, then the canonical body (what the broker and quorums sign)', () => {
+  const bytes = domainStatementBytes('custodian/test/v1', { b: 'é', a: 1 });
+  assert.deepEqual(bytes, new Uint8Array(Buffer.from('custodian/test/v1\n{"a":1,"b":"é"}', 'utf8')));
+  assert.equal(bytes[17], 0x0a);
 });
 
 test('rejects duplicate keys instead of last-wins', () => {

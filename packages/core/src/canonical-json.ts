@@ -32,6 +32,15 @@ export function canonicalJsonBytes(value: unknown): Uint8Array {
   return new TextEncoder().encode(canonicalJson(value));
 }
 
+/**
+ * The bytes signed or hashed for a statement: `domain ‖ 0x0a ‖ canonicalJson(body)`.
+ * The domain names what the statement is, so a signature over one kind of
+ * statement never verifies as another.
+ */
+export function domainStatementBytes(domain: string, body: unknown): Uint8Array {
+  return new TextEncoder().encode(`${domain}\n${canonicalJson(body)}`);
+}
+
 function encode(v: unknown, depth: number): string {
   if (depth > JSON_DEPTH_MAX) fail('E_JSON_DEPTH', 'value nests too deeply to encode');
   if (v === null) return 'null';

@@ -14,8 +14,8 @@
  */
 import { sha256 } from '@noble/hashes/sha2.js';
 import { CustodianError } from '@custodian/core/errors';
-import { bytesToHex, concatBytes, utf8 } from '@custodian/core/bytes';
-import { canonicalJsonBytes, type Json } from '@custodian/core/canonical-json';
+import { bytesToHex } from '@custodian/core/bytes';
+import { canonicalJsonBytes, type Json, domainStatementBytes } from '@custodian/core/canonical-json';
 import { Fields } from '@custodian/core/fields';
 import { KBS_SIGNATURE_BYTES, verifyKbsSignature } from './key-release.js';
 
@@ -77,7 +77,7 @@ export function payloadHashOf(payload: Json): string {
 /** The bytes the broker signs for an execution. */
 export function breakglassExecutionStatement(e: BreakglassExecution): Uint8Array {
   const body: Json = { id: e.id, action: e.action, payloadHash: e.payloadHash, approvals: [...e.approvals], executedAtMs: e.executedAtMs };
-  return concatBytes(utf8(BREAKGLASS_EXECUTION_DOMAIN), Uint8Array.of(0x0a), canonicalJsonBytes(body));
+  return domainStatementBytes(BREAKGLASS_EXECUTION_DOMAIN, body);
 }
 
 /** JSON form of a signed execution. */

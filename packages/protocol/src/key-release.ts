@@ -26,7 +26,7 @@
 import { p256 } from '@noble/curves/nist.js';
 import { CustodianError } from '@custodian/core/errors';
 import { bytesToHex, concatBytes, utf8 } from '@custodian/core/bytes';
-import { canonicalJsonBytes, parseJson, type Json } from '@custodian/core/canonical-json';
+import { parseJson, type Json, domainStatementBytes } from '@custodian/core/canonical-json';
 import { Fields } from '@custodian/core/fields';
 import { hpkeOpen, X25519_PUBLIC_KEY_BYTES } from '@custodian/core/hpke-seal';
 import type { Secret } from '@custodian/core/secret';
@@ -182,7 +182,7 @@ export function keyReleaseAnswerStatement(a: {
     credentialSignature: bytesToHex(a.credentialSignature),
     recoveryKey: bytesToHex(a.recoveryKey),
   };
-  return concatBytes(utf8(KEY_RELEASE_ANSWER_DOMAIN), Uint8Array.of(0x0a), canonicalJsonBytes(body));
+  return domainStatementBytes(KEY_RELEASE_ANSWER_DOMAIN, body);
 }
 
 /** True when `signature` (r‖s) is the broker's ECDSA P-256/SHA-256 signature of `statement` under `kbsPublicKey` (SEC1). */

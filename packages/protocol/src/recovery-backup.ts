@@ -32,7 +32,7 @@
 import { createCipheriv, createECDH, createHash, hkdfSync, randomBytes } from 'node:crypto';
 import { CustodianError } from '@custodian/core/errors';
 import { bytesToHex, concatBytes, utf8 } from '@custodian/core/bytes';
-import { canonicalJsonBytes, type Json } from '@custodian/core/canonical-json';
+import { type Json, domainStatementBytes } from '@custodian/core/canonical-json';
 import { Fields } from '@custodian/core/fields';
 import { hpkeOpen, X25519_PUBLIC_KEY_BYTES } from '@custodian/core/hpke-seal';
 import type { Secret } from '@custodian/core/secret';
@@ -205,7 +205,7 @@ export function recoveryAnswerStatement(a: {
     signerId: a.signerId,
     backupSha256: a.backupSha256,
   };
-  return concatBytes(utf8(RECOVERY_ANSWER_DOMAIN), Uint8Array.of(0x0a), canonicalJsonBytes(body));
+  return domainStatementBytes(RECOVERY_ANSWER_DOMAIN, body);
 }
 
 /** The wire form of a granted recovery. */

@@ -16,8 +16,8 @@
  * order, and each failing step is a typed error.
  */
 import { CustodianError } from '@custodian/core/errors';
-import { bytesToHex, concatBytes, utf8 } from '@custodian/core/bytes';
-import { canonicalJsonBytes, parseJson, type Json } from '@custodian/core/canonical-json';
+import { bytesToHex } from '@custodian/core/bytes';
+import { parseJson, type Json, domainStatementBytes } from '@custodian/core/canonical-json';
 import { Fields } from '@custodian/core/fields';
 import { CLOCK_SKEW_MAX_MS } from '@custodian/core/limits';
 import { KEY_RELEASE_EVIDENCE_BYTES_MAX, KEY_RELEASE_NONCE_BYTES, KBS_SIGNATURE_BYTES, verifyKbsSignature } from './key-release.js';
@@ -89,7 +89,7 @@ function claimsJson(c: WorkloadClaims): Json {
 
 /** The exact bytes the broker signs for `claims`. */
 export function workloadCredentialStatement(claims: WorkloadClaims): Uint8Array {
-  return concatBytes(utf8(WORKLOAD_CREDENTIAL_DOMAIN), Uint8Array.of(0x0a), canonicalJsonBytes(claimsJson(claims)));
+  return domainStatementBytes(WORKLOAD_CREDENTIAL_DOMAIN, claimsJson(claims));
 }
 
 /** The wire form `{ claims, signature: hex }`. */
