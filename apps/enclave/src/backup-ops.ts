@@ -105,6 +105,15 @@ export function ownBytes(b: Buffer): Uint8Array {
   return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }
 
+/** Inflates an opened backup or migration package within the sealed-state bound (a bomb or a corrupt stream is `code`: it cannot expand past what a signer could seal); the caller zeroises the result. */
+export function inflateState(compressed: Uint8Array, code: string, what: string): Uint8Array {
+  try {
+    return ownBytes(inflateRawSync(compressed, { maxOutputLength: SEALED_STATE_BYTES_MAX }));
+  } catch {
+    throw new CustodianError(code, `${what} does not inflate within ${SEALED_STATE_BYTES_MAX} bytes`);
+  }
+}
+
 /** True for a signer that has never been set up: no manifest, no wallet, no audit entry. */
 export function isPristine(s: EnclaveState): boolean {
   return s.signedManifest === null && s.wallets.size === 0 && s.audit.seq === 0;
@@ -225,13 +234,7 @@ function backupMac(ctx: EnclaveContext, body: Json): string {
 
 /** Decodes an opened backup into a state (at the pristine signer's version); it must be this signer's, made by this build. */
 function decodeBackupPlaintext(ctx: EnclaveContext, compressed: Uint8Array, version: bigint): EnclaveState {
-  let bytes: Uint8Array;
-  try {
-    // The inflated size is bounded as sealed state is: a backup cannot expand past what a signer could seal.
-    bytes = ownBytes(inflateRawSync(compressed, { maxOutputLength: SEALED_STATE_BYTES_MAX }));
-  } catch {
-    throw new CustodianError('E_RECOVERY_BACKUP_INVALID', `the backup does not inflate within ${SEALED_STATE_BYTES_MAX} bytes`);
-  }
+  const bytes = inflateState(compressed, 'E_RECOVERY_BACKUP_INVALID', 'the backup');
   try {
     return decodeBackupJson(ctx, bytes, version);
   } finally {

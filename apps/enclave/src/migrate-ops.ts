@@ -45,7 +45,7 @@
  */
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { deflateRawSync, inflateRawSync } from 'node:zlib';
+import { deflateRawSync } from 'node:zlib';
 import { randomBytes } from 'node:crypto';
 import { CustodianError, isCustodianError } from '@custodian/core/errors';
 import { bytesToHex, concatBytes, utf8 } from '@custodian/core/bytes';
@@ -59,7 +59,7 @@ import { identityReportData } from '@custodian/protocol/identity-binding';
 import { decodeManifest, type Manifest } from '@custodian/protocol/manifest';
 import type { EnclaveContext } from './enclave-context.js';
 import { EphemeralKeySlot } from './ephemeral-key-slot.js';
-import { isPristine, ownBytes } from './backup-ops.js';
+import { inflateState, isPristine, ownBytes } from './backup-ops.js';
 import { decodeState, encodeState, type EnclaveState } from './state.js';
 import { SEALED_STATE_BYTES_MAX } from './sealed-state.js';
 
@@ -300,12 +300,7 @@ async function checkOwnMeasurement(ctx: EnclaveContext, m: Manifest, toMeasureme
 
 /** Decodes an opened package (inflated within the sealed-state bound) into a state at the pristine signer's version. */
 function decodePackagePlaintext(compressed: Uint8Array, signerId: string, version: bigint): { state: EnclaveState; toMeasurement: string } {
-  let bytes: Uint8Array;
-  try {
-    bytes = ownBytes(inflateRawSync(compressed, { maxOutputLength: SEALED_STATE_BYTES_MAX }));
-  } catch {
-    throw new CustodianError('E_MIGRATION_PACKAGE_INVALID', `the package does not inflate within ${SEALED_STATE_BYTES_MAX} bytes`);
-  }
+  const bytes = inflateState(compressed, 'E_MIGRATION_PACKAGE_INVALID', 'the package');
   try {
     const f = new Fields(parseJson(bytes, SEALED_STATE_BYTES_MAX), 'migration');
     if (f.str('type', 64) !== MIGRATION_PACKAGE_TYPE) throw new CustodianError('E_MIGRATION_PACKAGE_INVALID', `the package is not a ${MIGRATION_PACKAGE_TYPE}`);
