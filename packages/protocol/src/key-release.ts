@@ -80,12 +80,16 @@ export function encodeKeyReleaseRequest(r: KeyReleaseRequest): Json {
   return { nonce: bytesToHex(r.nonce), evidence: bytesToHex(r.evidence), publicKey: bytesToHex(r.publicKey) };
 }
 
-/** Decodes a request (the broker's side); field errors are E_FIELD_*. */
-export function decodeKeyReleaseRequest(json: Json): KeyReleaseRequest {
-  const f = new Fields(json, 'release');
-  const r = { nonce: f.hex('nonce', KEY_RELEASE_NONCE_BYTES), evidence: f.hex('evidence', undefined, KEY_RELEASE_EVIDENCE_BYTES_MAX), publicKey: f.hex('publicKey', X25519_PUBLIC_KEY_BYTES) };
+/**
+ * Decodes a request (the broker's side); field errors are E_FIELD_*, named
+ * under `where`. The credential request has the same shape with the enclave's
+ * identity key, so it passes its own name and key length.
+ */
+export function decodeKeyReleaseRequest(json: Json, where = 'release', publicKeyBytes = X25519_PUBLIC_KEY_BYTES): KeyReleaseRequest {
+  const f = new Fields(json, where);
+  const r = { nonce: f.hex('nonce', KEY_RELEASE_NONCE_BYTES), evidence: f.hex('evidence', undefined, KEY_RELEASE_EVIDENCE_BYTES_MAX), publicKey: f.hex('publicKey', publicKeyBytes) };
   f.done();
-  if (r.evidence.length === 0) throw new CustodianError('E_FIELD_INVALID', 'release.evidence is empty', { field: 'release.evidence' });
+  if (r.evidence.length === 0) throw new CustodianError('E_FIELD_INVALID', `${where}.evidence is empty`, { field: `${where}.evidence` });
   return r;
 }
 

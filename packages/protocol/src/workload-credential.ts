@@ -20,7 +20,7 @@ import { bytesToHex } from '@custodian/core/bytes';
 import { parseJson, type Json, domainStatementBytes } from '@custodian/core/canonical-json';
 import { Fields } from '@custodian/core/fields';
 import { CLOCK_SKEW_MAX_MS } from '@custodian/core/limits';
-import { KEY_RELEASE_EVIDENCE_BYTES_MAX, KEY_RELEASE_NONCE_BYTES, KBS_SIGNATURE_BYTES, verifyKbsSignature } from './key-release.js';
+import { decodeKeyReleaseRequest, encodeKeyReleaseRequest, KBS_SIGNATURE_BYTES, verifyKbsSignature } from './key-release.js';
 
 /** Domain of the broker's signature over a credential's claims. */
 export const WORKLOAD_CREDENTIAL_DOMAIN = 'custodian/kbs/workload-credential/v1';
@@ -165,18 +165,14 @@ export function credentialRenewalDue(claims: WorkloadClaims, nowMs: number): boo
   return (claims.expiresAtMs - nowMs) * 3 < claims.expiresAtMs - claims.issuedAtMs;
 }
 
-/** The wire form of a credential request. */
+/** The wire form of a credential request (the key-release request's). */
 export function encodeWorkloadCredentialRequest(r: WorkloadCredentialRequest): Json {
-  return { nonce: bytesToHex(r.nonce), evidence: bytesToHex(r.evidence), publicKey: bytesToHex(r.publicKey) };
+  return encodeKeyReleaseRequest(r);
 }
 
-/** Decodes a credential request (the broker's side); field errors are E_FIELD_*. */
+/** Decodes a credential request (the broker's side) with the key-release request's decoder; field errors are E_FIELD_*. */
 export function decodeWorkloadCredentialRequest(json: Json): WorkloadCredentialRequest {
-  const f = new Fields(json, 'credentialRequest');
-  const r = { nonce: f.hex('nonce', KEY_RELEASE_NONCE_BYTES), evidence: f.hex('evidence', undefined, KEY_RELEASE_EVIDENCE_BYTES_MAX), publicKey: f.hex('publicKey', WORKLOAD_SUBJECT_KEY_BYTES) };
-  f.done();
-  if (r.evidence.length === 0) throw new CustodianError('E_FIELD_INVALID', 'credentialRequest.evidence is empty', { field: 'credentialRequest.evidence' });
-  return r;
+  return decodeKeyReleaseRequest(json, 'credentialRequest', WORKLOAD_SUBJECT_KEY_BYTES);
 }
 
 /** The broker's answer as the enclave reads it: a credential, or its refusal (code and words, untrusted). */
