@@ -44,9 +44,9 @@ import { attestationAppraiser } from '@custodian/kbs/attestation-appraiser';
 import { DEFAULT_POLICY, parsePolicy } from '@custodian/attestation/policy';
 import { systemClock } from '@custodian/core/clock';
 import { readSimRoot } from './org.js';
+import { kbsCall } from './breakglass.js';
 import { decodeBreakglassConfig } from '@custodian/kbs/breakglass/breakglass-codec';
 import { kbsPublicKeyFromHex, verifyKbsAuditLog } from '@custodian/kbs/audit-chain';
-import { CustodianError } from '@custodian/core/errors';
 import { Fields } from '@custodian/core/fields';
 import { emit, emitError, parseArgs, progress, UsageError } from '../output.js';
 
@@ -90,12 +90,8 @@ async function auditVerify(args: readonly string[], json: boolean): Promise<numb
 
 /** The broker's signing key from `GET /v1/kbs-public-key` (checked against a pin by whoever runs this). */
 async function brokerSigningKey(url: string): Promise<string> {
-  const res = await fetch(new URL('/v1/kbs-public-key', url), { signal: AbortSignal.timeout(10_000) }).catch((e: unknown) => {
-    throw new CustodianError('E_KBS_UNAVAILABLE', `the key broker at ${url} is unreachable: ${(e as Error).message}`, {});
-  });
-  const f = new Fields(parseJson(new Uint8Array(await res.arrayBuffer()), 64 * 1024), 'kbs-public-key');
-  const signing = f.str('signing', 130, /^04[0-9a-f]{128}$/);
-  return signing;
+  // kbsCall: bounded answer, the broker's refusals passed on (a 4xx/5xx body is never read as the key).
+  return new Fields(await kbsCall(url, 'GET', '/v1/kbs-public-key'), 'kbs-public-key').str('signing', 130, /^04[0-9a-f]{128}$/);
 }
 
 function one(values: Map<string, string[]>, name: string): string | undefined {
